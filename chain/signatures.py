@@ -1,0 +1,62 @@
+"""Ed25519 signatures (libsodium through PyNaCl).
+
+Every signed payload starts with a domain tag naming the object kind, and every payload
+that travels between chains carries the chain id; a signature therefore never verifies on
+another chain or as another kind of object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+
+from chain.errors import InvalidSignature
+from chain.hashing import Domain
+from chain.types import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PublicKey, Signature, Transaction
+
+
+def keypair_from_seed(seed: bytes) -> tuple[bytes, PublicKey]:
+    """A (secret seed, public key) pair from a 32-byte seed."""
+    if len(seed) != 32:
+        raise ValueError(f"32-byte seed expected, found {len(seed)} bytes")
+    key = nacl.signing.SigningKey(seed)
+    return seed, PublicKey(bytes(key.verify_key))
+
+
+def sign(seed: bytes, domain: Domain, message: bytes) -> Signature:
+    """Sign ``message`` as an object of kind ``domain`` with the key derived from ``seed``."""
+    signed = nacl.signing.SigningKey(seed).sign(domain.tag + message)
+    return Signature(signed.signature)
+
+
+def verify(public_key: bytes, domain: Domain, message: bytes, signature: bytes) -> bool:
+    return verify_raw(public_key, domain.tag + message, signature)
+
+
+def verify_raw(public_key: bytes, signed_bytes: bytes, signature: bytes) -> bool:
+    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        return bool(nacl.bindings.crypto_sign_verify_detached(signature, signed_bytes, public_key))
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+
+
+def sign_transaction(tx: Transaction, seed: bytes) -> Transaction:
+    """Return ``tx`` signed by ``seed``; the sender field must match the seed's key."""
+    _, public_key = keypair_from_seed(seed)
+    if public_key != tx.sender:
+        raise ValueError("the signing key does not match the transaction's sender")
+    signature = nacl.signing.SigningKey(seed).sign(tx.signing_bytes()).signature
+    return replace(tx, signature=Signature(signature))
+
+
+def check_transaction_signature(tx: Transaction) -> None:
+    if not verify_raw(tx.sender, tx.signing_bytes(), tx.signature):
+        raise InvalidSignature(
+            f"a signature by {tx.sender.hex()} over this transaction on chain {tx.chain_id!r} "
+            "expected, found one that does not verify"
+        )

@@ -1,0 +1,1 @@
+"""The ``meterchain`` command line: one typer app with a sub-command group per concern."""
