@@ -103,7 +103,6 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
             strict_map_key=False,
             use_list=True,
             ext_hook=_reject_ext,
-            max_buffer_size=max_size,
             max_str_len=MAX_CONTAINER_LEN * 16,
             max_bin_len=max_size,
             max_array_len=MAX_CONTAINER_LEN,
@@ -117,14 +116,14 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         raise
     except UnicodeDecodeError as exc:
         raise DecodeError(f"valid UTF-8 in str expected: {exc.reason}") from None
-    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+    except TypeError as exc:
+        if "unhashable" in str(exc):
+            raise DecodeError("map keys of type int, str or bytes expected, found an array or map") from None
+        raise DecodeError(f"well-formed msgpack expected: {exc}") from None
+    except (ValueError, msgpack.UnpackException) as exc:
         raise DecodeError(f"well-formed msgpack expected: {exc}") from None
     if _has_float(value):
         raise DecodeError("no floats expected, found a float")
-    if isinstance(value, dict):
-        for key in value:
-            if isinstance(key, tuple):  # msgpack turns array keys into tuples
-                raise DecodeError("map keys of type int, str or bytes expected, found an array")
     canonical = encode(value)
     if canonical != bytes(data):
         raise DecodeError(

@@ -40,7 +40,8 @@ def verify_raw(public_key: bytes, signed_bytes: bytes, signature: bytes) -> bool
     if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
         return False
     try:
-        return bool(nacl.bindings.crypto_sign_verify_detached(signature, signed_bytes, public_key))
+        nacl.bindings.crypto_sign_open(bytes(signature) + bytes(signed_bytes), bytes(public_key))
+        return True
     except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
         return False
 

@@ -288,7 +288,7 @@ class Block:
     transactions: tuple[Transaction, ...]
 
     def encode(self) -> bytes:
-        return codec.encode([self.header.to_value(), [tx.body_fields() + [tx.signature] for tx in self.transactions]])
+        return codec.encode([self.header.to_value(), [[*tx.body_fields(), tx.signature] for tx in self.transactions]])
 
     @classmethod
     def decode(cls, data: bytes) -> Block:

@@ -1,0 +1,344 @@
+"""The state transition: ``apply_block(state, block, env) -> (state', receipts)``.
+
+This module is the executable specification of what a block does. It is pure: no clock, no
+I/O, no randomness; everything from outside (the chain id, the parent header, the contract
+runtime) arrives in ``BlockEnv``.
+
+State rule for the whole code base: a transition never mutates the ``State`` it is given.
+``State.with_writes`` returns a new view and ``apply_block`` returns the last one; the node
+commits that view's changes to its store in one atomic batch.
+
+Two kinds of bad transaction are told apart:
+
+* an **invalid** transaction (bad signature, wrong chain, expired, oversized, over the gas
+  ceiling) may not appear in a block at all: the block is invalid (``InvalidBlock``);
+* a **failed** transaction (wrong nonce, unknown contract, out of gas, a failed ``require``)
+  is a legitimate entry with a failed receipt; it changes nothing but the sender's nonce
+  (and not even that when the nonce itself was wrong).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from chain import codec, keys
+from chain.errors import (
+    DecodeError,
+    Expired,
+    InvalidBlock,
+    InvalidSignature,
+    InvalidTransaction,
+    WrongChain,
+)
+from chain.hashing import EMPTY_HASH, Hash32, merkle_list_root
+from chain.signatures import check_transaction_signature
+from chain.state import State
+from chain.types import (
+    KIND_CALL,
+    KIND_DEPLOY,
+    MAX_TX_SIZE,
+    STATUS_FAILED,
+    STATUS_SUCCESS,
+    Block,
+    BlockHeader,
+    Event,
+    Gas,
+    Height,
+    PublicKey,
+    Receipt,
+    Timestamp,
+    Transaction,
+    check_payload_shape,
+)
+
+# --- constants -------------------------------------------------------------------------
+
+MAX_TX_GAS: Final = 5_000_000
+MAX_BLOCK_GAS: Final = 100_000_000
+GAS_TX_BASE: Final = 1_000  # every transaction: signature check, nonce, receipt
+GAS_TX_BYTE: Final = 4  # per byte of the encoded transaction
+GAS_DEPLOY_BYTE: Final = 20  # per byte of installed bytecode
+MAX_TXS_PER_BLOCK: Final = 10_000
+
+
+# --- the contract runtime, as the transition sees it -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a contract may know about the transaction and block it runs in."""
+
+    signer: bytes
+    tx_hash: bytes
+    block_height: int
+    block_time: int
+    chain_id: str
+
+
+class ExecutionOutcome(Protocol):
+    @property
+    def success(self) -> bool: ...
+    @property
+    def return_value(self) -> Any: ...
+    @property
+    def gas_used(self) -> int: ...
+    @property
+    def events(self) -> tuple[Event, ...]: ...
+    @property
+    def writes(self) -> Mapping[bytes, bytes | None]: ...
+    @property
+    def error(self) -> str: ...
+
+
+class ContractRuntime(Protocol):
+    """The VM, injected through ``BlockEnv`` so the core never imports a layer above it."""
+
+    def execute(
+        self,
+        state: State,
+        ctx: CallContext,
+        contract: str,
+        function: str,
+        args: list[Any],
+        gas_limit: int,
+    ) -> ExecutionOutcome: ...
+
+    def check_code(self, code: bytes) -> str:
+        """Return "" when ``code`` is well-formed bytecode, else what is wrong with it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlockEnv:
+    """Everything a block's transition depends on besides the state and the block."""
+
+    chain_id: str
+    parent: BlockHeader  # the previous block's header (the genesis header for block 1)
+    validator_set_hash: Hash32
+    runtime: ContractRuntime
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def get_nonce(state: State, account: bytes) -> int:
+    raw = state.get(keys.nonce_key(account))
+    return 0 if raw is None else int(codec.decode(raw))
+
+
+def governance_key(state: State) -> bytes:
+    raw = state.get(keys.meta_key("governance"))
+    return b"" if raw is None else bytes(codec.decode(raw))
+
+
+def intrinsic_gas(tx: Transaction) -> int:
+    return GAS_TX_BASE + GAS_TX_BYTE * len(tx.encode())
+
+
+def _failed(tx_hash: Hash32, gas: int, error: str) -> Receipt:
+    return Receipt(tx_hash, STATUS_FAILED, Gas(gas), (), error)
+
+
+# --- validity (a property of the transaction alone, given the block) ----------------------
+
+
+def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
+    """Raise ``InvalidTransaction`` if ``tx`` may not be included at ``height`` on ``chain_id``."""
+    if tx.chain_id != chain_id:
+        raise WrongChain(f"chain id {chain_id!r} expected, found {tx.chain_id!r}")
+    size = len(tx.encode())
+    if size > MAX_TX_SIZE:
+        raise InvalidTransaction(f"transaction of at most {MAX_TX_SIZE} bytes expected, found {size}")
+    if tx.gas_limit > MAX_TX_GAS:
+        raise InvalidTransaction(f"gas limit of at most {MAX_TX_GAS} expected, found {tx.gas_limit}")
+    if height > tx.expiry_height:
+        raise Expired(f"inclusion at height <= {tx.expiry_height} expected, found height {height}")
+    try:
+        check_payload_shape(tx.kind, tx.payload)
+    except DecodeError as exc:
+        raise InvalidTransaction(str(exc)) from exc
+    check_transaction_signature(tx)
+
+
+# --- transaction execution ---------------------------------------------------------------
+
+
+def apply_transaction(
+    state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
+) -> tuple[State, Receipt]:
+    """Apply one valid transaction; return the new state and its receipt."""
+    tx_hash = tx.hash
+    # NONCE: replay protection. A wrong nonce changes nothing at all.
+    expected_nonce = get_nonce(state, tx.sender)
+    if tx.nonce != expected_nonce:
+        return state, _failed(tx_hash, 0, f"nonce {expected_nonce} expected, found {tx.nonce}")
+    bumped = {keys.nonce_key(tx.sender): codec.encode(expected_nonce + 1)}
+
+    # GAS: the intrinsic cost is charged before anything runs.
+    base_gas = intrinsic_gas(tx)
+    if base_gas > tx.gas_limit:
+        receipt = _failed(
+            tx_hash, tx.gas_limit, f"gas limit >= {base_gas} (intrinsic cost) expected, found {tx.gas_limit}"
+        )
+        return state.with_writes(bumped), receipt
+
+    if tx.kind == KIND_CALL:
+        contract, function, args = tx.payload
+        ctx = CallContext(tx.sender, tx_hash, header.height, header.time, env.chain_id)
+        outcome = env.runtime.execute(
+            state, ctx, contract, function, list(args), tx.gas_limit - base_gas
+        )
+        gas = base_gas + outcome.gas_used
+        if not outcome.success:
+            return state.with_writes(bumped), _failed(tx_hash, gas, outcome.error)
+        writes = dict(outcome.writes)
+        writes.update(bumped)
+        receipt = Receipt(
+            tx_hash, STATUS_SUCCESS, Gas(gas), tuple(outcome.events), "", codec.encode(outcome.return_value)
+        )
+        return state.with_writes(writes), receipt
+
+    # DEPLOY / UPGRADE: only the chain's governance installs code.
+    name, bytecode, source_hash = tx.payload
+    gas = base_gas + GAS_DEPLOY_BYTE * len(bytecode)
+    if gas > tx.gas_limit:
+        return state.with_writes(bumped), _failed(
+            tx_hash, tx.gas_limit, f"gas limit >= {gas} for {len(bytecode)} bytes of code expected, found {tx.gas_limit}"
+        )
+    governance = governance_key(state)
+    if tx.sender != governance:
+        return state.with_writes(bumped), _failed(
+            tx_hash, gas, f"{tx.kind} signed by the governance key {governance.hex()} expected, found {tx.sender.hex()}"
+        )
+    existing = state.get(keys.code_key(name))
+    if tx.kind == KIND_DEPLOY and existing is not None:
+        return state.with_writes(bumped), _failed(
+            tx_hash, gas, f"a new contract name expected for deploy, found {name!r} already deployed (use upgrade)"
+        )
+    if tx.kind != KIND_DEPLOY and existing is None:
+        return state.with_writes(bumped), _failed(
+            tx_hash, gas, f"an existing contract expected for upgrade, found no contract {name!r}"
+        )
+    problem = env.runtime.check_code(bytecode)
+    if problem:
+        return state.with_writes(bumped), _failed(tx_hash, gas, f"valid bytecode expected: {problem}")
+    version = 1 if existing is None else int(codec.decode(existing)[2]) + 1
+    record = codec.encode([bytecode, source_hash, version, tx.sender])
+    event = Event.make(
+        "chain",
+        "contract_deployed" if version == 1 else "contract_upgraded",
+        {"name": name, "version": version, "source_hash": source_hash, "by": tx.sender},
+    )
+    writes = {keys.code_key(name): record, **bumped}
+    return state.with_writes(writes), Receipt(tx_hash, STATUS_SUCCESS, Gas(gas), (event,), "")
+
+
+# --- blocks -----------------------------------------------------------------------------
+
+
+def check_header_links(header: BlockHeader, env: BlockEnv) -> None:
+    """The header's place in the chain: height, parent hash, time, validator set."""
+    expected_height = env.parent.height + 1
+    expected_parent = env.parent.hash
+    min_time = env.parent.time + 1
+    if header.height != expected_height:
+        raise InvalidBlock(f"height {expected_height} expected, found {header.height}")
+    if header.parent_hash != expected_parent:
+        raise InvalidBlock(f"parent hash {expected_parent.hex()} expected, found {header.parent_hash.hex()}")
+    if header.time < min_time:
+        raise InvalidBlock(f"block time >= {min_time} (after the parent's) expected, found {header.time}")
+    if header.validator_set_hash != env.validator_set_hash:
+        raise InvalidBlock(
+            f"validator set hash {env.validator_set_hash.hex()} expected, found {header.validator_set_hash.hex()}"
+        )
+
+
+def execute_transactions(
+    state: State, header: BlockHeader, transactions: tuple[Transaction, ...], env: BlockEnv
+) -> tuple[State, tuple[Receipt, ...]]:
+    """Validate and run a block's transactions in order (shared by proposing and applying)."""
+    if len(transactions) > MAX_TXS_PER_BLOCK:
+        raise InvalidBlock(f"at most {MAX_TXS_PER_BLOCK} transactions expected, found {len(transactions)}")
+    receipts: list[Receipt] = []
+    block_gas = 0
+    for index, tx in enumerate(transactions):
+        try:
+            validate_transaction(tx, env.chain_id, header.height)
+        except (InvalidTransaction, InvalidSignature) as exc:
+            raise InvalidBlock(f"transaction {index} ({tx.hash.hex()}): {exc}") from exc
+        state, receipt = apply_transaction(state, tx, header, env)
+        block_gas += receipt.gas_used
+        if block_gas > MAX_BLOCK_GAS:
+            raise InvalidBlock(
+                f"block gas of at most {MAX_BLOCK_GAS} expected, found {block_gas} after transaction {index}"
+            )
+        receipts.append(receipt)
+    return state, tuple(receipts)
+
+
+def tx_root(transactions: tuple[Transaction, ...]) -> Hash32:
+    return merkle_list_root([tx.encode() for tx in transactions])
+
+
+def receipts_root(receipts: tuple[Receipt, ...]) -> Hash32:
+    return merkle_list_root([r.encode() for r in receipts])
+
+
+def apply_block(state: State, block: Block, env: BlockEnv) -> tuple[State, tuple[Receipt, ...]]:
+    """Apply ``block`` to ``state`` and return the new state and the receipts.
+
+    ``state`` is not modified. Raises ``InvalidBlock`` (with what was expected and found) if
+    any header field, any transaction's validity, or any committed root is wrong.
+    """
+    header = block.header
+    check_header_links(header, env)
+    # TX ROOT: the header commits to exactly these transactions.
+    expected_tx_root = tx_root(block.transactions)
+    if header.tx_root != expected_tx_root:
+        raise InvalidBlock(f"tx root {expected_tx_root.hex()} expected, found {header.tx_root.hex()}")
+    # EXECUTE
+    new_state, receipts = execute_transactions(state, header, block.transactions, env)
+    # COMMITMENTS: every node must reach the same state and receipts.
+    expected_receipts_root = receipts_root(receipts)
+    if header.receipts_root != expected_receipts_root:
+        raise InvalidBlock(
+            f"receipts root {expected_receipts_root.hex()} expected, found {header.receipts_root.hex()}"
+        )
+    if header.state_root != new_state.root:
+        raise InvalidBlock(f"state root {new_state.root.hex()} expected, found {header.state_root.hex()}")
+    return new_state, receipts
+
+
+def propose_block(
+    state: State,
+    transactions: tuple[Transaction, ...],
+    time: Timestamp,
+    proposer: PublicKey,
+    env: BlockEnv,
+) -> tuple[Block, State, tuple[Receipt, ...]]:
+    """Build the block a proposer offers: run the transactions, fill in every root.
+
+    The caller chose the transactions (the mempool drops invalid ones first); an invalid one
+    here raises ``InvalidBlock`` as it would for any validator.
+    """
+    height = Height(env.parent.height + 1)
+    parent_hash = env.parent.hash
+    draft = BlockHeader(
+        height, parent_hash, time, proposer, tx_root(transactions), EMPTY_HASH, EMPTY_HASH, env.validator_set_hash
+    )
+    check_header_links(draft, env)
+    new_state, receipts = execute_transactions(state, draft, transactions, env)
+    header = BlockHeader(
+        height,
+        parent_hash,
+        time,
+        proposer,
+        draft.tx_root,
+        new_state.root,
+        receipts_root(receipts),
+        env.validator_set_hash,
+    )
+    return Block(header, transactions), new_state, receipts
+

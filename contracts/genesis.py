@@ -1,0 +1,77 @@
+"""The genesis state: chain parameters, the utility contracts deployed, and their ``init``.
+
+Genesis is the one moment code is installed without a transaction: the chain starts with
+the contracts named in ``GENESIS_CONTRACTS`` compiled from this package's sources (anyone
+can recompile them and compare the code hashes) and initialised by the governance key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from chain.state import Backend, State
+
+import vm
+from chain import codec, keys
+from chain.errors import ChainError
+from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
+from chain.transition import MAX_TX_GAS, CallContext
+from chain.types import BlockHeader, Height, PublicKey, Timestamp
+from contracts import contract_source
+from contracts.runtime import VMRuntime
+
+GENESIS_CONTRACTS: Final = ("registry", "supply", "billing", "payments")
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisConfig:
+    chain_id: str
+    time: Timestamp
+    governance: PublicKey
+    validator_set_hash: Hash32 = EMPTY_HASH
+    contracts: tuple[str, ...] = GENESIS_CONTRACTS
+
+
+class GenesisError(ChainError):
+    pass
+
+
+def compile_contracts(names: tuple[str, ...]) -> dict[str, vm.CompiledContract]:
+    return {name: vm.compile_source(contract_source(name), name) for name in names}
+
+
+def build_genesis(config: GenesisConfig, backend: Backend) -> tuple[State, BlockHeader]:
+    """Return the genesis state (uncommitted view over ``backend``) and the genesis header."""
+    state = State.at(backend)
+    writes: dict[bytes, bytes | None] = {
+        keys.meta_key("chain_id"): codec.encode(config.chain_id),
+        keys.meta_key("governance"): codec.encode(config.governance),
+    }
+    for name, compiled in compile_contracts(config.contracts).items():
+        writes[keys.code_key(name)] = codec.encode([compiled.code, compiled.source_hash, 1, config.governance])
+    state = state.with_writes(writes)
+    runtime = VMRuntime()
+    for name in config.contracts:
+        ctx = CallContext(
+            config.governance,
+            hash_domain(Domain.CONTRACT, b"genesis-init:" + name.encode()),
+            0,
+            config.time,
+            config.chain_id,
+        )
+        result = runtime.execute(state, ctx, name, "init", [], MAX_TX_GAS)
+        if not result.success:
+            raise GenesisError(f"init of contract {name!r} succeeding expected, found: {result.error}")
+        state = state.with_writes(result.writes)
+    header = BlockHeader(
+        Height(0),
+        EMPTY_HASH,
+        config.time,
+        config.governance,
+        EMPTY_HASH,
+        state.root,
+        EMPTY_HASH,
+        config.validator_set_hash,
+    )
+    return state, header

@@ -1,0 +1,114 @@
+"""The canonical encoding: vectors, rejections, and round-trip properties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chain import codec
+from chain.errors import DecodeError
+
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "codec.json").read_text())
+
+
+def from_tagged(tagged: dict[str, Any]) -> Any:
+    (tag, value), = tagged.items()
+    if tag == "int":
+        return value
+    if tag == "bytes":
+        return bytes.fromhex(value)
+    if tag in ("str", "bool"):
+        return value
+    if tag == "nil":
+        return None
+    if tag == "list":
+        return [from_tagged(v) for v in value]
+    if tag == "map":
+        return {from_tagged(k): from_tagged(v) for k, v in value}
+    raise AssertionError(tag)
+
+
+@pytest.mark.parametrize("vector", VECTORS["valid"], ids=lambda v: v["name"])
+def test_valid_vector_encodes_and_decodes(vector: dict[str, Any]) -> None:
+    value = from_tagged(vector["value"])
+    assert codec.encode(value).hex() == vector["hex"]
+    assert codec.decode(bytes.fromhex(vector["hex"])) == value
+
+
+@pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
+def test_invalid_vector_is_rejected(vector: dict[str, Any]) -> None:
+    with pytest.raises(DecodeError, match=vector["reason"]):
+        codec.decode(bytes.fromhex(vector["hex"]))
+
+
+def test_invalid_float_cannot_be_encoded() -> None:
+    with pytest.raises(DecodeError, match="found float"):
+        codec.encode([1, 2.5])
+
+
+def test_invalid_integer_out_of_range() -> None:
+    with pytest.raises(DecodeError, match="integer in"):
+        codec.encode(2**64)
+
+
+def test_invalid_oversized_input_rejected_before_parsing() -> None:
+    with pytest.raises(DecodeError, match="at most 10 bytes expected, found 11"):
+        codec.decode(bytes(11), max_size=10)
+
+
+def test_invalid_nesting_too_deep() -> None:
+    value: Any = 0
+    for _ in range(codec.MAX_DEPTH + 2):
+        value = [value]
+    with pytest.raises(DecodeError, match="nesting deeper"):
+        codec.encode(value)
+
+
+def test_tuples_encode_as_lists() -> None:
+    assert codec.encode((1, "a")) == codec.encode([1, "a"])
+
+
+scalars = (
+    st.integers(min_value=codec.INT_MIN, max_value=codec.INT_MAX)
+    | st.booleans()
+    | st.none()
+    | st.binary(max_size=40)
+    | st.text(max_size=20)
+)
+keys = st.integers(min_value=codec.INT_MIN, max_value=codec.INT_MAX) | st.binary(max_size=8) | st.text(max_size=8)
+values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(keys, children, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_round_trip_is_identity(value: Any) -> None:
+    data = codec.encode(value)
+    assert codec.decode(data) == value
+    assert codec.encode(codec.decode(data)) == data
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_random_bytes_decode_or_raise_decode_error(data: bytes) -> None:
+    try:
+        value = codec.decode(data)
+    except DecodeError:
+        return
+    # Whatever decodes is canonical: it re-encodes to the same bytes.
+    assert codec.encode(value) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, st.integers(0, 10), min_size=2, max_size=6))
+def test_map_encoding_is_independent_of_insertion_order(mapping: dict[Any, int]) -> None:
+    reordered = dict(reversed(list(mapping.items())))
+    assert codec.encode(mapping) == codec.encode(reordered)
