@@ -7,6 +7,7 @@ can recompile them and compare the code hashes) and initialised by the governanc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,18 +38,27 @@ class GenesisError(ChainError):
     pass
 
 
-def compile_contracts(names: tuple[str, ...]) -> dict[str, vm.CompiledContract]:
-    return {name: vm.compile_source(contract_source(name), name) for name in names}
+def compile_contracts(
+    names: tuple[str, ...], sources: Mapping[str, str] | None = None
+) -> dict[str, vm.CompiledContract]:
+    """Compile the named contracts; a name missing from ``sources`` is read from this package."""
+    given = sources or {}
+    return {name: vm.compile_source(given.get(name) or contract_source(name), name) for name in names}
 
 
-def build_genesis(config: GenesisConfig, backend: Backend) -> tuple[State, BlockHeader]:
-    """Return the genesis state (uncommitted view over ``backend``) and the genesis header."""
+def build_genesis(
+    config: GenesisConfig, backend: Backend, sources: Mapping[str, str] | None = None
+) -> tuple[State, BlockHeader]:
+    """Return the genesis state (uncommitted view over ``backend``) and the genesis header.
+
+    ``sources`` supplies contract sources that are not part of this package (examples, tests).
+    """
     state = State.at(backend)
     writes: dict[bytes, bytes | None] = {
         keys.meta_key("chain_id"): codec.encode(config.chain_id),
         keys.meta_key("governance"): codec.encode(config.governance),
     }
-    for name, compiled in compile_contracts(config.contracts).items():
+    for name, compiled in compile_contracts(config.contracts, sources).items():
         writes[keys.code_key(name)] = codec.encode([compiled.code, compiled.source_hash, 1, config.governance])
     state = state.with_writes(writes)
     runtime = VMRuntime()

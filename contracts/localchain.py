@@ -9,6 +9,7 @@ contracts exactly as the chain does.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,11 +74,12 @@ class LocalChain:
         time: int = 1_735_689_600,
         chain_id: str = "meterchain-local",
         contracts: tuple[str, ...] = GENESIS_CONTRACTS,
+        sources: Mapping[str, str] | None = None,
     ) -> LocalChain:
         governance = Actor.named("governance")
         backend = MemoryBackend()
         config = GenesisConfig(chain_id, Timestamp(time), governance.public_key, contracts=contracts)
-        state, header = build_genesis(config, backend)
+        state, header = build_genesis(config, backend, sources)
         backend.commit(state.changes())
         return cls(chain_id, governance, backend, State.at(backend), header)
 

@@ -1,0 +1,184 @@
+"""apply_block as a specification: a named-actor scenario with the metered-counter contract,
+and the ways a block or a transaction must fail."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from chain.state import State
+
+from chain import codec, keys
+from chain.errors import InvalidBlock
+from chain.signatures import sign_transaction
+from chain.transition import apply_block, get_nonce, propose_block
+from chain.types import KIND_DEPLOY, KIND_UPGRADE, Block, Transaction
+from contracts.localchain import Actor, LocalChain
+
+COUNTER = (Path(__file__).parents[2] / "examples" / "contracts" / "meter_counter.py").read_text()
+T0 = 1_735_689_600
+
+
+@pytest.fixture
+def chain() -> LocalChain:
+    return LocalChain.genesis(time=T0, contracts=("counter",), sources={"counter": COUNTER})
+
+
+def test_alice_claims_her_meter_and_adds_readings(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    receipt = chain.call(alice, "counter", "claim", ["MTR-1"])
+    assert receipt.ok, receipt.error
+    assert chain.events(receipt, "claimed") == [{"meter": "MTR-1", "owner": alice.public_key, "at": T0 + 1}]
+    receipt = chain.call(alice, "counter", "add", ["MTR-1", 1500])
+    assert receipt.ok and chain.return_value(receipt) == 1500
+    receipt = chain.call(alice, "counter", "add", ["MTR-1", 500])
+    assert chain.return_value(receipt) == 2000
+    assert chain.view("counter", "bill", ["MTR-1"]) == 500  # 2000 Wh at 2.50/kWh = 5.00 = 500 minor
+    assert get_nonce(chain.state, alice.public_key) == 3
+
+
+def test_invalid_bob_cannot_add_to_alices_meter(chain: LocalChain) -> None:
+    alice, bob = chain.actor("alice"), chain.actor("bob")
+    chain.call(alice, "counter", "claim", ["MTR-1"])
+    root_before = chain.state.root
+    receipt = chain.call(bob, "counter", "add", ["MTR-1", 100])
+    assert not receipt.ok
+    assert "the owner of MTR-1 expected as signer" in receipt.error
+    # A failed transaction changes nothing but the nonce.
+    assert chain.view("counter", "bill", ["MTR-1"]) == 0
+    assert get_nonce(chain.state, bob.public_key) == 1
+    assert chain.state.root != root_before  # the nonce moved
+    assert chain.state.get(keys.storage_key("counter", "total/MTR-1")) is None
+
+
+def test_invalid_wrong_nonce_changes_nothing(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=5)
+    (receipt,) = chain.submit([tx])
+    assert not receipt.ok and receipt.error == "nonce 0 expected, found 5"
+    assert get_nonce(chain.state, alice.public_key) == 0
+
+
+def test_invalid_replayed_transaction_fails(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
+    assert chain.submit([tx])[0].ok
+    (replayed,) = chain.submit([tx])
+    assert not replayed.ok and "nonce 1 expected, found 0" in replayed.error
+
+
+def test_invalid_block_with_bad_signature(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
+    forged = replace(tx, payload=["counter", "claim", ["MTR-2"]])
+    with pytest.raises(InvalidBlock, match="does not verify"):
+        chain.submit([forged])
+
+
+def test_invalid_block_with_transaction_for_another_chain(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
+    other = sign_transaction(replace(tx, chain_id="meterchain-other"), alice.seed)
+    with pytest.raises(InvalidBlock, match="chain id 'meterchain-local' expected, found 'meterchain-other'"):
+        chain.submit([other])
+
+
+def test_invalid_block_with_expired_transaction(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = sign_transaction(replace(chain.transaction(alice, "counter", "claim", ["M"], 0), expiry_height=0), alice.seed)
+    with pytest.raises(InvalidBlock, match="inclusion at height <= 0 expected, found height 1"):
+        chain.submit([tx])
+
+
+def test_out_of_gas_reverts_the_call(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    chain.call(alice, "counter", "claim", ["MTR-1"])
+    tx = chain.transaction(alice, "counter", "add", ["MTR-1", 10], nonce=1, gas_limit=1_400)
+    (receipt,) = chain.submit([tx])
+    assert not receipt.ok and "gas" in receipt.error
+    assert chain.view("counter", "bill", ["MTR-1"]) == 0
+    assert get_nonce(chain.state, alice.public_key) == 2
+
+
+def test_every_node_reaches_the_same_state_root(chain: LocalChain) -> None:
+    """A second node applies the proposer's blocks from the same genesis and agrees."""
+    alice = chain.actor("alice")
+    follower = LocalChain.genesis(time=T0, contracts=("counter",), sources={"counter": COUNTER})
+    chain.call(alice, "counter", "claim", ["MTR-1"])
+    chain.call(alice, "counter", "add", ["MTR-1", 42])
+    for block in chain.blocks:
+        wire = Block.decode(block.encode())
+        state, _ = apply_block(follower.state, wire, follower.env())
+        follower.backend.commit(state.changes())
+        follower.state = State.at(follower.backend)
+        follower.head = wire.header
+    assert follower.state.root == chain.state.root
+
+
+def test_invalid_block_with_wrong_state_root(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
+    block, _, _ = propose_block(chain.state, (tx,), chain.time + 1, alice.public_key, chain.env())
+    bad = Block(replace(block.header, state_root=bytes(32)), block.transactions)
+    with pytest.raises(InvalidBlock, match="state root .* expected, found 0000"):
+        apply_block(chain.state, bad, chain.env())
+    # The given state is untouched by a rejected block.
+    assert chain.state.get(keys.storage_key("counter", "owner/MTR-1")) is None
+
+
+def test_invalid_block_links(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
+    block, _, _ = propose_block(chain.state, (tx,), chain.time + 1, alice.public_key, chain.env())
+    for field, value, message in [
+        ("height", 7, "height 1 expected, found 7"),
+        ("parent_hash", bytes(32), "parent hash .* expected"),
+        ("time", chain.time, "block time >= .* expected"),
+        ("tx_root", bytes(32), "tx root .* expected"),
+        ("receipts_root", bytes(32), "receipts root .* expected"),
+    ]:
+        bad = Block(replace(block.header, **{field: value}), block.transactions)
+        with pytest.raises(InvalidBlock, match=message):
+            apply_block(chain.state, bad, chain.env())
+
+
+def _deploy_tx(chain: LocalChain, actor: Actor, kind: str, name: str, code: bytes, nonce: int) -> Transaction:
+    unsigned = Transaction(
+        chain.chain_id, actor.public_key, nonce, chain.height + 10, 4_000_000, kind,
+        [name, code, bytes(32)], bytes(64),
+    )
+    return sign_transaction(unsigned, actor.seed)
+
+
+def test_governance_deploys_and_upgrades_a_contract(chain: LocalChain) -> None:
+    import vm
+
+    code = vm.compile_source(COUNTER, "counter2").code
+    gov = chain.governance
+    (receipt,) = chain.submit([_deploy_tx(chain, gov, KIND_DEPLOY, "counter2", code, 0)])
+    assert receipt.ok, receipt.error
+    alice = chain.actor("alice")
+    assert chain.call(alice, "counter2", "claim", ["M-9"]).ok
+    (receipt,) = chain.submit([_deploy_tx(chain, gov, KIND_UPGRADE, "counter2", code, 1)])
+    assert receipt.ok, receipt.error
+    record = codec.decode(chain.state.get(keys.code_key("counter2")))
+    assert record[2] == 2  # version
+    # Storage survives an upgrade.
+    assert chain.state.get(keys.storage_key("counter2", "owner/M-9")) is not None
+
+
+def test_invalid_deploy_by_anyone_but_governance(chain: LocalChain) -> None:
+    import vm
+
+    mallory = chain.actor("mallory")
+    code = vm.compile_source(COUNTER, "evil").code
+    (receipt,) = chain.submit([_deploy_tx(chain, mallory, KIND_DEPLOY, "evil", code, 0)])
+    assert not receipt.ok and "signed by the governance key" in receipt.error
+    assert chain.state.get(keys.code_key("evil")) is None
+
+
+def test_invalid_deploy_of_malformed_bytecode(chain: LocalChain) -> None:
+    (receipt,) = chain.submit([_deploy_tx(chain, chain.governance, KIND_DEPLOY, "junk", b"\x93\x01\x02", 0)])
+    assert not receipt.ok and "valid bytecode expected" in receipt.error
+
