@@ -30,55 +30,68 @@ INT_MAX: Final = 2**64 - 1  # msgpack's own range; contract ints beyond it are s
 Value = Any  # int | bool | str | bytes | None | list[Value] | tuple[Value, ...] | dict[Value, Value]
 
 
-def _check(value: Value, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise DecodeError(f"nesting deeper than {MAX_DEPTH}")
-    if value is None or isinstance(value, bool | str | bytes):
-        return
-    if isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            raise DecodeError(f"integer in [{INT_MIN}, {INT_MAX}] expected, found {value}")
-        return
-    if isinstance(value, list | tuple):
+_PASS_THROUGH: Final = frozenset({bool, str, bytes, type(None)})
+_KEY_TYPES: Final = frozenset({int, str, bytes})
+
+
+def _prepare(value: Value, depth: int) -> Value:
+    """Check that ``value`` has a canonical encoding and return it ready for msgpack:
+    tuples as lists, every map's entries in canonical order (ascending encoded key).
+
+    One pass with exact type dispatch: this runs for every transaction, receipt and stored
+    value, so it is on the chain's hot path.
+    """
+    kind = type(value)
+    if kind in _PASS_THROUGH:
+        return value
+    if kind is int:
+        if INT_MIN <= value <= INT_MAX:
+            return value
+        raise DecodeError(f"integer in [{INT_MIN}, {INT_MAX}] expected, found {value}")
+    if kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            raise DecodeError(f"nesting of at most {MAX_DEPTH} levels expected, found nesting deeper")
         if len(value) > MAX_CONTAINER_LEN:
             raise DecodeError(f"array of at most {MAX_CONTAINER_LEN} items expected, found {len(value)}")
-        for item in value:
-            _check(item, depth + 1)
-        return
-    if isinstance(value, dict):
+        return [_prepare(item, depth + 1) for item in value]
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            raise DecodeError(f"nesting of at most {MAX_DEPTH} levels expected, found nesting deeper")
         if len(value) > MAX_CONTAINER_LEN:
             raise DecodeError(f"map of at most {MAX_CONTAINER_LEN} entries expected, found {len(value)}")
+        entries = []
         for key, item in value.items():
-            if not isinstance(key, int | str | bytes) or isinstance(key, bool):
-                raise DecodeError(f"map key of type int, str or bytes expected, found {type(key).__name__}")
-            _check(key, depth + 1)
-            _check(item, depth + 1)
-        return
+            key_kind = type(key)
+            if key_kind not in _KEY_TYPES:
+                raise DecodeError(f"map key of type int, str or bytes expected, found {key_kind.__name__}")
+            packed_key = _pack(_prepare(key, depth + 1))
+            entries.append((packed_key, key, _prepare(item, depth + 1)))
+        entries.sort(key=lambda entry: entry[0])
+        return {key: item for _, key, item in entries}
+    if kind is float:
+        raise DecodeError("no floats expected, found a float")
+    # Subclasses (an IntEnum, a bytes subclass): encode as the base value they stand for.
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return _prepare(int(value), depth)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return str(value)
     raise DecodeError(
-        f"int, bool, str, bytes, None, list, tuple or dict expected, found {type(value).__name__}"
+        f"int, bool, str, bytes, None, list, tuple or dict expected, found {kind.__name__}"
     )
 
 
-def _sort_maps(value: Value) -> Value:
-    """Return ``value`` with every map's entries in canonical order (by encoded key)."""
-    if isinstance(value, dict):
-        items = [(_pack(k), k, _sort_maps(v)) for k, v in value.items()]
-        items.sort(key=lambda entry: entry[0])
-        return {k: v for _, k, v in items}
-    if isinstance(value, list | tuple):
-        return [_sort_maps(v) for v in value]
-    return value
-
-
 def _pack(value: Value) -> bytes:
-    packed: bytes = msgpack.packb(value, use_bin_type=True, strict_types=False)
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
     return packed
 
 
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically; raise ``DecodeError`` for a value with no encoding."""
-    _check(value, 0)
-    return _pack(_sort_maps(value))
+    return _pack(_prepare(value, 0))
 
 
 def _reject_ext(code: int, data: bytes) -> None:
@@ -122,8 +135,6 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         raise DecodeError(f"well-formed msgpack expected: {exc}") from None
     except (ValueError, msgpack.UnpackException) as exc:
         raise DecodeError(f"well-formed msgpack expected: {exc}") from None
-    if _has_float(value):
-        raise DecodeError("no floats expected, found a float")
     canonical = encode(value)
     if canonical != bytes(data):
         raise DecodeError(
@@ -131,13 +142,3 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
             f"bin for bytes), found a non-canonical form of {len(data)} bytes"
         )
     return value
-
-
-def _has_float(value: Value) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, list):
-        return any(_has_float(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_float(k) or _has_float(v) for k, v in value.items())
-    return False

@@ -8,6 +8,7 @@ raise ``DecodeError`` with what was expected and what was found.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final, NewType
 
 from chain import codec
@@ -72,7 +73,7 @@ def _expect_str(value: Any, name: str, max_len: int = 256) -> str:
 # --- transactions ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Transaction:
     """A signed instruction from one account.
 
@@ -103,12 +104,25 @@ class Transaction:
 
     def signing_bytes(self) -> bytes:
         """What the sender signs: the domain tag (object kind) and the body with the chain id."""
+        encoded = self.encode()
+        if len(self.signature) == SIGNATURE_SIZE and encoded[0] == 0x98:
+            # The signed transaction is the 8-array [body..., signature]; its body is the same
+            # bytes as the 7-array of the body fields once the array header says 7 and the
+            # trailing bin8 signature (0xC4 0x40 + 64 bytes) is cut. Slicing saves an encode
+            # on the hot path; the fallback below is the definition.
+            return Domain.TX_SIGNING.tag + b"\x97" + encoded[1 : -(SIGNATURE_SIZE + 2)]
         return Domain.TX_SIGNING.tag + codec.encode(self.body_fields())
 
     def encode(self) -> bytes:
+        return self._encoded
+
+    # The record is immutable, so its encoding and hash are computed at most once
+    # (cached_property writes to the instance dict, which a frozen dataclass permits).
+    @cached_property
+    def _encoded(self) -> bytes:
         return codec.encode([*self.body_fields(), self.signature])
 
-    @property
+    @cached_property
     def hash(self) -> Hash32:
         return hash_domain(Domain.TRANSACTION, self.encode())
 

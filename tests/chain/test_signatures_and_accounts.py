@@ -112,3 +112,18 @@ def test_invalid_account_prefix_and_characters() -> None:
         accounts.from_text(text[:10] + "b" + text[11:])
     with pytest.raises(InvalidAddress, match="mixed"):
         accounts.from_text(text[:5] + text[5:].upper())
+
+
+args_strategy = st.lists(
+    st.integers(0, 2**64 - 1) | st.binary(max_size=300) | st.text(max_size=300) | st.none(), max_size=6
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(args_strategy, st.integers(0, 2**64 - 1), st.text(max_size=64))
+def test_signing_bytes_equal_their_definition(args: list, nonce: int, chain_id: str) -> None:
+    """The sliced fast path of ``signing_bytes`` is byte-identical to tag || encode(body)."""
+    tx = Transaction(chain_id, ALICE, nonce, 10, 1, "call", ["c", "f", args], bytes(64))
+    assert tx.signing_bytes() == Domain.TX_SIGNING.tag + codec.encode(tx.body_fields())
+    decoded = Transaction.decode(tx.encode())
+    assert decoded.signing_bytes() == tx.signing_bytes()

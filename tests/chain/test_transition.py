@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from chain.state import State
 
 from chain import codec, keys
 from chain.errors import InvalidBlock
 from chain.signatures import sign_transaction
+from chain.state import State
 from chain.transition import apply_block, get_nonce, propose_block
 from chain.types import KIND_DEPLOY, KIND_UPGRADE, Block, Transaction
 from contracts.localchain import Actor, LocalChain
