@@ -1,0 +1,357 @@
+"""Wireless M-Bus (EN 13757-4 link layer, OMS security) into readings.
+
+A telegram as a radio receiver hands it over:
+
+    L C M(2) A(6) [ELL] [AFL] CI [TPL header] application data
+
+* Link layer: L (length), C, the manufacturer and the address (id 4 BCD bytes LSB first,
+  version, device type). Receivers deliver it with or without the CRC-16 (EN 13757-4,
+  polynomial 0x3D65) that follows every block; frame format A (CRC after the 10-byte first
+  block and every 16 bytes) and format B (L counts the CRCs, at most two CRCs) are checked and
+  removed here.
+* ELL (CI 8C..8F): extended link layer; CI 8D/8F carry a session number and may encrypt the
+  rest with AES-128-CTR, checked by the payload CRC.
+* AFL (CI 90): authentication and fragmentation layer; its message counter feeds the key
+  derivation of security mode 7.
+* TPL: CI 7A (short header: access number, status, configuration word), CI 72 (long header:
+  also the meter's address), CI 78 (none). The configuration word names the OMS security
+  mode: 0 none, 5 AES-128-CBC with IV = M || A || 8 x access number, 7 AES-128-CBC with
+  IV = 0 and the key derived with AES-CMAC from the message counter (OMS 7.2.4.2).
+  Decrypted data starts with 2F 2F; anything else means a wrong key.
+
+The application data are EN 13757-3 records, decoded by ``meter_adapters.mbus``. The meter
+identifier is ``"MAN-IIIIIIII"`` as for wired M-Bus, from the long TPL header when there is one
+(the meter behind a repeater), else from the link layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
+
+from meter_adapters import mbus
+from meter_adapters.errors import (
+    AdapterError,
+    ChecksumError,
+    TruncatedFrame,
+    UnsupportedFrame,
+    WrongKey,
+)
+from meter_adapters.reading import Reading
+
+SOURCE: Final = "wmbus"
+
+CI_ELL_SHORT: Final = 0x8C
+CI_ELL_LONG: Final = 0x8D
+CI_ELL_SHORT_ADDR: Final = 0x8E
+CI_ELL_LONG_ADDR: Final = 0x8F
+CI_AFL: Final = 0x90
+CI_TPL_LONG: Final = 0x72
+CI_TPL_SHORT: Final = 0x7A
+CI_TPL_NONE: Final = 0x78
+CI_COMPACT: Final = 0x79
+CHECK_BYTES: Final = b"\x2f\x2f"
+FIRST_BLOCK: Final = 10  # L C M(2) A(6)
+
+
+# --- CRC -----------------------------------------------------------------------------
+
+
+def crc16_en13757(data: bytes) -> int:
+    """CRC-16/EN-13757: poly 0x3D65, init 0, not reflected, final XOR 0xFFFF."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x3D65) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc ^ 0xFFFF
+
+
+def _check_block(block: bytes, crc: bytes, what: str) -> None:
+    expected = crc16_en13757(block)
+    found = int.from_bytes(crc, "big")
+    if expected != found:
+        raise ChecksumError(f"wM-Bus {what} CRC {expected:04X} expected, found {found:04X}")
+
+
+def _format_a_length(length: int) -> int:
+    """Bytes on air for L = ``length`` in frame format A (CRC per block)."""
+    rest = length + 1 - FIRST_BLOCK
+    return length + 1 + 2 + 2 * ((rest + 15) // 16)
+
+
+def strip_crcs(data: bytes) -> bytes:
+    """The telegram without link-layer CRCs, whichever way the receiver delivered it."""
+    if not data:
+        raise TruncatedFrame("a wM-Bus telegram expected, found 0 bytes")
+    length = data[0]
+    if length + 1 < FIRST_BLOCK + 1:
+        raise TruncatedFrame(f"an L field of at least 10 expected, found {length}")
+    if len(data) == _format_a_length(length) and len(data) != length + 1:
+        out = bytearray()
+        _check_block(data[:FIRST_BLOCK], data[FIRST_BLOCK : FIRST_BLOCK + 2], "block 1")
+        out += data[:FIRST_BLOCK]
+        pos, number = FIRST_BLOCK + 2, 2
+        while pos < len(data):
+            block = data[pos : min(pos + 16, len(data) - 2)]
+            _check_block(block, data[pos + len(block) : pos + len(block) + 2], f"block {number}")
+            out += block
+            pos += len(block) + 2
+            number += 1
+        return bytes(out)
+    if len(data) == length + 1:
+        # Either no CRCs at all, or frame format B (L counts its CRCs: one after byte 126 and
+        # one at the end). Format B is taken only if its CRCs check.
+        if len(data) <= 128 and crc16_en13757(data[:-2]) == int.from_bytes(data[-2:], "big"):
+            return bytes((length - 2,)) + data[1:-2]
+        if len(data) > 128:
+            first, second = data[:126], data[128:-2]
+            if crc16_en13757(first) == int.from_bytes(data[126:128], "big") and crc16_en13757(
+                second
+            ) == int.from_bytes(data[-2:], "big"):
+                return bytes((length - 4,)) + first[1:] + second
+        return data
+    if len(data) < length + 1:
+        raise TruncatedFrame(
+            f"wM-Bus telegram of {length + 1} bytes (L={length}) expected, found {len(data)}"
+        )
+    raise UnsupportedFrame(
+        f"wM-Bus telegram of {length + 1} bytes, or {_format_a_length(length)} with frame "
+        f"format A CRCs (L={length}), expected, found {len(data)}"
+    )
+
+
+# --- decoding --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHeader:
+    control: int
+    address: mbus.SecondaryAddress
+    raw_address: bytes  # M(2) A(6) as transmitted, for IVs
+
+
+@dataclass(frozen=True, slots=True)
+class WirelessTelegram:
+    link: LinkHeader
+    telegram: mbus.Telegram
+    security_mode: int
+
+
+def _need(data: bytes, pos: int, count: int, what: str) -> None:
+    if pos + count > len(data):
+        raise TruncatedFrame(
+            f"{count} bytes of {what} at offset {pos} expected, found {max(0, len(data) - pos)}"
+        )
+
+
+def _address(raw: bytes) -> mbus.SecondaryAddress:
+    """M(2) ID(4) VER TYPE, as in the link layer and in a long TPL/ELL address."""
+    return mbus.SecondaryAddress(
+        identification=raw[2:6][::-1].hex().upper(),
+        manufacturer=mbus.manufacturer_code(int.from_bytes(raw[0:2], "little")),
+        version=raw[6],
+        medium=raw[7],
+    )
+
+
+def _aes_key(key: bytes | None, mode: int) -> bytes:
+    if key is None:
+        raise WrongKey(f"an AES-128 key for security mode {mode} expected, found none")
+    if len(key) != 16:
+        raise WrongKey(f"a 16-byte AES-128 key expected, found {len(key)} bytes")
+    return key
+
+
+def _ell_decrypt(payload: bytes, key: bytes | None, iv: bytes) -> bytes:
+    """ELL AES-128-CTR; the first two decrypted bytes are the CRC of the rest."""
+    aes = _aes_key(key, 1)
+    decryptor = Cipher(algorithms.AES(aes), modes.CTR(iv)).decryptor()
+    plain = decryptor.update(payload) + decryptor.finalize()
+    return plain
+
+
+def _check_payload_crc(plain: bytes, encrypted: bool) -> bytes:
+    _need(plain, 0, 2, "ELL payload CRC")
+    expected = crc16_en13757(plain[2:])
+    found = int.from_bytes(plain[:2], "little")
+    if expected != found:
+        if encrypted:
+            raise WrongKey(
+                f"decrypted ELL payload CRC {expected:04X} expected, found {found:04X} "
+                "(wrong key or corrupt telegram)"
+            )
+        raise ChecksumError(f"ELL payload CRC {expected:04X} expected, found {found:04X}")
+    return plain[2:]
+
+
+def _crc_ok(plain: bytes) -> bool:
+    return len(plain) >= 2 and crc16_en13757(plain[2:]) == int.from_bytes(plain[:2], "little")
+
+
+def _kdf_mode7(key: bytes, counter: bytes, identification: bytes) -> bytes:
+    """OMS mode 7 encryption key: AES-CMAC(K, 00 || MC || ID || 07 x 7)."""
+    mac = CMAC(algorithms.AES(key))
+    mac.update(b"\x00" + counter + identification + b"\x07" * 7)
+    return mac.finalize()
+
+
+def _cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    return decryptor.update(data) + decryptor.finalize()
+
+
+def _parse_afl(data: bytes, pos: int) -> tuple[bytes | None, int]:
+    """Skip an AFL (CI 90) and return its message counter (4 bytes) if present."""
+    _need(data, pos, 1, "AFL length")
+    afl_len = data[pos]
+    _need(data, pos + 1, afl_len, "AFL")
+    afl = data[pos + 1 : pos + 1 + afl_len]
+    _need(afl, 0, 2, "AFL fragmentation control")
+    fcl = int.from_bytes(afl[0:2], "little")
+    if fcl & 0x4000:
+        raise UnsupportedFrame("an unfragmented telegram expected, found an AFL fragment")
+    at = 2
+    if fcl & 0x2000:  # MCL present
+        at += 1
+    if fcl & 0x0200:  # KI present
+        at += 2
+    counter = None
+    if fcl & 0x0800:  # MCR present
+        _need(afl, at, 4, "AFL message counter")
+        counter = afl[at : at + 4]
+    return counter, pos + 1 + afl_len
+
+
+def decode_wmbus(data: bytes, key: bytes | None = None) -> WirelessTelegram:
+    """Decode a wireless telegram down to its EN 13757-3 records."""
+    frame = strip_crcs(data)
+    _need(frame, 0, FIRST_BLOCK + 1, "link header and CI")
+    raw_address = frame[2:10]
+    link = LinkHeader(frame[1], _address(raw_address), raw_address)
+    address = link.address
+    iv_address = raw_address
+    pos = FIRST_BLOCK
+    counter: bytes | None = None
+    while True:
+        _need(frame, pos, 1, "CI field")
+        ci = frame[pos]
+        if ci in (CI_ELL_SHORT, CI_ELL_SHORT_ADDR, CI_ELL_LONG, CI_ELL_LONG_ADDR):
+            with_address = ci in (CI_ELL_SHORT_ADDR, CI_ELL_LONG_ADDR)
+            with_session = ci in (CI_ELL_LONG, CI_ELL_LONG_ADDR)
+            size = 2 + (8 if with_address else 0) + (4 if with_session else 0)
+            _need(frame, pos + 1, size, "extended link layer")
+            ell = frame[pos + 1 : pos + 1 + size]
+            pos += 1 + size
+            if with_session:
+                session = int.from_bytes(ell[-4:], "little")
+                encryption = session >> 29
+                rest = frame[pos:]
+                if encryption == 1 and key is None and _crc_ok(rest):
+                    # Already decrypted by the receiver, which left the ELL as it was.
+                    plain = rest[2:]
+                elif encryption == 1:
+                    iv = raw_address + ell[0:1] + ell[-4:] + b"\x00\x00\x00"
+                    plain = _check_payload_crc(_ell_decrypt(rest, key, iv), True)
+                elif encryption == 0:
+                    plain = _check_payload_crc(rest, False)
+                else:
+                    raise UnsupportedFrame(
+                        f"ELL encryption 0 or 1 (AES-CTR) expected, found {encryption}"
+                    )
+                frame, pos = plain, 0
+            continue
+        if ci == CI_AFL:
+            counter, pos = _parse_afl(frame, pos + 1)
+            continue
+        break
+    pos += 1
+    access = status = configuration = 0
+    if ci == CI_TPL_LONG:
+        _need(frame, pos, 12, "long TPL header")
+        tpl = frame[pos : pos + 8]
+        iv_address = tpl[4:6] + tpl[0:4] + tpl[6:8]
+        address = _address(iv_address)
+        access, status = frame[pos + 8], frame[pos + 9]
+        configuration = int.from_bytes(frame[pos + 10 : pos + 12], "little")
+        pos += 12
+    elif ci == CI_TPL_SHORT:
+        _need(frame, pos, 4, "short TPL header")
+        access, status = frame[pos], frame[pos + 1]
+        configuration = int.from_bytes(frame[pos + 2 : pos + 4], "little")
+        pos += 4
+    elif ci != CI_TPL_NONE:
+        if ci == CI_COMPACT:
+            raise UnsupportedFrame(
+                "a full-frame CI (72, 7A, 78) expected, found compact frame 79 "
+                "(needs the format of an earlier full frame)"
+            )
+        raise UnsupportedFrame(
+            f"an OMS CI field (72, 78, 7A, 8C-8F, 90) expected, found {ci:02X} "
+            "(manufacturer-specific application layer)"
+        )
+    mode = mbus.security_mode(configuration)
+    payload = frame[pos:]
+    if mode in (5, 7):
+        blocks = (configuration >> 4) & 0x0F
+        if mode == 7:
+            _need(frame, pos, 1, "configuration field extension")
+            payload = frame[pos + 1 :]
+        size = 16 * blocks if blocks else len(payload) - len(payload) % 16
+        if size == 0 or len(payload) < size:
+            raise TruncatedFrame(
+                f"{size or 16} encrypted bytes (security mode {mode}) expected, found {len(payload)}"
+            )
+        if key is None and payload[:2] == CHECK_BYTES:
+            # A receiver that decrypts (wmbusmeters, gateways) hands the telegram over with
+            # the configuration word unchanged; 2F 2F says the data are already clear.
+            aes = b""
+        else:
+            aes = _aes_key(key, mode)
+        if not aes:
+            plain = payload[:size]
+        elif mode == 5:
+            plain = _cbc_decrypt(aes, iv_address + bytes((access,)) * 8, payload[:size])
+        else:
+            if counter is None:
+                raise UnsupportedFrame(
+                    "an AFL message counter for security mode 7 expected, found none"
+                )
+            derived = _kdf_mode7(aes, counter, iv_address[2:6])
+            plain = _cbc_decrypt(derived, bytes(16), payload[:size])
+        if plain[:2] != CHECK_BYTES:
+            raise WrongKey(
+                f"decrypted payload starting 2F 2F expected, found {plain[0]:02X} {plain[1]:02X}"
+            )
+        payload = plain + payload[size:]
+    elif mode != 0:
+        raise UnsupportedFrame(
+            f"security mode 0, 5 or 7 expected, found {mode} "
+            + ("(DES)" if mode in (2, 3) else "(not supported)")
+        )
+    records = tuple(mbus.decode_records(payload))
+    return WirelessTelegram(link, mbus.Telegram(address, access, status, records), mode)
+
+
+def parse_wmbus(data: bytes, key: bytes | None = None) -> list[Reading]:
+    """Readings of one wireless M-Bus telegram (a wired long frame 68... is also accepted,
+    as some receivers hand those over). ``key``: the meter's 16-byte AES key, if encrypted."""
+    try:
+        if data[:1] == bytes((mbus.START_LONG,)):
+            telegram = mbus.decode_frame(data)
+        else:
+            telegram = decode_wmbus(data, key).telegram
+    except AdapterError:
+        raise
+    except (ValueError, IndexError) as exc:  # pragma: no cover - defensive
+        raise UnsupportedFrame(f"a decodable wM-Bus telegram expected, found {exc}") from None
+    readings = mbus.telegram_readings(telegram, data, SOURCE)
+    if not readings:
+        raise UnsupportedFrame(
+            f"at least one record with a physical quantity expected, found none in "
+            f"{len(telegram.records)} records"
+        )
+    return readings

@@ -1,0 +1,347 @@
+"""Wireless M-Bus: link layer with or without CRCs, ELL, OMS security mode 5 (and 7), on the
+telegrams of wmbusmeters' driver tests (read from the shared fixtures, GPL-3.0, not copied)
+and pymeterbus's encrypted telegram; wrong keys and changed bytes are rejected."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meter_adapters import mbus, wmbus
+from meter_adapters.errors import (
+    AdapterError,
+    ChecksumError,
+    TruncatedFrame,
+    UnsupportedFrame,
+    WrongKey,
+)
+from meter_adapters.reading import raw_hash
+
+HERE = Path(__file__).resolve()
+LOCAL = HERE.parents[1] / "fixtures" / "mbus"
+SHARED = HERE.parents[2].parent / "shared" / "fixtures" / "wmbus"
+
+PYMETERBUS = {
+    f["name"]: f for f in json.loads((LOCAL / "pymeterbus_test_frames.json").read_text())["frames"]
+}
+MODE5 = PYMETERBUS["wmbus_encrypted_mode5"]
+MODE5_RAW = bytes.fromhex(MODE5["hex"])
+MODE5_KEY = bytes.fromhex(MODE5["aes_key"])
+
+# Telegrams that come with a key but that we do not decrypt, and why.
+UNSUPPORTED_KEYED = {
+    "actislink": "security mode 2 (DES-CBC), withdrawn from OMS",
+    "apatorna1": "manufacturer-specific CI A0/A1 (Apator's own encryption)",
+    "engelmann-faw": "CI 73 (not an OMS transport layer)",
+    "unismart": "decrypts (2F 2F), but 2 bytes of a partial record follow the encrypted blocks",
+}
+# Expected JSON field -> (kind) compared with our records of storage 0.
+TOTALS = {
+    "total_m3": "m3",
+    "total_energy_consumption_kwh": "kwh",
+    "total_kwh": "kwh",
+    "total_energy_kwh": "kwh",
+    "total_heat_kwh": "kwh",
+    "current_consumption_hca": "hca",
+}
+# Our unit -> its value in the JSON's unit.
+IN_JSON_UNIT = {
+    "m3": {"dm3": Decimal("0.001"), "ml": Decimal("0.000001")},
+    "kwh": {"Wh": Decimal("0.001"), "mWh": Decimal("0.000001"), "J": Decimal(1) / 3600000},
+    "hca": {"hca": Decimal(1)},
+}
+
+
+def _hex(text: str) -> bytes:
+    """wmbusmeters writes telegrams with '_' '|' '#' separators and ',' between telegrams."""
+    return bytes.fromhex(re.sub(r"[^0-9a-fA-F]", "", text.split(",")[0]))
+
+
+def _driver_tests() -> list[dict[str, str]]:
+    path = SHARED / "wmbusmeters_driver_tests.json"
+    if not path.exists():
+        pytest.skip(f"wmbusmeters driver tests not found at {path} (GPL-3.0, not copied)")
+    tests: list[dict[str, str]] = json.loads(path.read_text())
+    return tests
+
+
+def _decode(raw: bytes, key: bytes | None) -> mbus.Telegram:
+    if raw[:1] == b"\x68":
+        return mbus.decode_frame(raw)
+    return wmbus.decode_wmbus(raw, key).telegram
+
+
+def _matches(telegram: mbus.Telegram, kind: str, wanted: Decimal) -> bool:
+    units = IN_JSON_UNIT[kind]
+    for record in telegram.records:
+        if record.unit in units and record.storage == 0 and isinstance(record.value, int):
+            ours = record.value * units[record.unit]
+            # Reals are rounded to our unit: allow half of it (wmbusmeters prints 6 decimals).
+            if abs(ours - wanted) <= units[record.unit] / 2 + Decimal("0.000001"):
+                return True
+    return False
+
+
+# --- the wmbusmeters corpus --------------------------------------------------------
+
+
+def test_basic_wmbusmeters_driver_telegrams() -> None:
+    tests = _driver_tests()
+    assert len(tests) == 399
+    decoded = totals_checked = totals_matched = 0
+    keyed_decrypted: list[str] = []
+    rejected: dict[str, int] = {}
+    for test in tests:
+        try:
+            raw = _hex(test["telegram"])
+        except ValueError:
+            rejected["odd hex in the fixture"] = rejected.get("odd hex in the fixture", 0) + 1
+            continue
+        key = None if test["key"] == "NOKEY" else bytes.fromhex(test["key"])
+        try:
+            telegram = _decode(raw, key)
+        except WrongKey as exc:
+            # Only an encrypted telegram without its key may end here, never a keyed one.
+            assert key is None, (test["driver"], str(exc))
+            rejected["encrypted, no key"] = rejected.get("encrypted, no key", 0) + 1
+            continue
+        except AdapterError as exc:
+            if key is not None:
+                assert test["driver"] in UNSUPPORTED_KEYED, (test["driver"], str(exc))
+            reason = type(exc).__name__
+            rejected[reason] = rejected.get(reason, 0) + 1
+            continue
+        decoded += 1
+        if key is not None:
+            assert test["driver"] not in UNSUPPORTED_KEYED or test["driver"] == "unismart"
+            keyed_decrypted.append(test["driver"])
+        try:
+            expected = json.loads(test["json"])
+        except json.JSONDecodeError:
+            continue
+        for field, kind in TOTALS.items():
+            value = expected.get(field)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                totals_checked += 1
+                totals_matched += _matches(telegram, kind, Decimal(str(value)))
+                if key is not None:
+                    assert _matches(telegram, kind, Decimal(str(value))), (test["driver"], field)
+    # Figures when this test was written (see docs/meter-adapters-mbus-dlms.md): 321 of 399
+    # telegrams decode; 21 of the 34 keyed telegrams decrypt and match; 209 of 249 totals match;
+    # totals of the other
+    # decoded telegrams differ only where the value sits in manufacturer-specific data
+    # (Apator 162, Qundis, Zenner) that we do not interpret.
+    assert decoded >= 321, rejected
+    assert len(keyed_decrypted) >= 21
+    assert totals_matched >= 209, (totals_matched, totals_checked)
+
+
+def test_basic_wmbusmeters_keyed_telegrams_reject_a_wrong_key() -> None:
+    rejected = 0
+    for test in _driver_tests():
+        if test["key"] == "NOKEY" or test["driver"] in UNSUPPORTED_KEYED:
+            continue
+        raw = _hex(test["telegram"])
+        key = bytearray.fromhex(test["key"])
+        key[0] ^= 0x01
+        with pytest.raises(WrongKey, match="2F 2F expected, found|payload CRC"):
+            wmbus.decode_wmbus(raw, bytes(key))
+        rejected += 1
+    assert rejected >= 21
+
+
+def test_basic_wmbusmeters_dll_crc_simulation() -> None:
+    path = SHARED / "wmbusmeters_simulations" / "simulation_dll_crcs.txt"
+    if not path.exists():
+        pytest.skip(f"wmbusmeters simulations not found at {path} (GPL-3.0, not copied)")
+    telegrams = [
+        _hex(line.split("=", 1)[1])
+        for line in path.read_text().splitlines()
+        if line.startswith("telegram=")
+    ]
+    # A Sontex heat cost allocator in frame format A: CRCs checked and removed.
+    sontex = next(t for t in telegrams if t[0] == 0x34)
+    telegram = wmbus.decode_wmbus(sontex).telegram
+    assert telegram.address is not None and telegram.address.meter_id == "SON-27293981"
+    tampered = bytearray(sontex)
+    tampered[20] ^= 0x01
+    with pytest.raises(ChecksumError, match="wM-Bus block 2 CRC"):
+        wmbus.decode_wmbus(bytes(tampered))
+
+
+# --- pymeterbus's mode 5 telegram -------------------------------------------------
+
+
+def test_basic_mode5_pymeterbus_telegram() -> None:
+    readings = wmbus.parse_wmbus(MODE5_RAW, MODE5_KEY)
+    by_quantity = {r.quantity: r for r in readings}
+    # pymeterbus expects "0 Wh", "2020-04-21T10:16", "0.071 m3".
+    assert (by_quantity["energy_heat"].value, by_quantity["energy_heat"].unit) == (0, "Wh")
+    assert (by_quantity["volume"].value, by_quantity["volume"].unit) == (71, "dm3")
+    assert by_quantity["volume"].to_json()["timestamp"] == "2020-04-21T10:16:00Z"
+    assert by_quantity["volume"].meter == "AXI-00096255"
+    assert by_quantity["volume"].source == "wmbus"
+    assert by_quantity["volume"].raw_hash == raw_hash(MODE5_RAW)
+
+
+def test_invalid_mode5_wrong_key() -> None:
+    with pytest.raises(WrongKey, match="decrypted payload starting 2F 2F expected, found 7B F7"):
+        wmbus.parse_wmbus(MODE5_RAW, bytes(16))
+
+
+def test_invalid_mode5_missing_or_malformed_key() -> None:
+    with pytest.raises(WrongKey, match="AES-128 key for security mode 5 expected, found none"):
+        wmbus.parse_wmbus(MODE5_RAW, None)
+    with pytest.raises(WrongKey, match="16-byte AES-128 key expected, found 8 bytes"):
+        wmbus.parse_wmbus(MODE5_RAW, bytes(8))
+
+
+def test_invalid_mode5_changed_ciphertext_byte() -> None:
+    # Any change in the first cipher block garbles the decrypted 2F 2F.
+    for index in range(15, 31):
+        tampered = bytearray(MODE5_RAW)
+        tampered[index] ^= 0x01
+        with pytest.raises(WrongKey):
+            wmbus.parse_wmbus(bytes(tampered), MODE5_KEY)
+
+
+# --- built telegrams: CRCs, ELL, mode 7 ------------------------------------------
+
+
+def _with_format_a_crcs(frame: bytes) -> bytes:
+    out = frame[:10] + wmbus.crc16_en13757(frame[:10]).to_bytes(2, "big")
+    for start in range(10, len(frame), 16):
+        block = frame[start : start + 16]
+        out += block + wmbus.crc16_en13757(block).to_bytes(2, "big")
+    return out
+
+
+def _with_format_b_crc(frame: bytes) -> bytes:
+    body = bytes((frame[0] + 2,)) + frame[1:]
+    return body + wmbus.crc16_en13757(body).to_bytes(2, "big")
+
+
+def test_basic_crc16_en13757_check_value() -> None:
+    assert wmbus.crc16_en13757(b"123456789") == 0xC2B7  # CRC-16/EN-13757 catalogue value
+
+
+def test_basic_format_a_and_b_crcs_are_checked_and_removed() -> None:
+    plain = wmbus.decode_wmbus(MODE5_RAW, MODE5_KEY).telegram
+    for wire in (_with_format_a_crcs(MODE5_RAW), _with_format_b_crc(MODE5_RAW)):
+        assert wmbus.decode_wmbus(wire, MODE5_KEY).telegram == plain
+
+
+def test_invalid_every_changed_byte_of_a_crc_frame_is_rejected() -> None:
+    wire = _with_format_a_crcs(MODE5_RAW)
+    for index in range(len(wire)):
+        tampered = bytearray(wire)
+        tampered[index] ^= 0x10
+        with pytest.raises(AdapterError):
+            wmbus.parse_wmbus(bytes(tampered), MODE5_KEY)
+
+
+def _link(ci: int, rest: bytes) -> bytes:
+    body = bytes.fromhex("44") + bytes.fromhex("2d2c") + bytes.fromhex("78563412") + b"\x01\x07"
+    body += bytes((ci,)) + rest
+    return bytes((len(body),)) + body
+
+
+RECORDS = bytes.fromhex("0413e8030000046d1a2f6511")  # volume 1000 l, 2011-01-05 15:26
+
+
+def test_basic_unencrypted_short_tpl() -> None:
+    raw = _link(0x7A, bytes.fromhex("2a000000") + RECORDS)
+    [volume] = wmbus.parse_wmbus(raw)
+    assert (volume.meter, volume.quantity, volume.value, volume.unit) == (
+        "KAM-12345678",
+        "volume",
+        1000,
+        "dm3",
+    )
+
+
+def test_basic_ell_aes_ctr() -> None:
+    key = bytes(range(16))
+    session = (1 << 29) | 0x123456  # ENC = 1: AES-128-CTR
+    ell = bytes((0x20, 0x2A)) + session.to_bytes(4, "little")
+    inner = bytes((0x78,)) + RECORDS
+    plain = wmbus.crc16_en13757(inner).to_bytes(2, "little") + inner
+    header = _link(0x8D, ell)
+    iv = header[2:10] + ell[0:1] + ell[2:6] + bytes(3)
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    wire = _link(0x8D, ell + encryptor.update(plain) + encryptor.finalize())
+    [volume] = wmbus.parse_wmbus(wire, key)
+    assert volume.value == 1000
+    with pytest.raises(WrongKey, match="ELL payload CRC"):
+        wmbus.parse_wmbus(wire, bytes(16))
+
+
+def _mode7_telegram(key: bytes, counter: int) -> bytes:
+    """An OMS mode 7 telegram: AFL with message counter, short TPL, CBC with a derived key."""
+    blocks = 1
+    configuration = (7 << 8) | (blocks << 4)
+    plain = (b"\x2f\x2f" + RECORDS).ljust(16, b"\x2f")
+    identification = bytes.fromhex("78563412")
+    derived = wmbus._kdf_mode7(key, counter.to_bytes(4, "little"), identification)
+    encryptor = Cipher(algorithms.AES(derived), modes.CBC(bytes(16))).encryptor()
+    ciphertext = encryptor.update(plain) + encryptor.finalize()
+    fcl = 0x0800  # MCR present
+    afl = fcl.to_bytes(2, "little") + counter.to_bytes(4, "little")
+    tpl = bytes((0x7A, 0x2A, 0x00)) + configuration.to_bytes(2, "little") + b"\x10"
+    return _link(0x90, bytes((len(afl),)) + afl + tpl + ciphertext)
+
+
+def test_basic_mode7_round_trip() -> None:
+    key = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+    raw = _mode7_telegram(key, 0x11)
+    telegram = wmbus.decode_wmbus(raw, key)
+    assert telegram.security_mode == 7
+    assert {r.quantity: r.value for r in wmbus.parse_wmbus(raw, key)} == {"volume": 1000}
+    with pytest.raises(WrongKey, match="2F 2F expected"):
+        wmbus.parse_wmbus(raw, bytes(16))
+
+
+def test_basic_wired_frame_is_accepted() -> None:
+    readings = wmbus.parse_wmbus(bytes.fromhex(PYMETERBUS["weptech"]["hex"]), None)
+    assert readings[0].source == "wmbus"
+
+
+def test_invalid_manufacturer_ci_and_compact_frames() -> None:
+    with pytest.raises(UnsupportedFrame, match="OMS CI field .* expected, found A0"):
+        wmbus.parse_wmbus(_link(0xA0, bytes(8)))
+    with pytest.raises(UnsupportedFrame, match="compact frame 79"):
+        wmbus.parse_wmbus(_link(0x79, bytes(8)))
+
+
+def test_invalid_truncated_telegram() -> None:
+    with pytest.raises(
+        TruncatedFrame, match=r"wM-Bus telegram of 47 bytes \(L=46\) expected, found 30"
+    ):
+        wmbus.parse_wmbus(MODE5_RAW[:30], MODE5_KEY)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200), key=st.none() | st.binary(min_size=16, max_size=16))
+def test_property_random_bytes_raise_only_adapter_errors(data: bytes, key: bytes | None) -> None:
+    try:
+        wmbus.parse_wmbus(data, key)
+    except AdapterError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(ci=st.sampled_from([0x72, 0x78, 0x7A, 0x8C, 0x8D, 0x90]), rest=st.binary(max_size=120))
+def test_property_random_layers_raise_only_adapter_errors(ci: int, rest: bytes) -> None:
+    raw = _link(ci, rest)
+    for candidate in (raw, _with_format_a_crcs(raw)):
+        try:
+            wmbus.parse_wmbus(candidate, bytes(16))
+        except AdapterError:
+            pass
