@@ -48,11 +48,10 @@ def verify_raw(public_key: bytes, signed_bytes: bytes, signature: bytes) -> bool
 
 def sign_transaction(tx: Transaction, seed: bytes) -> Transaction:
     """Return ``tx`` signed by ``seed``; the sender field must match the seed's key."""
-    _, public_key = keypair_from_seed(seed)
-    if public_key != tx.sender:
+    key = nacl.signing.SigningKey(seed)
+    if bytes(key.verify_key) != tx.sender:
         raise ValueError("the signing key does not match the transaction's sender")
-    signature = nacl.signing.SigningKey(seed).sign(tx.signing_bytes()).signature
-    return replace(tx, signature=Signature(signature))
+    return replace(tx, signature=Signature(key.sign(tx.signing_bytes()).signature))
 
 
 def check_transaction_signature(tx: Transaction) -> None:
