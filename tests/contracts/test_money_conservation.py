@@ -1,0 +1,265 @@
+"""Property: money is conserved. Every unit paid in (agent payments net of reversals,
+vendor sales, redeemed vouchers) is on an invoice (billing's allocations), consumed by a
+prepaid charge, in a credit account, or refunded — after any sequence of payments,
+reversals (valid and invalid), purchases, voucher redemptions, readings that charge prepaid
+credit, postpaid invoices, credit applications, refunds, emergency grants and the passing
+of days (a reversal on a later day must fail). A slow reference model of each credit
+account, driven by the same events, must agree with the contract's accounts.
+
+The check is made from the outside: it sums the amounts in the receipts' events and
+billing's invoices and compares them with the accounts' views; then it checks that the
+contract's own ledger says the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chain import codec
+from tests.contracts.conftest import GENESIS_TIME, build_world
+
+DAY = 86400
+T0 = GENESIS_TIME + DAY + 8 * 3600  # Thursday 08:00 UTC
+STEP = 600  # seconds between operations
+FLAT = {"standing_charge_per_day": 0, "tiers": [[1_000, 1_500_000], [None, 2_250_000]], "tax_bp": 1_800}
+VOUCHER_CODES = [f"CODE-{i:04d}" for i in range(6)]
+VOUCHER_VALUE = 700
+
+
+def _voucher_hash(utility: str, code: str) -> bytes:
+    return hashlib.sha256(codec.encode(["mc/voucher", utility, code])).digest()
+
+
+_BASE: Any = None
+
+
+def base_world() -> Any:
+    """One prepared world, copied for each example (building it takes many blocks)."""
+    global _BASE
+    if _BASE is None:
+        w = build_world()
+        agent2 = w.chain.actor("elec-agent-2")
+        w.ok(w.admin, "registry", "grant_role", [agent2.public_key, w.utility, "agent"])
+        w.ok(w.admin, "billing", "set_tariff", [w.utility, "T", FLAT, w.chain.time + 1])
+        w.ok(w.operator, "billing", "assign_tariff", [w.meters["alice"], "T"])
+        w.ok(w.operator, "billing", "assign_tariff", [w.meters["bob"], "T"])
+        w.ok(w.admin, "payments", "set_policy", [w.utility, {"commission_bp": 125}])
+        w.ok(w.admin, "payments", "register_vendor_float", [w.utility, w.vendor.public_key, 10_000_000])
+        w.ok(w.admin, "payments", "issue_vouchers",
+             [w.utility, VOUCHER_VALUE, len(VOUCHER_CODES), [_voucher_hash(w.utility, c) for c in VOUCHER_CODES]])
+        w.extra = {"agent2": agent2}  # type: ignore[attr-defined]
+        _BASE = w
+    return copy.deepcopy(_BASE)
+
+
+@dataclass
+class AccountModel:
+    """A slow reference of one credit account, driven by the amounts in the events:
+    credit repays the emergency reserve in use first; a charge takes the balance, then the
+    reserve, then runs into debt."""
+
+    balance: int = 0
+    limit: int = 0
+    used: int = 0
+
+    def credit(self, amount: int) -> None:
+        repaid = min(self.used, amount)
+        self.used -= repaid
+        self.balance += amount - repaid
+
+    def charge(self, amount: int) -> None:
+        from_balance = min(max(self.balance, 0), amount)
+        rest = amount - from_balance
+        from_reserve = min(self.limit - self.used, rest)
+        self.used += from_reserve
+        self.balance -= from_balance + rest - from_reserve
+
+    def debit(self, amount: int) -> None:
+        self.balance -= amount
+
+
+@dataclass
+class Observed:
+    """What the receipts said, summed."""
+
+    paid: int = 0
+    reversed: int = 0
+    purchased: int = 0
+    vouchers: int = 0
+    charged: int = 0  # billing's priced prepaid charges
+    refunded: int = 0
+    payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
+    vouchers_left: list[str] = field(default_factory=lambda: list(VOUCHER_CODES))
+    models: dict[str, AccountModel] = field(default_factory=dict)
+
+    def model(self, meter: str) -> AccountModel:
+        return self.models.setdefault(meter, AccountModel())
+
+    def take(self, receipt: Any) -> None:
+        for e in receipt.events:
+            f = e.field_map()
+            if e.contract == "payments" and e.name == "payment":
+                self.paid += f["amount"]
+                assert f["applied"] + f["remainder"] == f["amount"]
+                self.model(f["meter"]).credit(f["remainder"])
+            elif e.contract == "payments" and e.name == "payment_reversed":
+                self.reversed += f["amount"]
+                self.model(f["meter"]).debit(f["remainder"])
+            elif e.contract == "payments" and e.name == "credit_purchase":
+                self.purchased += f["amount"]
+                self.model(f["meter"]).credit(f["amount"])
+            elif e.contract == "payments" and e.name == "voucher_redeemed":
+                self.vouchers += f["amount"]
+                self.model(f["meter"]).credit(f["amount"])
+            elif e.contract == "payments" and e.name == "refund":
+                self.refunded += f["amount"]
+                self.model(f["meter"]).debit(f["amount"])
+            elif e.contract == "payments" and e.name == "credit_applied":
+                self.model(f["meter"]).debit(f["applied"])
+            elif e.contract == "payments" and e.name == "emergency_credit_granted":
+                self.model(f["meter"]).limit += f["amount"]
+            elif e.contract == "billing" and e.name == "prepaid_charge":
+                self.charged += f["amount"]
+                self.model(f["meter"]).charge(f["amount"])
+
+
+operation = st.one_of(
+    st.tuples(st.just("pay"), st.sampled_from(["alice", "bob"]), st.integers(1, 6_000), st.booleans()),
+    st.tuples(st.just("reverse"), st.integers(0, 10), st.booleans()),
+    st.tuples(st.just("buy"), st.integers(1, 4_000)),
+    st.tuples(st.just("voucher"), st.sampled_from(["bob", "alice"])),
+    st.tuples(st.just("read"), st.sampled_from(["alice", "bob"]), st.integers(0, 3_000)),
+    st.tuples(st.just("invoice"),),
+    st.tuples(st.just("apply_credit"),),
+    st.tuples(st.just("refund"), st.sampled_from(["alice", "bob"]), st.integers(1, 100)),
+    st.tuples(st.just("emergency"), st.integers(1, 2_000)),
+    st.tuples(st.just("later"), st.integers(1, 30)),  # hours: payments of earlier days stay
+)
+
+
+def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
+    seen = Observed()
+    agents = [w.agent, w.extra["agent2"]]
+    index = {"alice": 0, "bob": 0}
+    t = T0
+    for n, op in enumerate(ops):
+        t += STEP
+        kind = op[0]
+        receipt: Any
+        if kind == "pay":
+            agent = agents[1 if op[3] else 0]
+            receipt = w.chain.call(agent, "payments", "record_payment", [w.meters[op[1]], op[2], f"R-{n}"], at=t)
+            assert receipt.ok, receipt.error
+            (event,) = w.chain.events(receipt, "payment")
+            seen.payments.append((event["id"], agent, t // DAY))
+        elif kind == "reverse":
+            if not seen.payments:
+                continue
+            entry = seen.payments[op[1] % len(seen.payments)]
+            pid, agent, day = entry
+            wrong = op[2]
+            signer = agents[1] if agent == agents[0] else agents[0]
+            receipt = w.chain.call(signer if wrong else agent, "payments", "reverse_payment", [pid, "test"], at=t)
+            # A reversal by the other agent, or on another day, fails and changes nothing.
+            assert receipt.ok is (not wrong and day == t // DAY), receipt.error
+            if receipt.ok:
+                seen.payments.remove(entry)
+        elif kind == "buy":
+            receipt = w.chain.call(w.vendor, "payments", "buy_credit", [w.meters["bob"], op[1], f"B-{n}"], at=t)
+            assert receipt.ok, receipt.error
+        elif kind == "voucher":
+            if not seen.vouchers_left:
+                continue
+            code = seen.vouchers_left[0]
+            consumer = w.consumers[op[1]]
+            receipt = w.chain.call(consumer, "payments", "redeem_voucher", [w.meters[op[1]], code], at=t)
+            assert receipt.ok is (op[1] == "bob"), receipt.error  # alice is postpaid
+            if receipt.ok:
+                seen.vouchers_left.pop(0)
+        elif kind == "read":
+            index[op[1]] += op[2]
+            receipt = w.chain.call(w.consumers[op[1]], "billing", "submit_reading",
+                                   [w.meters[op[1]], "1.8.0", t, index[op[1]], "consumer", b"", b""], at=t)
+            assert receipt.ok, receipt.error
+        elif kind == "invoice":
+            receipt = w.chain.call(w.operator, "billing", "close_period", [w.meters["alice"]], at=t)
+            # Fails only when there is nothing to bill; then nothing changes.
+        elif kind == "apply_credit":
+            receipt = w.chain.call(w.alice, "payments", "apply_credit", [w.meters["alice"]], at=t)
+            assert receipt.ok, receipt.error
+        elif kind == "refund":
+            position = w.view("payments", "account", [w.meters[op[1]]])["position"]
+            amount = max(position * op[2] // 100, 1)
+            receipt = w.chain.call(w.operator, "payments", "refund_credit", [w.meters[op[1]], amount, f"F-{n}"], at=t)
+            assert receipt.ok is (amount <= position), receipt.error  # never more than the credit
+        elif kind == "later":
+            t += op[1] * 3600
+            continue
+        else:
+            receipt = w.chain.call(w.operator, "payments", "grant_emergency_credit", [w.meters["bob"], op[1]], at=t)
+            assert receipt.ok, receipt.error
+        if receipt.ok:
+            seen.take(receipt)
+        else:
+            assert receipt.events == ()
+    return seen
+
+
+def check_conservation(w: Any, seen: Observed) -> None:
+    allocated = 0
+    for name in ("alice", "bob"):
+        for inv in w.view("billing", "invoices", [w.meters[name]]):
+            assert 0 <= inv["paid"] <= inv["total"]
+            allocated += inv["paid"]
+    positions = sum(w.view("payments", "account", [w.meters[n]])["position"] for n in ("alice", "bob"))
+    paid_in = seen.paid - seen.reversed + seen.purchased + seen.vouchers
+    assert paid_in == allocated + seen.charged + seen.refunded + positions
+
+    ledger = w.view("payments", "ledger", [w.utility])
+    assert ledger["paid"] == seen.paid and ledger["reversed"] == seen.reversed
+    assert ledger["purchased"] == seen.purchased and ledger["vouchers"] == seen.vouchers
+    assert ledger["refunded"] == seen.refunded and ledger["charged"] == seen.charged
+    assert ledger["allocated"] == allocated and ledger["credit_position"] == positions
+    # Vendor floats: every unit deposited is still in a float or was sold.
+    vf = w.view("payments", "vendor_float", [w.utility, w.vendor.public_key])
+    assert ledger["float_deposited"] == vf["float"] + seen.purchased == ledger["float_balance"] + seen.purchased
+    # Each account's own totals tell the same story.
+    for name in ("alice", "bob"):
+        a = w.view("payments", "account", [w.meters[name]])
+        assert a["position"] == a["credited"] - a["charged"] - a["refunded"] - a["applied_credit"]
+        assert a["credit"] == a["balance"] + a["emergency_limit"] - a["emergency_used"]
+        assert 0 <= a["emergency_used"] <= a["emergency_limit"]
+        m = seen.model(w.meters[name])
+        assert (a["balance"], a["emergency_limit"], a["emergency_used"]) == (m.balance, m.limit, m.used)
+        assert w.view("payments", "credit", [w.meters[name]]) == m.balance + m.limit - m.used
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operation, min_size=1, max_size=20))
+def test_money_is_conserved(ops: list[tuple[Any, ...]]) -> None:
+    w = base_world()
+    seen = run(w, ops)
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_in_a_known_busy_sequence() -> None:
+    """A fixed sequence that touches every path, so the property runs them every time."""
+    ops: list[tuple[Any, ...]] = [
+        ("read", "alice", 2_500), ("invoice",), ("pay", "alice", 1_000, False),
+        ("pay", "alice", 6_000, True), ("reverse", 0, True), ("reverse", 0, False),
+        ("read", "alice", 1_200), ("invoice",), ("apply_credit",),
+        ("emergency", 1_500), ("buy", 700), ("read", "bob", 2_000), ("voucher", "bob"),
+        ("buy", 3_000), ("pay", "bob", 500, False), ("refund", "bob", 50), ("refund", "alice", 100),
+        ("read", "bob", 3_000), ("reverse", 1, False),
+        ("later", 20), ("reverse", 0, False), ("read", "bob", 500), ("buy", 9_000),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    assert seen.paid > 0 and seen.reversed > 0 and seen.charged > 0 and seen.purchased > 0
+    check_conservation(w, seen)
