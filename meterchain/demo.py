@@ -1,0 +1,312 @@
+"""The local demonstration: simulated meters billed by the contracts through ``apply_block``.
+
+Until the node network exists this is meterchain's main job (`make devnet`): an electricity
+utility with its staff, a tariff with a price change, and households whose simulated meters
+emit real DSMR 5 P1 telegrams (CRC16 and all). Each day every household's wallet parses its
+telegram with the DSMR adapter and submits the signed reading; smart meters sign their own.
+Every block goes through the real transition, VM and contracts: invoices at each month's
+end, payments by an agent, prepaid credit sold by a vendor and drawn down reading by
+reading, low-balance warnings, and disconnection only after the contracts' real-time
+arrears check and consumer protections. Bad input is shown being rejected with its reason.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from chain.hashing import Domain, Hash32, hash_domain
+from chain.transition import get_nonce
+from chain.types import Receipt, Transaction
+from contracts.localchain import Actor, LocalChain
+from meter_adapters.dsmr import parse_dsmr
+from meter_adapters.reading import Reading
+from meter_adapters.signed_reading import meter_public_key
+from meter_adapters.simulator import MeterState, advance, dsmr_telegram
+from meter_adapters.transactions import TxParams, reading_transaction
+
+UTILITY = "ELEC"
+BRANCH = "ELEC/CENTRE"
+FIELD = "ELEC/CENTRE/F1"
+TARIFF = "RES"
+START = 1_735_689_600  # 2025-01-01T00:00:00Z
+TOTAL_IMPORT = "1-0:1.8.0"  # the wallet bills import total = tariff 1 + tariff 2 registers
+DAY = 86_400
+
+READ_AT = 9 * 3600  # households read their meters at 09:00 UTC
+# Prices in micro-cents per Wh: 0.22 EUR/kWh = 22 cents/kWh = 22,000 micro-cents/Wh.
+# 0.22 per kWh for the first 8 kWh a day, 0.30 above; 0.35 per day standing charge; 20 % tax.
+TARIFF_V1 = {"standing_charge_per_day": 35, "tiers": [[8_000, 22_000], [None, 30_000]], "tax_bp": 2_000}
+# Announced at genesis, in force from 1 February: dearer first block.
+TARIFF_V2 = {"standing_charge_per_day": 35, "tiers": [[8_000, 24_000], [None, 30_000]], "tax_bp": 2_000}
+
+
+@dataclass
+class Household:
+    consumer: Actor
+    mode: str  # "postpaid" or "prepaid"
+    meter: MeterState
+    meter_id: str = ""
+    meter_seed: bytes | None = None  # a smart meter holding its own Ed25519 key
+    pays_bills: bool = True
+
+
+@dataclass
+class DemoSummary:
+    households: int
+    days: int
+    smart_meters: int = 0
+    blocks: int = 0
+    transactions: int = 0
+    failed: int = 0
+    readings: int = 0
+    meter_signed: int = 0
+    telegram_bytes: int = 0
+    invoices: int = 0
+    invoiced_total: int = 0
+    payments: int = 0
+    paid_total: int = 0
+    purchases: int = 0
+    purchased_total: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    rejections: list[str] = field(default_factory=list)
+    state_root: Hash32 = Hash32(bytes(32))
+    height: int = 0
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        money = lambda minor: f"{minor // 100:,}.{minor % 100:02d} EUR"  # noqa: E731
+        ev = self.events
+        return [
+            f"households (meters)      {self.households} ({self.smart_meters} smart meters sign their own readings)",
+            f"simulated days           {self.days}",
+            f"blocks / transactions    {self.blocks} / {self.transactions} ({self.failed} failed, as intended below)",
+            f"readings accepted        {self.readings} from {self.telegram_bytes:,} bytes of DSMR P1 telegrams"
+            f" ({self.meter_signed} meter-signed)",
+            f"invoices                 {self.invoices}, total {money(self.invoiced_total)}",
+            f"payments by agent        {self.payments}, total {money(self.paid_total)}",
+            f"prepaid purchases        {self.purchases}, total {money(self.purchased_total)}",
+            f"low-balance warnings     {ev['low_balance']}",
+            f"disconnect orders        {ev['disconnect_order']} (deferred by consumer protection: {ev['disconnect_deferred']})",
+            f"reconnect orders         {ev['reconnect_order']}",
+            f"reading anomalies        {ev['anomaly']}",
+            "rejected on purpose      " + ("; ".join(self.rejections) if self.rejections else "none"),
+            f"final height / root      {self.height} / {self.state_root.hex()}",
+            f"wall time                {self.seconds:.1f} s ({self.transactions / max(self.seconds, 1e-9):,.0f} tx/s through apply_block)",
+        ]
+
+
+class Demo:
+    """Drives one ``LocalChain`` through the scenario; every step is a real transaction."""
+
+    def __init__(self, households: int, days: int, say: Callable[[str], None]) -> None:
+        self.chain = LocalChain.genesis(time=START, chain_id="meterchain-devnet")
+        self.say = say
+        self.days = days
+        self.summary = DemoSummary(households, days)
+        c = self.chain
+        self.admin, self.operator = c.actor("elec-admin"), c.actor("elec-operator")
+        self.agent, self.vendor = c.actor("elec-agent"), c.actor("elec-vendor")
+        self.collector = c.actor("elec-collector")
+        self.homes = [self._household(i) for i in range(households)]
+        self.summary.smart_meters = sum(h.meter_seed is not None for h in self.homes)
+
+    def _household(self, i: int) -> Household:
+        # Every fourth household is prepaid; every third meter is a smart meter with a key.
+        mode = "prepaid" if i % 4 == 3 else "postpaid"
+        serial = f"SIM{i + 1:013d}"
+        state = MeterState(serial=serial, gas_serial=f"SIMGAS{i + 1:010d}", time=START, seed=i + 1)
+        seed = None
+        if i % 3 == 2:
+            seed = Actor.named(f"meter-key-{serial}").seed
+        return Household(self.chain.actor(f"household-{i + 1}"), mode, state, meter_seed=seed, pays_bills=i != 1)
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _record(self, receipts: tuple[Receipt, ...]) -> tuple[Receipt, ...]:
+        self.summary.blocks += 1
+        self.summary.transactions += len(receipts)
+        for r in receipts:
+            if not r.ok:
+                self.summary.failed += 1
+            for e in r.events:
+                self.summary.events[e.name] += 1
+                if e.name == "disconnect_order":
+                    order = e.field_map()
+                    self.say(f"disconnect order for {order['meter']}: {order['reason']}")
+        return receipts
+
+    def block(self, calls: list[tuple[Actor, str, str, list[Any]]], at: int | None = None) -> tuple[Receipt, ...]:
+        receipts = self._record(self.chain.block(calls, at))
+        for (_, contract, function, _), r in zip(calls, receipts, strict=True):
+            if not r.ok:
+                raise RuntimeError(f"demo step {contract}.{function} failed: {r.error}")
+        return receipts
+
+    # --- the scenario ------------------------------------------------------------------
+
+    def set_up(self) -> None:
+        c, a = self.chain, self.admin
+        self.block([(c.governance, "registry", "register_utility",
+                     [UTILITY, "Demo Electric", "electricity", "EUR", "auto", a.public_key])])
+        self.block([
+            (a, "registry", "register_branch", [BRANCH, "Centre", "52.3700,4.8900"]),
+            (a, "registry", "register_field", [FIELD, "Old town", "52.3730,4.8930"]),
+            (a, "registry", "grant_role", [self.operator.public_key, UTILITY, "operator"]),
+            (a, "registry", "grant_role", [self.agent.public_key, UTILITY, "agent"]),
+            (a, "registry", "grant_role", [self.vendor.public_key, UTILITY, "vendor"]),
+            (a, "registry", "grant_role", [self.collector.public_key, UTILITY, "collector"]),
+            (a, "billing", "set_tariff", [UTILITY, TARIFF, TARIFF_V1, c.time + 1]),
+            (a, "billing", "set_tariff", [UTILITY, TARIFF, TARIFF_V2, START + 31 * DAY]),
+            (a, "payments", "set_policy", [UTILITY, {"commission_bp": 150, "emergency_credit": 300}]),
+            (a, "payments", "register_vendor_float", [UTILITY, self.vendor.public_key, 1_000_000]),
+        ])
+        # The meters: read each one's first telegram to learn the id and the opening index.
+        calls: list[tuple[Actor, str, str, list[Any]]] = []
+        for home in self.homes:
+            first = self.total_import(dsmr_telegram(home.meter))
+            home.meter_id = first.meter
+            public_key = meter_public_key(home.meter_seed) if home.meter_seed else b""
+            calls.append((a, "registry", "register_meter",
+                          [home.meter_id, FIELD, f"Old town {len(calls) + 1}", 1, 9, 20_000,
+                           first.value, public_key, self.collector.public_key]))
+        self.block(calls)
+        self.block([(self.operator, "registry", "activate_meter", [h.meter_id]) for h in self.homes]
+                   + [(a, "billing", "assign_tariff", [h.meter_id, TARIFF]) for h in self.homes])
+        # Consumers subscribe from their wallets: no paperwork, approval "auto".
+        self.block([(h.consumer, "registry", "subscribe", [h.meter_id, h.mode, b""]) for h in self.homes])
+        self.say(f"set up: utility {UTILITY}, {len(self.homes)} meters, tariff {TARIFF} (price change on 1 Feb)")
+        # Prepaid households buy their first credit from the vendor.
+        buys = [(self.vendor, "payments", "buy_credit", [h.meter_id, 1_500, f"sale-{h.meter_id}-0"])
+                for h in self.homes if h.mode == "prepaid"]
+        if buys:
+            self._count_purchases(self.block(buys), [b[3][1] for b in buys])
+
+    def _count_purchases(self, receipts: tuple[Receipt, ...], amounts: list[int]) -> None:
+        self.summary.purchases += len(receipts)
+        self.summary.purchased_total += sum(amounts)
+
+    @staticmethod
+    def total_import(telegram: bytes) -> Reading:
+        """The billed register: import total = tariff 1 + tariff 2 (DSMR has no 1.8.0)."""
+        readings = parse_dsmr(telegram)
+        t1 = next(r for r in readings if r.obis == "1-0:1.8.1")
+        t2 = next(r for r in readings if r.obis == "1-0:1.8.2")
+        return replace(t1, obis=TOTAL_IMPORT, value=t1.value + t2.value)
+
+    def read_meters(self, day_end: int) -> None:
+        """Each wallet reads its meter's P1 telegram and submits the signed reading."""
+        txs: list[Transaction] = []
+        for home in self.homes:
+            while home.meter.time + 3600 <= day_end:
+                home.meter = advance(home.meter, 3600)
+            telegram = dsmr_telegram(home.meter)
+            self.summary.telegram_bytes += len(telegram)
+            reading = self.total_import(telegram)
+            params = TxParams(
+                self.chain.chain_id, home.consumer.seed,
+                get_nonce(self.chain.state, home.consumer.public_key), self.chain.height + 50,
+            )
+            txs.append(reading_transaction(reading, params, meter_seed=home.meter_seed))
+            self.summary.meter_signed += home.meter_seed is not None
+        receipts = self._record(self.chain.submit(txs, at=day_end + 120))
+        for r in receipts:
+            if not r.ok:
+                raise RuntimeError(f"a reading failed: {r.error}")
+        self.summary.readings += len(receipts)
+
+    def show_rejections(self, day_end: int) -> None:
+        """Bad input is rejected with what was expected and what was found; nothing is lost."""
+        home = self.homes[0]
+        reading = self.total_import(dsmr_telegram(home.meter))
+        nonce = get_nonce(self.chain.state, home.consumer.public_key)
+        backwards = replace(
+            reading,
+            value=reading.value - 5_000,
+            timestamp=day_end + 60,
+            raw_hash=hash_domain(Domain.RAW_METER_BYTES, b"a mistyped index"),
+        )
+        tx = reading_transaction(backwards, TxParams(self.chain.chain_id, home.consumer.seed, nonce, self.chain.height + 50))
+        (receipt,) = self._record(self.chain.submit([tx], at=day_end + 180))
+        self.summary.rejections.append(f"backwards reading: {receipt.error}")
+        stranger = self.chain.actor("stranger")
+        (receipt,) = self._record(self.chain.block(
+            [(stranger, "billing", "submit_reading",
+              [home.meter_id, TOTAL_IMPORT, day_end + 60, reading.value + 10, "consumer", bytes(32), b""])],
+            at=day_end + 240))
+        self.summary.rejections.append(f"reading by a stranger: {receipt.error}")
+
+    def close_month(self, period_end: int) -> None:
+        (receipt,) = self.block([(self.operator, "billing", "run_billing", [UTILITY, period_end, "", 100])])
+        for invoice in self.chain.events(receipt, "invoice"):
+            self.summary.invoices += 1
+            self.summary.invoiced_total += invoice["total"]
+        self.say(f"billed period ending {iso(period_end)}: {self.summary.invoices} invoices so far")
+
+    def pay_bills(self) -> None:
+        calls = []
+        for h in self.homes:
+            if h.mode != "postpaid" or not h.pays_bills:
+                continue
+            for inv in self.chain.view("billing", "open_invoices", [h.meter_id]) or []:
+                owed = inv["total"] - inv["paid"]
+                if owed > 0:
+                    calls.append((self.agent, "payments", "record_payment", [h.meter_id, owed, f"rcpt-{inv['id']}"]))
+                    self.summary.paid_total += owed
+        if calls:
+            self.block(calls)
+            self.summary.payments += len(calls)
+
+    def top_up(self) -> None:
+        """Prepaid households whose credit runs low buy more, as a wallet would prompt them."""
+        buys = []
+        for h in self.homes:
+            if h.mode == "prepaid" and h.consumer.name != "household-4":  # one lets credit run out
+                if self.chain.view("payments", "credit", [h.meter_id]) < 1_500:
+                    buys.append((self.vendor, "payments", "buy_credit",
+                                 [h.meter_id, 5_000, f"sale-{h.meter_id}-{self.chain.height}"]))
+        if buys:
+            self._count_purchases(self.block(buys), [b[3][1] for b in buys])
+
+    def dun(self) -> None:
+        """The operator sends reminders and, at a permitted hour, orders disconnection of
+        households in arrears; the contract checks arrears in real time and refuses otherwise."""
+        self.block([(self.operator, "supply", "send_reminders", [UTILITY, FIELD])])
+        for h in self.homes:
+            if h.mode == "postpaid" and self.chain.view("billing", "arrears", [h.meter_id]) > 0:
+                r = self._record(self.chain.block(
+                    [(self.operator, "supply", "request_disconnect", [h.meter_id, "arrears after reminder"])]))[0]
+                if not r.ok:
+                    self.summary.rejections.append(f"disconnection refused: {r.error}")
+
+    def run(self) -> DemoSummary:
+        started = clock.perf_counter()
+        self.set_up()
+        for day in range(1, self.days + 1):
+            day_end = START + day * DAY + READ_AT
+            self.read_meters(day_end)
+            if day == 3:
+                self.show_rejections(day_end)
+            if datetime.fromtimestamp(day_end, UTC).day == 1:  # a month has ended
+                self.close_month(day_end - READ_AT)
+                self.pay_bills()
+            self.top_up()
+            if datetime.fromtimestamp(day_end, UTC).day == 20:
+                self.dun()
+        s = self.summary
+        s.state_root, s.height = self.chain.state.root, self.chain.height
+        s.seconds = clock.perf_counter() - started
+        return s
+
+
+
+def iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def run_demo(households: int = 12, days: int = 62, say: Callable[[str], None] = print) -> DemoSummary:
+    return Demo(households, days, say).run()
