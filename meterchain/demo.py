@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from chain.hashing import Domain, Hash32, hash_domain
+from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
 from chain.transition import get_nonce
 from chain.types import Receipt, Transaction
 from contracts.localchain import Actor, LocalChain
@@ -74,7 +74,7 @@ class DemoSummary:
     purchased_total: int = 0
     events: Counter[str] = field(default_factory=Counter)
     rejections: list[str] = field(default_factory=list)
-    state_root: Hash32 = Hash32(bytes(32))
+    state_root: Hash32 = EMPTY_HASH
     height: int = 0
     seconds: float = 0.0
 
