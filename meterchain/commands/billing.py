@@ -69,6 +69,7 @@ class SimulationResult:
     transactions: int = 0
     readings: int = 0
     seconds: float = 0.0
+    chain: Any = None  # the LocalChain after the run, for further queries
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -315,6 +316,7 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
         result.invoices.extend(chain.view("billing", "invoices", [meter]))
     result.invoices.sort(key=lambda inv: (inv["period_end"], inv["id"]))
     result.seconds = wallclock.perf_counter() - started
+    result.chain = chain
     return result
 
 

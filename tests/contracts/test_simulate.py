@@ -1,0 +1,123 @@
+"""``meterchain billing simulate``: what-if billing with the chain's own billing contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from meterchain.commands import billing as cmd
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(cmd.app, ["simulate", *args])
+
+
+def simulate_json(tariff: Path, readings: Path, *extra: str) -> dict[str, Any]:
+    result = run("--tariff", str(tariff), "--readings", str(readings), "--json", *extra)
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def test_simulate_prints_the_invoices_as_json() -> None:
+    out = simulate_json(EXAMPLES / "tariff_water.json", EXAMPLES / "readings_water_monthly.csv")
+    invoices = out["invoices"]
+    # Two meters read on the 1st of each month, January to June: five monthly invoices each.
+    assert len(invoices) == 10 and out["totals"]["invoices"] == 10
+    assert out["totals"]["total"] == sum(i["total"] for i in invoices)
+    first = next(i for i in invoices if i["meter"] == "WTR-01")
+    # January: 31 days x 50 = 1,550 standing; 9,460 l within 31 x 330 l at 9.00 TRY/m3
+    # (0.9 kuruş/l) = 8,514; taxable 10,064; 1 % tax = 100.64 -> 101.
+    assert [ln["amount"] for ln in first["lines"]] == [1_550, 8_514]
+    assert (first["subtotal"], first["tax"], first["total"]) == (10_064, 101, 10_165)
+    assert out["chain"]["readings"] == 12
+
+
+def test_a_proposed_price_change_bills_differently_only_after_it(tmp_path: Path) -> None:
+    readings = EXAMPLES / "readings_2025_weekly.csv"
+    now = simulate_json(EXAMPLES / "tariff_residential_2025.json", readings)
+    proposed = simulate_json(EXAMPLES / "tariff_residential_2025_proposed.json", readings)
+    july = 1_751_328_000  # 2025-07-01T00:00Z
+    before = [(i["id"], i["total"]) for i in now["invoices"] if i["period_end"] <= july]
+    assert before == [(i["id"], i["total"]) for i in proposed["invoices"] if i["period_end"] <= july]
+    after_now = {i["id"]: i["total"] for i in now["invoices"] if i["period_start"] >= july}
+    after_proposed = {i["id"]: i["total"] for i in proposed["invoices"] if i["period_start"] >= july}
+    assert after_now.keys() == after_proposed.keys() and after_now != after_proposed
+
+
+def test_roll_over_and_rejected_readings_are_reported(tmp_path: Path) -> None:
+    readings = tmp_path / "r.csv"
+    readings.write_text(
+        "meter,timestamp,index\n"
+        "M1,2025-01-01T00:00:00Z,999000\n"
+        "M1,2025-01-02T00:00:00Z,1000\n"      # roll-over of a 6-digit register: 2,000 Wh
+        "M1,2025-01-03T00:00:00Z,500\n"       # backwards: rejected, listed
+        "M1,2025-01-04T00:00:00Z,4000\n"
+    )
+    tariff = tmp_path / "t.json"
+    tariff.write_text(json.dumps({"versions": [{"effective_from": "2025-01-01", "standing_charge_per_day": 0,
+                                                "tiers": [[None, 1_000_000]], "tax_bp": 0}],
+                                  "meters": {"M1": {"digits": 6, "max_rate": 20_000}}}))
+    out = simulate_json(tariff, readings)
+    [rejected] = out["rejected_readings"]
+    assert rejected["meter"] == "M1" and "index >= 1000 expected" in rejected["reason"]
+    [inv] = out["invoices"]
+    assert inv["consumption"] == 5_000 and inv["total"] == 5_000
+
+
+def test_invalid_readings_header(tmp_path: Path) -> None:
+    readings = tmp_path / "r.csv"
+    readings.write_text("serial,time,value\nM1,2025-01-01,1\n")
+    result = run("--tariff", str(EXAMPLES / "tariff_flat.json"), "--readings", str(readings), "--json")
+    assert result.exit_code != 0
+    assert "header 'meter,timestamp,index' expected" in result.output
+
+
+def test_invalid_reading_timestamp(tmp_path: Path) -> None:
+    readings = tmp_path / "r.csv"
+    readings.write_text("meter,timestamp,index\nM1,yesterday,1\n")
+    result = run("--tariff", str(EXAMPLES / "tariff_flat.json"), "--readings", str(readings))
+    assert result.exit_code != 0
+    assert "line 2" in result.output and "ISO 8601" in result.output
+
+
+def test_invalid_tariff_is_refused_by_the_contract(tmp_path: Path) -> None:
+    tariff = tmp_path / "t.json"
+    tariff.write_text(json.dumps({"versions": [{"effective_from": "2025-01-01", "standing_charge_per_day": 0,
+                                                "tiers": [[1000, 5]], "tax_bp": 0}]}))
+    result = run("--tariff", str(tariff), "--readings", str(EXAMPLES / "readings_water_monthly.csv"))
+    assert result.exit_code != 0
+    assert "the last tier unbounded" in result.output
+
+
+def test_invalid_tariff_file_that_is_not_json(tmp_path: Path) -> None:
+    tariff = tmp_path / "t.json"
+    tariff.write_text("{not json")
+    result = run("--tariff", str(tariff), "--readings", str(EXAMPLES / "readings_water_monthly.csv"))
+    assert result.exit_code != 0
+    assert "valid JSON expected" in result.output
+
+
+def test_invalid_period() -> None:
+    result = run("--tariff", str(EXAMPLES / "tariff_flat.json"),
+                 "--readings", str(EXAMPLES / "readings_water_monthly.csv"), "--period", "fortnightly")
+    assert result.exit_code != 0
+    assert "period one of" in result.output
+
+
+@pytest.mark.parametrize(
+    ("period", "count"),
+    [("monthly", 12), ("quarterly", 4), ("yearly", 1), ("weekly", 52), ("none", 0)],
+)
+def test_period_boundaries_of_a_year(period: str, count: int) -> None:
+    start, end = 1_735_689_600, 1_767_225_600  # 2025-01-01 .. 2026-01-01
+    ends = cmd.period_boundaries(period, start, end)
+    assert len(ends) == count
+    assert all(start < t <= end for t in ends)
