@@ -64,7 +64,7 @@ def _prepare(value: Value, depth: int) -> Value:
             key_kind = type(key)
             if key_kind not in _KEY_TYPES:
                 raise DecodeError(f"map key of type int, str or bytes expected, found {key_kind.__name__}")
-            packed_key = _pack(_prepare(key, depth + 1))
+            packed_key = _str_sort_key(key) if key_kind is str else _pack(_prepare(key, depth + 1))
             entries.append((packed_key, key, _prepare(item, depth + 1)))
         entries.sort(key=lambda entry: entry[0])
         return {key: item for _, key, item in entries}
@@ -82,6 +82,20 @@ def _prepare(value: Value, depth: int) -> Value:
     raise DecodeError(
         f"int, bool, str, bytes, None, list, tuple or dict expected, found {kind.__name__}"
     )
+
+
+def _str_sort_key(key: str) -> bytes:
+    """The msgpack encoding of a str key, built without calling msgpack (maps are sorted
+    by encoded key and most keys are short str: this is the hot path of every record)."""
+    data = key.encode()
+    size = len(data)
+    if size < 32:
+        return bytes((0xA0 | size,)) + data
+    if size < 256:
+        return b"\xd9" + bytes((size,)) + data
+    if size < 65_536:
+        return b"\xda" + size.to_bytes(2, "big") + data
+    return b"\xdb" + size.to_bytes(4, "big") + data
 
 
 def _pack(value: Value) -> bytes:

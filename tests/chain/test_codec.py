@@ -112,3 +112,15 @@ def test_random_bytes_decode_or_raise_decode_error(data: bytes) -> None:
 def test_map_encoding_is_independent_of_insertion_order(mapping: dict[Any, int]) -> None:
     reordered = dict(reversed(list(mapping.items())))
     assert codec.encode(mapping) == codec.encode(reordered)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_str_sort_key_is_the_msgpack_encoding(key: str) -> None:
+    assert codec._str_sort_key(key) == codec._pack(key)
+
+
+@pytest.mark.parametrize("size", [31, 32, 255, 256, 65_535, 65_536])
+def test_str_sort_key_at_every_header_boundary(size: int) -> None:
+    key = "k" * size
+    assert codec._str_sort_key(key) == codec._pack(key)
