@@ -19,12 +19,21 @@
 # true-up), so estimates never change what is finally paid for energy. Prepaid meters are
 # priced the same way reading by reading and charged through payments.charge_prepaid.
 #
+# Invoices belong to the subscription that was open when they were issued, not to the meter:
+# its open invoices and carried credit are kept under its id, so a new tenant after a move-in
+# neither sees nor pays the previous tenant's debt, which stays collectable by invoice id. A
+# subscription is billed from its opening: consumption read while a meter has no active
+# subscription, or the share of a reading's span before the opening (pro rata by time), is
+# recorded as unbilled consumption for the utility to review, never billed to anyone.
+#
 # Checks are written `if not ok: revert(f"...")` rather than `require(ok, f"...")`: an
 # f-string argument is built before the call, and on the hot path of readings that would
 # format a message for every reading that passes.
 #
 # Storage (keys of this contract's namespace):
-#   ms/<meter>                 the meter's billing state: last reading, open span, history
+#   ms/<meter>                 the meter's billing state: last reading, open span, history,
+#                              the subscription being billed
+#   sb/<subscription id>       a subscription's open invoices and carried credit
 #   rd/<meter>/<time>          one reading: index, consumption, trust, register, by, at
 #   raw/<hex raw hash>         raw meter bytes already submitted (duplicates are refused)
 #   lp/<meter>/<day start>     one load profile per meter and day
@@ -144,8 +153,9 @@ def load_state(meter: str, info: dict) -> dict:
         "hist_units": 0,
         "hist_seconds": 0,
         "seq": 0,
-        "carry": 0,
-        "open": [],
+        "sub": "",
+        "opened": 0,
+        "unbilled": 0,
     }
     storage_set("um/" + info["utility"] + "/" + meter, True)
     return st
@@ -153,6 +163,53 @@ def load_state(meter: str, info: dict) -> dict:
 
 def save_state(st: dict) -> None:
     storage_set("ms/" + st["meter"], st)
+
+
+def adopt(st: dict, sub: dict) -> bool:
+    # The first billing of a subscription on this meter: its span starts at its opening, or
+    # at the last reading if that is later. Nothing is left of the previous subscription's
+    # span: close_account invoiced it and emptied the accumulator. True if adopted now.
+    if st["sub"] == sub["id"]:
+        return False
+    start = max(st["ts"], sub["opened_at"])
+    st["sub"] = sub["id"]
+    st["opened"] = sub["opened_at"]
+    st["span_start"] = start
+    st["est_start"] = start
+    st["acc"] = {}
+    st["estimates"] = []
+    emit("billing_started", {"meter": st["meter"], "subscription": sub["id"], "consumer": sub["consumer"],
+                             "period_start": start, "last_reading_at": st["ts"], "last_index": st["index"],
+                             "by": caller(), "at": block_time()})
+    return True
+
+
+# --- a subscription's invoices ------------------------------------------------------------
+
+
+def sub_account(sub_id: str, consumer: bytes) -> dict:
+    # The open invoices (oldest first) and carried credit of one subscription.
+    rec = storage_get("sb/" + sub_id, None)
+    if rec is None:
+        rec = {"subscription": sub_id, "consumer": consumer, "open": [], "carry": 0, "closed_at": 0}
+    return rec
+
+
+def save_sub_account(rec: dict) -> None:
+    storage_set("sb/" + rec["subscription"], rec)
+
+
+def current_account(meter: str) -> dict:
+    # The account of the meter's current subscription in the registry (active, pending, or
+    # the last one terminated while the meter waits for the next); None if it never had one.
+    sub = call("registry", "subscription", [meter])
+    if sub is None:
+        return None
+    return sub_account(sub["id"], sub["consumer"])
+
+
+def has_tariff(st: dict) -> bool:
+    return st.get("tariff", "") != "" or storage_has("assign/" + st["meter"])
 
 
 def tariff_of(meter: str) -> list:
@@ -308,7 +365,10 @@ def check_signer(meter: str, info: dict, sub: dict, trust: str, register: str, t
                  index: int, signature: bytes) -> str:
     who = caller()
     if trust == "consumer":
-        if who != sub["consumer"]:
+        # Only the active subscriber reads for themself: a reading on a vacant meter (or one
+        # whose subscription awaits approval) is billed to nobody, so it must come from the
+        # utility's side (collector or meter signature), not from someone it costs nothing.
+        if sub is None or sub["status"] != "active" or who != sub["consumer"]:
             return f"the active subscriber of meter {meter} expected for a consumer reading, found {bytes_hex(who)}"
         return ""
     if trust == "collector":
@@ -367,16 +427,16 @@ def take_reading(meter: str, register: str, ts: int, index: int, trust: str, raw
         return f"a registered meter expected, found no meter {meter}"
     if info["status"] != "active":
         return f"an active meter expected, found meter {meter} {info['status']}"
+    # Without an active subscription the reading is still validated and recorded (the index
+    # history must not break), but its consumption is billed to nobody (see record).
     sub = call("registry", "subscription", [meter])
-    if sub is None or sub["status"] != "active":
-        return f"an active subscription on meter {meter} expected, found none"
     problem = check_signer(meter, info, sub, trust, register, ts, index, signature)
     if problem != "":
         return problem
     if ts > block_time():
         return f"a reading not in the future (<= {block_time()}) expected for meter {meter}, found {ts}"
     st = load_state(meter, info)
-    if st.get("tariff", "") == "" and not storage_has("assign/" + meter):
+    if sub is not None and sub["status"] == "active" and not has_tariff(st):
         return f"a tariff assigned to meter {meter} expected, found none"
     if st["register"] != "" and register != st["register"]:
         return f"register {st['register']} expected for meter {meter}, found {register}"
@@ -396,7 +456,7 @@ def take_reading(meter: str, register: str, ts: int, index: int, trust: str, raw
         flag = "anomalous"
         emit("anomaly", {"meter": meter, "timestamp": ts, "index": index, "consumption": c[0],
                          "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
-    record(st, sub, info, register, ts, index, c[0], flag, -1, None)
+    record(st, sub, info, register, ts, index, c[0], flag, -1, None, True)
     if not interval:
         emit("reading", {"meter": meter, "register": register, "timestamp": ts, "index": index,
                          "consumption": c[0], "trust": flag, "by": caller(), "at": block_time()})
@@ -404,35 +464,62 @@ def take_reading(meter: str, register: str, ts: int, index: int, trust: str, raw
 
 
 def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, units: int,
-           flag: str, window: int, pending: dict) -> None:
+           flag: str, window: int, pending: dict, priced: bool) -> int:
     # Record an accepted reading and account for its consumption: into the open span
     # (postpaid), charged at once (prepaid), or, for the intervals of a prepaid load profile,
-    # into `pending`, charged once for the whole day.
+    # into `pending`, charged once for the whole day. Only the share read while the current
+    # subscription is open is billed; the rest is unbilled consumption, recorded with an
+    # event for the utility to review. `priced` is False for a final reading on a meter
+    # without a tariff: its billed share is returned for the caller to report, not priced.
+    # Returns the billed units.
     meter = st["meter"]
     t0 = st["ts"]
-    if sub["mode"] == "prepaid" and pending is None:
-        charge_prepaid(st, t0, ts, units, window)
-    else:
-        tid = tariff_in(st)
-        vs = versions(st["utility"], tid)
-        acc = st["acc"] if pending is None else pending
-        if window < 0:
-            for p in split_span(vs, t0, ts, units):
-                acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+    start = ts
+    if sub is not None and sub["status"] == "active":
+        adopt(st, sub)
+        start = max(t0, st["opened"])
+    billed = units
+    if start >= ts:
+        billed = 0
+    elif start > t0:
+        # The span straddles the opening: pro rata by time, floor for the earlier share (as
+        # split_span does), so no unit is lost.
+        billed = units - div_floor(units * (start - t0), ts - t0)
+    unbilled = units - billed
+    if start < ts and priced:
+        if sub["mode"] == "prepaid" and pending is None:
+            charge_prepaid(st, start, ts, billed, window)
         else:
-            acc_add(acc, tid, vs, version_at(vs, t0), ts - t0, units, window)
-        if pending is None:
-            st["acc"] = acc
+            tid = tariff_in(st)
+            vs = versions(st["utility"], tid)
+            acc = st["acc"] if pending is None else pending
+            if window < 0:
+                for p in split_span(vs, start, ts, billed):
+                    acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+            else:
+                acc_add(acc, tid, vs, version_at(vs, start), ts - start, billed, window)
+            if pending is None:
+                st["acc"] = acc
     st["hist_units"] = st["hist_units"] + units
     st["hist_seconds"] = st["hist_seconds"] + ts - t0
     st["index"] = index
     st["ts"] = ts
     st["trust"] = flag
     st["register"] = register
-    storage_set("rd/" + meter + "/" + pad(ts, TIME_PAD),
-                {"index": index, "consumption": units, "trust": flag, "register": register,
-                 "by": caller(), "at": block_time()})
+    rd = {"index": index, "consumption": units, "trust": flag, "register": register,
+          "by": caller(), "at": block_time()}
+    if unbilled > 0:
+        rd["unbilled"] = unbilled
+        st["unbilled"] = st["unbilled"] + unbilled
+        reason = "no active subscription"
+        if sub is not None and sub["status"] == "active":
+            reason = f"before subscription {st['sub']} opened at {st['opened']}"
+        emit("unbilled_consumption", {"meter": meter, "period_start": t0, "period_end": min(start, ts),
+                                      "timestamp": ts, "index": index, "consumption": unbilled,
+                                      "reason": reason, "trust": flag, "by": caller(), "at": block_time()})
+    storage_set("rd/" + meter + "/" + pad(ts, TIME_PAD), rd)
     save_state(st)
+    return billed
 
 
 def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
@@ -454,7 +541,7 @@ def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
     priced = price_acc(st["utility"], acc)
     tax = div_round_half_up(priced[2], BP)
     amount = priced[1] + tax
-    emit("prepaid_charge", {"meter": meter, "period_start": t0, "period_end": t1,
+    emit("prepaid_charge", {"meter": meter, "subscription": st["sub"], "period_start": t0, "period_end": t1,
                             "consumption": priced[3], "subtotal": priced[1], "tax": tax,
                             "amount": amount, "ref": ref, "by": caller(), "at": block_time()})
     if amount > 0:
@@ -544,7 +631,7 @@ def submit_load_profile(meter: str, register: str, day_start: int, interval_seco
             for wi in range(len(tou)):
                 if tou[wi][0] <= minute and minute < tou[wi][1]:
                     window = wi
-        record(st, sub, info, register, t, indexes[k], c[0], flag, window, pending)
+        record(st, sub, info, register, t, indexes[k], c[0], flag, window, pending, True)
         total += c[0]
     if pending is not None:
         charge_acc(storage_get("ms/" + meter, None), pending, day_start, last_ts,
@@ -661,11 +748,12 @@ def set_billing_config(utility: str, cfg: dict) -> None:
 # --- invoices ------------------------------------------------------------------------------
 
 
-def late_fees(st: dict, cfg: dict, now: int) -> list:
+def late_fees(acct: dict, cfg: dict, now: int) -> list:
+    # On the subscription's own overdue invoices only: never a fee for someone else's debt.
     lines = []
     if cfg["late_fee_bp"] == 0 and cfg["late_fee_min"] == 0:
         return lines
-    for inv_id in st["open"]:
+    for inv_id in acct["open"]:
         inv = storage_get("inv/" + inv_id, None)
         unpaid = inv["total"] - inv["paid"]
         if inv["due"] < now and unpaid > 0 and not inv["late_fee_charged"]:
@@ -731,14 +819,15 @@ def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
 
 
 def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, lines: list,
-          taxable: int, tax: int, estimated: bool) -> dict:
+          taxable: int, tax: int, estimated: bool, unpriced: bool) -> dict:
     meter = st["meter"]
     cfg = config(st["utility"])
     now = block_time()
-    lines = lines + late_fees(st, cfg, now)
-    if st["carry"] > 0:
-        lines.append(line("credit_brought_forward", 0, 0, -st["carry"], 0, ""))
-        st["carry"] = 0
+    acct = sub_account(sub["id"], sub["consumer"])
+    lines = lines + late_fees(acct, cfg, now)
+    if acct["carry"] > 0:
+        lines.append(line("credit_brought_forward", 0, 0, -acct["carry"], 0, ""))
+        acct["carry"] = 0
     subtotal = 0
     for ln in lines:
         subtotal += ln["amount"]
@@ -746,7 +835,7 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
     if total < 0:
         # A credit (a true-up below the estimates): carried to the next invoice, never lost.
         lines.append(line("credit_carried_forward", 0, 0, -total, 0, ""))
-        st["carry"] = -total
+        acct["carry"] = -total
         subtotal = subtotal - total
         total = 0
     seq = st["seq"] + 1
@@ -759,6 +848,7 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
         "scope": st["scope"],
         "segment": sub.get("segment", ""),
         "consumer": sub["consumer"],
+        "subscription": sub["id"],
         "period_start": period_start,
         "period_end": period_end,
         "consumption": units,
@@ -769,8 +859,9 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
         "total": total,
         "due": now + cfg["due_days"] * SECONDS_PER_DAY,
         "paid": 0,
-        "status": "open" if total > 0 else "paid",
+        "status": "unpriced" if unpriced else ("open" if total > 0 else "paid"),
         "estimated": estimated,
+        "unpriced": unpriced,
         "late_fee_charged": False,
         "issued_at": now,
         "by": caller(),
@@ -779,11 +870,12 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
     add_totals(inv, {"invoices": 1, "consumption": units, "billed": total, "tax": tax,
                      "estimated": 1 if estimated else 0}, total)
     if total > 0:
-        st["open"] = st["open"] + [inv_id]
-    emit("invoice", {"id": inv_id, "meter": meter, "consumer": sub["consumer"],
+        acct["open"] = acct["open"] + [inv_id]
+    save_sub_account(acct)
+    emit("invoice", {"id": inv_id, "meter": meter, "consumer": sub["consumer"], "subscription": sub["id"],
                      "period_start": period_start, "period_end": period_end, "consumption": units,
                      "subtotal": subtotal, "tax": tax, "total": total, "due": inv["due"],
-                     "estimated": estimated, "by": caller(), "at": now})
+                     "estimated": estimated, "unpriced": unpriced, "by": caller(), "at": now})
     return inv
 
 
@@ -797,6 +889,8 @@ def close_one(meter: str, period_end: int) -> dict:
     if sub["mode"] != "postpaid":
         revert(f"a postpaid subscription expected for an invoice, found {sub['mode']} on {meter}")
     st = load_state(meter, info)
+    if adopt(st, sub):
+        save_state(st)
     cfg = config(st["utility"])
     if st["ts"] > st["span_start"]:
         inv = close_actual(st, sub, cfg, period_end)
@@ -835,7 +929,7 @@ def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
     window = cfg["self_read_window_days"] * SECONDS_PER_DAY
     if cfg["self_read_reward"] > 0 and st["trust"] == "consumer" and st["ts"] + window >= period_end:
         lines.append(line("self_read_reward", 0, 0, -cfg["self_read_reward"], 0, "on-time self-reading"))
-    inv = issue(st, sub, st["span_start"], st["ts"], priced[3], lines, taxable - est_taxable, tax, False)
+    inv = issue(st, sub, st["span_start"], st["ts"], priced[3], lines, taxable - est_taxable, tax, False, False)
     st["span_start"] = st["ts"]
     st["est_start"] = st["ts"]
     st["acc"] = {}
@@ -860,7 +954,7 @@ def close_estimated(st: dict, sub: dict, cfg: dict, start: int, end: int) -> dic
     lines = priced[0]
     if cfg["self_read_penalty"] > 0:
         lines.append(line("self_read_penalty", 0, 0, cfg["self_read_penalty"], 0, "no reading in the period"))
-    inv = issue(st, sub, start, end, units, lines, priced[1], div_round_half_up(priced[2], BP), True)
+    inv = issue(st, sub, start, end, units, lines, priced[1], div_round_half_up(priced[2], BP), True, False)
     st["estimates"] = st["estimates"] + [inv["id"]]
     st["est_start"] = end
     save_state(st)
@@ -904,46 +998,99 @@ def run_billing(utility: str, period_end: int, start_after: str = "", limit: int
 # --- entry points for the other contracts ---------------------------------------------------
 
 
-@public
-def apply_payment(meter: str, amount: int, payment_id: str) -> int:
+def pay_invoice(inv_id: str, amount: int) -> list:
+    # Pay up to `amount` of one invoice: [the part paid, whether it is still open].
+    inv = storage_get("inv/" + inv_id, None)
+    part = min(amount, inv["total"] - inv["paid"])
+    if part > 0:
+        inv["paid"] = inv["paid"] + part
+        if inv["paid"] == inv["total"]:
+            inv["status"] = "paid"
+        storage_set("inv/" + inv_id, inv)
+        add_totals(inv, {"paid": part}, -part)
+    return [part, inv["status"] == "open"]
+
+
+def require_payments() -> None:
     if caller() != b"contract:payments":
         revert(f"a call from contract payments expected, found {bytes_hex(caller())}")
+
+
+def new_payment(amount: int, payment_id: str) -> None:
     if not (amount > 0):
         revert(f"a positive payment expected, found {amount}")
     if storage_has("alloc/" + payment_id):
         revert(f"a new payment id expected, found {payment_id} already applied")
-    st = storage_get("ms/" + meter, None)
+
+
+@public
+def apply_payment(meter: str, amount: int, payment_id: str) -> int:
+    # Pays the open invoices of the meter's current subscription, oldest first; invoices of
+    # an earlier subscription are paid by id (apply_invoice_payment), never from here.
+    require_payments()
+    new_payment(amount, payment_id)
+    acct = current_account(meter)
     allocations = []
     remaining = amount
-    if st is not None:
+    sub_id = ""
+    if acct is not None:
+        sub_id = acct["subscription"]
         still_open = []
-        for inv_id in st["open"]:
-            inv = storage_get("inv/" + inv_id, None)
+        for inv_id in acct["open"]:
             if remaining > 0:
-                part = min(remaining, inv["total"] - inv["paid"])
-                inv["paid"] = inv["paid"] + part
-                remaining -= part
-                allocations.append([inv_id, part])
-                if inv["paid"] == inv["total"]:
-                    inv["status"] = "paid"
-                storage_set("inv/" + inv_id, inv)
-                if part > 0:
-                    add_totals(inv, {"paid": part}, -part)
-            if inv["status"] == "open":
+                paid = pay_invoice(inv_id, remaining)
+                remaining -= paid[0]
+                allocations.append([inv_id, paid[0]])
+                if paid[1]:
+                    still_open.append(inv_id)
+            else:
                 still_open.append(inv_id)
-        st["open"] = still_open
-        save_state(st)
-    storage_set("alloc/" + payment_id, {"meter": meter, "amount": amount, "allocations": allocations,
-                                        "reverted": False, "at": block_time()})
-    emit("payment_applied", {"meter": meter, "payment_id": payment_id, "amount": amount,
+        if len(allocations) > 0:
+            acct["open"] = still_open
+            save_sub_account(acct)
+    storage_set("alloc/" + payment_id, {"meter": meter, "subscription": sub_id, "amount": amount,
+                                        "allocations": allocations, "reverted": False, "at": block_time()})
+    emit("payment_applied", {"meter": meter, "subscription": sub_id, "payment_id": payment_id, "amount": amount,
                              "allocations": allocations, "remainder": remaining, "at": block_time()})
     return remaining
 
 
 @public
+def apply_invoice_payment(invoice_id: str, amount: int, payment_id: str) -> int:
+    # Pays one open invoice named by its id, of any subscription, current or ended (the way
+    # an agent collects a final invoice after the premises changed hands). Returns what
+    # exceeded the unpaid amount, for payments to credit to that invoice's subscription.
+    require_payments()
+    new_payment(amount, payment_id)
+    inv = storage_get("inv/" + invoice_id, None)
+    if inv is None:
+        revert(f"an invoice expected, found no invoice {invoice_id}")
+    if inv["status"] != "open":
+        revert(f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
+    paid = pay_invoice(invoice_id, amount)
+    part = paid[0]
+    if not paid[1]:
+        acct = sub_account(inv["subscription"], inv["consumer"])
+        still_open = []
+        for other in acct["open"]:
+            if other != invoice_id:
+                still_open.append(other)
+        acct["open"] = still_open
+        save_sub_account(acct)
+    allocations = [[invoice_id, part]]
+    remaining = amount - part
+    storage_set("alloc/" + payment_id, {"meter": inv["meter"], "subscription": inv["subscription"],
+                                        "amount": amount, "allocations": allocations, "reverted": False,
+                                        "at": block_time()})
+    emit("payment_applied", {"meter": inv["meter"], "subscription": inv["subscription"], "payment_id": payment_id,
+                             "amount": amount, "allocations": allocations, "remainder": remaining,
+                             "at": block_time()})
+    return remaining
+
+
+@public
 def revert_payment(meter: str, payment_id: str) -> int:
-    if caller() != b"contract:payments":
-        revert(f"a call from contract payments expected, found {bytes_hex(caller())}")
+    require_payments()
     rec = storage_get("alloc/" + payment_id, None)
     if rec is None:
         revert(f"an applied payment expected, found no payment {payment_id}")
@@ -951,54 +1098,97 @@ def revert_payment(meter: str, payment_id: str) -> int:
         revert(f"payment {payment_id} of meter {rec['meter']} expected, found meter {meter}")
     if rec["reverted"]:
         revert(f"a payment not yet reverted expected, found {payment_id} reverted")
-    st = storage_get("ms/" + meter, None)
     undone = 0
     for a in rec["allocations"]:
         inv = storage_get("inv/" + a[0], None)
         inv["paid"] = inv["paid"] - a[1]
         undone += a[1]
         if inv["status"] == "paid" and inv["paid"] < inv["total"]:
+            # Reopened in its own subscription's list, wherever the meter has gone since.
             inv["status"] = "open"
-            st["open"] = insert_open(st["open"], a[0])
+            acct = sub_account(inv["subscription"], inv["consumer"])
+            acct["open"] = insert_open(acct["open"], a[0])
+            save_sub_account(acct)
         storage_set("inv/" + a[0], inv)
         if a[1] > 0:
             add_totals(inv, {"paid": -a[1]}, a[1])
-    if st is not None:
-        save_state(st)
     rec["reverted"] = True
     storage_set("alloc/" + payment_id, rec)
-    emit("payment_reverted", {"meter": meter, "payment_id": payment_id, "amount": undone, "at": block_time()})
+    emit("payment_reverted", {"meter": meter, "subscription": rec.get("subscription", ""), "payment_id": payment_id,
+                              "amount": undone, "at": block_time()})
     return undone
+
+
+def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -> int:
+    # The closing reading of a subscription or of a replaced meter, at block time; returns
+    # its billed units. Without a tariff the reading is recorded but cannot be priced: its
+    # consumption is reported with `unpriced_final_reading` for the utility to bill by hand,
+    # so that ending a subscription or replacing a meter is never blocked by a missing tariff.
+    c = consumption_of(info, st, now, final_index)
+    require(c[1] != "rejected", c[2])
+    t0 = st["ts"]
+    priced = has_tariff(st)
+    billed = record(st, sub, info, st["register"], now, final_index, c[0], "final", -1, None, priced)
+    emit("reading", {"meter": st["meter"], "register": st["register"], "timestamp": now, "index": final_index,
+                     "consumption": c[0], "trust": "final", "by": caller(), "at": now})
+    if not priced and billed > 0:
+        emit("unpriced_final_reading", {"meter": st["meter"], "subscription": st["sub"],
+                                        "consumer": sub["consumer"], "period_start": max(t0, st["opened"]),
+                                        "period_end": now, "index": final_index, "consumption": billed,
+                                        "reason": f"a tariff assigned to meter {st['meter']} expected, found none",
+                                        "by": caller(), "at": now})
+    return billed
 
 
 @public
 def close_account(meter: str, final_index: int) -> dict:
-    # The final reading and final invoice of a subscription (terminate, move out).
+    # The final reading and final invoice of a subscription (terminate, move out). Afterwards
+    # the meter belongs to no subscription until the next one opens: what is read meanwhile
+    # is unbilled consumption.
     if caller() != b"contract:registry":
         revert(f"a call from contract registry expected, found {bytes_hex(caller())}")
     info = meter_info(meter)
     sub = call("registry", "subscription", [meter])
-    if sub is None:
-        revert(f"a subscription on meter {meter} expected, found none")
+    if sub is None or sub["status"] != "active":
+        revert(f"an active subscription on meter {meter} expected, found none")
     st = load_state(meter, info)
+    adopt(st, sub)
     now = block_time()
+    billed = 0
     if now > st["ts"]:
-        c = consumption_of(info, st, now, final_index)
-        require(c[1] != "rejected", c[2])
-        record(st, sub, info, st["register"], now, final_index, c[0], "final", -1, None)
-        emit("reading", {"meter": meter, "register": st["register"], "timestamp": now, "index": final_index,
-                         "consumption": c[0], "trust": "final", "by": caller(), "at": now})
+        billed = final_reading(st, sub, info, now, final_index)
     else:
         if final_index != st["index"]:
             revert(f"final index {st['index']} (read at {now}) expected for {meter}, found {final_index}")
+        save_state(st)
     st = storage_get("ms/" + meter, None)
     inv = None
     if sub["mode"] == "postpaid" and st["ts"] > st["span_start"]:
-        inv = close_actual(st, sub, config(st["utility"]), now)
-        settle_with_credit(meter, inv)
-    emit("account_closed", {"meter": meter, "consumer": sub["consumer"], "final_index": final_index,
-                            "invoice": inv["id"] if inv is not None else "", "by": caller(), "at": now})
-    return inv
+        if has_tariff(st):
+            inv = close_actual(st, sub, config(st["utility"]), now)
+            settle_with_credit(meter, inv)
+        else:
+            # The consumption on the subscription's record, with no price: nothing to pay.
+            inv = issue(st, sub, st["span_start"], st["ts"], billed, [], 0, 0, False, True)
+            st["span_start"] = st["ts"]
+            st["est_start"] = st["ts"]
+            save_state(st)
+    st = storage_get("ms/" + meter, None)
+    st["sub"] = ""
+    save_state(st)
+    acct = sub_account(sub["id"], sub["consumer"])
+    acct["closed_at"] = now
+    save_sub_account(acct)
+    due = 0
+    for inv_id in acct["open"]:
+        i = storage_get("inv/" + inv_id, None)
+        due += i["total"] - i["paid"]
+    emit("account_closed", {"meter": meter, "subscription": sub["id"], "consumer": sub["consumer"],
+                            "final_index": final_index, "invoice": inv["id"] if inv is not None else "",
+                            "balance_due": due, "credit_left": acct["carry"], "by": caller(), "at": now})
+    if inv is None:
+        return None
+    return storage_get("inv/" + inv["id"], None)
 
 
 @public
@@ -1014,21 +1204,21 @@ def meter_replaced(old: str, new: str, old_final_index: int, new_initial_index: 
         sub = call("registry", "subscription", [old])
         if sub is None:
             sub = call("registry", "subscription", [new])
-        c = consumption_of(info, st, now, old_final_index)
-        require(c[1] != "rejected", c[2])
-        if sub is not None:
-            record(st, sub, info, st["register"], now, old_final_index, c[0], "final", -1, None)
-            st = storage_get("ms/" + old, None)
-    # The old meter keeps its last reading but hands its open span and invoices to the new one.
+        final_reading(st, sub, info, now, old_final_index)
+        st = storage_get("ms/" + old, None)
+    # The old meter keeps its last reading but hands its open span to the new one (the
+    # subscription's invoices are the subscription's, wherever its meter is).
     storage_set("ms/" + old, {"meter": old, "utility": st["utility"], "scope": st["scope"],
                               "register": st["register"], "index": st["index"], "ts": st["ts"],
                               "trust": st["trust"], "span_start": st["ts"], "est_start": st["ts"],
                               "acc": {}, "estimates": [], "hist_units": 0, "hist_seconds": 0,
-                              "seq": st["seq"], "carry": 0, "open": [], "replaced_by": new})
+                              "seq": st["seq"], "sub": "", "opened": 0, "unbilled": st["unbilled"],
+                              "replaced_by": new})
     st["meter"] = new
     st["index"] = new_initial_index
     st["ts"] = now
     st["register"] = ""
+    st["unbilled"] = 0
     storage_set("ms/" + new, st)
     storage_set("um/" + st["utility"] + "/" + new, True)
     storage_delete("um/" + st["utility"] + "/" + old)
@@ -1048,50 +1238,65 @@ def init() -> None:
 # --- views ---------------------------------------------------------------------------------
 
 
-@view
-def arrears(meter: str) -> int:
-    st = storage_get("ms/" + meter, None)
-    if st is None:
-        return 0
-    now = block_time()
+def unpaid(acct: dict, overdue_at: int) -> int:
+    # What the account's open invoices still owe; only those due before `overdue_at` if > 0.
     total = 0
-    for inv_id in st["open"]:
+    if acct is None:
+        return 0
+    for inv_id in acct["open"]:
         inv = storage_get("inv/" + inv_id, None)
-        if inv["due"] < now:
+        if overdue_at == 0 or inv["due"] < overdue_at:
             total += inv["total"] - inv["paid"]
     return total
 
 
 @view
+def arrears(meter: str) -> int:
+    # The current subscription's overdue invoices: a new tenant never inherits the debt of
+    # the one who moved out (that stays with its subscription: subscription_balance).
+    return unpaid(current_account(meter), block_time())
+
+
+@view
 def balance_due(meter: str) -> int:
-    # Everything unpaid, due or not yet due.
-    st = storage_get("ms/" + meter, None)
-    if st is None:
-        return 0
-    total = 0
-    for inv_id in st["open"]:
-        inv = storage_get("inv/" + inv_id, None)
-        total += inv["total"] - inv["paid"]
-    return total
+    # Everything unpaid of the current subscription, due or not yet due.
+    return unpaid(current_account(meter), 0)
 
 
 @view
 def oldest_due(meter: str) -> int:
-    st = storage_get("ms/" + meter, None)
-    if st is None or len(st["open"]) == 0:
+    acct = current_account(meter)
+    if acct is None or len(acct["open"]) == 0:
         return 0
-    return storage_get("inv/" + st["open"][0], None)["due"]
+    return storage_get("inv/" + acct["open"][0], None)["due"]
 
 
 @view
 def open_invoices(meter: str) -> list:
-    st = storage_get("ms/" + meter, None)
-    if st is None:
-        return []
+    # The current subscription's open invoices, oldest first.
+    acct = current_account(meter)
     out = []
-    for inv_id in st["open"]:
+    if acct is None:
+        return out
+    for inv_id in acct["open"]:
         out.append(storage_get("inv/" + inv_id, None))
     return out
+
+
+@view
+def subscription_balance(subscription_id: str) -> dict:
+    # Any subscription, current or ended: its open invoices, what it owes (all of it, and
+    # the overdue part), the credit a true-up left it, and when its account closed.
+    acct = storage_get("sb/" + subscription_id, None)
+    if acct is None:
+        return {"subscription": subscription_id, "open": [], "balance_due": 0, "arrears": 0, "carry": 0,
+                "closed_at": 0}
+    out = []
+    for inv_id in acct["open"]:
+        out.append(storage_get("inv/" + inv_id, None))
+    return {"subscription": subscription_id, "consumer": acct["consumer"], "open": out,
+            "balance_due": unpaid(acct, 0), "arrears": unpaid(acct, block_time()), "carry": acct["carry"],
+            "closed_at": acct["closed_at"]}
 
 
 @view

@@ -327,12 +327,8 @@ def policy(utility: str) -> dict:
 # --- postpaid and prepaid payments by agents ---------------------------------------------
 
 
-@public
-def record_payment(meter: str, amount: int, reference: str) -> str:
-    """A payment taken by a registered agent. Billing applies it to the oldest open invoice
-    first; what remains becomes the subscription's credit. Returns the payment id."""
-    m = meter_record(meter)
-    utility = m["utility"]
+def take_agent_payment(utility: str, amount: int, reference: str) -> list:
+    """The checks every agent payment passes; returns [agent, reference key]."""
     require_role(utility, ["agent"])
     check_amount(amount, "payment")
     check_reference(reference)
@@ -342,19 +338,20 @@ def record_payment(meter: str, amount: int, reference: str) -> str:
         not storage_has(ref_key),
         f"a new reference for agent expected, found {reference} already used by {storage_get(ref_key)}",
     )
-    sub = subscription_record(meter)
-    pid = next_id("PAY")
-    now = block_time()
-    day = local_day(utility, now)
-    # A new payment settles a reversal of the day: the agent has re-keyed it.
-    storage_delete("rev:" + meter)
+    return [agent, ref_key]
 
-    remainder = call("billing", "apply_payment", [meter, amount, pid])
+
+def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str, pid: str, amount: int,
+                 reference: str, remainder, invoice_id: str) -> dict:
+    """Credit what billing did not apply to the subscription's account and record the
+    payment (ledger, agent reconciliation, event). Returns the payment record."""
     require(
         isinstance(remainder, int) and 0 <= remainder and remainder <= amount,
         f"billing remainder in [0, {amount}] expected, found {shape(remainder)}",
     )
     applied = amount - remainder
+    now = block_time()
+    day = local_day(utility, now)
 
     acct = load_account(sub, meter, utility)
     before_position = position_of(acct)
@@ -373,6 +370,7 @@ def record_payment(meter: str, amount: int, reference: str) -> str:
         "agent": agent,
         "amount": amount,
         "reference": reference,
+        "invoice": invoice_id,
         "applied": applied,
         "remainder": remainder,
         "repaid_emergency": repaid,
@@ -391,6 +389,8 @@ def record_payment(meter: str, amount: int, reference: str) -> str:
         {
             "id": pid,
             "meter": meter,
+            "subscription": sub["id"],
+            "invoice": invoice_id,
             "amount": amount,
             "agent": agent,
             "reference": reference,
@@ -401,7 +401,85 @@ def record_payment(meter: str, amount: int, reference: str) -> str:
             "at": now,
         },
     )
+    return record
+
+
+@public
+def record_payment(meter: str, amount: int, reference: str) -> str:
+    """A payment taken by a registered agent for the meter's current subscription. Billing
+    applies it to that subscription's oldest open invoice first (never to an earlier
+    subscription's); what remains becomes the subscription's credit. Returns the payment id."""
+    m = meter_record(meter)
+    utility = m["utility"]
+    checked = take_agent_payment(utility, amount, reference)
+    sub = subscription_record(meter)
+    pid = next_id("PAY")
+    # A new payment settles a reversal of the day: the agent has re-keyed it.
+    storage_delete("rev:" + meter)
+    remainder = call("billing", "apply_payment", [meter, amount, pid])
+    book_payment(meter, utility, sub, checked[0], checked[1], pid, amount, reference, remainder, "")
     call("supply", "on_payment", [meter])
+    return pid
+
+
+def current_subscription_of(meter: str, sub_id: str):
+    """The registry record of subscription ``sub_id`` if it is still the current one of
+    ``meter`` or of the meter that replaced it; None once it has ended (or moved on)."""
+    hops = 0
+    while meter != "" and hops < 16:
+        sub = call("registry", "subscription", [meter])
+        if sub is not None and sub["id"] == sub_id:
+            return sub
+        m = call("registry", "meter", [meter])
+        meter = "" if m is None else m["replaced_by"]
+        hops += 1
+    return None
+
+
+def invoice_subscription(inv: dict):
+    """[subscription record, its current meter or "", whether it is still current] for an
+    invoice. An ended subscription's record is rebuilt from the invoice and its account:
+    postpaid (only postpaid subscriptions have invoices), no low-balance threshold."""
+    sub_id = inv["subscription"]
+    sub = current_subscription_of(inv["meter"], sub_id)
+    if sub is not None:
+        return [sub, sub["meter"], sub["status"] != "terminated"]
+    acct = storage_get("acct:" + sub_id, None)
+    meter = inv["meter"] if acct is None else acct["meter"]
+    return [{"id": sub_id, "meter": meter, "consumer": inv["consumer"], "mode": "postpaid",
+             "status": "terminated"}, meter, False]
+
+
+@public
+def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
+    """A payment taken by a registered agent for one invoice named by its id, of any
+    subscription: the way to collect the final invoice of a subscription that has ended
+    (after a move-in the new subscriber's payments never pay it). What exceeds the invoice's
+    unpaid amount becomes that subscription's credit while it is current; an ended
+    subscription's invoice takes at most its unpaid amount. Returns the payment id."""
+    require(isinstance(invoice_id, str), f"invoice id of type str expected, found {shape(invoice_id)}")
+    inv = call("billing", "invoice", [invoice_id])
+    require(inv is not None, f"an invoice expected, found no invoice {invoice_id}")
+    require(inv["status"] == "open", f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
+    utility = inv["utility"]
+    checked = take_agent_payment(utility, amount, reference)
+    found = invoice_subscription(inv)
+    sub = found[0]
+    meter = inv["meter"]
+    if not found[2]:
+        # An ended subscription has nothing left to spend credit on: no overpayment.
+        owed = inv["total"] - inv["paid"]
+        require(
+            amount <= owed,
+            f"at most the {owed} unpaid of invoice {invoice_id} expected (its subscription has ended), found {amount}",
+        )
+    pid = next_id("PAY")
+    remainder = call("billing", "apply_invoice_payment", [invoice_id, amount, pid])
+    book_payment(meter, utility, sub, checked[0], checked[1], pid, amount, reference, remainder, invoice_id)
+    if found[2]:
+        # Still the subscription in place: its supply may be restored by this payment.
+        storage_delete("rev:" + found[1])
+        call("supply", "on_payment", [found[1]])
     return pid
 
 
@@ -456,8 +534,13 @@ def reverse_payment(payment_id: str, reason: str) -> None:
     )
     meter = p["meter"]
     # Marked before billing runs, so that a disconnection decided on the transient
-    # arrears of this reversal (in this transaction or later today) is refused.
-    storage_set("rev:" + meter, {"payment": payment_id, "day": today, "at": now, "utility": utility})
+    # arrears of this reversal (in this transaction or later today) is refused. Not for a
+    # payment of an ended subscription's invoice: that debt is no ground for disconnecting
+    # anyone on the meter.
+    current = current_subscription_of(meter, p["subscription"])
+    if current is not None:
+        storage_set("rev:" + current["meter"], {"payment": payment_id, "day": today, "at": now,
+                                                "utility": utility})
 
     if p["applied"] > 0:
         call("billing", "revert_payment", [meter, payment_id])
@@ -487,6 +570,7 @@ def reverse_payment(payment_id: str, reason: str) -> None:
         {
             "id": payment_id,
             "meter": meter,
+            "subscription": p["subscription"],
             "amount": p["amount"],
             "agent": agent,
             "reason": reason,
@@ -590,22 +674,15 @@ def apply_credit(meter: str) -> int:
     ledger_add(utility, {"allocated": applied})
     emit(
         "credit_applied",
-        {"id": cid, "meter": meter, "applied": applied, "balance": acct["balance"], "by": who, "at": block_time()},
+        {"id": cid, "meter": meter, "subscription": sub["id"], "applied": applied, "balance": acct["balance"],
+         "by": who, "at": block_time()},
     )
     return applied
 
 
-@public
-def refund_credit(meter: str, amount: int, reference: str) -> str:
-    """Pay back part of a subscription's positive credit (e.g. after its final bill), by an
-    operator of the utility. Returns the refund id."""
-    m = meter_record(meter)
-    utility = m["utility"]
-    require_role(utility, ["operator"])
+def refund_from(sub: dict, acct: dict, meter: str, utility: str, amount: int, reference: str) -> str:
     check_amount(amount, "refund")
     check_reference(reference)
-    sub = subscription_record(meter)
-    acct = load_account(sub, meter, utility)
     available = position_of(acct)
     require(amount <= available, f"refund of at most the credit {available} expected, found {amount}")
     rid = next_id("REF")
@@ -621,6 +698,31 @@ def refund_credit(meter: str, amount: int, reference: str) -> str:
     storage_set("refund:" + rid, record)
     emit("refund", record)
     return rid
+
+
+@public
+def refund_credit(meter: str, amount: int, reference: str) -> str:
+    """Pay back part of the meter's current subscription's positive credit (e.g. after its
+    final bill), by an operator of the utility. Returns the refund id."""
+    m = meter_record(meter)
+    utility = m["utility"]
+    require_role(utility, ["operator"])
+    sub = subscription_record(meter)
+    return refund_from(sub, load_account(sub, meter, utility), meter, utility, amount, reference)
+
+
+@public
+def refund_subscription_credit(subscription_id: str, amount: int, reference: str) -> str:
+    """Pay back part of any subscription's positive credit, by its id: the way to return an
+    outgoing subscriber's money once the premises have a new subscriber (the meter's
+    `refund_credit` then means the new one). By an operator. Returns the refund id."""
+    require(isinstance(subscription_id, str), f"subscription id of type str expected, found {shape(subscription_id)}")
+    acct = storage_get("acct:" + subscription_id, None)
+    require(acct is not None, f"a credit account of subscription {subscription_id} expected, found none")
+    utility = acct["utility"]
+    require_role(utility, ["operator"])
+    sub = {"id": subscription_id, "consumer": acct["consumer"], "meter": acct["meter"]}
+    return refund_from(sub, acct, acct["meter"], utility, amount, reference)
 
 
 # --- prepaid: vendors, vouchers, emergency credit, charges ------------------------------------
@@ -723,6 +825,7 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
         {
             "id": bid,
             "meter": meter,
+            "subscription": sub["id"],
             "amount": amount,
             "commission": commission,
             "repaid_emergency": repaid,
@@ -829,7 +932,8 @@ def redeem_voucher(meter: str, code: str) -> str:
     ledger_add(utility, {"vouchers": amount})
     emit(
         "voucher_redeemed",
-        {"id": rid, "meter": meter, "amount": amount, "batch": v["batch"], "repaid_emergency": repaid,
+        {"id": rid, "meter": meter, "subscription": sub["id"], "amount": amount, "batch": v["batch"],
+         "repaid_emergency": repaid,
          "balance": acct["balance"], "credit": credit_of(acct), "by": who, "at": now},
     )
     call("supply", "on_payment", [meter])
@@ -854,7 +958,7 @@ def grant_emergency_credit(meter: str, amount: int) -> int:
     save_account(sub, acct, before_position, before_emergency)
     emit(
         "emergency_credit_granted",
-        {"meter": meter, "amount": amount, "limit": acct["emergency_limit"],
+        {"meter": meter, "subscription": sub["id"], "amount": amount, "limit": acct["emergency_limit"],
          "credit": credit_of(acct), "by": caller(), "at": block_time()},
     )
     call("supply", "on_payment", [meter])
@@ -916,7 +1020,8 @@ def charge_prepaid(meter: str, amount: int, ref) -> int:
                                             "credit": left, "at": now}])
     save_account(sub, acct, before_position, before_emergency)
     ledger_add(utility, {"charged": amount})
-    emit("credit_deducted", {"meter": current, "amount": amount, "ref": ref, "balance": acct["balance"],
+    emit("credit_deducted", {"meter": current, "subscription": sub["id"], "amount": amount, "ref": ref,
+                            "balance": acct["balance"],
                             "credit": left, "at": now})
     for e in events:
         emit(e[0], e[1])

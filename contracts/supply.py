@@ -163,17 +163,12 @@ def arrears_check(m: dict, sub: dict) -> dict:
             owed = -credit
         return {"owes": credit <= 0, "arrears": owed, "balance": credit, "oldest_due": 0,
                 "check": f"prepaid credit {credit}"}
-    # Postpaid: the unpaid part of the invoices past due (billing's arrears rule), counting
-    # only the current subscriber's invoices: a new tenant is never cut off for the debt
-    # of the one who moved out.
-    now = block_time()
-    arrears = 0
+    # Postpaid: billing's arrears rule, the unpaid part of the current subscription's
+    # invoices past due (a new tenant is never cut off for the debt of the one who moved out).
+    arrears = call(BILLING, "arrears", [meter_id])
     oldest = 0
-    for inv in call(BILLING, "open_invoices", [meter_id]):
-        if inv["consumer"] == sub["consumer"] and inv["due"] < now:
-            arrears += inv["total"] - inv["paid"]
-            if oldest == 0 or inv["due"] < oldest:
-                oldest = inv["due"]
+    if arrears > 0:
+        oldest = call(BILLING, "oldest_due", [meter_id])
     return {"owes": arrears > 0, "arrears": arrears, "balance": -arrears, "oldest_due": oldest,
             "check": f"postpaid arrears {arrears}"}
 

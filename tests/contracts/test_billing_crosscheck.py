@@ -5,7 +5,7 @@ minor unit, with an independent plain-Python calculation written here from docs/
 
 Size: the default run bills 40 meters x 365 days (14,640 readings, about 12 s on one core)
 so that the suite stays fast. The full check of the issue, 1,000 meters x 365 days (366,000
-readings, 12,000 invoices), runs with ``METERCHAIN_CROSSCHECK_METERS=1000``: about 260 s of
+readings, 12,000 invoices), runs with ``METERCHAIN_CROSSCHECK_METERS=1000``: about 280 s of
 CPU and 2.1 GB of memory on the reference machine (docs/contracts/billing.md).
 """
 

@@ -14,6 +14,7 @@ from tests.contracts.test_billing_support import (
     DAY,
     RES_SPEC,
     half_up,
+    installed_at,
     price_span,
     read,
     setup_tariff,
@@ -81,8 +82,11 @@ def test_half_units_round_up_per_line(w: Any) -> None:
 def test_estimated_invoice_without_reading_then_true_up(w: Any) -> None:
     w.ok(w.admin, "billing", "set_billing_config", ["ELEC", {"self_read_penalty": 0}])
     first = baseline(w)
-    # History: 1,000 Wh since installation. No reading in the next 30 days: an estimate.
-    rate_units, rate_seconds = first["consumption"], first["period_end"] - first["period_start"]
+    # History: 1,000 Wh since installation (the meter's history, from its installation; the
+    # first invoice itself starts at the subscription's opening, a few seconds later).
+    # No reading in the next 30 days: an estimate.
+    rate_units, rate_seconds = first["consumption"], first["period_end"] - installed_at(w, "MTR-A")
+    assert first["period_start"] == w.view("registry", "subscription", ["MTR-A"])["opened_at"]
     est = w.chain.return_value(w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T1 + 30 * DAY))
     assert est["estimated"] is True
     assert (est["period_start"], est["period_end"]) == (T1, T1 + 30 * DAY)
