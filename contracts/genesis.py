@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from chain.state import Backend, State
-
 import vm
 from chain import codec, keys
 from chain.errors import ChainError
 from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
+from chain.state import Backend, State
 from chain.transition import MAX_TX_GAS, CallContext
 from chain.types import BlockHeader, Height, PublicKey, Timestamp
 from contracts import contract_source

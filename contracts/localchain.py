@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.state import MemoryBackend, State
-
 from chain import codec
 from chain.signatures import keypair_from_seed, sign_transaction
+from chain.state import MemoryBackend, State
 from chain.transition import MAX_TX_GAS, BlockEnv, CallContext, get_nonce, propose_block
 from chain.types import (
     KIND_CALL,

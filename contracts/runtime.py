@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chain.state import State
-
 import vm
+from chain.state import State
 from chain.transition import CallContext
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from contracts.localchain import LocalChain
+
 GENESIS_TIME = 1735689600  # 2025-01-01T00:00:00Z, a Wednesday
 UTILITY = "ELEC"
 BRANCH = "ELEC/KADIKOY"
@@ -168,15 +170,6 @@ def meter_args(
     ]
 
 
-def local_chain_class() -> Any:
-    """The lead's harness (``contracts.localchain``; ``chain.localchain`` in the brief)."""
-    try:
-        from contracts.localchain import LocalChain
-    except ImportError:
-        from chain.localchain import LocalChain  # type: ignore[no-redef]
-    return LocalChain
-
-
 def _all_ok(receipts: Any) -> None:
     for receipt in receipts:
         assert receipt.ok, f"world setup failed: {receipt.error}"
@@ -184,7 +177,7 @@ def _all_ok(receipts: Any) -> None:
 
 def build_world(approval: str = "operator") -> World:
     """The standard world; ``approval`` is the utility's subscription approval policy."""
-    chain = local_chain_class().genesis(time=GENESIS_TIME)
+    chain = LocalChain.genesis(time=GENESIS_TIME)
     gov = chain.governance
     w = World(
         chain=chain,
