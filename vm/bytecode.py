@@ -6,8 +6,9 @@ A contract's bytecode is one canonical value (``chain.codec``)::
 
 ``constants`` are scalars (int, bool, str, bytes, None); an int outside the codec's range is
 written as a one-element list holding its signed big-endian bytes. Each function is
-``[name, kind, params, defaults, nlocals, code, lines]``: ``kind`` is ``public``, ``view``
-or ``private``; ``defaults`` are constant indexes for the last parameters; ``code`` is
+``[name, kind, params, defaults, locals, code, lines]``: ``kind`` is ``public``, ``view``
+or ``private``; ``defaults`` are constant indexes for the last parameters; ``locals`` names
+the local slots after the parameters (for error messages); ``code`` is
 3-byte instructions (opcode, 16-bit little-endian argument); ``lines`` is a flat list of
 ``(instruction index, source line)`` pairs where the line changes.
 
@@ -57,13 +58,21 @@ class FunctionCode:
     kind: str
     params: tuple[str, ...]
     defaults: tuple[int, ...]  # constant indexes of the last len(defaults) parameters
-    nlocals: int
+    local_names: tuple[str, ...]  # the local slots after the parameters
     code: bytes
     lines: tuple[int, ...]  # flat (instruction index, line) pairs
 
     @property
     def info(self) -> FunctionInfo:
         return FunctionInfo(self.name, self.kind, self.params)
+
+    @property
+    def nlocals(self) -> int:
+        return len(self.params) + len(self.local_names)
+
+    def local_name(self, slot: int) -> str:
+        names = self.params + self.local_names
+        return names[slot] if 0 <= slot < len(names) else f"#{slot}"
 
     def instructions(self) -> list[tuple[int, int]]:
         c = self.code
@@ -95,6 +104,8 @@ class LoadedFunction:
     code: tuple[tuple[int, int], ...]
     lines: tuple[int, ...]
     defaults: tuple[Any, ...]
+    nparams: int
+    nlocals: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,7 @@ def encode_program(constants: list[Any], functions: list[FunctionCode]) -> bytes
         else:
             consts.append(c)
     funcs = [
-        [f.name, f.kind, list(f.params), list(f.defaults), f.nlocals, f.code, list(f.lines)]
+        [f.name, f.kind, list(f.params), list(f.defaults), list(f.local_names), f.code, list(f.lines)]
         for f in functions
     ]
     return codec.encode([MAGIC, VERSION, consts, funcs])
@@ -147,7 +158,7 @@ def _decode_constant(value: Any, i: int) -> Any:
 def _decode_function(value: Any, i: int, nconsts: int) -> FunctionCode:
     if type(value) is not list or len(value) != 7:
         raise _fail(f"function {i}: array of 7 fields expected")
-    name, kind, params, defaults, nlocals, code, lines = value
+    name, kind, params, defaults, local_names, code, lines = value
     if type(name) is not str or not name.isidentifier() or name.startswith("__"):
         raise _fail(f"function {i}: identifier name expected, found {name!r}"[:200])
     if kind not in KINDS:
@@ -160,9 +171,10 @@ def _decode_function(value: Any, i: int, nconsts: int) -> FunctionCode:
         raise _fail(f"function {name}: at most one default per parameter expected")
     for d in defaults:
         _uint(d, f"function {name}: default constant index", nconsts - 1)
-    n_locals = _uint(nlocals, f"function {name}: nlocals", MAX_LOCALS)
-    if n_locals < len(params):
-        raise _fail(f"function {name}: at least {len(params)} locals expected, found {n_locals}")
+    if type(local_names) is not list or len(params) + len(local_names) > MAX_LOCALS:
+        raise _fail(f"function {name}: list of at most {MAX_LOCALS} local names expected")
+    if any(type(n) is not str or not 0 < len(n) <= 64 for n in local_names):
+        raise _fail(f"function {name}: local names of 1 to 64 characters expected")
     if type(code) is not bytes or not code or len(code) % 3:
         raise _fail(f"function {name}: code of whole 3-byte instructions expected")
     if len(code) // 3 > 65_535:
@@ -171,7 +183,7 @@ def _decode_function(value: Any, i: int, nconsts: int) -> FunctionCode:
         raise _fail(f"function {name}: line table of (index, line) pairs expected")
     for x in lines:
         _uint(x, f"function {name}: line table entry", 2**32)
-    return FunctionCode(name, kind, tuple(params), tuple(defaults), n_locals, code, tuple(lines))
+    return FunctionCode(name, kind, tuple(params), tuple(defaults), tuple(local_names), code, tuple(lines))
 
 
 def _pops(op: int, arg: int, functions: tuple[FunctionCode, ...]) -> int:
@@ -320,7 +332,7 @@ def _lower(index: int, fn: FunctionCode, constants: tuple[Any, ...]) -> LoadedFu
     out[gas_at] = (o.GAS, cost)
     code = tuple((op, new_index[arg]) if op in o.JUMPS else (op, arg) for op, arg in out)
     defaults = tuple(constants[i] for i in fn.defaults)
-    return LoadedFunction(index, fn, code, tuple(lines), defaults)
+    return LoadedFunction(index, fn, code, tuple(lines), defaults, len(fn.params), fn.nlocals)
 
 
 def verify_code(code: bytes) -> Program:

@@ -10,6 +10,7 @@ bytes.
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
@@ -339,7 +340,13 @@ class _FunctionCompiler:
                 last = line
         defaults = tuple(self.m.const(v) for v in self.sig.defaults)
         return FunctionCode(
-            self.sig.name, self.sig.kind, self.sig.params, defaults, len(self.locals), bytes(code), tuple(lines)
+            self.sig.name,
+            self.sig.kind,
+            self.sig.params,
+            defaults,
+            tuple(self.locals)[len(self.sig.params) :],
+            bytes(code),
+            tuple(lines),
         )
 
     def _collect_locals(self, body: list[ast.stmt]) -> None:
@@ -351,9 +358,18 @@ class _FunctionCompiler:
             elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For):
                 targets = [node.target]
             for t in targets:
-                for n in ast.walk(t):
-                    if isinstance(n, ast.Name):
-                        self._declare_local(n)
+                self._declare_target(t)
+
+    def _declare_target(self, t: ast.expr) -> None:
+        # Only names bound by the assignment: in ``x[key(m)] = v`` neither ``x`` nor ``key``
+        # becomes a local.
+        if isinstance(t, ast.Name):
+            self._declare_local(t)
+        elif isinstance(t, ast.Tuple | ast.List):
+            for e in t.elts:
+                self._declare_target(e)
+        elif isinstance(t, ast.Starred):
+            self._declare_target(t.value)
 
     def _declare_local(self, n: ast.Name) -> None:
         _check_name(n, n.id)
@@ -803,7 +819,10 @@ def compile_source(source: str, name: str = "<contract>") -> CompiledContract:
     """Compile a contract; raise ``CompileError`` ('line L, column C: ...') for anything
     outside the contract language."""
     try:
-        tree = ast.parse(source, filename=name)
+        with warnings.catch_warnings():
+            # Python's own SyntaxWarnings (e.g. '1if') vary by version; they decide nothing.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=name)
     except SyntaxError as exc:
         raise CompileError(f"line {exc.lineno or 0}, column {exc.offset or 0}: invalid syntax: {exc.msg}") from None
     except (ValueError, MemoryError, RecursionError) as exc:

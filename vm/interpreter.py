@@ -1,10 +1,10 @@
-"""Run a contract function: the interpreter loop, storage buffering, host functions, gas.
+"""Run a contract function: program loading, the interpreter loop, frames, errors.
 
 ``execute`` is the only entry point the chain uses. It never raises for anything a
 transaction can cause: unknown contract or function, bad arguments, a revert, a runtime
 error or running out of gas all give a failed ``ExecutionResult`` whose error says what
 was expected and where, with no writes and no events. Storage writes are buffered in the
-execution and handed back on success only; the chain applies them.
+execution (``vm.host``) and handed back on success only; the chain applies them.
 
 The loop keeps everything hot in local variables; calls (same contract or cross-contract)
 push a saved frame on an explicit list instead of recursing in Python, so the call-depth
@@ -13,20 +13,19 @@ limit, not Python's stack, bounds recursion.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from chain import codec
 from chain.errors import DecodeError
-from chain.keys import MAX_CONTRACT_KEY, MAX_CONTRACT_NAME, code_key, storage_prefix
-from chain.signatures import verify_raw
+from chain.keys import MAX_CONTRACT_NAME, code_key
 from chain.types import Event
 from vm import gas as g
 from vm import opcodes as o
 from vm.builtins import CALL_ID, PURE, call_method
 from vm.bytecode import InvalidBytecode, LoadedFunction, Program, verify_code
-from vm.errors import IntegerOverflow, OutOfGas, ReadOnlyViolation, Revert, VMError
+from vm.errors import IntegerOverflow, OutOfGas, Revert, VMError
+from vm.host import HOST, Context, Execution, StateAccess
 from vm.values import (
     INT_LIMIT,
     INT_MIN,
@@ -47,23 +46,8 @@ from vm.values import (
 __all__ = ["CallContext", "ExecutionResult", "StateAccess", "VMError", "execute"]
 
 MAX_DEPTH: Final = 64  # frames, counting cross-contract calls
-MAX_STORAGE_KEYS: Final = 1_000  # storage_keys limit
-MAX_STORED_VALUE: Final = 65_536  # bytes, encoded
-MAX_EVENT_NAME: Final = 64
-MAX_EVENT_SIZE: Final = 65_536  # bytes of encoded fields
 PROGRAM_CACHE_SIZE: Final = 256
 CONTRACT_CALLER_PREFIX: Final = b"contract:"
-
-
-class StateAccess(Protocol):
-    """Committed state plus the writes of earlier transactions of the block."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
-        """Up to ``limit`` keys starting with ``prefix``, greater than ``start_after``,
-        ascending."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +57,6 @@ class CallContext:
     block_height: int
     block_time: int  # unix seconds, from the block header
     chain_id: str
-
-
-class Context(Protocol):
-    """What ``execute`` reads from its context: ``CallContext`` or any record with these
-    fields (the chain's transition has its own, identical dataclass)."""
-
-    @property
-    def signer(self) -> bytes: ...
-    @property
-    def tx_hash(self) -> bytes: ...
-    @property
-    def block_height(self) -> int: ...
-    @property
-    def block_time(self) -> int: ...
-    @property
-    def chain_id(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +82,7 @@ def load_program(state: StateAccess, contract: str) -> Program:
     record = state.get(code_key(contract))
     if record is None:
         raise VMError(f"a deployed contract expected, found no contract named {contract!r}")
+    record = bytes(record)
     program = _programs.get(record)
     if program is not None:
         return program
@@ -154,245 +123,7 @@ def _bind_args(fn: LoadedFunction, args: Any, contract: str) -> list[Any]:
 # --- the execution -----------------------------------------------------------------------
 
 
-class _Execution:
-    """Per-call state shared by all frames: gas, buffered writes, events."""
-
-    __slots__ = (
-        "caller",
-        "contract",
-        "ctx",
-        "events",
-        "gas",
-        "limit",
-        "read_only",
-        "state",
-        "writes",
-    )
-
-    def __init__(self, state: StateAccess, ctx: Context, limit: int, read_only: bool) -> None:
-        self.state = state
-        self.ctx = ctx
-        self.limit = limit
-        self.gas = limit
-        self.writes: dict[bytes, bytes | None] = {}
-        self.events: list[Event] = []
-        self.contract = ""
-        self.caller = b""
-        self.read_only = read_only
-
-    def charge(self, amount: int) -> None:
-        self.gas -= amount
-        if self.gas < 0:
-            raise OutOfGas("")
-
-    def read(self, key: bytes) -> bytes | None:
-        if key in self.writes:
-            return self.writes[key]
-        return self.state.get(key)
-
-    def storage_key(self, key: Any) -> bytes:
-        if type(key) is not str:
-            raise VMError(f"str storage key expected, found {type_name(key)}")
-        raw = key.encode()
-        if len(raw) > MAX_CONTRACT_KEY:
-            raise VMError(f"storage key of at most {MAX_CONTRACT_KEY} bytes expected, found {len(raw)}")
-        return storage_prefix(self.contract) + raw
-
-    def check_writable(self, what: str) -> None:
-        if self.read_only:
-            raise ReadOnlyViolation(f"no {what} expected in a read-only (view) execution")
-
-
-def _h_storage_get(ex: _Execution, a: list[Any]) -> Any:
-    key = ex.storage_key(a[0])
-    raw = ex.read(key)
-    ex.charge(g.STORAGE_READ + (len(raw) * g.STORAGE_READ_PER_BYTE if raw else 0))
-    if raw is None:
-        return a[1]
-    try:
-        return codec.decode(raw)
-    except DecodeError as exc:
-        raise VMError(f"canonical stored value expected under {a[0]!r}: {exc}"[:300]) from None
-
-
-def _h_storage_set(ex: _Execution, a: list[Any]) -> Any:
-    ex.check_writable("storage_set")
-    key = ex.storage_key(a[0])
-    ex.charge(weight(a[1], ex.gas + 1) * g.PER_ITEM)
-    try:
-        data = codec.encode(a[1])
-    except DecodeError as exc:
-        raise VMError(f"storable value expected: {exc}"[:300]) from None
-    except RecursionError:
-        raise VMError(f"storable value of nesting at most {codec.MAX_DEPTH} expected") from None
-    if len(data) > MAX_STORED_VALUE:
-        raise VMError(f"stored value of at most {MAX_STORED_VALUE} bytes expected, found {len(data)}")
-    ex.charge(g.STORAGE_WRITE + (len(key) + len(data)) * g.STORAGE_WRITE_PER_BYTE)
-    ex.writes[key] = data
-    return None
-
-
-def _h_storage_delete(ex: _Execution, a: list[Any]) -> Any:
-    ex.check_writable("storage_delete")
-    key = ex.storage_key(a[0])
-    ex.charge(g.STORAGE_DELETE)
-    ex.writes[key] = None
-    return None
-
-
-def _h_storage_has(ex: _Execution, a: list[Any]) -> Any:
-    key = ex.storage_key(a[0])
-    ex.charge(g.STORAGE_READ)
-    return ex.read(key) is not None
-
-
-def _h_storage_keys(ex: _Execution, a: list[Any]) -> Any:
-    prefix, start_after, limit = a
-    if type(prefix) is not str or type(start_after) is not str:
-        raise VMError("str prefix and start_after expected in storage_keys()")
-    if type(limit) is not int or not 0 <= limit <= MAX_STORAGE_KEYS:
-        raise VMError(f"limit in [0, {MAX_STORAGE_KEYS}] expected in storage_keys(), found {limit!r}"[:200])
-    ex.charge(g.STORAGE_SCAN)
-    ns = storage_prefix(ex.contract)
-    keys = merged_scan(ex.state, ex.writes, ns + prefix.encode(), ns + start_after.encode() if start_after else b"", limit)
-    ex.charge(len(keys) * g.STORAGE_SCAN_PER_KEY + g.size_gas(sum(len(k) for k in keys)))
-    return [k[len(ns) :].decode() for k in keys]
-
-
-def merged_scan(
-    state: StateAccess, writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
-) -> list[bytes]:
-    """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the
-    committed keys merged with this execution's buffered writes and deletes."""
-    if limit <= 0:
-        return []
-    pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
-    out: list[bytes] = []
-    page: list[bytes] = []
-    p = 0  # position in page
-    i = 0  # position in pending
-    cursor = after
-    exhausted = False
-    while len(out) < limit:
-        if p == len(page) and not exhausted:
-            page = state.scan(prefix, cursor, limit)
-            p = 0
-            exhausted = len(page) < limit
-        committed = page[p] if p < len(page) else None
-        mine = pending[i] if i < len(pending) else None
-        if committed is None and mine is None:
-            break
-        if mine is not None and (committed is None or mine <= committed):
-            if mine == committed:
-                cursor = committed
-                p += 1
-            i += 1
-            if writes[mine] is not None:
-                out.append(mine)
-        else:
-            assert committed is not None
-            cursor = committed
-            p += 1
-            out.append(committed)
-    return out
-
-
-def _h_emit(ex: _Execution, a: list[Any]) -> Any:
-    ex.check_writable("emit")
-    name, fields = a
-    if type(name) is not str or not 0 < len(name) <= MAX_EVENT_NAME:
-        raise VMError(f"event name str of 1 to {MAX_EVENT_NAME} characters expected in emit()")
-    if type(fields) is not dict:
-        raise VMError(f"dict of fields expected in emit(), found {type_name(fields)}")
-    ex.charge(weight(fields, ex.gas + 1) * g.PER_ITEM)
-    try:
-        event = Event.make(ex.contract, name, fields)
-    except DecodeError as exc:
-        raise VMError(f"encodable event fields expected: {exc}"[:300]) from None
-    except RecursionError:
-        raise VMError(f"event fields of nesting at most {codec.MAX_DEPTH} expected") from None
-    if len(event.fields) > MAX_EVENT_SIZE:
-        raise VMError(f"event fields of at most {MAX_EVENT_SIZE} bytes encoded expected, found {len(event.fields)}")
-    ex.charge(g.EVENT + (len(name) + len(event.fields)) * g.EVENT_PER_BYTE)
-    ex.events.append(event)
-    return None
-
-
-def _h_caller(ex: _Execution, a: list[Any]) -> Any:
-    ex.charge(g.CONTEXT_READ)
-    return ex.caller
-
-
-def _h_tx_signer(ex: _Execution, a: list[Any]) -> Any:
-    ex.charge(g.CONTEXT_READ)
-    return ex.ctx.signer
-
-
-def _h_tx_hash(ex: _Execution, a: list[Any]) -> Any:
-    ex.charge(g.CONTEXT_READ)
-    return ex.ctx.tx_hash
-
-
-def _h_block_height(ex: _Execution, a: list[Any]) -> Any:
-    ex.charge(g.CONTEXT_READ)
-    return ex.ctx.block_height
-
-
-def _h_block_time(ex: _Execution, a: list[Any]) -> Any:
-    ex.charge(g.CONTEXT_READ)
-    return ex.ctx.block_time
-
-
-def _bytes_arg(value: Any, fn: str) -> bytes:
-    if type(value) is not bytes:
-        raise VMError(f"bytes expected in {fn}(), found {type_name(value)}")
-    return bytes(value)
-
-
-def _h_ed25519_verify(ex: _Execution, a: list[Any]) -> Any:
-    pk = _bytes_arg(a[0], "ed25519_verify")
-    msg = _bytes_arg(a[1], "ed25519_verify")
-    sig = _bytes_arg(a[2], "ed25519_verify")
-    ex.charge(g.ED25519_VERIFY + g.size_gas(len(msg)))
-    return verify_raw(pk, msg, sig)
-
-
-def _h_canonical_bytes(ex: _Execution, a: list[Any]) -> Any:
-    ex.charge(weight(a[0], ex.gas + 1) * g.PER_ITEM)
-    try:
-        data = codec.encode(a[0])
-    except DecodeError as exc:
-        raise VMError(f"encodable value expected in canonical_bytes(): {exc}"[:300]) from None
-    except RecursionError:
-        raise VMError(f"value of nesting at most {codec.MAX_DEPTH} expected") from None
-    ex.charge(g.CANONICAL_BYTES + g.size_gas(len(data)))
-    check_len(len(data), "bytes")
-    return data
-
-
-def _h_sha256(ex: _Execution, a: list[Any]) -> Any:
-    data = _bytes_arg(a[0], "sha256")
-    ex.charge(g.SHA256 + g.size_gas(len(data)))
-    return hashlib.sha256(data).digest()
-
-
-_HOST: Final = {
-    32: _h_storage_get,
-    33: _h_storage_set,
-    34: _h_storage_delete,
-    35: _h_storage_has,
-    36: _h_storage_keys,
-    37: _h_emit,
-    38: _h_caller,
-    39: _h_tx_signer,
-    40: _h_tx_hash,
-    41: _h_block_height,
-    42: _h_block_time,
-    44: _h_ed25519_verify,
-    45: _h_canonical_bytes,
-    46: _h_sha256,
-}
-_BUILTIN_IMPL: Final = {**PURE, **_HOST}
+_BUILTIN_IMPL: Final = {**PURE, **HOST}
 
 _ISINSTANCE_BITS: Final[dict[type, int]] = {
     int: 1,
@@ -417,7 +148,7 @@ _DONE: Final = object()
 # --- slow paths of the arithmetic and container instructions -------------------------------
 
 
-def _add(ex: _Execution, a: Any, b: Any) -> Any:
+def _add(ex: Execution, a: Any, b: Any) -> Any:
     ta = type(a)
     if ta is type(b):
         if ta is str or ta is bytes:
@@ -438,7 +169,7 @@ def _int_operands(a: Any, b: Any, op: str) -> None:
         raise VMError(f"int operands expected for '{op}', found {type_name(a)} and {type_name(b)}")
 
 
-def _pow(ex: _Execution, a: Any, b: Any) -> int:
+def _pow(ex: Execution, a: Any, b: Any) -> int:
     _int_operands(a, b, "**")
     if not 0 <= b <= 255:
         raise VMError(f"exponent in [0, 255] expected, found {b}")
@@ -496,7 +227,7 @@ def _delete_subscr(c: Any, k: Any) -> None:
         raise VMError(f"list or dict expected for del x[k], found {type_name(c)}")
 
 
-def _slice(ex: _Execution, c: Any, lo: Any, hi: Any) -> Any:
+def _slice(ex: Execution, c: Any, lo: Any, hi: Any) -> Any:
     t = type(c)
     if t is not list and t is not tuple and t is not str and t is not bytes:
         raise VMError(f"list, tuple, str or bytes expected for a slice, found {type_name(c)}")
@@ -547,7 +278,7 @@ class _Failure(Exception):
         self.where = where
 
 
-def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) -> Any:
+def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -> Any:
     # Opcodes as locals: a LOAD_FAST per comparison in the dispatch chain.
     GAS, LOAD_CONST, LOAD_LOCAL, STORE_LOCAL = o.GAS, o.LOAD_CONST, o.LOAD_LOCAL, o.STORE_LOCAL
     POP, DUP, DUP2, ROT2, ROT3 = o.POP, o.DUP, o.DUP2, o.ROT2, o.ROT3
@@ -580,7 +311,7 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
     loaded = program.loaded
     consts = program.constants
     code = fn.code
-    locs: list[Any] = args + [UNBOUND] * (fn.source.nlocals - len(args))
+    locs: list[Any] = args + [UNBOUND] * (fn.nlocals - len(args))
     stack: list[Any] = []
     push = stack.append
     pop = stack.pop
@@ -594,7 +325,7 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
             if op == LOAD_LOCAL:
                 v = locs[arg]
                 if v is UNBOUND:
-                    raise VMError(f"local variable #{arg} used before assignment")
+                    raise VMError(f"local variable {fn.source.local_name(arg)!r} used before assignment")
                 push(v)
             elif op == LOAD_CONST:
                 push(consts[arg])
@@ -642,7 +373,7 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     loaded = cprog.loaded
                     consts = cprog.constants
                     code = cfn.code
-                    locs = bound + [UNBOUND] * (cfn.source.nlocals - len(bound))
+                    locs = bound + [UNBOUND] * (cfn.nlocals - len(bound))
                     stack = []
                     push = stack.append
                     pop = stack.pop
@@ -682,6 +413,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     stack[-1] = a < b
                 else:
                     gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     stack[-1] = compare(a, b) < 0
             elif op == EQ:
                 b = pop()
@@ -691,6 +424,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     stack[-1] = a == b
                 else:
                     gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     stack[-1] = values_equal(a, b)
             elif op == FOR_ITER:
                 v = next(stack[-1], DONE)
@@ -703,7 +438,7 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                 if len(frames) + 1 >= MAX_DEPTH:
                     raise VMError(f"call depth of at most {MAX_DEPTH} expected")
                 callee_fn = loaded[arg]
-                nparams = len(callee_fn.source.params)
+                nparams = callee_fn.nparams
                 if nparams:
                     new_locs = stack[-nparams:]
                     del stack[-nparams:]
@@ -712,7 +447,7 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                 frames.append((fn, code, consts, loaded, locs, stack, pc, ex.contract, ex.caller, ex.read_only, cross))
                 fn = callee_fn
                 code = fn.code
-                nl = fn.source.nlocals
+                nl = fn.nlocals
                 if nl > nparams:
                     new_locs.extend([UNBOUND] * (nl - nparams))
                 locs = new_locs
@@ -728,6 +463,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     return v
                 if cross:
                     gas -= weight(v, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     v = deep_copy(v)
                 (fn, code, consts, loaded, locs, stack, pc, ex.contract, ex.caller, ex.read_only, cross) = frames.pop()
                 push = stack.append
@@ -749,6 +486,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     stack[-1] = a > b
                 else:
                     gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     stack[-1] = compare(a, b) > 0
             elif op == LE:
                 b = pop()
@@ -757,6 +496,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     stack[-1] = a <= b
                 else:
                     gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     stack[-1] = compare(a, b) <= 0
             elif op == GE:
                 b = pop()
@@ -765,6 +506,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     stack[-1] = a >= b
                 else:
                     gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     stack[-1] = compare(a, b) >= 0
             elif op == NE:
                 b = pop()
@@ -774,6 +517,8 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                     stack[-1] = a != b
                 else:
                     gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
                     stack[-1] = not values_equal(a, b)
             elif op == JUMP_IF_TRUE:
                 if pop():
@@ -794,10 +539,10 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
                 parts = stack[-arg:] if arg else []
                 if arg:
                     del stack[-arg:]
-                s = "".join(parts)
-                check_len(len(s), "str")
-                gas -= g.size_gas(len(s))
-                push(s)
+                size = sum(len(p) for p in parts)  # before joining: never build an oversized str
+                check_len(size, "str")
+                gas -= g.size_gas(size)
+                push("".join(parts))
             elif op == CALL_METHOD:
                 argc = arg & 0xFF
                 if argc:
@@ -873,10 +618,14 @@ def _run(ex: _Execution, program: Program, fn: LoadedFunction, args: list[Any]) 
             elif op == IN:
                 b = pop()
                 gas -= weight(b, gas + 1)
+                if gas < 0:
+                    raise OutOfGas("")
                 stack[-1] = contains(b, stack[-1])
             elif op == NOT_IN:
                 b = pop()
                 gas -= weight(b, gas + 1)
+                if gas < 0:
+                    raise OutOfGas("")
                 stack[-1] = not contains(b, stack[-1])
             elif op == NEG:
                 a = stack[-1]
@@ -957,7 +706,7 @@ def _returnable(value: Any, depth: int) -> bool:
     return False
 
 
-def _where(ex: _Execution, fn: LoadedFunction, pc: int) -> str:
+def _where(ex: Execution, fn: LoadedFunction, pc: int) -> str:
     i = max(pc - 1, 0)
     return f"{ex.contract}.{fn.source.name} line {fn.lines[i]}"
 
@@ -975,7 +724,7 @@ def execute(
     """Run ``contract.function(*args)`` with at most ``gas_limit`` gas."""
     if type(gas_limit) is not int or gas_limit < 0:
         return ExecutionResult(False, None, 0, (), {}, f"non-negative int gas limit expected, found {gas_limit!r}")
-    ex = _Execution(state, ctx, gas_limit, read_only)
+    ex = Execution(state, ctx, gas_limit, read_only)
     ex.contract = contract
     ex.caller = ctx.signer
     try:
@@ -988,7 +737,10 @@ def execute(
         args = _bind_args(fn, args, contract)
         ex.read_only = read_only or fn.source.kind == "view"
         value = _run(ex, program, fn, args)
-        ex.charge(weight(value, ex.gas + 1) - 1)  # checking a container return value
+        try:
+            ex.charge(weight(value, ex.gas + 1) - 1)  # checking a container return value
+        except OutOfGas as exc:
+            raise _Failure(exc, f"{contract}.{function} return") from None
         if not _returnable(value, 0):
             raise VMError(
                 f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
@@ -1003,7 +755,7 @@ def execute(
     return ExecutionResult(True, value, gas_limit - ex.gas, tuple(ex.events), dict(ex.writes), "")
 
 
-def _failed(ex: _Execution, error: VMError, where: str) -> ExecutionResult:
+def _failed(ex: Execution, error: VMError, where: str) -> ExecutionResult:
     at = f" at {where}" if where else ""
     if isinstance(error, OutOfGas):
         return ExecutionResult(False, None, ex.limit, (), {}, f"out of gas: limit {ex.limit}, needed more{at}")

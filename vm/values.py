@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from vm.errors import IntegerOverflow, VMError
+from vm.gas import BYTES_PER_GAS
 
 INT_MIN: Final = -(2**255)
 INT_LIMIT: Final = 2**255  # exclusive upper bound
@@ -139,8 +140,9 @@ def deep_copy(value: Any, depth: int = 0) -> Any:
 
 
 def weight(value: Any, limit: int) -> int:
-    """Number of values inside ``value`` (itself included), counting a shared sub-list once
-    per reference, and stopping once past ``limit``.
+    """Number of values inside ``value`` (itself included; str and bytes count one more per
+    8 bytes), counting a shared sub-list once per reference, and stopping once past
+    ``limit``.
 
     Walks over values (comparison, copying, encoding) cost gas by this count: one list
     appended a thousand times to another is a thousand lists to compare or copy, even
@@ -148,6 +150,8 @@ def weight(value: Any, limit: int) -> int:
     itself never costs more work than the gas that pays for it.
     """
     t = type(value)
+    if t is str or t is bytes:
+        return 1 + len(value) // BYTES_PER_GAS
     if t is not list and t is not tuple and t is not dict:
         return 1
     n = 0
@@ -155,14 +159,18 @@ def weight(value: Any, limit: int) -> int:
     while todo:
         v = todo.pop()
         n += 1
-        if n > limit:
-            return n
         t = type(v)
         if t is list or t is tuple:
             todo.extend(v)
         elif t is dict:
-            n += len(v)  # the keys (scalars)
+            for k in v:  # keys are scalars: count them here
+                n += 1 + (len(k) // BYTES_PER_GAS if type(k) is not int else 0)
             todo.extend(v.values())
+        elif t is str or t is bytes:
+            # A shared 64 KiB string appended many times is many times 64 KiB to encode.
+            n += len(v) // BYTES_PER_GAS
+        if n > limit:
+            return n
     return n
 
 

@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from chain import codec
 from chain.hashing import Domain, hash_domain
 from chain.keys import code_key
+from tests.vm.conftest import ALICE, CTX, MemoryState
 from vm import InvalidBytecode, compile_source, execute, verify_code
 from vm import opcodes as o
 from vm.bytecode import MAGIC, VERSION, FunctionCode, disassemble, encode_program
-
-from .conftest import ALICE, CTX, MemoryState
 
 SOURCE = '''
 RATES = (10, 20)
@@ -62,7 +61,8 @@ def test_verify_returns_the_program() -> None:
 
 def _fn(code: list[tuple[int, int]], *, nlocals: int = 1, params: tuple[str, ...] = ()) -> FunctionCode:
     raw = b"".join(bytes((op, arg & 0xFF, arg >> 8)) for op, arg in code)
-    return FunctionCode("f", "public", params, (), nlocals, raw, (0, 1))
+    names = tuple(f"v{i}" for i in range(nlocals - len(params)))
+    return FunctionCode("f", "public", params, (), names, raw, (0, 1))
 
 
 RET_NONE = [(o.LOAD_CONST, 0), (o.RETURN, 0)]
@@ -115,13 +115,14 @@ def test_hand_made_code_verifies_and_runs() -> None:
         ([MAGIC, 2, [], []], "bytecode version 1 expected, found 2"),
         ([MAGIC, VERSION, [], []], "non-empty list of functions"),
         ([MAGIC, VERSION, [1.5], []], "container"),
-        ([MAGIC, VERSION, [], [["f", "public", [], [], 0, b"\x01\x00", []]]], "whole 3-byte"),
-        ([MAGIC, VERSION, [], [["f", "admin", [], [], 0, b"\x3f\x00\x00", []]]], "kind public, view or private"),
-        ([MAGIC, VERSION, [], [["__f", "public", [], [], 0, b"\x3f\x00\x00", []]]], "identifier name"),
-        ([MAGIC, VERSION, [], [["f", "public", ["a", "a"], [], 2, b"\x3f\x00\x00", []]]], "unique"),
-        ([MAGIC, VERSION, [], [["f", "public", ["a"], [], 0, b"\x3f\x00\x00", []]]], "at least 1 locals"),
-        ([MAGIC, VERSION, [[b"\x01"]], [["f", "public", [], [], 0, b"\x3f\x00\x00", []]]], "big int"),
-        ([MAGIC, VERSION, [], [["f", "public", [], [], 0, b"\x3f\x00\x00", [1]]]], "line table"),
+        ([MAGIC, VERSION, [], [["f", "public", [], [], [], b"\x01\x00", []]]], "whole 3-byte"),
+        ([MAGIC, VERSION, [], [["f", "admin", [], [], [], b"\x3f\x00\x00", []]]], "kind public, view or private"),
+        ([MAGIC, VERSION, [], [["__f", "public", [], [], [], b"\x3f\x00\x00", []]]], "identifier name"),
+        ([MAGIC, VERSION, [], [["f", "public", ["a", "a"], [], [], b"\x3f\x00\x00", []]]], "unique"),
+        ([MAGIC, VERSION, [], [["f", "public", ["a"], [], 0, b"\x3f\x00\x00", []]]], "list of at most 65535 local names"),
+        ([MAGIC, VERSION, [], [["f", "public", [], [], [""], b"\x3f\x00\x00", []]]], "local names of 1 to 64"),
+        ([MAGIC, VERSION, [[b"\x01"]], [["f", "public", [], [], [], b"\x3f\x00\x00", []]]], "big int"),
+        ([MAGIC, VERSION, [], [["f", "public", [], [], [], b"\x3f\x00\x00", [1]]]], "line table"),
         ([MAGIC, VERSION, []], "container [magic, version, constants, functions]"),
     ],
 )

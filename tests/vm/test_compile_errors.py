@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from vm import CompileError, compile_source
+from vm import CompileError, compile_source, verify_code
 
 # (source, expected line, expected column, a fragment of the message)
 INVALID = [
@@ -129,3 +131,26 @@ def test_compile_error_format() -> None:
     with pytest.raises(CompileError) as info:
         compile_source("@public\ndef f():\n    return 7 / 2\n")
     assert re.fullmatch(r"line 3, column 12: true division .* div_ceil\(a, b\)", str(info.value))
+
+
+_TOKENS = [
+    "@public\n", "@view\n", "def f(", "def g(x", ", y=1", "):\n", "    ", "return ", "x", "y", " + ", " / ",
+    " ** ", "1", "1.5", "'s'", "b'b'", "[", "]", "{", "}", "(", ")", ":", ",", " if ", " else ",
+    "for i in range(3):\n", "while x:\n", "pass\n", "\n", "import os\n", "lambda: 0", "x.append(1)",
+    "x.__class__", "f'{x}'", " and ", " not ", " is None", "del x[0]\n", "storage_set('k', x)",
+    "call('c', 'f', [])", "=", "+=", "class A:\n", "try:\n", "*x", "**x", "global x\n", "yield x",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=30))
+def test_any_source_compiles_or_raises_compile_error(tokens: list[str]) -> None:
+    """Whatever the text, the compiler answers with bytecode that verifies or a CompileError
+    with a position; it never crashes with another exception."""
+    source = "".join(tokens)
+    try:
+        compiled = compile_source(source)
+    except CompileError as exc:
+        assert re.match(r"line \d+, column \d+: ", str(exc)), str(exc)
+        return
+    verify_code(compiled.code)

@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain.keys import storage_key
+from tests.vm.conftest import CTX, MemoryState
 from vm import execute
 from vm import gas as g
-
-from .conftest import CTX, MemoryState
 
 SRC = '''
 @public
@@ -63,7 +62,8 @@ def test_gas_grows_with_work(run: Any) -> None:
 def test_storage_write_is_charged_by_size(run: Any) -> None:
     short = run(SRC, "one_write", "a" * 40, commit=False).gas_used  # both msgpack str8
     long = run(SRC, "one_write", "a" * 140, commit=False).gas_used
-    assert long - short == 100 * g.STORAGE_WRITE_PER_BYTE
+    walked = (140 - 40) // g.BYTES_PER_GAS  # encoding walks the value: 1 per 8 bytes of str
+    assert long - short == 100 * g.STORAGE_WRITE_PER_BYTE + walked
 
 
 def test_invalid_out_of_gas_reverts_writes_and_events(run: Any, state: MemoryState) -> None:
@@ -168,3 +168,29 @@ def test_invalid_walks_over_shared_values_are_paid_per_item(run: Any) -> None:
         assert not result.success and result.error.startswith("out of gas"), (function, result.error)
         assert time.perf_counter() - t0 < 5, function
     assert run(ALIASING, "compare", 3).return_value is True
+
+
+def test_program_cache_does_not_change_results(state: MemoryState) -> None:
+    from vm import interpreter
+
+    state.deploy("c", SRC)
+    interpreter._programs.clear()
+    cold = execute(state, CTX, "c", "work", [3], 1_000_000)
+    warm = execute(state, CTX, "c", "work", [3], 1_000_000)
+    assert cold == warm and cold.success
+
+
+def test_invalid_encoding_a_shared_big_string_many_times_is_paid_first(run: Any) -> None:
+    src = '''
+@public
+def bomb() -> int:
+    s = "x"
+    while len(s) < 65_536:
+        s = s + s
+    xs = []
+    for i in range(60_000):
+        xs.append(s)          # 60,000 references to one 64 KiB string: 4 GB to encode
+    return len(canonical_bytes(xs))
+'''
+    result = run(src, "bomb", gas=5_000_000)
+    assert not result.success and result.error.startswith("out of gas"), result.error

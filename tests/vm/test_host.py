@@ -8,12 +8,14 @@ from typing import Any
 
 import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chain import codec
 from chain.keys import storage_key
+from tests.vm.conftest import ALICE, CTX, TX_HASH, MemoryState
 from vm import execute
-
-from .conftest import ALICE, CTX, TX_HASH, MemoryState
+from vm.host import merged_scan
 
 STORE = '''
 @public
@@ -352,3 +354,26 @@ def test_invalid_cross_contract_calls(two: MemoryState, function: str, fragment:
 def test_cross_contract_values_do_not_alias(two: MemoryState) -> None:
     result = execute(two, CTX, "shop", "aliasing", [], 1_000_000)
     assert result.return_value == [[1, 2, 3], [1, 2]]
+
+
+# --- merged_scan against a reference model ------------------------------------------------
+
+_KEYS = st.sampled_from([b"", b"a", b"aa", b"ab", b"a\xff", b"b", b"ba", b"bb", b"\xff"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    committed=st.sets(_KEYS),
+    writes=st.dictionaries(_KEYS, st.one_of(st.none(), st.just(b"v"))),
+    prefix=st.sampled_from([b"", b"a", b"b", b"aa"]),
+    after=_KEYS,
+    limit=st.integers(min_value=0, max_value=5),
+)
+def test_merged_scan_matches_a_reference(
+    committed: set[bytes], writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
+) -> None:
+    state = MemoryState()
+    state.data = {k: b"c" for k in committed}
+    live = {k for k in committed if writes.get(k, b"") is not None} | {k for k, v in writes.items() if v is not None}
+    expected = sorted(k for k in live if k.startswith(prefix) and k > after)[:limit]
+    assert merged_scan(state, writes, prefix, after, limit) == expected

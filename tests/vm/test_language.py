@@ -548,7 +548,7 @@ def insert_into_tuple(t):
         ("hexb", ["abc"], "even number of hex digits"),
         ("hexb", ["zz"], "even number of hex digits"),
         ("mutate_while_iterating", [], "dict changed size"),
-        ("unbound", [False], "used before assignment"),
+        ("unbound", [False], "local variable 'x' used before assignment"),
         ("deep", [0], "call depth of at most 64"),
         ("require_false", [], "reverted: meter not registered at c.require_false line"),
         ("require_truthiness", [None], "reverted: falsy"),
@@ -586,6 +586,20 @@ def f() -> int:
     return x // 2 ** 200
 '''
     assert call(src, "f") == 2**55 - 1
+
+
+def test_names_inside_a_subscript_target_are_not_locals(call: Any) -> None:
+    src = '''
+def slot(m: str) -> str:
+    return "m/" + m
+
+@public
+def f() -> dict:
+    d = {}
+    d[slot("a")] = 1
+    return d
+'''
+    assert call(src, "f") == {"m/a": 1}
 
 
 def test_require_passes_on_truthy_values(call: Any) -> None:

@@ -1,0 +1,296 @@
+"""What a contract can reach outside its own values: storage, events, the transaction's
+context, signatures and hashing, and the gas meter they all charge.
+
+``Execution`` is the state of one ``execute`` call shared by all its frames: gas left, the
+buffer of storage writes (reads see it first; the chain gets it only on success) and the
+events. Host functions take the execution and their arguments, check both, charge gas
+before the work when its size is known, and raise ``VMError`` for anything a contract can
+get wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from chain import codec
+from chain.errors import DecodeError
+from chain.keys import MAX_CONTRACT_KEY, storage_prefix
+from chain.signatures import verify_raw
+from chain.types import Event
+from vm import gas as g
+from vm.errors import OutOfGas, ReadOnlyViolation, VMError
+from vm.values import check_len, type_name, weight
+
+MAX_STORAGE_KEYS: Final = 1_000  # storage_keys limit
+MAX_STORED_VALUE: Final = 65_536  # bytes, encoded
+MAX_EVENT_NAME: Final = 64
+MAX_EVENT_SIZE: Final = 65_536  # bytes of encoded fields
+
+
+class StateAccess(Protocol):
+    """Committed state plus the writes of earlier transactions of the block."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` keys starting with ``prefix``, greater than ``start_after``,
+        ascending."""
+        ...
+
+
+class Context(Protocol):
+    """What ``execute`` reads from its context: ``CallContext`` or any record with these
+    fields (the chain's transition has its own, identical dataclass)."""
+
+    @property
+    def signer(self) -> bytes: ...
+    @property
+    def tx_hash(self) -> bytes: ...
+    @property
+    def block_height(self) -> int: ...
+    @property
+    def block_time(self) -> int: ...
+    @property
+    def chain_id(self) -> str: ...
+
+
+class Execution:
+    """Per-call state shared by all frames: gas, buffered writes, events."""
+
+    __slots__ = (
+        "caller",
+        "contract",
+        "ctx",
+        "events",
+        "gas",
+        "limit",
+        "read_only",
+        "state",
+        "writes",
+    )
+
+    def __init__(self, state: StateAccess, ctx: Context, limit: int, read_only: bool) -> None:
+        self.state = state
+        self.ctx = ctx
+        self.limit = limit
+        self.gas = limit
+        self.writes: dict[bytes, bytes | None] = {}
+        self.events: list[Event] = []
+        self.contract = ""
+        self.caller = b""
+        self.read_only = read_only
+
+    def charge(self, amount: int) -> None:
+        self.gas -= amount
+        if self.gas < 0:
+            raise OutOfGas("")
+
+    def read(self, key: bytes) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.state.get(key)
+
+    def storage_key(self, key: Any) -> bytes:
+        if type(key) is not str:
+            raise VMError(f"str storage key expected, found {type_name(key)}")
+        raw = key.encode()
+        if len(raw) > MAX_CONTRACT_KEY:
+            raise VMError(f"storage key of at most {MAX_CONTRACT_KEY} bytes expected, found {len(raw)}")
+        return storage_prefix(self.contract) + raw
+
+    def check_writable(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnlyViolation(f"no {what} expected in a read-only (view) execution")
+
+
+def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
+    key = ex.storage_key(a[0])
+    raw = ex.read(key)
+    ex.charge(g.STORAGE_READ + (len(raw) * g.STORAGE_READ_PER_BYTE if raw else 0))
+    if raw is None:
+        return a[1]
+    try:
+        return codec.decode(raw)
+    except DecodeError as exc:
+        raise VMError(f"canonical stored value expected under {a[0]!r}: {exc}"[:300]) from None
+
+
+def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
+    ex.check_writable("storage_set")
+    key = ex.storage_key(a[0])
+    ex.charge(weight(a[1], ex.gas + 1) * g.PER_ITEM)
+    try:
+        data = codec.encode(a[1])
+    except DecodeError as exc:
+        raise VMError(f"storable value expected: {exc}"[:300]) from None
+    except RecursionError:
+        raise VMError(f"storable value of nesting at most {codec.MAX_DEPTH} expected") from None
+    if len(data) > MAX_STORED_VALUE:
+        raise VMError(f"stored value of at most {MAX_STORED_VALUE} bytes expected, found {len(data)}")
+    ex.charge(g.STORAGE_WRITE + (len(key) + len(data)) * g.STORAGE_WRITE_PER_BYTE)
+    ex.writes[key] = data
+    return None
+
+
+def _h_storage_delete(ex: Execution, a: list[Any]) -> Any:
+    ex.check_writable("storage_delete")
+    key = ex.storage_key(a[0])
+    ex.charge(g.STORAGE_DELETE)
+    ex.writes[key] = None
+    return None
+
+
+def _h_storage_has(ex: Execution, a: list[Any]) -> Any:
+    key = ex.storage_key(a[0])
+    ex.charge(g.STORAGE_READ)
+    return ex.read(key) is not None
+
+
+def _h_storage_keys(ex: Execution, a: list[Any]) -> Any:
+    prefix, start_after, limit = a
+    if type(prefix) is not str or type(start_after) is not str:
+        raise VMError("str prefix and start_after expected in storage_keys()")
+    if type(limit) is not int or not 0 <= limit <= MAX_STORAGE_KEYS:
+        raise VMError(f"limit in [0, {MAX_STORAGE_KEYS}] expected in storage_keys(), found {limit!r}"[:200])
+    ex.charge(g.STORAGE_SCAN)
+    ns = storage_prefix(ex.contract)
+    keys = merged_scan(ex.state, ex.writes, ns + prefix.encode(), ns + start_after.encode() if start_after else b"", limit)
+    ex.charge(len(keys) * g.STORAGE_SCAN_PER_KEY + g.size_gas(sum(len(k) for k in keys)))
+    return [k[len(ns) :].decode() for k in keys]
+
+
+def merged_scan(
+    state: StateAccess, writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
+) -> list[bytes]:
+    """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the
+    committed keys merged with this execution's buffered writes and deletes."""
+    if limit <= 0:
+        return []
+    pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
+    out: list[bytes] = []
+    page: list[bytes] = []
+    p = 0  # position in page
+    i = 0  # position in pending
+    cursor = after
+    exhausted = False
+    while len(out) < limit:
+        if p == len(page) and not exhausted:
+            page = state.scan(prefix, cursor, limit)
+            p = 0
+            exhausted = len(page) < limit
+        committed = page[p] if p < len(page) else None
+        mine = pending[i] if i < len(pending) else None
+        if committed is None and mine is None:
+            break
+        if mine is not None and (committed is None or mine <= committed):
+            if mine == committed:
+                cursor = committed
+                p += 1
+            i += 1
+            if writes[mine] is not None:
+                out.append(mine)
+        else:
+            assert committed is not None
+            cursor = committed
+            p += 1
+            out.append(committed)
+    return out
+
+
+def _h_emit(ex: Execution, a: list[Any]) -> Any:
+    ex.check_writable("emit")
+    name, fields = a
+    if type(name) is not str or not 0 < len(name) <= MAX_EVENT_NAME:
+        raise VMError(f"event name str of 1 to {MAX_EVENT_NAME} characters expected in emit()")
+    if type(fields) is not dict:
+        raise VMError(f"dict of fields expected in emit(), found {type_name(fields)}")
+    ex.charge(weight(fields, ex.gas + 1) * g.PER_ITEM)
+    try:
+        event = Event.make(ex.contract, name, fields)
+    except DecodeError as exc:
+        raise VMError(f"encodable event fields expected: {exc}"[:300]) from None
+    except RecursionError:
+        raise VMError(f"event fields of nesting at most {codec.MAX_DEPTH} expected") from None
+    if len(event.fields) > MAX_EVENT_SIZE:
+        raise VMError(f"event fields of at most {MAX_EVENT_SIZE} bytes encoded expected, found {len(event.fields)}")
+    ex.charge(g.EVENT + (len(name) + len(event.fields)) * g.EVENT_PER_BYTE)
+    ex.events.append(event)
+    return None
+
+
+def _h_caller(ex: Execution, a: list[Any]) -> Any:
+    ex.charge(g.CONTEXT_READ)
+    return ex.caller
+
+
+def _h_tx_signer(ex: Execution, a: list[Any]) -> Any:
+    ex.charge(g.CONTEXT_READ)
+    return ex.ctx.signer
+
+
+def _h_tx_hash(ex: Execution, a: list[Any]) -> Any:
+    ex.charge(g.CONTEXT_READ)
+    return ex.ctx.tx_hash
+
+
+def _h_block_height(ex: Execution, a: list[Any]) -> Any:
+    ex.charge(g.CONTEXT_READ)
+    return ex.ctx.block_height
+
+
+def _h_block_time(ex: Execution, a: list[Any]) -> Any:
+    ex.charge(g.CONTEXT_READ)
+    return ex.ctx.block_time
+
+
+def _bytes_arg(value: Any, fn: str) -> bytes:
+    if type(value) is not bytes:
+        raise VMError(f"bytes expected in {fn}(), found {type_name(value)}")
+    return bytes(value)
+
+
+def _h_ed25519_verify(ex: Execution, a: list[Any]) -> Any:
+    pk = _bytes_arg(a[0], "ed25519_verify")
+    msg = _bytes_arg(a[1], "ed25519_verify")
+    sig = _bytes_arg(a[2], "ed25519_verify")
+    ex.charge(g.ED25519_VERIFY + g.size_gas(len(msg)))
+    return verify_raw(pk, msg, sig)
+
+
+def _h_canonical_bytes(ex: Execution, a: list[Any]) -> Any:
+    ex.charge(weight(a[0], ex.gas + 1) * g.PER_ITEM)
+    try:
+        data = codec.encode(a[0])
+    except DecodeError as exc:
+        raise VMError(f"encodable value expected in canonical_bytes(): {exc}"[:300]) from None
+    except RecursionError:
+        raise VMError(f"value of nesting at most {codec.MAX_DEPTH} expected") from None
+    ex.charge(g.CANONICAL_BYTES + g.size_gas(len(data)))
+    check_len(len(data), "bytes")
+    return data
+
+
+def _h_sha256(ex: Execution, a: list[Any]) -> Any:
+    data = _bytes_arg(a[0], "sha256")
+    ex.charge(g.SHA256 + g.size_gas(len(data)))
+    return hashlib.sha256(data).digest()
+
+
+HOST: Final[dict[int, Callable[[Execution, list[Any]], Any]]] = {
+    32: _h_storage_get,
+    33: _h_storage_set,
+    34: _h_storage_delete,
+    35: _h_storage_has,
+    36: _h_storage_keys,
+    37: _h_emit,
+    38: _h_caller,
+    39: _h_tx_signer,
+    40: _h_tx_hash,
+    41: _h_block_height,
+    42: _h_block_time,
+    44: _h_ed25519_verify,
+    45: _h_canonical_bytes,
+    46: _h_sha256,
+}
