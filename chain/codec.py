@@ -156,3 +156,19 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
             f"bin for bytes), found a non-canonical form of {len(data)} bytes"
         )
     return value
+
+
+def decode_stored(data: bytes) -> Value:
+    """Decode a value read back from this node's own state.
+
+    Every stored value was written by ``encode`` and its bytes are what the state root
+    commits to, so the canonical re-encoding check of ``decode`` would only repeat work on
+    the hottest path of contract execution. Never use this for bytes from outside (the
+    network, files, transactions): those go through ``decode``.
+    """
+    try:
+        return msgpack.unpackb(
+            data, raw=False, strict_map_key=False, use_list=True, ext_hook=_reject_ext
+        )
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"a stored canonical value expected: {exc}") from None

@@ -112,7 +112,7 @@ def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
     if raw is None:
         return a[1]
     try:
-        return codec.decode(raw)
+        return codec.decode_stored(raw)
     except DecodeError as exc:
         raise VMError(f"canonical stored value expected under {a[0]!r}: {exc}"[:300]) from None
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_NAME, code_key
+from chain.transition import CallContext  # one definition, owned by the transition
 from chain.types import Event
 from vm import gas as g
 from vm import opcodes as o
@@ -48,15 +49,6 @@ __all__ = ["CallContext", "ExecutionResult", "StateAccess", "VMError", "execute"
 MAX_DEPTH: Final = 64  # frames, counting cross-contract calls
 PROGRAM_CACHE_SIZE: Final = 256
 CONTRACT_CALLER_PREFIX: Final = b"contract:"
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    signer: bytes  # 32-byte public key of the transaction's sender
-    tx_hash: bytes
-    block_height: int
-    block_time: int  # unix seconds, from the block header
-    chain_id: str
 
 
 @dataclass(frozen=True, slots=True)
