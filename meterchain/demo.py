@@ -94,7 +94,7 @@ class DemoSummary:
             f"disconnect orders        {ev['disconnect_order']} (deferred by consumer protection: {ev['disconnect_deferred']})",
             f"reconnect orders         {ev['reconnect_order']}",
             f"reading anomalies        {ev['anomaly']}",
-            "rejected on purpose      " + ("; ".join(self.rejections) if self.rejections else "none"),
+            *[f"rejected on purpose      {reason}" for reason in self.rejections],
             f"final height / root      {self.height} / {self.state_root.hex()}",
             f"wall time                {self.seconds:.1f} s ({self.transactions / max(self.seconds, 1e-9):,.0f} tx/s through apply_block)",
         ]
@@ -135,9 +135,9 @@ class Demo:
                 self.summary.failed += 1
             for e in r.events:
                 self.summary.events[e.name] += 1
-                if e.name == "disconnect_order":
+                if e.name in ("disconnect_order", "reconnect_order"):
                     order = e.field_map()
-                    self.say(f"disconnect order for {order['meter']}: {order['reason']}")
+                    self.say(f"{e.name.replace('_', ' ')} for {order['meter']}: {order.get('reason', '')}")
         return receipts
 
     def block(self, calls: list[tuple[Actor, str, str, list[Any]]], at: int | None = None) -> tuple[Receipt, ...]:
@@ -282,6 +282,8 @@ class Demo:
                     [(self.operator, "supply", "request_disconnect", [h.meter_id, "arrears after reminder"])]))[0]
                 if not r.ok:
                     self.summary.rejections.append(f"disconnection refused: {r.error}")
+                else:
+                    h.pays_bills = True  # cut off, the household settles at the next round
 
     def run(self) -> DemoSummary:
         started = clock.perf_counter()
