@@ -46,6 +46,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from meter_adapters import crc16
 from meter_adapters.errors import AdapterError, ChecksumError, TruncatedFrame, UnsupportedFrame
 from meter_adapters.obis import ObisError, normalize_obis, parse_obis, quantity_for
 from meter_adapters.reading import ROUND_FLOOR, Reading, UnitError, raw_hash, to_base_unit
@@ -69,25 +70,8 @@ _ID_CODES: Final = ("0-0:96.1.1", "0-0:96.1.0", "0-0:96.1.255", "1-0:0.0.0")
 # --- CRC ---------------------------------------------------------------------------------
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE: Final = _crc_table()
-
-
-def crc16_arc(data: bytes) -> int:
-    """CRC16/ARC (the DSMR P1 CRC): poly 0x8005 reflected, init 0, no final XOR."""
-    crc = 0
-    for byte in data:
-        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
-    return crc
+# CRC16/ARC (the DSMR P1 CRC): poly 0x8005 reflected, init 0, no final XOR.
+crc16_arc: Final = crc16.ARC
 
 
 # --- framing -----------------------------------------------------------------------------

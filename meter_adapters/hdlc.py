@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from meter_adapters import crc16
 from meter_adapters.errors import ChecksumError, TruncatedFrame, UnsupportedFrame
 
 FLAG: Final = 0x7E
@@ -34,26 +35,8 @@ class HdlcFrame:
     segmented: bool = False
 
 
-# CRC-16/X-25 (poly 0x1021 reflected = 0x8408, init 0xFFFF, xorout 0xFFFF), table driven.
-def _make_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_TABLE: Final = _make_table()
-
-
-def crc16_x25(data: bytes) -> int:
-    """CRC-16/X-25 of ``data`` (check value of b"123456789" is 0x906E)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
-    return crc ^ 0xFFFF
+# CRC-16/X-25 (poly 0x1021 reflected, init 0xFFFF, xorout 0xFFFF): HCS and FCS.
+crc16_x25: Final = crc16.X25
 
 
 def _address_length(data: bytes, start: int, what: str) -> int:

@@ -32,7 +32,7 @@ from typing import Final
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
-from meter_adapters import mbus
+from meter_adapters import crc16, mbus
 from meter_adapters.errors import (
     AdapterError,
     ChecksumError,
@@ -60,14 +60,8 @@ FIRST_BLOCK: Final = 10  # L C M(2) A(6)
 # --- CRC -----------------------------------------------------------------------------
 
 
-def crc16_en13757(data: bytes) -> int:
-    """CRC-16/EN-13757: poly 0x3D65, init 0, not reflected, final XOR 0xFFFF."""
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x3D65) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc ^ 0xFFFF
+# CRC-16/EN-13757 (poly 0x3D65, init 0, not reflected, final XOR 0xFFFF): link-layer blocks.
+crc16_en13757: Final = crc16.EN13757
 
 
 def _check_block(block: bytes, crc: bytes, what: str) -> None:

@@ -7,29 +7,10 @@ how the published compliance tokens carry it.
 
 from __future__ import annotations
 
-POLYNOMIAL = 0xA001
-INITIAL = 0xFFFF
+from meter_adapters.crc16 import MODBUS
 
-
-def _table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ POLYNOMIAL if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_TABLE = _table()
-
-
-def crc16(data: bytes) -> int:
-    """The plain CRC-16 (reflected 0xA001, init 0xFFFF, no final XOR) of `data`."""
-    crc = INITIAL
-    for byte in data:
-        crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
-    return crc
+# The plain CRC-16 (reflected 0xA001, init 0xFFFF, no final XOR): CRC-16/MODBUS.
+crc16 = MODBUS
 
 
 def token_crc(class_and_payload: int) -> int:
