@@ -402,6 +402,14 @@ _FIXED_SIZE: Final[dict[int, int]] = {
 }  # fmt: skip
 
 
+def data_size(dif: int) -> int:
+    """Size of a record's data for a DIF of fixed length (not 0D variable, not 0F/1F)."""
+    coding = dif & 0x0F
+    if coding not in _FIXED_SIZE:
+        raise UnsupportedFrame(f"a DIF with fixed-size data expected, found {dif:02X}")
+    return _FIXED_SIZE[coding]
+
+
 def _need(data: bytes, pos: int, count: int, what: str) -> None:
     if pos + count > len(data):
         raise TruncatedFrame(

@@ -19,7 +19,9 @@ A telegram as a radio receiver hands it over:
   IV = 0 and the key derived with AES-CMAC from the message counter (OMS 7.2.4.2).
   Decrypted data starts with 2F 2F; anything else means a wrong key.
 
-The application data are EN 13757-3 records, decoded by ``meter_adapters.mbus``. The meter
+The application data are EN 13757-3 records, decoded by ``meter_adapters.mbus``. What is not
+(compact frames CI 79, manufacturer CIs A0..B7, Diehl's scrambled "real data", registers in
+manufacturer-specific data) goes to ``meter_adapters.wmbus_vendors``. The meter
 identifier is ``"MAN-IIIIIIII"`` as for wired M-Bus, from the long TPL header when there is one
 (the meter behind a repeater), else from the link layer.
 """
@@ -41,6 +43,8 @@ from meter_adapters.errors import (
     WrongKey,
 )
 from meter_adapters.reading import Reading
+from meter_adapters.wmbus_vendors import VendorFrame, decode_manufacturer, diehl, manufacturer_data
+from meter_adapters.wmbus_vendors.compact import FormatCache, decode_compact
 
 SOURCE: Final = "wmbus"
 
@@ -220,8 +224,15 @@ def _parse_afl(data: bytes, pos: int) -> tuple[bytes | None, int]:
     return counter, pos + 1 + afl_len
 
 
-def decode_wmbus(data: bytes, key: bytes | None = None) -> WirelessTelegram:
-    """Decode a wireless telegram down to its EN 13757-3 records."""
+def decode_wmbus(
+    data: bytes, key: bytes | None = None, formats: FormatCache | None = None
+) -> WirelessTelegram:
+    """Decode a wireless telegram down to its EN 13757-3 records.
+
+    ``formats``: the receiver's cache of compact-frame formats; full frames teach it their
+    record headers, compact frames (CI 79) are read with it. Without one only the formats
+    known in advance are read.
+    """
     frame = strip_crcs(data)
     _need(frame, 0, FIRST_BLOCK + 1, "link header and CI")
     raw_address = frame[2:10]
@@ -277,18 +288,27 @@ def decode_wmbus(data: bytes, key: bytes | None = None) -> WirelessTelegram:
         access, status = frame[pos], frame[pos + 1]
         configuration = int.from_bytes(frame[pos + 2 : pos + 4], "little")
         pos += 4
+    elif ci == CI_COMPACT:
+        compact = tuple(decode_compact(frame[pos:], formats))
+        return WirelessTelegram(link, mbus.Telegram(address, 0, 0, compact), 0)
+    elif 0xA0 <= ci <= 0xB7:
+        vendor = VendorFrame(address.manufacturer, raw_address, ci, frame[pos:])
+        decoded = decode_manufacturer(vendor, key)
+        telegram = mbus.Telegram(decoded.address or address, 0, 0, decoded.records)
+        return WirelessTelegram(link, telegram, 0)
     elif ci != CI_TPL_NONE:
-        if ci == CI_COMPACT:
-            raise UnsupportedFrame(
-                "a full-frame CI (72, 7A, 78) expected, found compact frame 79 "
-                "(needs the format of an earlier full frame)"
-            )
         raise UnsupportedFrame(
             f"an OMS CI field (72, 78, 7A, 8C-8F, 90) expected, found {ci:02X} "
             "(manufacturer-specific application layer)"
         )
     mode = mbus.security_mode(configuration)
     payload = frame[pos:]
+    if diehl.is_real_data(link.address.manufacturer, ci, configuration) and pos == 15:
+        payload = diehl.real_data(frame, key)
+        records = tuple(mbus.decode_records(payload))
+        return WirelessTelegram(link, mbus.Telegram(address, access, status, records), 0)
+    if mode == 5 and key is None and diehl.is_diehl(link.address.manufacturer):
+        key = None if payload[:2] == CHECK_BYTES else diehl.DEFAULT_AES_KEY
     if mode in (5, 7):
         blocks = (configuration >> 4) & 0x0F
         if mode == 7:
@@ -327,17 +347,22 @@ def decode_wmbus(data: bytes, key: bytes | None = None) -> WirelessTelegram:
             + ("(DES)" if mode in (2, 3) else "(not supported)")
         )
     records = tuple(mbus.decode_records(payload))
+    if formats is not None:
+        formats.learn(records)
+    records += manufacturer_data(address, records)
     return WirelessTelegram(link, mbus.Telegram(address, access, status, records), mode)
 
 
-def parse_wmbus(data: bytes, key: bytes | None = None) -> list[Reading]:
+def parse_wmbus(
+    data: bytes, key: bytes | None = None, formats: FormatCache | None = None
+) -> list[Reading]:
     """Readings of one wireless M-Bus telegram (a wired long frame 68... is also accepted,
     as some receivers hand those over). ``key``: the meter's 16-byte AES key, if encrypted."""
     try:
         if data[:1] == bytes((mbus.START_LONG,)):
             telegram = mbus.decode_frame(data)
         else:
-            telegram = decode_wmbus(data, key).telegram
+            telegram = decode_wmbus(data, key, formats).telegram
     except AdapterError:
         raise
     except (ValueError, IndexError) as exc:  # pragma: no cover - defensive
