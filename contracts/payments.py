@@ -1,11 +1,12 @@
-"""payments: agent payments, same-day reversals, agent reconciliation and prepaid credit.
+"""payments: agent payments, same-day reversals, agent reconciliation and prepaid credit
+(vendor sales and their same-day reversal, vendor commission, vouchers, emergency credit).
 
 A contract source for the meterchain VM (docs/contract-language.md); read as text and
 compiled, never imported. docs/contracts/payments.md explains the rules; this file is their
 executable form.
 
 Money is integer minor units (kurus, cents). Every unit that enters through this contract
-(an agent's payment, a vendor's sale, a redeemed voucher) ends up in exactly one of: an
+(an agent's payment, a vendor's sale not reversed, a redeemed voucher) ends up in exactly one of: an
 invoice (allocated by billing), a prepaid charge (consumed energy or water), the
 subscription's credit account, or a refund. The per-utility ``ledger`` keeps those totals
 so that the identity can be checked at any block.
@@ -22,7 +23,10 @@ BILLING = b"contract:billing"
 BASIS_POINTS = 10000
 MAX_AMOUNT = 1000000000000000  # 10**15 minor units: far above any real payment
 MAX_REFERENCE_LEN = 64
-MAX_VOUCHERS_PER_BATCH = 200  # ~0.75 M gas: well inside one transaction
+MAX_VOUCHERS_PER_BATCH = 200  # ~0.83 M gas: well inside one transaction
+# What a voucher key signs to redeem: this tag, then canonical_bytes([meter, account]).
+# b"mc/voucher" padded with zero bytes to 16, the length of chain.hashing's domain tags.
+VOUCHER_TAG = b"mc/voucher\x00\x00\x00\x00\x00\x00"
 ID_DIGITS = 10
 SECONDS_PER_DAY = 86400
 EXHAUSTED_REASON = "prepaid credit exhausted"
@@ -48,6 +52,9 @@ LEDGER_FIELDS = [
     "float_balance",
     "commission",
     "vouchers_issued",
+    "purchase_reversed",
+    "commission_reversed",
+    "commission_settled",
 ]
 
 
@@ -761,11 +768,26 @@ def register_vendor_float(utility: str, vendor: bytes, amount: int) -> int:
     return balance
 
 
+def commission_key(utility: str, vendor: bytes) -> str:
+    return "comm:" + utility + ":" + bytes_hex(vendor)
+
+
+def commission_load(utility: str, vendor: bytes) -> dict:
+    """A vendor's commission totals: ``earned`` on sales, ``reversed`` with reversed sales,
+    ``settled`` (paid out) in ``settlements`` payouts. What is owed is the rest."""
+    return storage_get(commission_key(utility, vendor), {"earned": 0, "reversed": 0, "settled": 0, "settlements": 0})
+
+
+def commission_owed(c: dict) -> int:
+    return c["earned"] - c["reversed"] - c["settled"]
+
+
 @view
 def vendor_float(utility: str, vendor: bytes) -> dict:
+    """The vendor's float and the commission accrued and not yet settled."""
     return {
         "float": storage_get(float_key(utility, vendor), 0),
-        "commission": storage_get("commission:" + utility + ":" + bytes_hex(vendor), 0),
+        "commission": commission_owed(commission_load(utility, vendor)),
     }
 
 
@@ -791,8 +813,9 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
     require(amount <= available, f"vendor float of at least {amount} expected, found {available}")
     storage_set(fkey, available - amount)
     commission = mul_div(amount, policy_of(utility)["commission_bp"], BASIS_POINTS)
-    ckey = "commission:" + utility + ":" + bytes_hex(vendor)
-    storage_set(ckey, storage_get(ckey, 0) + commission)
+    c = commission_load(utility, vendor)
+    c["earned"] = c["earned"] + commission
+    storage_set(commission_key(utility, vendor), c)
 
     acct = load_account(sub, meter, utility)
     before_position = position_of(acct)
@@ -816,6 +839,12 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
         "reference": reference,
         "sts_ref": sts_ref,
         "at": now,
+        "day": local_day(utility, now),
+        # A reversed purchase's STS token is void: a vending side must refuse to issue it.
+        "void": False,
+        "reversed": False,
+        "reversed_at": 0,
+        "reversal_reason": "",
     }
     storage_set("buy:" + bid, record)
     storage_set(ref_key, bid)
@@ -846,16 +875,172 @@ def purchase(purchase_id: str):
     return storage_get("buy:" + purchase_id, None)
 
 
-def voucher_hash(utility: str, code: str) -> bytes:
-    """The stored form of a voucher's secret code; off chain:
-    sha256(chain.codec.encode(["mc/voucher", utility, code]))."""
-    return sha256(canonical_bytes(["mc/voucher", utility, code]))
+@public
+def reverse_purchase(purchase_id: str, reason: str) -> None:
+    """Undo a sale of prepaid credit: only by the vendor that sold it, only on the same
+    local day, once, and only while the credit it added is still unspent. The amount goes
+    back to the vendor's float, the commission out of what the vendor has accrued, and the
+    purchase's STS token is void."""
+    require(isinstance(purchase_id, str), f"purchase id of type str expected, found {shape(purchase_id)}")
+    p = storage_get("buy:" + purchase_id, None)
+    require(p is not None, f"a recorded purchase expected, found no purchase {purchase_id}")
+    require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
+    require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
+    require(
+        not p["reversed"],
+        f"a purchase not yet reversed expected, found {purchase_id} reversed at {p['reversed_at']}",
+    )
+    vendor = caller()
+    require(
+        vendor == p["vendor"],
+        f"reversal by the vendor {bytes_hex(p['vendor'])} that sold {purchase_id} expected, found {bytes_hex(vendor)}",
+    )
+    now = block_time()
+    utility = p["utility"]
+    today = local_day(utility, now)
+    require(today == p["day"], f"reversal on the purchase's day {p['day']} expected, found day {today}")
+
+    amount = p["amount"]
+    repaid = p["repaid_emergency"]
+    to_balance = amount - repaid
+    acct = storage_get("acct:" + p["subscription"], None)
+    require(acct is not None, f"the account of subscription {p['subscription']} expected, found none")
+    # Unlike an agent's payment, a sale is reversed only while its credit is unspent: the
+    # token may already be in the meter, and a reversal must never turn a consumer's
+    # credit into a debt. The part that repaid emergency credit is drawn again from the
+    # reserve, so the account ends as the sale found it plus what happened since.
+    require(
+        acct["balance"] >= to_balance,
+        f"an unspent balance of at least {to_balance} to reverse {purchase_id} expected, found {acct['balance']}",
+    )
+    room = acct["emergency_limit"] - acct["emergency_used"]
+    require(
+        room >= repaid,
+        f"emergency reserve room of at least {repaid} to reverse {purchase_id} expected, found {room}",
+    )
+    vendor_c = commission_load(utility, vendor)
+    owed = commission_owed(vendor_c)
+    require(
+        owed >= p["commission"],
+        f"accrued commission of at least {p['commission']} to reverse {purchase_id} expected, found {owed} (settled already)",
+    )
+
+    before_position = position_of(acct)
+    before_emergency = acct["emergency_used"]
+    acct["balance"] = acct["balance"] - to_balance
+    acct["emergency_used"] = acct["emergency_used"] + repaid
+    acct["credited"] = acct["credited"] - amount
+    save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
+
+    fkey = float_key(utility, vendor)
+    storage_set(fkey, storage_get(fkey, 0) + amount)
+    vendor_c["reversed"] = vendor_c["reversed"] + p["commission"]
+    storage_set(commission_key(utility, vendor), vendor_c)
+    ledger_add(utility, {"purchase_reversed": amount, "float_balance": amount, "commission_reversed": p["commission"]})
+
+    p["void"] = True
+    p["reversed"] = True
+    p["reversed_at"] = now
+    p["reversal_reason"] = reason
+    storage_set("buy:" + purchase_id, p)
+    emit(
+        "purchase_reversed",
+        {
+            "id": purchase_id,
+            "meter": p["meter"],
+            "subscription": p["subscription"],
+            "amount": amount,
+            "commission": p["commission"],
+            "repaid_emergency": repaid,
+            "balance": acct["balance"],
+            "credit": credit_of(acct),
+            "sts_ref": p["sts_ref"],
+            "vendor": vendor,
+            "reason": reason,
+            "by": vendor,
+            "at": now,
+        },
+    )
+
+
+# --- vendor commission -----------------------------------------------------------------------
+
+
+def settlement_index(utility: str, vendor: bytes) -> str:
+    return "cms-v:" + utility + ":" + bytes_hex(vendor) + ":"
 
 
 @public
-def issue_vouchers(utility: str, denomination: int, count: int, hashes: list) -> str:
+def settle_commission(utility: str, vendor: bytes, amount: int, reference: str) -> str:
+    """Record a payout of a vendor's accrued commission, by an admin or agent of the
+    utility; never more than is accrued and not yet settled. ``reference`` is the
+    utility's own payout document (unique per utility). Returns the settlement id."""
+    require_role(utility, ["admin", "agent"])
+    require(isinstance(vendor, bytes) and len(vendor) == 32, f"a 32-byte vendor account expected, found {shape(vendor)}")
+    check_amount(amount, "commission settlement")
+    check_reference(reference)
+    ref_key = "cref:" + utility + ":" + reference
+    require(
+        not storage_has(ref_key),
+        f"a new settlement reference expected, found {reference} already used by {storage_get(ref_key)}",
+    )
+    c = commission_load(utility, vendor)
+    owed = commission_owed(c)
+    require(amount <= owed, f"a settlement of at most the accrued commission {owed} expected, found {amount}")
+    c["settled"] = c["settled"] + amount
+    c["settlements"] = c["settlements"] + 1
+    storage_set(commission_key(utility, vendor), c)
+    sid = next_id("CMS")
+    record = {"id": sid, "utility": utility, "vendor": vendor, "amount": amount, "reference": reference,
+              "owed_before": owed, "owed_after": owed - amount, "by": caller(), "at": block_time()}
+    storage_set("cms:" + sid, record)
+    storage_set(settlement_index(utility, vendor) + sid, amount)
+    storage_set(ref_key, sid)
+    ledger_add(utility, {"commission_settled": amount})
+    emit("commission_settled", record)
+    return sid
+
+
+@view
+def commission_statement(utility: str, vendor: bytes) -> dict:
+    """A vendor's commission for reconciliation: always ``owed == earned - reversed -
+    settled``; ``settlements`` payouts are listed by ``commission_settlements``."""
+    c = commission_load(utility, vendor)
+    return {
+        "utility": utility,
+        "vendor": vendor,
+        "earned": c["earned"],
+        "reversed": c["reversed"],
+        "settled": c["settled"],
+        "owed": commission_owed(c),
+        "settlements": c["settlements"],
+        "float": storage_get(float_key(utility, vendor), 0),
+    }
+
+
+@view
+def commission_settlements(utility: str, vendor: bytes, start_after: str, limit: int) -> list:
+    """The vendor's settlement records in issue order, after id ``start_after``."""
+    prefix = settlement_index(utility, vendor)
+    after = ""
+    if len(start_after) > 0:
+        after = prefix + start_after
+    items = []
+    for key in storage_keys(prefix, after, limit):
+        items.append(storage_get("cms:" + key[len(prefix):]))
+    return items
+
+
+@view
+def commission_settlement(settlement_id: str):
+    return storage_get("cms:" + settlement_id, None)
+
+
+@public
+def issue_vouchers(utility: str, denomination: int, public_keys: list) -> str:
     """Issue a batch of scratch-card vouchers of one denomination, by an admin of the
-    utility. Only the hashes of the secret codes are stored. Returns the batch id."""
+    utility. Only the vouchers' Ed25519 public keys are stored (each derived from a printed
+    code, wallet/vouchers.py); the codes never reach the chain. Returns the batch id."""
     require_role(utility, ["admin"])
     check_amount(denomination, "voucher denomination")
     allowed = policy_of(utility)["voucher_denominations"]
@@ -863,18 +1048,18 @@ def issue_vouchers(utility: str, denomination: int, count: int, hashes: list) ->
         len(allowed) == 0 or denomination in allowed,
         f"a voucher denomination among {ints_text(allowed)} expected, found {denomination}",
     )
-    require(isinstance(hashes, list), f"a list of code hashes expected, found {shape(hashes)}")
-    require(count == len(hashes), f"{shape(count)} code hashes expected, found {len(hashes)}")
+    require(isinstance(public_keys, list), f"a list of voucher public keys expected, found {shape(public_keys)}")
+    count = len(public_keys)
     require(
         0 < count and count <= MAX_VOUCHERS_PER_BATCH,
         f"between 1 and {MAX_VOUCHERS_PER_BATCH} vouchers per batch expected, found {count}",
     )
     batch = next_id("VB")
     now = block_time()
-    for h in hashes:
-        require(isinstance(h, bytes) and len(h) == 32, f"32-byte code hashes expected, found {shape(h)}")
-        key = "voucher:" + bytes_hex(h)
-        require(not storage_has(key), f"a new voucher code expected, found {bytes_hex(h)} already issued")
+    for pk in public_keys:
+        require(isinstance(pk, bytes) and len(pk) == 32, f"32-byte voucher public keys expected, found {shape(pk)}")
+        key = "voucher:" + bytes_hex(pk)
+        require(not storage_has(key), f"a new voucher key expected, found {bytes_hex(pk)} already issued")
         storage_set(
             key,
             {"utility": utility, "denomination": denomination, "batch": batch, "status": "issued",
@@ -890,28 +1075,45 @@ def issue_vouchers(utility: str, denomination: int, count: int, hashes: list) ->
 
 
 @view
-def voucher(code_hash: bytes):
-    return storage_get("voucher:" + bytes_hex(code_hash), None)
+def voucher(public_key: bytes):
+    return storage_get("voucher:" + bytes_hex(public_key), None)
 
 
 @public
-def redeem_voucher(meter: str, code: str) -> str:
-    """The consumer of a prepaid subscription redeems a voucher's secret code on it."""
+def redeem_voucher(meter: str, voucher_public_key: bytes, signature: bytes) -> str:
+    """The consumer of a prepaid subscription redeems a voucher on it by signing, with the
+    voucher's key, the meter and the consumer's own account: the code never travels, and a
+    signature copied from the mempool is worth nothing for another meter or account."""
     m = meter_record(meter)
     utility = m["utility"]
-    require(isinstance(code, str) and len(code) > 0, "a voucher code expected, found none")
-    sub = prepaid_subscription(meter)
-    who = caller()
     require(
-        who == sub["consumer"],
-        f"the consumer {bytes_hex(sub['consumer'])} of {meter} expected, found {bytes_hex(who)}",
+        isinstance(voucher_public_key, bytes) and len(voucher_public_key) == 32,
+        f"a 32-byte voucher public key expected, found {shape(voucher_public_key)}",
     )
-    key = "voucher:" + bytes_hex(voucher_hash(utility, code))
+    require(
+        isinstance(signature, bytes) and len(signature) == 64,
+        f"a 64-byte voucher signature expected, found {shape(signature)}",
+    )
+    key = "voucher:" + bytes_hex(voucher_public_key)
     v = storage_get(key, None)
-    require(v is not None, f"a voucher code issued by {utility} expected, found an unknown code")
+    require(
+        v is not None and v["utility"] == utility,
+        f"a voucher issued by {utility} expected, found unknown voucher key {bytes_hex(voucher_public_key)}",
+    )
     require(
         v["status"] == "issued",
         f"an unused voucher expected, found one redeemed at {v['redeemed_at']} on {v['meter']}",
+    )
+    who = caller()
+    # Checked before the subscription: whoever copies the signature learns why it fails.
+    require(
+        ed25519_verify(voucher_public_key, VOUCHER_TAG + canonical_bytes([meter, who]), signature),
+        f"a voucher signature for meter {meter} and account {bytes_hex(who)} expected, found one that does not verify",
+    )
+    sub = prepaid_subscription(meter)
+    require(
+        who == sub["consumer"],
+        f"the consumer {bytes_hex(sub['consumer'])} of {meter} expected, found {bytes_hex(who)}",
     )
     rid = next_id("VCH")
     now = block_time()
@@ -1075,6 +1277,8 @@ def subscription_account(subscription_id: str):
 
 @view
 def ledger(utility: str) -> dict:
-    """Money totals of a utility. Always: paid - reversed + purchased + vouchers ==
-    allocated + charged + refunded + credit_position."""
+    """Money totals of a utility. Always: paid - reversed + purchased - purchase_reversed +
+    vouchers == allocated + charged + refunded + credit_position; float_deposited ==
+    float_balance + purchased - purchase_reversed; commission - commission_reversed -
+    commission_settled == the commission owed to the utility's vendors."""
     return ledger_of(utility)

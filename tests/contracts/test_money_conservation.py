@@ -1,7 +1,9 @@
 """Property: money is conserved. Every unit paid in (agent payments net of reversals,
-vendor sales, redeemed vouchers) is on an invoice (billing's allocations), consumed by a
-prepaid charge, in a credit account, or refunded — after any sequence of payments,
-reversals (valid and invalid), purchases, voucher redemptions, readings that charge prepaid
+vendor sales net of reversals, redeemed vouchers) is on an invoice (billing's allocations),
+consumed by a prepaid charge, in a credit account, or refunded — after any sequence of
+payments, reversals (valid and invalid), purchases and their reversals (right and wrong
+vendor, same and later day, credit still there or spent), commission settlements (within and
+beyond what is accrued), voucher redemptions, readings that charge prepaid
 credit, postpaid invoices, credit applications, refunds (by meter and by subscription id), emergency grants, move-ins (the
 premises pass to a new subscriber, whose account starts empty), payments of any
 subscription's invoice by its id, and the passing of days (a reversal on a later day must
@@ -10,32 +12,28 @@ ended), driven by the same events, must agree with the contract's accounts.
 
 The check is made from the outside: it sums the amounts in the receipts' events and
 billing's invoices and compares them with the accounts' views; then it checks that the
-contract's own ledger says the same.
+contract's own ledger says the same, that every unit of vendor float is in a float or was
+sold for good, and that every unit of commission earned is reversed, settled or still owed.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain import codec
 from tests.contracts.conftest import GENESIS_TIME, build_world
+from wallet import vouchers
 
 DAY = 86400
 T0 = GENESIS_TIME + DAY + 8 * 3600  # Thursday 08:00 UTC
 STEP = 600  # seconds between operations
 FLAT = {"standing_charge_per_day": 0, "tiers": [[1_000, 1_500_000], [None, 2_250_000]], "tax_bp": 1_800}
-VOUCHER_CODES = [f"CODE-{i:04d}" for i in range(6)]
+VOUCHER_CODES = [f"CODE-{i:016d}" for i in range(6)]
 VOUCHER_VALUE = 700
-
-
-def _voucher_hash(utility: str, code: str) -> bytes:
-    return hashlib.sha256(codec.encode(["mc/voucher", utility, code])).digest()
 
 
 _BASE: Any = None
@@ -48,14 +46,16 @@ def base_world() -> Any:
         w = build_world()
         agent2 = w.chain.actor("elec-agent-2")
         w.ok(w.admin, "registry", "grant_role", [agent2.public_key, w.utility, "agent"])
+        vendor2 = w.chain.actor("elec-vendor-2")
+        w.ok(w.admin, "registry", "grant_role", [vendor2.public_key, w.utility, "vendor"])
         w.ok(w.admin, "billing", "set_tariff", [w.utility, "T", FLAT, w.chain.time + 1])
         w.ok(w.operator, "billing", "assign_tariff", [w.meters["alice"], "T"])
         w.ok(w.operator, "billing", "assign_tariff", [w.meters["bob"], "T"])
         w.ok(w.admin, "payments", "set_policy", [w.utility, {"commission_bp": 125}])
         w.ok(w.admin, "payments", "register_vendor_float", [w.utility, w.vendor.public_key, 10_000_000])
         w.ok(w.admin, "payments", "issue_vouchers",
-             [w.utility, VOUCHER_VALUE, len(VOUCHER_CODES), [_voucher_hash(w.utility, c) for c in VOUCHER_CODES]])
-        w.extra = {"agent2": agent2}  # type: ignore[attr-defined]
+             [w.utility, VOUCHER_VALUE, [vouchers.voucher_key(c).public_key for c in VOUCHER_CODES]])
+        w.extra = {"agent2": agent2, "vendor2": vendor2}  # type: ignore[attr-defined]
         _BASE = w
     return copy.deepcopy(_BASE)
 
@@ -85,6 +85,12 @@ class AccountModel:
     def debit(self, amount: int) -> None:
         self.balance -= amount
 
+    def uncredit(self, amount: int, repaid: int) -> None:
+        """A reversed sale: what it put in the balance leaves it, and what it repaid of the
+        reserve is drawn from the reserve again."""
+        self.balance -= amount - repaid
+        self.used += repaid
+
 
 @dataclass
 class Observed:
@@ -93,10 +99,16 @@ class Observed:
     paid: int = 0
     reversed: int = 0
     purchased: int = 0
+    purchase_reversed: int = 0
+    commission: int = 0  # earned on sales
+    commission_reversed: int = 0
+    commission_settled: int = 0
     vouchers: int = 0
     charged: int = 0  # billing's priced prepaid charges
     refunded: int = 0
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
+    purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (operation, error) of failed calls
     vouchers_left: list[str] = field(default_factory=lambda: list(VOUCHER_CODES))
     models: dict[str, AccountModel] = field(default_factory=dict)  # by subscription id
 
@@ -115,7 +127,16 @@ class Observed:
                 self.model(f["subscription"]).debit(f["remainder"])
             elif e.contract == "payments" and e.name == "credit_purchase":
                 self.purchased += f["amount"]
+                self.commission += f["commission"]
                 self.model(f["subscription"]).credit(f["amount"])
+                self.purchases.append(f)
+            elif e.contract == "payments" and e.name == "purchase_reversed":
+                self.purchase_reversed += f["amount"]
+                self.commission_reversed += f["commission"]
+                self.model(f["subscription"]).uncredit(f["amount"], f["repaid_emergency"])
+                self.purchases = [p for p in self.purchases if p["id"] != f["id"]]
+            elif e.contract == "payments" and e.name == "commission_settled":
+                self.commission_settled += f["amount"]
             elif e.contract == "payments" and e.name == "voucher_redeemed":
                 self.vouchers += f["amount"]
                 self.model(f["subscription"]).credit(f["amount"])
@@ -145,6 +166,11 @@ operation = st.one_of(
     st.tuples(st.just("move"), st.sampled_from(["alice", "bob"]), st.integers(0, 2_000)),
     st.tuples(st.just("pay_invoice"), st.integers(0, 10), st.integers(1, 150)),
     st.tuples(st.just("refund_sub"), st.integers(0, 10), st.integers(1, 150)),
+    st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
+    st.tuples(st.just("settle"), st.integers(1, 150)),
+    # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
+    st.tuples(st.just("buy"), st.integers(1, 4_000)),
+    st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
 )
 
 
@@ -199,7 +225,9 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
                 continue
             code = seen.vouchers_left[0]
             consumer = w.consumers[op[1]]
-            receipt = w.chain.call(consumer, "payments", "redeem_voucher", [w.meters[op[1]], code], at=t)
+            public_key, signature = vouchers.sign_redemption(code, w.meters[op[1]], consumer.public_key)
+            receipt = w.chain.call(consumer, "payments", "redeem_voucher",
+                                   [w.meters[op[1]], public_key, signature], at=t)
             assert receipt.ok is (op[1] == "bob"), receipt.error  # alice is postpaid
             if receipt.ok:
                 seen.vouchers_left.pop(0)
@@ -252,6 +280,31 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             amount = max(position * op[2] // 100, 1)
             receipt = w.chain.call(w.operator, "payments", "refund_subscription_credit", [sid, amount, f"S-{n}"], at=t)
             assert receipt.ok is (acct is not None and amount <= position), receipt.error
+        elif kind == "reverse_buy":
+            if not seen.purchases:
+                continue
+            sale = seen.purchases[op[1] % len(seen.purchases)]
+            wrong = op[2]
+            acct = w.view("payments", "subscription_account", [sale["subscription"]])
+            owed = w.view("payments", "commission_statement", [w.utility, w.vendor.public_key])["owed"]
+            repaid = sale["repaid_emergency"]
+            # Refused unless by the selling vendor, the same day, with the sale's credit still
+            # unspent, room in the reserve for what it repaid, and its commission not paid out.
+            expected = (not wrong and sale["at"] // DAY == t // DAY
+                        and acct["balance"] >= sale["amount"] - repaid
+                        and acct["emergency_limit"] - acct["emergency_used"] >= repaid
+                        and owed >= sale["commission"])
+            signer = w.extra["vendor2"] if wrong else w.vendor
+            receipt = w.chain.call(signer, "payments", "reverse_purchase", [sale["id"], "test"], at=t)
+            assert receipt.ok is expected, receipt.error
+            if receipt.ok:
+                assert w.view("payments", "purchase", [sale["id"]])["void"] is True
+        elif kind == "settle":
+            owed = w.view("payments", "commission_statement", [w.utility, w.vendor.public_key])["owed"]
+            amount = max(owed * op[1] // 100, 1)
+            receipt = w.chain.call(w.admin, "payments", "settle_commission",
+                                   [w.utility, w.vendor.public_key, amount, f"C-{n}"], at=t)
+            assert receipt.ok is (amount <= owed), receipt.error  # never more than accrued
         else:
             receipt = w.chain.call(w.operator, "payments", "grant_emergency_credit", [w.meters["bob"], op[1]], at=t)
             assert receipt.ok, receipt.error
@@ -259,6 +312,7 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             seen.take(receipt)
         else:
             assert receipt.events == ()
+            seen.refused.append((kind, str(receipt.error)))
     return seen
 
 
@@ -278,17 +332,27 @@ def check_conservation(w: Any, seen: Observed) -> None:
         if acct is not None:
             accounts[sid] = acct
     positions = sum(a["balance"] - a["emergency_used"] for a in accounts.values())
-    paid_in = seen.paid - seen.reversed + seen.purchased + seen.vouchers
+    paid_in = seen.paid - seen.reversed + seen.purchased - seen.purchase_reversed + seen.vouchers
     assert paid_in == allocated + seen.charged + seen.refunded + positions
 
     ledger = w.view("payments", "ledger", [w.utility])
     assert ledger["paid"] == seen.paid and ledger["reversed"] == seen.reversed
     assert ledger["purchased"] == seen.purchased and ledger["vouchers"] == seen.vouchers
+    assert ledger["purchase_reversed"] == seen.purchase_reversed
     assert ledger["refunded"] == seen.refunded and ledger["charged"] == seen.charged
     assert ledger["allocated"] == allocated and ledger["credit_position"] == positions
     # Vendor floats: every unit deposited is still in a float or was sold.
     vf = w.view("payments", "vendor_float", [w.utility, w.vendor.public_key])
-    assert ledger["float_deposited"] == vf["float"] + seen.purchased == ledger["float_balance"] + seen.purchased
+    sold = seen.purchased - seen.purchase_reversed
+    assert ledger["float_deposited"] == vf["float"] + sold == ledger["float_balance"] + sold
+    # Commission: every unit earned was reversed with its sale, paid out, or is still owed.
+    s = w.view("payments", "commission_statement", [w.utility, w.vendor.public_key])
+    assert (s["earned"], s["reversed"], s["settled"]) == (
+        seen.commission, seen.commission_reversed, seen.commission_settled)
+    assert (ledger["commission"], ledger["commission_reversed"], ledger["commission_settled"]) == (
+        seen.commission, seen.commission_reversed, seen.commission_settled)
+    assert vf["commission"] == s["owed"] == seen.commission - seen.commission_reversed - seen.commission_settled
+    assert s["owed"] >= 0
     # Each account's own totals tell the same story, current and ended ones alike.
     # A model without an account saw only charges of 0 (a reading with no consumption).
     assert all(seen.model(sid) == AccountModel() for sid in set(seen.models) - set(accounts))
@@ -349,4 +413,26 @@ def test_money_is_conserved_across_move_ins_and_invoice_payments() -> None:
     assert seen.refunded > 0  # the last refund, of bob's successor's credit, by subscription id
     # Both of alice's meter's ended subscriptions had a final invoice.
     assert {inv["subscription"] for inv in all_invoices(w)} >= {"MTR-A#1", "MTR-A#2"}
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_purchase_reversals_and_commission_settlements() -> None:
+    """Sales reversed by the wrong vendor, after their credit was spent, after their
+    commission was paid out, on a later day (all refused) and rightly (credit restored to
+    the float, the reserve drawn again for a sale that repaid it); commission settled in
+    part, in full and beyond what is accrued (refused)."""
+    ops: list[tuple[Any, ...]] = [
+        ("buy", 2_000), ("buy", 3_000), ("settle", 50), ("reverse_buy", 1, True), ("reverse_buy", 1, False),
+        ("read", "bob", 1_500), ("reverse_buy", 0, False), ("emergency", 1_000), ("read", "bob", 900),
+        ("buy", 800), ("reverse_buy", 1, False), ("buy", 4_000), ("settle", 100), ("reverse_buy", 1, False),
+        ("settle", 120), ("buy", 1_000), ("later", 30), ("reverse_buy", 2, False), ("buy", 600),
+        ("reverse_buy", 3, False), ("settle", 100), ("voucher", "bob"), ("read", "bob", 300),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    assert seen.purchase_reversed > 0 and seen.commission_reversed > 0 and seen.commission_settled > 0
+    refusals = " | ".join(error for _, error in seen.refused)
+    for reason in ("reversal by the vendor", "accrued commission of at least", "an unspent balance of at least",
+                   "reversal on the purchase's day", "a settlement of at most the accrued commission"):
+        assert reason in refusals
     check_conservation(w, seen)

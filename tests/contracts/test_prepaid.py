@@ -1,4 +1,4 @@
-"""Prepaid credit: vendor floats and commission, purchases, vouchers, emergency credit, and
+"""Prepaid credit: vendor floats and commission, purchases, emergency credit, and
 charges made by billing as readings arrive (low-balance warning, exhaustion, disconnect or
 load limit, reconnection). Named-actor scenarios through LocalChain, each with its
 ``test_invalid_*`` twin.
@@ -10,12 +10,10 @@ a reading's charge equals its consumption in Wh.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
 
-from chain import codec
 from tests.contracts.conftest import GENESIS_TIME
 
 DAY = 86400
@@ -23,10 +21,6 @@ HOUR = 3600
 # Thursday 2025-01-02 10:00 UTC: a working day, within any friendly-hours window.
 T0 = GENESIS_TIME + DAY + 10 * HOUR
 FLAT_TARIFF = {"standing_charge_per_day": 0, "tiers": [[None, 1_000_000]], "tax_bp": 0}
-
-
-def voucher_hash(utility: str, code: str) -> bytes:
-    return hashlib.sha256(codec.encode(["mc/voucher", utility, code])).digest()
 
 
 def setup_prepaid(world: Any, policy: dict[str, Any] | None = None, float_amount: int = 100_000) -> None:
@@ -125,61 +119,6 @@ def test_invalid_purchase_for_postpaid_meter_or_duplicate_reference(world: Any) 
     buy(world, 100, "V-1")
     error = world.fail(world.vendor, "payments", "buy_credit", [world.meters["bob"], 100, "V-1"])
     assert "V-1" in error and "already used" in error
-
-
-# --- vouchers --------------------------------------------------------------------------
-
-
-def test_basic_voucher_issued_and_redeemed_once(world: Any) -> None:
-    codes = ["1111-2222-3333", "4444-5555-6666"]
-    r = world.ok(world.admin, "payments", "issue_vouchers",
-                 [world.utility, 5_000, 2, [voucher_hash(world.utility, c) for c in codes]])
-    (issued,) = world.chain.events(r, "vouchers_issued")
-    assert issued["total"] == 10_000 and issued["count"] == 2
-    r = world.ok(world.bob, "payments", "redeem_voucher", [world.meters["bob"], codes[0]])
-    (event,) = world.chain.events(r, "voucher_redeemed")
-    assert event["amount"] == 5_000 and event["by"] == world.bob.public_key
-    assert credit(world) == 5_000
-    v = world.view("payments", "voucher", [voucher_hash(world.utility, codes[0])])
-    assert v["status"] == "redeemed" and v["meter"] == world.meters["bob"]
-    assert world.view("payments", "voucher", [voucher_hash(world.utility, codes[1])])["status"] == "issued"
-
-
-def test_invalid_voucher_reused(world: Any) -> None:
-    code = "9999-0000-1111"
-    world.ok(world.admin, "payments", "issue_vouchers", [world.utility, 5_000, 1, [voucher_hash(world.utility, code)]])
-    world.ok(world.bob, "payments", "redeem_voucher", [world.meters["bob"], code])
-    error = world.fail(world.bob, "payments", "redeem_voucher", [world.meters["bob"], code])
-    assert "unused voucher expected" in error
-    carol = world.new_consumer("carol", "prepaid")
-    error = world.fail(carol, "payments", "redeem_voucher", [world.meters["carol"], code])
-    assert "unused voucher expected" in error
-    assert credit(world) == 5_000 and credit(world, world.meters["carol"]) == 0
-
-
-def test_invalid_voucher_unknown_code_or_other_consumer(world: Any) -> None:
-    code = "1234-5678-9012"
-    world.ok(world.admin, "payments", "issue_vouchers", [world.utility, 5_000, 1, [voucher_hash(world.utility, code)]])
-    error = world.fail(world.bob, "payments", "redeem_voucher", [world.meters["bob"], "1234-5678-9013"])
-    assert "unknown code" in error
-    error = world.fail(world.alice, "payments", "redeem_voucher", [world.meters["bob"], code])
-    assert "consumer" in error and world.bob.public_key.hex() in error
-    error = world.fail(world.alice, "payments", "redeem_voucher", [world.meters["alice"], code])
-    assert "prepaid subscription" in error
-
-
-def test_invalid_voucher_issue(world: Any) -> None:
-    h = voucher_hash(world.utility, "A")
-    world.ok(world.admin, "payments", "set_policy", [world.utility, {"voucher_denominations": [1_000, 5_000]}])
-    error = world.fail(world.admin, "payments", "issue_vouchers", [world.utility, 2_000, 1, [h]])
-    assert "denomination" in error and "2000" in error
-    error = world.fail(world.vendor, "payments", "issue_vouchers", [world.utility, 1_000, 1, [h]])
-    assert "role admin" in error
-    error = world.fail(world.admin, "payments", "issue_vouchers", [world.utility, 1_000, 2, [h]])
-    assert "2 code hashes expected, found 1" in error
-    world.ok(world.admin, "payments", "issue_vouchers", [world.utility, 1_000, 1, [h]])
-    error = world.fail(world.admin, "payments", "issue_vouchers", [world.utility, 5_000, 1, [h]])
-    assert "already issued" in error
 
 
 # --- emergency credit ------------------------------------------------------------------
@@ -316,15 +255,3 @@ def test_invalid_policy_values(world: Any) -> None:
     for changes, expected in cases:
         assert expected in world.fail(world.admin, "payments", "set_policy", [world.utility, changes])
     assert "role admin" in world.fail(world.operator, "payments", "set_policy", [world.utility, {"commission_bp": 1}])
-
-
-def test_basic_full_voucher_batch_fits_in_one_transaction(world: Any) -> None:
-    hashes = [voucher_hash(world.utility, f"BATCH-{i}") for i in range(200)]
-    r = world.ok(world.admin, "payments", "issue_vouchers", [world.utility, 1_000, 200, hashes])
-    assert world.chain.events(r, "vouchers_issued")[0]["total"] == 200_000
-
-
-def test_invalid_voucher_batch_too_large(world: Any) -> None:
-    hashes = [voucher_hash(world.utility, f"BATCH-{i}") for i in range(201)]
-    error = world.fail(world.admin, "payments", "issue_vouchers", [world.utility, 1_000, 201, hashes])
-    assert "between 1 and 200 vouchers per batch expected, found 201" in error

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.contracts.conftest import GENESIS_TIME
 from tests.contracts.test_prepaid import DAY, HOUR, T0, buy, credit, read, setup_prepaid
+from wallet import vouchers
 
 NIGHT = GENESIS_TIME + DAY + 22 * HOUR  # Thursday 22:00 UTC: friendly hours (default 08-17)
 NEXT_MORNING = GENESIS_TIME + 2 * DAY + 9 * HOUR  # Friday 09:00 UTC
@@ -86,9 +87,12 @@ def test_basic_credit_stays_with_the_outgoing_subscriber_on_move_in(world: Any) 
 
 def test_invalid_outgoing_subscriber_cannot_redeem_on_the_moved_meter(world: Any) -> None:
     setup_prepaid(world)
+    code = "2222-3333-4444-5555-6666"
+    world.ok(world.admin, "payments", "issue_vouchers", [world.utility, 1_000, [vouchers.voucher_key(code).public_key]])
     carol = world.chain.actor("carol")
     world.ok(world.operator, "registry", "move_in", [world.meters["bob"], carol.public_key, 0], at=T0)
-    error = world.fail(world.bob, "payments", "redeem_voucher", [world.meters["bob"], "ANY"], at=T0 + 1)
+    public_key, signature = vouchers.sign_redemption(code, world.meters["bob"], world.bob.public_key)
+    error = world.fail(world.bob, "payments", "redeem_voucher", [world.meters["bob"], public_key, signature], at=T0 + 1)
     assert "consumer" in error and carol.public_key.hex() in error
 
 
