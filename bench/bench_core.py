@@ -2,15 +2,20 @@
 
 Prints figures beside the machine's own limits measured in the same run (raw Ed25519
 verifications per second, raw SHA-256 / BLAKE2b-256 hashes per second), on one core.
-Usage: python bench/bench_core.py [--txs N]
+Usage: python bench/bench_core.py [--txs N] [--profile]
+
+``--profile`` runs only the core path under cProfile and prints the functions that take the
+most time (own time and cumulative), to find where the non-signature work goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
 import os
 import platform
+import pstats
 import time
 from pathlib import Path
 
@@ -43,8 +48,12 @@ def timed(fn, count: int) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--txs", type=int, default=5000)
+    parser.add_argument("--profile", action="store_true", help="profile the core path only")
     args = parser.parse_args()
     n = args.txs
+    if args.profile:
+        profile_core_path(n)
+        return
     print(f"meterchain core benchmark: Python {platform.python_version()} on {platform.machine()}, one core")
 
     print("machine limits (measured now):")
@@ -94,6 +103,41 @@ def main() -> None:
     print(f"  state root over the block's writes: {root_time * 1000:,.1f} ms for {n} transactions ({root.hex()[:16]}...)")
     print(f"  core path / raw Ed25519 verify rate = {core / raw_verify:.2f} (goal >= 0.50)")
     print(f"  SHA-256 raw rate: {raw_sha:,.0f}/s")
+
+
+def core_path_setup(n: int):  # type: ignore[no-untyped-def]
+    """A chain with the counter deployed and claimed, and ``n`` encoded `add` calls."""
+    chain = LocalChain.genesis(contracts=("counter",), sources={"counter": COUNTER})
+    alice = chain.actor("alice")
+    assert chain.call(alice, "counter", "claim", ["MTR-1"]).ok
+    txs = [chain.transaction(alice, "counter", "add", ["MTR-1", 1 + i % 7], nonce=1 + i) for i in range(n)]
+    env = chain.env()
+    header = BlockHeader(
+        chain.height + 1, chain.head.hash, chain.time + 1, alice.public_key,
+        bytes(32), bytes(32), bytes(32), env.validator_set_hash,
+    )
+    return chain.state, [tx.encode() for tx in txs], header, env
+
+
+def run_core_path(state, wire, header, env):  # type: ignore[no-untyped-def]
+    for raw in wire:
+        tx = Transaction.decode(raw)
+        validate_transaction(tx, env.chain_id, header.height)
+        state, receipt = apply_transaction(state, tx, header, env)
+        assert receipt.ok, receipt.error
+    return state
+
+
+def profile_core_path(n: int) -> None:
+    state, wire, header, env = core_path_setup(n)
+    profiler = cProfile.Profile(builtins=False)  # C calls count in their caller: less distortion
+    profiler.enable()
+    run_core_path(state, wire, header, env)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"core path profile over {n} transactions (times include cProfile's overhead):")
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

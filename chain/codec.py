@@ -53,7 +53,23 @@ def _prepare(value: Value, depth: int) -> Value:
             raise DecodeError(f"nesting of at most {MAX_DEPTH} levels expected, found nesting deeper")
         if len(value) > MAX_CONTAINER_LEN:
             raise DecodeError(f"array of at most {MAX_CONTAINER_LEN} items expected, found {len(value)}")
-        return [_prepare(item, depth + 1) for item in value]
+        # Scalars inline (no call per item): most arrays are records of ints, str and bytes.
+        # An array with nothing to change is packed as it is (msgpack writes a tuple and a
+        # list alike); a copy is made only from the first item that changes.
+        out: list[Value] | None = None
+        for i, item in enumerate(value):
+            item_kind = type(item)
+            if item_kind in _PASS_THROUGH or (item_kind is int and INT_MIN <= item <= INT_MAX):
+                if out is not None:
+                    out.append(item)
+                continue
+            prepared = _prepare(item, depth + 1)
+            if out is None:
+                if prepared is item:
+                    continue
+                out = list(value[:i])
+            out.append(prepared)
+        return value if out is None else out
     if kind is dict:
         if depth >= MAX_DEPTH:
             raise DecodeError(f"nesting of at most {MAX_DEPTH} levels expected, found nesting deeper")
@@ -65,8 +81,13 @@ def _prepare(value: Value, depth: int) -> Value:
             if key_kind not in _KEY_TYPES:
                 raise DecodeError(f"map key of type int, str or bytes expected, found {key_kind.__name__}")
             packed_key = _str_sort_key(key) if key_kind is str else _pack(_prepare(key, depth + 1))
-            entries.append((packed_key, key, _prepare(item, depth + 1)))
-        entries.sort(key=lambda entry: entry[0])
+            item_kind = type(item)
+            if not (item_kind in _PASS_THROUGH or (item_kind is int and INT_MIN <= item <= INT_MAX)):
+                item = _prepare(item, depth + 1)
+            entries.append((packed_key, key, item))
+        # Distinct keys have distinct encodings, so the tuples are ordered by their first
+        # element alone and a plain sort (no key function call per entry) is the same order.
+        entries.sort()
         return {key: item for _, key, item in entries}
     if kind is float:
         raise DecodeError("no floats expected, found a float")
@@ -84,9 +105,25 @@ def _prepare(value: Value, depth: int) -> Value:
     )
 
 
+# Encoded str keys by key: records and events use a few field names over and over. Bounded
+# (cleared when full) so that keys from contracts cannot grow it without limit.
+_str_keys: dict[str, bytes] = {}
+_STR_KEYS_MAX: Final = 4096
+
+
 def _str_sort_key(key: str) -> bytes:
     """The msgpack encoding of a str key, built without calling msgpack (maps are sorted
     by encoded key and most keys are short str: this is the hot path of every record)."""
+    packed = _str_keys.get(key)
+    if packed is None:
+        packed = _encode_str_key(key)
+        if len(_str_keys) >= _STR_KEYS_MAX:
+            _str_keys.clear()
+        _str_keys[key] = packed
+    return packed
+
+
+def _encode_str_key(key: str) -> bytes:
     data = key.encode()
     size = len(data)
     if size < 32:
@@ -98,13 +135,21 @@ def _str_sort_key(key: str) -> bytes:
     return b"\xdb" + size.to_bytes(4, "big") + data
 
 
+# One packer for the process: ``msgpack.packb`` builds a new ``Packer`` per call, which costs
+# more than packing a small record. Without a ``default`` hook ``pack`` runs no Python code
+# and holds the GIL throughout, so sharing it between threads cannot interleave two values.
+_packer: Final = msgpack.Packer(use_bin_type=True)
+
+
 def _pack(value: Value) -> bytes:
-    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    packed: bytes = _packer.pack(value)
     return packed
 
 
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically; raise ``DecodeError`` for a value with no encoding."""
+    if type(value) is int and INT_MIN <= value <= INT_MAX:
+        return _pack(value)  # nonces, totals, return values: nothing to prepare
     return _pack(_prepare(value, 0))
 
 
@@ -123,9 +168,10 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         raise DecodeError(f"at most {max_size} bytes expected, found {len(data)}")
     if len(data) == 0:
         raise DecodeError("a msgpack value expected, found empty input")
+    data = data if type(data) is bytes else bytes(data)
     try:
         value = msgpack.unpackb(
-            bytes(data),
+            data,
             raw=False,
             strict_map_key=False,
             use_list=True,
@@ -150,7 +196,7 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
     except (ValueError, msgpack.UnpackException) as exc:
         raise DecodeError(f"well-formed msgpack expected: {exc}") from None
     canonical = encode(value)
-    if canonical != bytes(data):
+    if canonical != data:
         raise DecodeError(
             "canonical encoding expected (shortest integers, sorted unique map keys, "
             f"bin for bytes), found a non-canonical form of {len(data)} bytes"

@@ -38,6 +38,9 @@ __all__ = [
     "verify_proof",
 ]
 
+# A value no write map holds (``None`` is a pending delete).
+_ABSENT: Final = object()
+
 # Keys per chunk of the in-memory key index (see ``_KeyIndex``).
 _CHUNK: Final = 1024
 
@@ -256,11 +259,13 @@ class State:
 
     def get(self, key: bytes) -> bytes | None:
         for level in reversed(self.levels):
-            if key in level:
-                return level[key]
-        if self.backend.root() == self.base_root:
-            return self.backend.get_value(key)
-        return merkle.lookup(self.backend.get_node, self.base_root, key)
+            value = level.get(key, _ABSENT)  # one lookup per level, not ``in`` then ``[]``
+            if value is not _ABSENT:
+                return value  # type: ignore[return-value]
+        backend = self.backend
+        if backend.root() == self.base_root:
+            return backend.get_value(key)
+        return merkle.lookup(backend.get_node, self.base_root, key)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
         """Up to ``limit`` keys of this view starting with ``prefix``, greater than
@@ -310,15 +315,14 @@ class State:
 
     def with_writes(self, writes: Writes) -> State:
         """A new view with ``writes`` (``None`` deletes) on top of this one; no hashing."""
-        own: dict[bytes, bytes | None] = {}
-        for key, value in writes.items():
+        own: dict[bytes, bytes | None] = dict(writes)  # our own copy, made in C
+        for key, value in own.items():
             if not isinstance(key, bytes) or not 1 <= len(key) <= MAX_KEY_SIZE:
                 raise ValueError(
                     f"a key of 1 to {MAX_KEY_SIZE} bytes expected, found {key!r:.80}"
                 )
             if value is not None and not isinstance(value, bytes):
                 raise ValueError(f"a bytes value or None expected, found {type(value).__name__}")
-            own[key] = value
         if not own:
             return self
         levels = [*self.levels, MappingProxyType(own)]

@@ -39,6 +39,7 @@ from chain.types import (
     KIND_CALL,
     KIND_DEPLOY,
     MAX_TX_SIZE,
+    SHAPE_CHECKED,
     STATUS_FAILED,
     STATUS_SUCCESS,
     Block,
@@ -123,14 +124,18 @@ class BlockEnv:
 # --- helpers ---------------------------------------------------------------------------
 
 
+# State values were written by ``codec.encode`` and are committed to by the state root, so
+# they are read back with ``decode_stored`` (no canonical re-encoding check).
+
+
 def get_nonce(state: State, account: bytes) -> int:
     raw = state.get(keys.nonce_key(account))
-    return 0 if raw is None else int(codec.decode(raw))
+    return 0 if raw is None else int(codec.decode_stored(raw))
 
 
 def governance_key(state: State) -> bytes:
     raw = state.get(keys.meta_key("governance"))
-    return b"" if raw is None else bytes(codec.decode(raw))
+    return b"" if raw is None else bytes(codec.decode_stored(raw))
 
 
 def intrinsic_gas(tx: Transaction) -> int:
@@ -155,10 +160,11 @@ def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
         raise InvalidTransaction(f"gas limit of at most {MAX_TX_GAS} expected, found {tx.gas_limit}")
     if height > tx.expiry_height:
         raise Expired(f"inclusion at height <= {tx.expiry_height} expected, found height {height}")
-    try:
-        check_payload_shape(tx.kind, tx.payload)
-    except DecodeError as exc:
-        raise InvalidTransaction(str(exc)) from exc
+    if SHAPE_CHECKED not in tx.__dict__:  # a decoded transaction's shape was checked already
+        try:
+            check_payload_shape(tx.kind, tx.payload)
+        except DecodeError as exc:
+            raise InvalidTransaction(str(exc)) from exc
     check_transaction_signature(tx)
 
 
@@ -171,10 +177,12 @@ def apply_transaction(
     """Apply one valid transaction; return the new state and its receipt."""
     tx_hash = tx.hash
     # NONCE: replay protection. A wrong nonce changes nothing at all.
-    expected_nonce = get_nonce(state, tx.sender)
+    nonce_key = keys.nonce_key(tx.sender)
+    raw_nonce = state.get(nonce_key)  # ``get_nonce``, keeping the key for the write below
+    expected_nonce = 0 if raw_nonce is None else int(codec.decode_stored(raw_nonce))
     if tx.nonce != expected_nonce:
         return state, _failed(tx_hash, 0, f"nonce {expected_nonce} expected, found {tx.nonce}")
-    bumped = {keys.nonce_key(tx.sender): codec.encode(expected_nonce + 1)}
+    bumped = {nonce_key: codec.encode(expected_nonce + 1)}
 
     # GAS: the intrinsic cost is charged before anything runs.
     base_gas = intrinsic_gas(tx)

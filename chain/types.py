@@ -37,6 +37,10 @@ KIND_UPGRADE: Final = "upgrade"
 TX_KINDS: Final = (KIND_CALL, KIND_DEPLOY, KIND_UPGRADE)
 
 
+# Marks (in a decoded transaction's instance dict) that ``check_payload_shape`` passed.
+SHAPE_CHECKED: Final = "_payload_shape_checked"
+
+
 # --- field checks shared by the decoders -------------------------------------------------
 
 
@@ -71,6 +75,9 @@ def _expect_str(value: Any, name: str, max_len: int = 256) -> str:
 
 
 # --- transactions ----------------------------------------------------------------------
+
+# ``Domain.X.tag`` costs an enum hash (a Python-level call) on every use; the tag is constant.
+_TX_SIGNING_TAG: Final = Domain.TX_SIGNING.tag
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,8 @@ class Transaction:
             # bytes as the 7-array of the body fields once the array header says 7 and the
             # trailing bin8 signature (0xC4 0x40 + 64 bytes) is cut. Slicing saves an encode
             # on the hot path; the fallback below is the definition.
-            return Domain.TX_SIGNING.tag + b"\x97" + encoded[1 : -(SIGNATURE_SIZE + 2)]
-        return Domain.TX_SIGNING.tag + codec.encode(self.body_fields())
+            return _TX_SIGNING_TAG + b"\x97" + encoded[1 : -(SIGNATURE_SIZE + 2)]
+        return _TX_SIGNING_TAG + codec.encode(self.body_fields())
 
     def encode(self) -> bytes:
         return self._encoded
@@ -140,11 +147,20 @@ class Transaction:
         signature = Signature(_expect_bytes(fields[7], "transaction.signature", SIGNATURE_SIZE))
         tx = cls(chain_id, sender, nonce, expiry, gas_limit, kind, fields[6], signature)
         check_payload_shape(tx.kind, tx.payload)
+        tx.__dict__[SHAPE_CHECKED] = True  # so that validation does not check it again
         return tx
 
     @classmethod
     def decode(cls, data: bytes) -> Transaction:
-        return cls.from_value(codec.decode(data, max_size=MAX_TX_SIZE))
+        data = bytes(data)
+        tx = cls.from_value(codec.decode(data, max_size=MAX_TX_SIZE))
+        # The strict decode proved ``data`` is the canonical encoding of these fields, i.e.
+        # exactly what ``_encoded`` would compute: keep it instead of encoding again. Every
+        # decoded transaction is hashed (mempool, block, receipt), so hash it here too: it
+        # is the same value, without cached_property's per-instance lock on first access.
+        tx.__dict__["_encoded"] = data
+        tx.__dict__["hash"] = hash_domain(Domain.TRANSACTION, data)
+        return tx
 
 
 def check_payload_shape(kind: str, payload: Any) -> None:

@@ -88,8 +88,9 @@ class Execution:
             raise OutOfGas("")
 
     def read(self, key: bytes) -> bytes | None:
-        if key in self.writes:
-            return self.writes[key]
+        writes = self.writes
+        if key in writes:
+            return writes[key]
         return self.state.get(key)
 
     def storage_key(self, key: Any) -> bytes:
@@ -98,16 +99,33 @@ class Execution:
         raw = key.encode()
         if len(raw) > MAX_CONTRACT_KEY:
             raise VMError(f"storage key of at most {MAX_CONTRACT_KEY} bytes expected, found {len(raw)}")
-        return storage_prefix(self.contract) + raw
+        prefix = _prefixes.get(self.contract)
+        if prefix is None:
+            prefix = _contract_prefix(self.contract)
+        return prefix + raw
 
     def check_writable(self, what: str) -> None:
         if self.read_only:
             raise ReadOnlyViolation(f"no {what} expected in a read-only (view) execution")
 
 
+# Storage namespaces by contract name: every storage call needs its contract's prefix, and a
+# chain has few contracts. Bounded (cleared when full) like the program cache.
+_prefixes: dict[str, bytes] = {}
+_PREFIXES_MAX: Final = 256
+
+
+def _contract_prefix(contract: str) -> bytes:
+    prefix = storage_prefix(contract)
+    if len(_prefixes) >= _PREFIXES_MAX:
+        _prefixes.clear()
+    _prefixes[contract] = prefix
+    return prefix
+
 def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
     key = ex.storage_key(a[0])
-    raw = ex.read(key)
+    writes = ex.writes  # ``ex.read`` inlined: the hottest host call
+    raw = writes[key] if key in writes else ex.state.get(key)
     ex.charge(g.STORAGE_READ + (len(raw) * g.STORAGE_READ_PER_BYTE if raw else 0))
     if raw is None:
         return a[1]
@@ -208,7 +226,7 @@ def _h_emit(ex: Execution, a: list[Any]) -> Any:
         raise VMError(f"dict of fields expected in emit(), found {type_name(fields)}")
     ex.charge(weight(fields, ex.gas + 1) * g.PER_ITEM)
     try:
-        event = Event.make(ex.contract, name, fields)
+        event = Event(ex.contract, name, codec.encode(fields))  # ``Event.make``, one call less
     except DecodeError as exc:
         raise VMError(f"encodable event fields expected: {exc}"[:300]) from None
     except RecursionError:

@@ -26,6 +26,7 @@ from vm import opcodes as o
 from vm.builtins import CALL_ID, PURE, call_method
 from vm.bytecode import InvalidBytecode, LoadedFunction, Program, verify_code
 from vm.errors import IntegerOverflow, OutOfGas, Revert, VMError
+from vm.gas import BYTES_PER_GAS
 from vm.host import HOST, Context, Execution, StateAccess
 from vm.values import (
     INT_LIMIT,
@@ -107,7 +108,15 @@ def _bind_args(fn: LoadedFunction, args: Any, contract: str) -> list[Any]:
             else f"{len(params) - len(defaults)} to {len(params)}"
         )
         raise VMError(f"{want} arguments expected by {contract}.{fn.source.name}, found {n}")
-    bound = [deep_copy(check_value(a)) for a in args]
+    bound: list[Any] = []
+    for a in args:
+        t = type(a)
+        # Short str and in-range ints are valid and immutable as they are (the common case);
+        # anything else takes the full check and copy.
+        if (t is str and len(a) <= MAX_LEN) or (t is int and INT_MIN <= a < INT_LIMIT):
+            bound.append(a)
+        else:
+            bound.append(deep_copy(check_value(a)))
     bound.extend(defaults[n - len(params) :] if n < len(params) else ())
     return bound
 
@@ -270,32 +279,40 @@ class _Failure(Exception):
         self.where = where
 
 
+# The opcodes the loop compares against, in the order ``_run`` unpacks them into locals: one
+# unpack of this tuple costs far less than ~50 attribute reads at every call.
+_LOOP_OPS: Final = (
+    o.GAS, o.LOAD_CONST, o.LOAD_LOCAL, o.STORE_LOCAL,
+    o.POP, o.DUP, o.DUP2, o.ROT2, o.ROT3,
+    o.ADD, o.SUB, o.MUL, o.FLOORDIV, o.MOD, o.POW,
+    o.EQ, o.NE, o.LT, o.LE, o.GT, o.GE, o.IN, o.NOT_IN,
+    o.IS_NONE, o.IS_NOT_NONE, o.NEG, o.POS, o.NOT,
+    o.JUMP, o.JUMP_IF_FALSE, o.JUMP_IF_TRUE,
+    o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP,
+    o.GET_ITER, o.RANGE_ITER, o.FOR_ITER,
+    o.BUILD_LIST, o.BUILD_TUPLE, o.BUILD_DICT,
+    o.BUILD_STRING, o.FORMAT_VALUE,
+    o.SUBSCR, o.STORE_SUBSCR, o.DELETE_SUBSCR, o.SLICE, o.UNPACK,
+    o.CALL, o.CALL_BUILTIN, o.CALL_METHOD, o.RETURN, o.ISINSTANCE,
+)  # fmt: skip
+
+
 def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -> Any:
     # Opcodes as locals: a LOAD_FAST per comparison in the dispatch chain.
-    GAS, LOAD_CONST, LOAD_LOCAL, STORE_LOCAL = o.GAS, o.LOAD_CONST, o.LOAD_LOCAL, o.STORE_LOCAL
-    POP, DUP, DUP2, ROT2, ROT3 = o.POP, o.DUP, o.DUP2, o.ROT2, o.ROT3
-    ADD, SUB, MUL, FLOORDIV, MOD, POW = o.ADD, o.SUB, o.MUL, o.FLOORDIV, o.MOD, o.POW
-    EQ, NE, LT, LE, GT, GE, IN, NOT_IN = o.EQ, o.NE, o.LT, o.LE, o.GT, o.GE, o.IN, o.NOT_IN
-    IS_NONE, IS_NOT_NONE, NEG, POS, NOT = o.IS_NONE, o.IS_NOT_NONE, o.NEG, o.POS, o.NOT
-    JUMP, JUMP_IF_FALSE, JUMP_IF_TRUE = o.JUMP, o.JUMP_IF_FALSE, o.JUMP_IF_TRUE
-    JUMP_IF_FALSE_OR_POP, JUMP_IF_TRUE_OR_POP = o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP
-    GET_ITER, RANGE_ITER, FOR_ITER = o.GET_ITER, o.RANGE_ITER, o.FOR_ITER
-    BUILD_LIST, BUILD_TUPLE, BUILD_DICT = o.BUILD_LIST, o.BUILD_TUPLE, o.BUILD_DICT
-    BUILD_STRING, FORMAT_VALUE = o.BUILD_STRING, o.FORMAT_VALUE
-    SUBSCR, STORE_SUBSCR, DELETE_SUBSCR, SLICE, UNPACK = (
-        o.SUBSCR,
-        o.STORE_SUBSCR,
-        o.DELETE_SUBSCR,
-        o.SLICE,
-        o.UNPACK,
-    )
-    CALL, CALL_BUILTIN, CALL_METHOD, RETURN, ISINSTANCE = (
-        o.CALL,
-        o.CALL_BUILTIN,
-        o.CALL_METHOD,
-        o.RETURN,
-        o.ISINSTANCE,
-    )
+    (
+        GAS, LOAD_CONST, LOAD_LOCAL, STORE_LOCAL,
+        POP, DUP, DUP2, ROT2, ROT3,
+        ADD, SUB, MUL, FLOORDIV, MOD, POW,
+        EQ, NE, LT, LE, GT, GE, IN, NOT_IN,
+        IS_NONE, IS_NOT_NONE, NEG, POS, NOT,
+        JUMP, JUMP_IF_FALSE, JUMP_IF_TRUE,
+        JUMP_IF_FALSE_OR_POP, JUMP_IF_TRUE_OR_POP,
+        GET_ITER, RANGE_ITER, FOR_ITER,
+        BUILD_LIST, BUILD_TUPLE, BUILD_DICT,
+        BUILD_STRING, FORMAT_VALUE,
+        SUBSCR, STORE_SUBSCR, DELETE_SUBSCR, SLICE, UNPACK,
+        CALL, CALL_BUILTIN, CALL_METHOD, RETURN, ISINSTANCE,
+    ) = _LOOP_OPS  # fmt: skip
     UNBOUND, DONE = _UNBOUND, _DONE
     BUILTIN_IMPL = _BUILTIN_IMPL
 
@@ -390,12 +407,36 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     if r >= INT_LIMIT or r < INT_MIN:
                         check_int(r)
                     stack[-1] = r
+                elif type(a) is str and type(b) is str:
+                    # ``_add`` inlined for str (storage keys are built this way): same check,
+                    # same charge, and like ``ex.charge`` it fails at once when gas runs out.
+                    size = len(a) + len(b)
+                    if size > MAX_LEN:
+                        check_len(size, "str")
+                    gas -= size // BYTES_PER_GAS
+                    if gas < 0:
+                        raise OutOfGas("")
+                    stack[-1] = a + b
                 else:
                     ex.gas = gas
                     stack[-1] = _add(ex, a, b)
                     gas = ex.gas
             elif op == POP:
                 pop()
+            # f-strings come early in the chain: nearly every ``require`` builds its message.
+            elif op == FORMAT_VALUE:
+                v = stack[-1]
+                if type(v) is not str:  # a str formats as itself
+                    stack[-1] = str(v) if type(v) is int else to_text(v)
+            elif op == BUILD_STRING:
+                parts = stack[-arg:] if arg else []
+                if arg:
+                    del stack[-arg:]
+                size = sum(map(len, parts))  # before joining: never build an oversized str
+                if size > MAX_LEN:
+                    check_len(size, "str")
+                gas -= size // BYTES_PER_GAS  # g.size_gas, inlined
+                push("".join(parts))
             elif op == JUMP:
                 pc = arg
             elif op == LT:
@@ -525,16 +566,6 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     pc = arg
                 else:
                     pop()
-            elif op == FORMAT_VALUE:
-                stack[-1] = to_text(stack[-1])
-            elif op == BUILD_STRING:
-                parts = stack[-arg:] if arg else []
-                if arg:
-                    del stack[-arg:]
-                size = sum(len(p) for p in parts)  # before joining: never build an oversized str
-                check_len(size, "str")
-                gas -= g.size_gas(size)
-                push("".join(parts))
             elif op == CALL_METHOD:
                 argc = arg & 0xFF
                 if argc:
@@ -729,22 +760,30 @@ def execute(
         args = _bind_args(fn, args, contract)
         ex.read_only = read_only or fn.source.kind == "view"
         value = _run(ex, program, fn, args)
-        try:
-            ex.charge(weight(value, ex.gas + 1) - 1)  # checking a container return value
-        except OutOfGas as exc:
-            raise _Failure(exc, f"{contract}.{function} return") from None
-        if not _returnable(value, 0):
-            raise VMError(
-                f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
-                f"{codec.MAX_DEPTH}) expected from {contract}.{function}, found {type_name(value)}"
-            ) from None
+        vt = type(value)
+        if (vt is int and codec.INT_MIN <= value <= codec.INT_MAX) or vt is bool or value is None:
+            # A scalar return (the common case) weighs 1, so the charge below would be 0: it
+            # can only fail on a balance already negative, and is always returnable.
+            if ex.gas < 0:
+                raise _Failure(OutOfGas(""), f"{contract}.{function} return")
+        else:
+            try:
+                ex.charge(weight(value, ex.gas + 1) - 1)  # checking a container return value
+            except OutOfGas as exc:
+                raise _Failure(exc, f"{contract}.{function} return") from None
+            if not _returnable(value, 0):
+                raise VMError(
+                    f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
+                    f"{codec.MAX_DEPTH}) expected from {contract}.{function}, found {type_name(value)}"
+                ) from None
         if ex.gas < 0:
             raise OutOfGas("")
     except _Failure as f:
         return _failed(ex, f.error, f.where)
     except VMError as exc:
         return _failed(ex, exc, "")
-    return ExecutionResult(True, value, gas_limit - ex.gas, tuple(ex.events), dict(ex.writes), "")
+    # ``ex`` ends here, so its write buffer is handed over as it is, not copied.
+    return ExecutionResult(True, value, gas_limit - ex.gas, tuple(ex.events), ex.writes, "")
 
 
 def _failed(ex: Execution, error: VMError, where: str) -> ExecutionResult:

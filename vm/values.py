@@ -154,6 +154,20 @@ def weight(value: Any, limit: int) -> int:
         return 1 + len(value) // BYTES_PER_GAS
     if t is not list and t is not tuple and t is not dict:
         return 1
+    if t is dict:
+        # A flat dict (event fields, records) is counted in one pass without the work list;
+        # the totals are the same as below. A nested value sends it to the general walk.
+        n = 1
+        for k, v in value.items():
+            tv = type(v)
+            if tv is list or tv is tuple or tv is dict:
+                break
+            n += 1 if type(k) is int else 1 + len(k) // BYTES_PER_GAS
+            n += 1 + len(v) // BYTES_PER_GAS if tv is str or tv is bytes else 1
+            if n > limit:
+                return n
+        else:
+            return n
     n = 0
     todo = [value]
     while todo:

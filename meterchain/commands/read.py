@@ -63,8 +63,12 @@ def _parser(
             return parse_mbus
         if fmt == "wmbus":
             from meter_adapters.wmbus import parse_wmbus
+            from meter_adapters.wmbus_vendors.compact import FormatCache
 
-            return lambda data: parse_wmbus(data, key)
+            # One cache for the whole run: a compact frame is readable after a full frame
+            # of the same format, read earlier from the same file or port.
+            formats = FormatCache()
+            return lambda data: parse_wmbus(data, key, formats)
         from meter_adapters.dlms import parse_dlms
 
         return lambda data: parse_dlms(data, key)
