@@ -80,7 +80,10 @@ def _prepare(value: Value, depth: int) -> Value:
             key_kind = type(key)
             if key_kind not in _KEY_TYPES:
                 raise DecodeError(f"map key of type int, str or bytes expected, found {key_kind.__name__}")
-            packed_key = _str_sort_key(key) if key_kind is str else _pack(_prepare(key, depth + 1))
+            if key_kind is str:
+                packed_key = _str_keys.get(key) or _str_sort_key(key)
+            else:
+                packed_key = _pack(_prepare(key, depth + 1))
             item_kind = type(item)
             if not (item_kind in _PASS_THROUGH or (item_kind is int and INT_MIN <= item <= INT_MAX)):
                 item = _prepare(item, depth + 1)

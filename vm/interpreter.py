@@ -331,6 +331,9 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
         while True:
             op, arg = code[pc]
             pc += 1
+            # The chain is ordered by how often the contracts use each instruction (static
+            # counts over registry, billing, payments and supply): every test in it costs
+            # every instruction that comes later.
             if op == LOAD_LOCAL:
                 v = locs[arg]
                 if v is UNBOUND:
@@ -342,11 +345,6 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                 gas -= arg
                 if gas < 0:
                     raise OutOfGas("")
-            elif op == STORE_LOCAL:
-                locs[arg] = pop()
-            elif op == JUMP_IF_FALSE:
-                if not pop():
-                    pc = arg
             elif op == CALL_BUILTIN:
                 argc = arg & 0xFF
                 bid = arg >> 8
@@ -392,6 +390,8 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     ex.gas = gas
                     push(BUILTIN_IMPL[bid](ex, a_list))
                     gas = ex.gas
+            elif op == STORE_LOCAL:
+                locs[arg] = pop()
             elif op == SUBSCR:
                 k = pop()
                 c = stack[-1]
@@ -399,74 +399,8 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     stack[-1] = c[k]
                 else:
                     stack[-1] = _subscr(c, k)
-            elif op == ADD:
-                b = pop()
-                a = stack[-1]
-                if type(a) is int and type(b) is int:
-                    r = a + b
-                    if r >= INT_LIMIT or r < INT_MIN:
-                        check_int(r)
-                    stack[-1] = r
-                elif type(a) is str and type(b) is str:
-                    # ``_add`` inlined for str (storage keys are built this way): same check,
-                    # same charge, and like ``ex.charge`` it fails at once when gas runs out.
-                    size = len(a) + len(b)
-                    if size > MAX_LEN:
-                        check_len(size, "str")
-                    gas -= size // BYTES_PER_GAS
-                    if gas < 0:
-                        raise OutOfGas("")
-                    stack[-1] = a + b
-                else:
-                    ex.gas = gas
-                    stack[-1] = _add(ex, a, b)
-                    gas = ex.gas
             elif op == POP:
                 pop()
-            # f-strings come early in the chain: nearly every ``require`` builds its message.
-            elif op == FORMAT_VALUE:
-                v = stack[-1]
-                if type(v) is not str:  # a str formats as itself
-                    stack[-1] = str(v) if type(v) is int else to_text(v)
-            elif op == BUILD_STRING:
-                parts = stack[-arg:] if arg else []
-                if arg:
-                    del stack[-arg:]
-                size = sum(map(len, parts))  # before joining: never build an oversized str
-                if size > MAX_LEN:
-                    check_len(size, "str")
-                gas -= size // BYTES_PER_GAS  # g.size_gas, inlined
-                push("".join(parts))
-            elif op == JUMP:
-                pc = arg
-            elif op == LT:
-                b = pop()
-                a = stack[-1]
-                if type(a) is int and type(b) is int:
-                    stack[-1] = a < b
-                else:
-                    gas -= weight(a, gas + 1)
-                    if gas < 0:
-                        raise OutOfGas("")
-                    stack[-1] = compare(a, b) < 0
-            elif op == EQ:
-                b = pop()
-                a = stack[-1]
-                ta = type(a)
-                if ta is type(b) and (ta is int or ta is str or ta is bytes):
-                    stack[-1] = a == b
-                else:
-                    gas -= weight(a, gas + 1)
-                    if gas < 0:
-                        raise OutOfGas("")
-                    stack[-1] = values_equal(a, b)
-            elif op == FOR_ITER:
-                v = next(stack[-1], DONE)
-                if v is DONE:
-                    pop()
-                    pc = arg
-                else:
-                    push(v)
             elif op == CALL:
                 if len(frames) + 1 >= MAX_DEPTH:
                     raise VMError(f"call depth of at most {MAX_DEPTH} expected")
@@ -503,6 +437,99 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                 push = stack.append
                 pop = stack.pop
                 push(v)
+            elif op == ADD:
+                b = pop()
+                a = stack[-1]
+                if type(a) is int and type(b) is int:
+                    r = a + b
+                    if r >= INT_LIMIT or r < INT_MIN:
+                        check_int(r)
+                    stack[-1] = r
+                elif type(a) is str and type(b) is str:
+                    # ``_add`` inlined for str (storage keys are built this way): same check,
+                    # same charge, and like ``ex.charge`` it fails at once when gas runs out.
+                    size = len(a) + len(b)
+                    if size > MAX_LEN:
+                        check_len(size, "str")
+                    gas -= size // BYTES_PER_GAS
+                    if gas < 0:
+                        raise OutOfGas("")
+                    stack[-1] = a + b
+                else:
+                    ex.gas = gas
+                    stack[-1] = _add(ex, a, b)
+                    gas = ex.gas
+            elif op == FORMAT_VALUE:
+                v = stack[-1]
+                if type(v) is not str:  # a str formats as itself
+                    stack[-1] = str(v) if type(v) is int else to_text(v)
+            elif op == JUMP_IF_FALSE:
+                if not pop():
+                    pc = arg
+            elif op == BUILD_STRING:
+                parts = stack[-arg:] if arg else []
+                if arg:
+                    del stack[-arg:]
+                size = sum(map(len, parts))  # before joining: never build an oversized str
+                if size > MAX_LEN:
+                    check_len(size, "str")
+                gas -= size // BYTES_PER_GAS  # g.size_gas, inlined
+                push("".join(parts))
+            elif op == BUILD_LIST:
+                if arg:
+                    items = stack[-arg:]
+                    del stack[-arg:]
+                    push(items)
+                else:
+                    push([])
+            elif op == STORE_SUBSCR:
+                k = pop()
+                c = pop()
+                _store_subscr(c, k, pop())
+            elif op == BUILD_DICT:
+                if arg:
+                    items = stack[-2 * arg :]
+                    del stack[-2 * arg :]
+                    push(_build_dict(items))
+                else:
+                    push({})
+            elif op == JUMP:
+                pc = arg
+            elif op == FOR_ITER:
+                v = next(stack[-1], DONE)
+                if v is DONE:
+                    pop()
+                    pc = arg
+                else:
+                    push(v)
+            elif op == EQ:
+                b = pop()
+                a = stack[-1]
+                ta = type(a)
+                if ta is type(b) and (ta is int or ta is str or ta is bytes):
+                    stack[-1] = a == b
+                else:
+                    gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
+                    stack[-1] = values_equal(a, b)
+            elif op == CALL_METHOD:
+                argc = arg & 0xFF
+                if argc:
+                    a_list = stack[-argc:]
+                    del stack[-argc:]
+                else:
+                    a_list = []
+                ex.gas = gas
+                stack[-1] = call_method(ex, arg >> 8, stack[-1], a_list)
+                gas = ex.gas
+            elif op == JUMP_IF_FALSE_OR_POP:
+                if not stack[-1]:
+                    pc = arg
+                else:
+                    pop()
+            elif op == ISINSTANCE:
+                stack[-1] = bool(_ISINSTANCE_BITS.get(type(stack[-1]), 0) & arg)
             elif op == SUB:
                 b = pop()
                 a = stack[-1]
@@ -512,6 +539,8 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                 if r >= INT_LIMIT or r < INT_MIN:
                     check_int(r)
                 stack[-1] = r
+            elif op == GET_ITER:
+                stack[-1] = _iter(stack[-1])
             elif op == GT:
                 b = pop()
                 a = stack[-1]
@@ -522,6 +551,8 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     if gas < 0:
                         raise OutOfGas("")
                     stack[-1] = compare(a, b) > 0
+            elif op == NOT:
+                stack[-1] = not stack[-1]
             elif op == LE:
                 b = pop()
                 a = stack[-1]
@@ -532,16 +563,8 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     if gas < 0:
                         raise OutOfGas("")
                     stack[-1] = compare(a, b) <= 0
-            elif op == GE:
-                b = pop()
-                a = stack[-1]
-                if type(a) is int and type(b) is int:
-                    stack[-1] = a >= b
-                else:
-                    gas -= weight(a, gas + 1)
-                    if gas < 0:
-                        raise OutOfGas("")
-                    stack[-1] = compare(a, b) >= 0
+            elif op == IS_NOT_NONE:
+                stack[-1] = stack[-1] is not None
             elif op == NE:
                 b = pop()
                 a = stack[-1]
@@ -553,47 +576,23 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                     if gas < 0:
                         raise OutOfGas("")
                     stack[-1] = not values_equal(a, b)
-            elif op == JUMP_IF_TRUE:
-                if pop():
-                    pc = arg
-            elif op == JUMP_IF_FALSE_OR_POP:
-                if not stack[-1]:
-                    pc = arg
-                else:
-                    pop()
+            elif op == IS_NONE:
+                stack[-1] = stack[-1] is None
             elif op == JUMP_IF_TRUE_OR_POP:
                 if stack[-1]:
                     pc = arg
                 else:
                     pop()
-            elif op == CALL_METHOD:
-                argc = arg & 0xFF
-                if argc:
-                    a_list = stack[-argc:]
-                    del stack[-argc:]
+            elif op == LT:
+                b = pop()
+                a = stack[-1]
+                if type(a) is int and type(b) is int:
+                    stack[-1] = a < b
                 else:
-                    a_list = []
-                ex.gas = gas
-                stack[-1] = call_method(ex, arg >> 8, stack[-1], a_list)
-                gas = ex.gas
-            elif op == STORE_SUBSCR:
-                k = pop()
-                c = pop()
-                _store_subscr(c, k, pop())
-            elif op == BUILD_LIST:
-                if arg:
-                    items = stack[-arg:]
-                    del stack[-arg:]
-                    push(items)
-                else:
-                    push([])
-            elif op == BUILD_DICT:
-                if arg:
-                    items = stack[-2 * arg :]
-                    del stack[-2 * arg :]
-                    push(_build_dict(items))
-                else:
-                    push({})
+                    gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
+                    stack[-1] = compare(a, b) < 0
             elif op == MUL:
                 b = pop()
                 a = stack[-1]
@@ -603,6 +602,30 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                 if r >= INT_LIMIT or r < INT_MIN:
                     check_int(r)
                 stack[-1] = r
+            elif op == GE:
+                b = pop()
+                a = stack[-1]
+                if type(a) is int and type(b) is int:
+                    stack[-1] = a >= b
+                else:
+                    gas -= weight(a, gas + 1)
+                    if gas < 0:
+                        raise OutOfGas("")
+                    stack[-1] = compare(a, b) >= 0
+            elif op == IN:
+                b = pop()
+                gas -= weight(b, gas + 1)
+                if gas < 0:
+                    raise OutOfGas("")
+                stack[-1] = contains(b, stack[-1])
+            elif op == NEG:
+                a = stack[-1]
+                if type(a) is not int:
+                    raise VMError(f"int operand expected for unary '-', found {type_name(a)}")
+                stack[-1] = check_int(-a)
+            elif op == JUMP_IF_TRUE:
+                if pop():
+                    pc = arg
             elif op == FLOORDIV:
                 b = pop()
                 a = stack[-1]
@@ -622,39 +645,18 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
                 if b == 0:
                     raise VMError("non-zero divisor expected, found 0")
                 stack[-1] = a % b
-            elif op == ISINSTANCE:
-                stack[-1] = bool(_ISINSTANCE_BITS.get(type(stack[-1]), 0) & arg)
-            elif op == IS_NONE:
-                stack[-1] = stack[-1] is None
-            elif op == IS_NOT_NONE:
-                stack[-1] = stack[-1] is not None
-            elif op == NOT:
-                stack[-1] = not stack[-1]
-            elif op == GET_ITER:
-                stack[-1] = _iter(stack[-1])
             elif op == RANGE_ITER:
                 a_list = stack[-arg:]
                 del stack[-arg:]
                 push(_range(a_list))
             elif op == DUP:
                 push(stack[-1])
-            elif op == IN:
-                b = pop()
-                gas -= weight(b, gas + 1)
-                if gas < 0:
-                    raise OutOfGas("")
-                stack[-1] = contains(b, stack[-1])
             elif op == NOT_IN:
                 b = pop()
                 gas -= weight(b, gas + 1)
                 if gas < 0:
                     raise OutOfGas("")
                 stack[-1] = not contains(b, stack[-1])
-            elif op == NEG:
-                a = stack[-1]
-                if type(a) is not int:
-                    raise VMError(f"int operand expected for unary '-', found {type_name(a)}")
-                stack[-1] = check_int(-a)
             elif op == POS:
                 if type(stack[-1]) is not int:
                     raise VMError(f"int operand expected for unary '+', found {type_name(stack[-1])}")
