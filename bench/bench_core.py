@@ -63,7 +63,7 @@ def main() -> None:
     key = nacl.signing.SigningKey(os.urandom(32))
     public = bytes(key.verify_key)
     signature = key.sign(data).signature
-    raw_verify = rate(
+    rate(
         "raw Ed25519 verify (libsodium)", n, timed(lambda: nacl.bindings.crypto_sign_open(signature + data, public), n)
     )
     rate("raw Ed25519 sign (libsodium)", n, timed(lambda: key.sign(data), n))
@@ -90,18 +90,40 @@ def main() -> None:
     )
     state = chain.state
     start = time.perf_counter()
-    for raw in wire:
-        tx = Transaction.decode(raw)
-        validate_transaction(tx, env.chain_id, header.height)
-        state, receipt = apply_transaction(state, tx, header, env)
-        assert receipt.ok, receipt.error
+    state = run_core_path(state, wire, header, env)
     elapsed = time.perf_counter() - start
-    core = rate("decode + verify + apply", n, elapsed)
+    rate("decode + verify + apply (one pass)", n, elapsed)
     start = time.perf_counter()
     root = state.root
     root_time = time.perf_counter() - start
     print(f"  state root over the block's writes: {root_time * 1000:,.1f} ms for {n} transactions ({root.hex()[:16]}...)")
-    print(f"  core path / raw Ed25519 verify rate = {core / raw_verify:.2f} (goal >= 0.50)")
+
+    # THE GOAL: core path vs raw verify, measured in alternating chunks so that both see the
+    # same machine (a shared 2-core machine's speed drifts within seconds). Each chunk of the
+    # core path replays fresh transactions against the same starting state.
+    chunk = 250
+    raw_times: list[float] = []
+    core_times: list[float] = []
+    state0, wire0, header0, env0 = core_path_setup(chunk * 8)
+    for round_ in range(8):
+        start = time.perf_counter()
+        for _ in range(chunk):
+            nacl.bindings.crypto_sign_open(signature + data, public)
+        raw_times.append((time.perf_counter() - start) / chunk)
+        part = wire0[round_ * chunk : (round_ + 1) * chunk]
+        start = time.perf_counter()
+        state0 = run_core_path(state0, part, header0, env0)
+        core_times.append((time.perf_counter() - start) / chunk)
+    raw_times.sort()
+    core_times.sort()
+    best = raw_times[0] / core_times[0]
+    median = raw_times[len(raw_times) // 2] / core_times[len(core_times) // 2]
+    print(
+        f"  interleaved, 8 x {chunk}: raw verify {raw_times[0] * 1e6:.1f} µs, core path "
+        f"{core_times[0] * 1e6:.1f} µs (best chunks); medians {raw_times[len(raw_times) // 2] * 1e6:.1f} "
+        f"/ {core_times[len(core_times) // 2] * 1e6:.1f} µs"
+    )
+    print(f"  core path / raw Ed25519 verify rate = {best:.2f} best, {median:.2f} median (goal >= 0.50)")
     print(f"  SHA-256 raw rate: {raw_sha:,.0f}/s")
 
 
