@@ -15,7 +15,7 @@ is no longer the backend's head, to the tree at that root, so old roots stay rea
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -230,6 +230,52 @@ class _Memo:
         self.nodes: dict[bytes, bytes] = {}
 
 
+def merge_scan(
+    fetch: Callable[[bytes, int], list[bytes]],
+    pending: list[bytes],
+    is_live: Callable[[bytes], bool],
+    after: bytes,
+    limit: int,
+) -> list[bytes]:
+    """Up to ``limit`` keys, ascending, of committed keys merged with pending writes.
+
+    ``fetch(cursor, n)`` pages the committed keys greater than ``cursor`` (already limited
+    to the wanted prefix); ``pending`` are the written keys in range, sorted; ``is_live``
+    tells a pending write from a pending delete. A pending key hides the committed key it
+    overwrites or deletes. Shared by ``State.scan`` and the VM's buffered ``storage_keys``.
+    """
+    if limit <= 0:
+        return []
+    out: list[bytes] = []
+    page: list[bytes] = []
+    p = 0  # position in page
+    i = 0  # position in pending
+    cursor = after  # the last committed key taken
+    exhausted = False
+    while len(out) < limit:
+        if p == len(page) and not exhausted:
+            page = fetch(cursor, limit)
+            p = 0
+            exhausted = len(page) < limit
+        committed = page[p] if p < len(page) else None
+        mine = pending[i] if i < len(pending) else None
+        if committed is None and mine is None:
+            break
+        if mine is not None and (committed is None or mine <= committed):
+            if mine == committed:
+                cursor = committed
+                p += 1
+            i += 1
+            if is_live(mine):
+                out.append(mine)
+        else:
+            assert committed is not None
+            cursor = committed
+            p += 1
+            out.append(committed)  # not pending: ``mine`` would have come first
+    return out
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class State:
     """An immutable view of the state: the tree at ``base_root`` plus pending writes.
@@ -281,35 +327,19 @@ class State:
             return self.backend.scan(prefix, start_after, limit)
         flat = self._flat()
         pending = self._pending_keys()
-        i = max(bisect.bisect_right(pending, start_after), bisect.bisect_left(pending, prefix))
-        out: list[bytes] = []
-        batch: list[bytes] = []
-        b = 0
-        cursor = start_after  # the last committed key taken from the backend
-        exhausted = False
-        while len(out) < limit:
-            if b == len(batch) and not exhausted:
-                batch = self.backend.scan(prefix, cursor, limit)
-                b = 0
-                exhausted = len(batch) < limit
-            committed = batch[b] if b < len(batch) else None
-            mine = pending[i] if i < len(pending) and pending[i].startswith(prefix) else None
-            if committed is None and mine is None:
+        first = max(bisect.bisect_right(pending, start_after), bisect.bisect_left(pending, prefix))
+        candidates = []
+        for key in pending[first:]:
+            if not key.startswith(prefix):
                 break
-            if mine is not None and (committed is None or mine <= committed):
-                # A pending write decides; it also hides the committed key it overwrites.
-                if mine == committed:
-                    cursor = committed
-                    b += 1
-                i += 1
-                if flat[mine] is not None:
-                    out.append(mine)
-            else:
-                assert committed is not None
-                cursor = committed
-                b += 1
-                out.append(committed)  # not pending: ``mine`` would have come first
-        return out
+            candidates.append(key)
+        return merge_scan(
+            lambda cursor, n: self.backend.scan(prefix, cursor, n),
+            candidates,
+            lambda key: flat[key] is not None,
+            start_after,
+            limit,
+        )
 
     # --- writes ------------------------------------------------------------------------
 

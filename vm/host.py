@@ -18,6 +18,7 @@ from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_KEY, storage_prefix
 from chain.signatures import verify_raw
+from chain.state import merge_scan
 from chain.types import Event
 from vm import gas as g
 from vm.errors import OutOfGas, ReadOnlyViolation, VMError
@@ -184,37 +185,10 @@ def merged_scan(
 ) -> list[bytes]:
     """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the
     committed keys merged with this execution's buffered writes and deletes."""
-    if limit <= 0:
-        return []
     pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
-    out: list[bytes] = []
-    page: list[bytes] = []
-    p = 0  # position in page
-    i = 0  # position in pending
-    cursor = after
-    exhausted = False
-    while len(out) < limit:
-        if p == len(page) and not exhausted:
-            page = state.scan(prefix, cursor, limit)
-            p = 0
-            exhausted = len(page) < limit
-        committed = page[p] if p < len(page) else None
-        mine = pending[i] if i < len(pending) else None
-        if committed is None and mine is None:
-            break
-        if mine is not None and (committed is None or mine <= committed):
-            if mine == committed:
-                cursor = committed
-                p += 1
-            i += 1
-            if writes[mine] is not None:
-                out.append(mine)
-        else:
-            assert committed is not None
-            cursor = committed
-            p += 1
-            out.append(committed)
-    return out
+    return merge_scan(
+        lambda cursor, n: state.scan(prefix, cursor, n), pending, lambda k: writes[k] is not None, after, limit
+    )
 
 
 def _h_emit(ex: Execution, a: list[Any]) -> Any:
