@@ -205,7 +205,8 @@ def _mul_div(m: Meter, a: list[Any]) -> Any:
     return check_int(div_round_half_up(x * y, z))
 
 
-def _message(value: Any, fn: str) -> str:
+def message(value: Any, fn: str) -> str:
+    """The message argument of ``require`` and ``revert``."""
     if type(value) is not str:
         raise VMError(f"str message expected in {fn}(), found {type_name(value)}")
     return str(value)
@@ -214,12 +215,12 @@ def _message(value: Any, fn: str) -> str:
 def _require(m: Meter, a: list[Any]) -> Any:
     # Truthiness as in Python: require(meter, "...") fails for None, 0, "", [] and {}.
     if not a[0]:
-        raise Revert(_message(a[1], "require"))
+        raise Revert(message(a[1], "require"))
     return None
 
 
 def _revert(m: Meter, a: list[Any]) -> Any:
-    raise Revert(_message(a[0], "revert"))
+    raise Revert(message(a[0], "revert"))
 
 
 def _sorted(m: Meter, a: list[Any]) -> Any:

@@ -186,7 +186,7 @@ def _decode_function(value: Any, i: int, nconsts: int) -> FunctionCode:
     return FunctionCode(name, kind, tuple(params), tuple(defaults), tuple(local_names), code, tuple(lines))
 
 
-def _pops(op: int, arg: int, functions: tuple[FunctionCode, ...]) -> int:
+def stack_pops(op: int, arg: int, functions: tuple[FunctionCode, ...]) -> int:
     info = o.OPS[op]
     if op == o.CALL:
         return len(functions[arg].params)
@@ -199,7 +199,7 @@ def _pops(op: int, arg: int, functions: tuple[FunctionCode, ...]) -> int:
     return info.pops
 
 
-def _pushes(op: int, arg: int) -> int:
+def stack_pushes(op: int, arg: int) -> int:
     if op == o.UNPACK:
         return arg
     return o.OPS[op].pushes
@@ -278,7 +278,7 @@ def _verify_function(fn: FunctionCode, nconsts: int, functions: tuple[FunctionCo
         pc = work.pop()
         op, arg = instrs[pc]
         d = depth[pc]
-        pops = _pops(op, arg, functions)
+        pops = stack_pops(op, arg, functions)
         if d < pops:
             raise _fail(f"function {fn.name} instruction {pc}: {pops} stack items expected, found {d}")
         if op == o.RETURN:
@@ -295,7 +295,7 @@ def _verify_function(fn: FunctionCode, nconsts: int, functions: tuple[FunctionCo
             reach(arg, d - 1, pc)
             reach(pc + 1, d + 1, pc)
         else:
-            reach(pc + 1, d - pops + _pushes(op, arg), pc)
+            reach(pc + 1, d - pops + stack_pushes(op, arg), pc)
 
 
 def _lower(index: int, fn: FunctionCode, constants: tuple[Any, ...]) -> LoadedFunction:

@@ -1,0 +1,376 @@
+"""Translation of verified, lowered bytecode into Python functions, once per program.
+
+The VM's semantics are those of the bytecode (docs/vm.md): a stack machine with locals,
+gas charged per basic block, and the checks and charges of every instruction. Running it
+with an instruction-dispatch loop costs a chain of comparisons per instruction; here each
+function of a verified program becomes one Python function instead, in which
+
+* every stack slot is a Python local (``s0``, ``s1``, ...): the verifier proved that the
+  stack depth at each instruction is the same on every path, so the slot an instruction
+  reads and writes is known before it runs;
+* every VM local is a Python local (``l0``, ...), the parameters bound by the call;
+* a basic block is straight-line Python; blocks are chosen by a small dispatch on ``blk``
+  (a binary tree of comparisons), so only jumps cost a dispatch;
+* the text generated for an instruction performs exactly the checks, charges and
+  operations the instruction's definition requires, in the same order, calling the same
+  helpers (``runtime`` names them), so gas, results and error messages are those of the
+  definition. ``pc`` records the instruction (lowered index + 1) before anything that can
+  fail, for the error's "at contract.function line N".
+
+No value from the bytecode is ever spliced into the text except constants, and those only
+through ``repr`` of an int, bool, str, bytes or None (the verifier admits nothing else),
+which is always a literal of the same value. Names of locals appear only in messages bound
+in the namespace, never in the text.
+
+The generated text is deterministic (a function of the bytecode alone); ``source_of``
+returns it for inspection (``meterchain contract disasm --python``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from vm import gas as g
+from vm import opcodes as o
+from vm.builtins import BUILTINS, CALL_ID
+from vm.bytecode import LoadedFunction, Program, stack_pops, stack_pushes
+from vm.values import INT_LIMIT, INT_MIN, MAX_LEN
+
+MAX_DEPTH: Final = 64  # frames, counting cross-contract calls
+
+# Instructions that can neither fail nor charge: no ``pc`` bookkeeping before them.
+_CANNOT_FAIL: Final = frozenset(
+    {
+        o.LOAD_CONST, o.STORE_LOCAL, o.POP, o.DUP, o.DUP2, o.ROT2, o.ROT3,
+        o.JUMP, o.JUMP_IF_FALSE, o.JUMP_IF_TRUE, o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP,
+        o.IS_NONE, o.IS_NOT_NONE, o.NOT, o.ISINSTANCE,
+    }
+)  # fmt: skip
+
+_COMPARE: Final = {o.LT: "<", o.LE: "<=", o.GT: ">", o.GE: ">="}
+
+# Builtins whose whole definition (vm.builtins, vm.host) is a charge and a read, or a test:
+# written in place instead of called, with the same charge, result and error.
+_CONTEXT_READS: Final = {
+    BUILTINS["caller"].id: "ex.caller",
+    BUILTINS["tx_signer"].id: "ex.ctx.signer",
+    BUILTINS["tx_hash"].id: "ex.ctx.tx_hash",
+    BUILTINS["block_height"].id: "ex.ctx.block_height",
+    BUILTINS["block_time"].id: "ex.ctx.block_time",
+}
+_REQUIRE: Final = BUILTINS["require"].id
+
+
+def _depths(fn: LoadedFunction, program: Program) -> list[int]:
+    """The stack depth before each lowered instruction (-1: unreachable)."""
+    code = fn.code
+    n = len(code)
+    depth = [-1] * n
+    depth[0] = 0
+    work = [0]
+    functions = program.functions
+
+    def reach(target: int, d: int) -> None:
+        if depth[target] == -1:
+            depth[target] = d
+            work.append(target)
+
+    while work:
+        pc = work.pop()
+        op, arg = code[pc]
+        d = depth[pc]
+        if op == o.GAS:
+            reach(pc + 1, d)
+        elif op == o.RETURN:
+            continue
+        elif op == o.JUMP:
+            reach(arg, d)
+        elif op in (o.JUMP_IF_FALSE, o.JUMP_IF_TRUE):
+            reach(arg, d - 1)
+            reach(pc + 1, d - 1)
+        elif op in (o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP):
+            reach(arg, d)
+            reach(pc + 1, d - 1)
+        elif op == o.FOR_ITER:
+            reach(arg, d - 1)
+            reach(pc + 1, d + 1)
+        else:
+            reach(pc + 1, d - stack_pops(op, arg, functions) + stack_pushes(op, arg))
+    return depth
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+
+def _slots(first: int, count: int) -> str:
+    return ", ".join(f"s{first + i}" for i in range(count))
+
+
+def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, fn: LoadedFunction,
+                      program: Program) -> None:  # fmt: skip
+    """The Python statements of one instruction at stack depth ``d`` (no control flow)."""
+    t = f"s{d - 1}"  # top of stack
+    u = f"s{d - 2}"  # the item below it
+    over = "if gas < 0: raise OutOfGas('')"
+    if op not in _CANNOT_FAIL and not (op == o.LOAD_LOCAL and arg < fn.nparams):
+        w(ind, f"pc = {pc + 1}")
+    if op == o.GAS:
+        w(ind, f"gas -= {arg}")
+        w(ind, over)
+    elif op == o.LOAD_CONST:
+        w(ind, f"s{d} = {_literal(program.constants[arg])}")
+    elif op == o.LOAD_LOCAL:
+        w(ind, f"s{d} = l{arg}")
+        if arg >= fn.nparams:  # parameters are bound by the call; other locals may not be yet
+            w(ind, f"if s{d} is UNBOUND: raise VMError(unbound_{fn.index}_{arg})")
+    elif op == o.STORE_LOCAL:
+        w(ind, f"l{arg} = {t}")
+    elif op == o.POP:
+        pass
+    elif op == o.DUP:
+        w(ind, f"s{d} = {t}")
+    elif op == o.DUP2:
+        w(ind, f"s{d} = {u}; s{d + 1} = {t}")
+    elif op == o.ROT2:
+        w(ind, f"{u}, {t} = {t}, {u}")
+    elif op == o.ROT3:
+        w(ind, f"s{d - 3}, {u}, {t} = {t}, s{d - 3}, {u}")
+    elif op == o.ADD:
+        w(ind, f"if type({u}) is int and type({t}) is int:")
+        w(ind + 1, f"r = {u} + {t}")
+        w(ind + 1, f"if r >= {INT_LIMIT} or r < {INT_MIN}: check_int(r)")
+        w(ind + 1, f"{u} = r")
+        w(ind, f"elif type({u}) is str and type({t}) is str:")
+        w(ind + 1, f"size = len({u}) + len({t})")
+        w(ind + 1, f"if size > {MAX_LEN}: check_len(size, 'str')")
+        w(ind + 1, f"gas -= size // {g.BYTES_PER_GAS}")
+        w(ind + 1, over)
+        w(ind + 1, f"{u} = {u} + {t}")
+        w(ind, "else:")
+        w(ind + 1, f"ex.gas = gas; {u} = add_values(ex, {u}, {t}); gas = ex.gas")
+    elif op in (o.SUB, o.MUL):
+        sign = "-" if op == o.SUB else "*"
+        w(ind, f"if type({u}) is not int or type({t}) is not int: int_operands({u}, {t}, '{sign}')")
+        w(ind, f"r = {u} {sign} {t}")
+        w(ind, f"if r >= {INT_LIMIT} or r < {INT_MIN}: check_int(r)")
+        w(ind, f"{u} = r")
+    elif op == o.FLOORDIV:
+        w(ind, f"if type({u}) is not int or type({t}) is not int: int_operands({u}, {t}, '//')")
+        w(ind, f"if {t} == 0: raise VMError('non-zero divisor expected, found 0')")
+        w(ind, f"r = {u} // {t}")
+        w(ind, f"if r >= {INT_LIMIT}: check_int(r)")
+        w(ind, f"{u} = r")
+    elif op == o.MOD:
+        w(ind, f"if type({u}) is not int or type({t}) is not int: int_operands({u}, {t}, '%')")
+        w(ind, f"if {t} == 0: raise VMError('non-zero divisor expected, found 0')")
+        w(ind, f"{u} = {u} % {t}")
+    elif op == o.POW:
+        w(ind, f"ex.gas = gas; {u} = power(ex, {u}, {t}); gas = ex.gas")
+    elif op in (o.EQ, o.NE):
+        negate = "not " if op == o.NE else ""
+        py = "==" if op == o.EQ else "!="
+        w(ind, f"if type({u}) is type({t}) and (type({u}) is int or type({u}) is str or type({u}) is bytes):")
+        w(ind + 1, f"{u} = {u} {py} {t}")
+        w(ind, "else:")
+        w(ind + 1, f"gas -= weight({u}, gas + 1)")
+        w(ind + 1, over)
+        w(ind + 1, f"{u} = {negate}values_equal({u}, {t})")
+    elif op in _COMPARE:
+        py = _COMPARE[op]
+        w(ind, f"if type({u}) is int and type({t}) is int:")
+        w(ind + 1, f"{u} = {u} {py} {t}")
+        w(ind, "else:")
+        w(ind + 1, f"gas -= weight({u}, gas + 1)")
+        w(ind + 1, over)
+        w(ind + 1, f"{u} = compare({u}, {t}) {py} 0")
+    elif op in (o.IN, o.NOT_IN):
+        negate = "not " if op == o.NOT_IN else ""
+        w(ind, f"gas -= weight({t}, gas + 1)")
+        w(ind, over)
+        w(ind, f"{u} = {negate}contains({t}, {u})")
+    elif op == o.IS_NONE:
+        w(ind, f"{t} = {t} is None")
+    elif op == o.IS_NOT_NONE:
+        w(ind, f"{t} = {t} is not None")
+    elif op == o.NOT:
+        w(ind, f"{t} = not {t}")
+    elif op == o.NEG:
+        w(ind, f"if type({t}) is not int: raise VMError(\"int operand expected for unary '-', found \" + type_name({t}))")
+        w(ind, f"{t} = check_int(-{t})")
+    elif op == o.POS:
+        w(ind, f"if type({t}) is not int: raise VMError(\"int operand expected for unary '+', found \" + type_name({t}))")
+    elif op == o.GET_ITER:
+        w(ind, f"{t} = iterate({t})")
+    elif op == o.RANGE_ITER:
+        w(ind, f"s{d - arg} = range_iter([{_slots(d - arg, arg)}])")
+    elif op in (o.BUILD_LIST, o.BUILD_TUPLE):
+        first = d - arg
+        w(ind, f"s{first} = {'[' if op == o.BUILD_LIST else '('}{_slots(first, arg)}{']' if op == o.BUILD_LIST else ',)' if arg else ')'}")
+    elif op == o.BUILD_DICT:
+        first = d - 2 * arg
+        w(ind, f"s{first} = build_dict([{_slots(first, 2 * arg)}])" if arg else f"s{d} = {{}}")
+    elif op == o.BUILD_STRING:
+        first = d - arg
+        w(ind, f"parts = [{_slots(first, arg)}]")
+        w(ind, "size = sum(map(len, parts))")  # before joining: never build an oversized str
+        w(ind, f"if size > {MAX_LEN}: check_len(size, 'str')")
+        w(ind, f"gas -= size // {g.BYTES_PER_GAS}")
+        w(ind, f"s{first} = ''.join(parts)")
+    elif op == o.FORMAT_VALUE:
+        w(ind, f"if type({t}) is not str: {t} = str({t}) if type({t}) is int else to_text({t})")
+    elif op == o.SUBSCR:
+        w(ind, f"if type({u}) is dict and (type({t}) is str or type({t}) is int or type({t}) is bytes) and {t} in {u}:")
+        w(ind + 1, f"{u} = {u}[{t}]")
+        w(ind, "else:")
+        w(ind + 1, f"{u} = subscr({u}, {t})")
+    elif op == o.STORE_SUBSCR:
+        w(ind, f"store_subscr({u}, {t}, s{d - 3})")
+    elif op == o.DELETE_SUBSCR:
+        w(ind, f"delete_subscr({u}, {t})")
+    elif op == o.SLICE:
+        hi = f"s{d - 1}" if arg & 2 else "None"
+        lo = f"s{d - 1 - (arg >> 1 & 1)}" if arg & 1 else "None"
+        c = f"s{d - 1 - (arg & 1) - (arg >> 1 & 1)}"
+        w(ind, f"ex.gas = gas; {c} = slice_of(ex, {c}, {lo}, {hi}); gas = ex.gas")
+    elif op == o.UNPACK:
+        w(ind, f"if (type({t}) is not list and type({t}) is not tuple) or len({t}) != {arg}: unpack_error({t}, {arg})")
+        if arg:  # the first item ends on top
+            w(ind, f"{', '.join(f's{d - 2 + arg - i}' for i in range(arg))}, = {t}")
+    elif op == o.CALL:
+        callee = program.loaded[arg]
+        first = d - callee.nparams
+        w(ind, f"if depth + 1 >= {MAX_DEPTH}: raise VMError('call depth of at most {MAX_DEPTH} expected')")
+        args = _slots(first, callee.nparams)
+        w(ind, f"ex.gas = gas; s{first} = functions[{arg}](ex, depth + 1, False{', ' if args else ''}{args}); gas = ex.gas")
+    elif op == o.CALL_BUILTIN:
+        argc, bid = arg & 0xFF, arg >> 8
+        first = d - argc
+        if bid == CALL_ID:
+            w(ind, f"ex.gas = gas; s{first} = cross_call(ex, depth, s{first}, s{first + 1}, s{first + 2}); gas = ex.gas")
+        elif bid in _CONTEXT_READS:
+            w(ind, f"gas -= {g.CONTEXT_READ}")
+            w(ind, over)
+            w(ind, f"s{first} = {_CONTEXT_READS[bid]}")
+        elif bid == _REQUIRE:
+            w(ind, f"if not s{first}: raise Revert(message(s{first + 1}, 'require'))")
+            w(ind, f"s{first} = None")
+        else:
+            w(ind, f"ex.gas = gas; s{first} = builtin_{bid}(ex, [{_slots(first, argc)}]); gas = ex.gas")
+    elif op == o.CALL_METHOD:
+        argc, mid = arg & 0xFF, arg >> 8
+        recv = f"s{d - argc - 1}"
+        w(ind, f"ex.gas = gas; {recv} = call_method(ex, {mid}, {recv}, [{_slots(d - argc, argc)}]); gas = ex.gas")
+    elif op == o.ISINSTANCE:
+        w(ind, f"{t} = bool(ISINSTANCE_BITS.get(type({t}), 0) & {arg})")
+    else:  # pragma: no cover - the verifier admits only the opcodes above
+        raise AssertionError(f"no translation for opcode {op}")
+
+
+def _literal(value: Any) -> str:
+    if value is None or type(value) in (int, bool, str, bytes):
+        return repr(value)
+    raise AssertionError(f"scalar constant expected, found {type(value).__name__}")  # verified before
+
+
+def _dispatch(w: _Writer, ind: int, blocks: list[int], body: Callable[[int, int], None]) -> None:
+    """A binary tree of comparisons on ``blk`` choosing one of ``blocks`` (sorted)."""
+    if len(blocks) == 1:
+        body(ind, blocks[0])
+        return
+    mid = len(blocks) // 2
+    w(ind, f"if blk < {blocks[mid]}:")
+    _dispatch(w, ind + 1, blocks[:mid], body)
+    w(ind, "else:")
+    _dispatch(w, ind + 1, blocks[mid:], body)
+
+
+def function_source(fn: LoadedFunction, program: Program) -> str:
+    """The Python text of one lowered, verified function, named ``f{index}``."""
+    code = fn.code
+    depth = _depths(fn, program)
+    leaders = [pc for pc, (op, _) in enumerate(code) if op == o.GAS and depth[pc] >= 0]
+    w = _Writer()
+    params = "".join(f", l{i}" for i in range(fn.nparams))
+    w(0, f"def f{fn.index}(ex, depth, cross{params}):")
+    for i in range(fn.nparams, fn.nlocals):
+        w(1, f"l{i} = UNBOUND")
+    w(1, "gas = ex.gas")
+    w(1, "pc = 0")
+    w(1, "try:")
+    # One block and no jump (most public entry points): no dispatch loop at all.
+    single = len(leaders) == 1 and not any(code[pc][0] in o.JUMPS for pc in range(len(code)) if depth[pc] >= 0)
+    ind = 2 if single else 4
+    if not single:
+        w(2, "blk = 0")
+        w(2, "while True:")
+
+    def block(ind: int, start: int) -> None:
+        pc = start
+        while True:
+            op, arg = code[pc]
+            d = depth[pc]
+            if pc != start and op == o.GAS:  # falls through into the next block
+                w(ind, f"blk = {pc}")
+                w(ind, "continue")
+                return
+            if op == o.RETURN:
+                w(ind, f"pc = {pc + 1}")
+                w(ind, "if cross:")
+                w(ind + 1, f"gas -= weight(s{d - 1}, gas + 1)")
+                w(ind + 1, "if gas < 0: raise OutOfGas('')")
+                w(ind + 1, f"s{d - 1} = deep_copy(s{d - 1})")
+                w(ind, "ex.gas = gas")
+                w(ind, f"return s{d - 1}")
+                return
+            if op == o.JUMP:
+                w(ind, f"blk = {arg}")
+                w(ind, "continue")
+                return
+            if op in (o.JUMP_IF_FALSE, o.JUMP_IF_TRUE, o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP):
+                test = "not " if op in (o.JUMP_IF_FALSE, o.JUMP_IF_FALSE_OR_POP) else ""
+                w(ind, f"blk = {arg} if {test}s{d - 1} else {pc + 1}")
+                w(ind, "continue")
+                return
+            if op == o.FOR_ITER:
+                w(ind, f"pc = {pc + 1}")
+                w(ind, f"s{d} = next(s{d - 1}, DONE)")
+                w(ind, f"blk = {arg} if s{d} is DONE else {pc + 1}")
+                w(ind, "continue")
+                return
+            _emit_instruction(w, ind, pc, op, arg, d, fn, program)
+            pc += 1
+
+    _dispatch(w, ind, leaders, block)
+    w(1, "except Failure:")
+    w(2, "raise")
+    w(1, "except Exception as exc:")
+    w(2, f"raise failure(ex, loaded[{fn.index}], pc, gas, exc) from None")
+    return "\n".join(w.lines) + "\n"
+
+
+def source_of(program: Program) -> str:
+    return "\n".join(function_source(fn, program) for fn in program.loaded)
+
+
+def translate(program: Program, runtime: dict[str, Any]) -> tuple[Callable[..., Any], ...]:
+    """The program's functions as Python callables ``f(ex, depth, cross, *params)``.
+
+    ``runtime`` names the helpers the text calls (``interpreter.RUNTIME``); each program gets
+    its own namespace holding them, its unbound-local messages and its own functions."""
+    namespace = dict(runtime)
+    namespace["loaded"] = program.loaded
+    for fn in program.loaded:
+        for slot in range(fn.nparams, fn.nlocals):
+            namespace[f"unbound_{fn.index}_{slot}"] = (
+                f"local variable {fn.source.local_name(slot)!r} used before assignment"
+            )
+    exec(compile(source_of(program), f"<contract {program.code_hash.hex()[:16]}>", "exec"), namespace)
+    functions = tuple(namespace[f"f{fn.index}"] for fn in program.loaded)
+    namespace["functions"] = functions
+    return functions
