@@ -448,19 +448,36 @@ def _scaled(raw: int | Decimal, exponent: int, factor: int, what: str) -> int:
     return int(value)
 
 
+# Orthogonal VIFE extension (VIFE 7C/FC, then one code; EN 13757-3:2018): the phase or
+# conductor a value belongs to, named as DSMR names phases. Other codes of that table are kept
+# as a qualifier with their code, so that two registers never share one name.
+_EXTENSION_QUALIFIERS: Final[dict[int, str]] = {0x01: "_l1", 0x02: "_l2", 0x03: "_l3", 0x04: "_n"}
+# Limit values (VIFE 40 / 48) are of the same unit as the quantity, but not the quantity.
+_LIMIT_QUALIFIERS: Final[dict[int, str]] = {0x40: "_lower_limit", 0x48: "_upper_limit"}
+
+
 def _combinable(vifes: bytes) -> tuple[int, str]:
     """Effect of combinable VIFEs: (extra power of ten, quantity suffix)."""
     extra = 0
-    suffix = ""
+    backward = ""
+    qualifiers = ""
+    extension = False
     for vife in vifes:
         code = vife & 0x7F
-        if 0x70 <= code <= 0x77:
+        if extension:
+            qualifiers += _EXTENSION_QUALIFIERS.get(code, f"_ext{code:02x}")
+            extension = False
+        elif 0x70 <= code <= 0x77:
             extra += (code & 0x07) - 6  # multiplicative correction factor 10^(nnn-6)
         elif code == 0x7D:
             extra += 3  # multiplicative correction factor 1000
         elif code == 0x3C:
-            suffix = "_backward"  # accumulation of negative contributions (backward flow)
-    return extra, suffix
+            backward = "_backward"  # accumulation of negative contributions (backward flow)
+        elif code == 0x7C:
+            extension = True
+        elif code in _LIMIT_QUALIFIERS:
+            qualifiers += _LIMIT_QUALIFIERS[code]
+    return extra, backward + qualifiers
 
 
 def _decode_value(coding: int, data: bytes) -> int | Decimal | str | bytes | None:

@@ -8,20 +8,23 @@ A telegram as a radio receiver hands it over:
   version, device type). Receivers deliver it with or without the CRC-16 (EN 13757-4,
   polynomial 0x3D65) that follows every block; frame format A (CRC after the 10-byte first
   block and every 16 bytes) and format B (L counts the CRCs, at most two CRCs) are checked and
-  removed here.
+  removed here, and so is the last block's CRC alone, which some receivers keep (and count
+  in L) after removing the others.
 * ELL (CI 8C..8F): extended link layer; CI 8D/8F carry a session number and may encrypt the
   rest with AES-128-CTR, checked by the payload CRC.
 * AFL (CI 90): authentication and fragmentation layer; its message counter feeds the key
   derivation of security mode 7.
 * TPL: CI 7A (short header: access number, status, configuration word), CI 72 (long header:
-  also the meter's address), CI 78 (none). The configuration word names the OMS security
-  mode: 0 none, 5 AES-128-CBC with IV = M || A || 8 x access number, 7 AES-128-CBC with
+  also the meter's address), CI 73 (long header, then a compact frame), CI 78 (none). The
+  configuration word names the OMS security mode: 0 none, 2 DES-CBC with IV = 0 (withdrawn,
+  8-byte key), 5 AES-128-CBC with IV = M || A || 8 x access number, 7 AES-128-CBC with
   IV = 0 and the key derived with AES-CMAC from the message counter (OMS 7.2.4.2).
   Decrypted data starts with 2F 2F; anything else means a wrong key.
 
 The application data are EN 13757-3 records, decoded by ``meter_adapters.mbus``. What is not
 (compact frames CI 79, manufacturer CIs A0..B7, Diehl's scrambled "real data", registers in
-manufacturer-specific data) goes to ``meter_adapters.wmbus_vendors``. The meter
+manufacturer-specific data, the fixed layouts of the BFW 240 radio and of Bmeters' RFM-TX1
+with configuration word 0x1006) goes to ``meter_adapters.wmbus_vendors``. The meter
 identifier is ``"MAN-IIIIIIII"`` as for wired M-Bus, from the long TPL header when there is one
 (the meter behind a repeater), else from the link layer.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
@@ -43,8 +47,15 @@ from meter_adapters.errors import (
     WrongKey,
 )
 from meter_adapters.reading import Reading
-from meter_adapters.wmbus_vendors import VendorFrame, decode_manufacturer, diehl, manufacturer_data
-from meter_adapters.wmbus_vendors.compact import FormatCache, decode_compact
+from meter_adapters.wmbus_vendors import (
+    VendorFrame,
+    bfw,
+    bmeters,
+    decode_manufacturer,
+    diehl,
+    manufacturer_data,
+)
+from meter_adapters.wmbus_vendors.compact import FormatCache, decode_compact, expand, signature
 
 SOURCE: Final = "wmbus"
 
@@ -57,7 +68,20 @@ CI_TPL_LONG: Final = 0x72
 CI_TPL_SHORT: Final = 0x7A
 CI_TPL_NONE: Final = 0x78
 CI_COMPACT: Final = 0x79
+CI_COMPACT_LONG: Final = 0x73  # compact frame after a long TPL header (EN 13757-7)
 CHECK_BYTES: Final = b"\x2f\x2f"
+FILLER: Final = 0x2F
+# Record headers of compact frames known in advance (a receiver may never have seen a full
+# frame of that format), as wmbusmeters' drivers list them: Engelmann FAW water meters
+# (CI 73, mode 5): billing date, volume and error flags at the billing date, 15 monthly
+# volumes, then time and current volume.
+KNOWN_COMPACT_HEADERS: Final = tuple(
+    bytes.fromhex(text)
+    for text in (
+        "426C441301FD17840113C40113840213C40213840313C40313840413C40413840513C40513"
+        "840613C40613840713C40713840813046D0413",
+    )
+)
 FIRST_BLOCK: Final = 10  # L C M(2) A(6)
 
 
@@ -79,6 +103,20 @@ def _format_a_length(length: int) -> int:
     """Bytes on air for L = ``length`` in frame format A (CRC per block)."""
     rest = length + 1 - FIRST_BLOCK
     return length + 1 + 2 + 2 * ((rest + 15) // 16)
+
+
+def _ends_with_last_block_crc(data: bytes) -> bool:
+    """The last two bytes are the frame format A CRC of the last block before them.
+
+    Some receivers (and the wmbusmeters logs of Qundis Q water/Q caloric, Maddalena EVO 868
+    and Unismart telegrams) remove the block CRCs but keep the last one and count it in L.
+    The CRC is checked, so a frame that merely ends early is still rejected.
+    """
+    body = len(data) - 2
+    if body <= FIRST_BLOCK:
+        return False
+    start = FIRST_BLOCK + 16 * ((body - FIRST_BLOCK - 1) // 16)
+    return crc16_en13757(data[start:body]) == int.from_bytes(data[body:], "big")
 
 
 def strip_crcs(data: bytes) -> bytes:
@@ -111,6 +149,8 @@ def strip_crcs(data: bytes) -> bytes:
                 second
             ) == int.from_bytes(data[-2:], "big"):
                 return bytes((length - 4,)) + first[1:] + second
+        if _ends_with_last_block_crc(data):
+            return bytes((length - 2,)) + data[1:-2]
         return data
     if len(data) < length + 1:
         raise TruncatedFrame(
@@ -202,6 +242,65 @@ def _cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
     return decryptor.update(data) + decryptor.finalize()
 
 
+def _des_decrypt(key: bytes | None, data: bytes) -> bytes:
+    """Security mode 2: DES-CBC with a zero IV (EN 13757-3:2004, withdrawn from OMS).
+
+    Single DES is TripleDES with three equal keys (``cryptography`` keeps DES only there)."""
+    if key is None:
+        raise WrongKey("a DES key for security mode 2 expected, found none")
+    if len(key) != 8:
+        raise WrongKey(f"an 8-byte DES key expected, found {len(key)} bytes")
+    decryptor = Cipher(TripleDES(key * 3), modes.CBC(bytes(8))).decryptor()
+    return decryptor.update(data) + decryptor.finalize()
+
+
+def _decode_compact_long(data: bytes, formats: FormatCache | None) -> list[mbus.DataRecord]:
+    """Records of a compact frame after a long TPL header (CI 73), decrypted and without its
+    2F 2F: the format signature, the CRC of the full frame's records, the data, 2F fillers.
+
+    Unlike CI 79 frames, the CRC here is checked: CRC-16/EN-13757 (little-endian) of the
+    records rebuilt with the format's headers.
+    """
+    _need(data, 0, 4, "compact frame format signature and CRC")
+    sig = int.from_bytes(data[0:2], "little")
+    headers = formats.lookup(sig) if formats is not None else None
+    if headers is None:
+        headers = next((h for h in KNOWN_COMPACT_HEADERS if signature(h) == sig), None)
+    if headers is None:
+        raise UnsupportedFrame(
+            f"compact frame 73 with format signature {sig:04X}: the record headers of an "
+            "earlier full frame of that format expected, found none"
+        )
+    full = expand(headers, data[4:])
+    used = len(full) - len(headers)
+    expected, found = crc16_en13757(full), int.from_bytes(data[2:4], "little")
+    if expected != found:
+        raise ChecksumError(f"compact frame data CRC {expected:04X} expected, found {found:04X}")
+    rest = data[4 + used :]
+    if rest.strip(bytes((FILLER,))):
+        raise UnsupportedFrame(
+            f"only 2F fillers after the compact frame's data expected, found {rest.hex().upper()}"
+        )
+    return mbus.decode_records(full)
+
+
+def _is_kept_crc_of_replaced_ciphertext(rest: bytes) -> bool:
+    """Two bytes after the encrypted blocks of a telegram handed over already decrypted,
+    which are not a complete record: the last block's CRC, kept by the receiver (see
+    ``_ends_with_last_block_crc``). It covered the ciphertext the receiver replaced with
+    clear text, so it cannot be checked; it is dropped. Seen in wmbusmeters' log of an Apator
+    Amiplus electricity meter (DE 47 after seven blocks)."""
+    if len(rest) != 2:
+        return False
+    try:
+        mbus.decode_records(rest)
+    except TruncatedFrame:
+        return True
+    except AdapterError:
+        return False
+    return False
+
+
 def _parse_afl(data: bytes, pos: int) -> tuple[bytes | None, int]:
     """Skip an AFL (CI 90) and return its message counter (4 bytes) if present."""
     _need(data, pos, 1, "AFL length")
@@ -275,7 +374,7 @@ def decode_wmbus(
         break
     pos += 1
     access = status = configuration = 0
-    if ci == CI_TPL_LONG:
+    if ci in (CI_TPL_LONG, CI_COMPACT_LONG):
         _need(frame, pos, 12, "long TPL header")
         tpl = frame[pos : pos + 8]
         iv_address = tpl[4:6] + tpl[0:4] + tpl[6:8]
@@ -298,11 +397,14 @@ def decode_wmbus(
         return WirelessTelegram(link, telegram, 0)
     elif ci != CI_TPL_NONE:
         raise UnsupportedFrame(
-            f"an OMS CI field (72, 78, 7A, 8C-8F, 90) expected, found {ci:02X} "
+            f"an OMS CI field (72, 73, 78, 7A, 8C-8F, 90) expected, found {ci:02X} "
             "(manufacturer-specific application layer)"
         )
     mode = mbus.security_mode(configuration)
     payload = frame[pos:]
+    if bmeters.is_obfuscated(address, configuration):
+        records = bmeters.decode(access, payload)
+        return WirelessTelegram(link, mbus.Telegram(address, access, status, records), 0)
     if diehl.is_real_data(link.address.manufacturer, ci, configuration) and pos == 15:
         payload = diehl.real_data(frame, key)
         records = tuple(mbus.decode_records(payload))
@@ -340,12 +442,35 @@ def decode_wmbus(
             raise WrongKey(
                 f"decrypted payload starting 2F 2F expected, found {plain[0]:02X} {plain[1]:02X}"
             )
+        rest = payload[size:]
+        if not aes and _is_kept_crc_of_replaced_ciphertext(rest):
+            rest = b""
+        payload = plain + rest
+    elif mode == 2:
+        blocks = (configuration >> 4) & 0x0F
+        size = 16 * blocks if blocks else len(payload) - len(payload) % 8
+        if size == 0 or len(payload) < size:
+            raise TruncatedFrame(
+                f"{size or 8} encrypted bytes (security mode 2) expected, found {len(payload)}"
+            )
+        plain = _des_decrypt(key, payload[:size])
+        if plain[:2] != CHECK_BYTES:
+            raise WrongKey(
+                f"decrypted payload starting 2F 2F expected, found {plain[0]:02X} {plain[1]:02X}"
+            )
         payload = plain + payload[size:]
     elif mode != 0:
         raise UnsupportedFrame(
-            f"security mode 0, 5 or 7 expected, found {mode} "
-            + ("(DES)" if mode in (2, 3) else "(not supported)")
+            f"security mode 0, 2, 5 or 7 expected, found {mode} "
+            + ("(DES with IV)" if mode == 3 else "(not supported)")
         )
+    if ci == CI_COMPACT_LONG:
+        # Decrypted data open with the 2F 2F just checked; clear data have none.
+        compact = tuple(_decode_compact_long(payload[2:] if mode else payload, formats))
+        return WirelessTelegram(link, mbus.Telegram(address, access, status, compact), mode)
+    if mode == 0 and bfw.is_bfw240(address):
+        records = bfw.decode(payload)
+        return WirelessTelegram(link, mbus.Telegram(address, access, status, records), 0)
     records = tuple(mbus.decode_records(payload))
     if formats is not None:
         formats.learn(records)

@@ -9,7 +9,7 @@ SIG is the CRC-16/EN-13757 (little-endian) of the data record headers, DIF, DIFE
 VIFEs of every record in order, of the full frame; CRC covers the full frame's data. To read
 a compact frame a receiver needs the headers: from a full frame of the same format seen
 before (``FormatCache.learn``), or from the few formats Kamstrup's water meters are known to
-send before any full frame (``KNOWN_HEADERS``).
+send before any full frame (``KNOWN_HEADERS``, nine formats).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Final
 from meter_adapters import crc16, mbus
 from meter_adapters.errors import TruncatedFrame, UnsupportedFrame
 
-# Record headers of Kamstrup Multical 21 / flowIQ compact frames (public knowledge of the
-# meters' fixed formats): info codes, total volume, target volume, then temperatures, flow.
+# Record headers of the formats Kamstrup's water meters (Multical 21, flowIQ 2200, KWM 2230)
+# send, as wmbusmeters knows them in advance (its kamwater driver's compact frame formats):
+# info codes, total volume, target volume, then dates, flows, temperatures, noise.
 KNOWN_HEADERS: Final = tuple(
     bytes.fromhex(text)
     for text in (
@@ -30,6 +31,10 @@ KNOWN_HEADERS: Final = tuple(
         "02FF20041392013BA1015B8101E7FF0F",
         "02FF2004134413A1015B8101E7FF0F",
         "02FF2004134413",
+        "02FF200413523B",
+        "02FF2004134413426C523B615B616751678101E7FF0F06FF1B",
+        "04FF234413523B06FF1B426C61675167023B04138101E7FF0F",
+        "04FF2304134413426C023B92013BA2013B06FF1BA1015B91015BA10167",
     )
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from meter_adapters import mbus
 
@@ -47,3 +48,13 @@ def record(
 ) -> mbus.DataRecord:
     """A record decoded from a manufacturer layout (no DIF/VIF of its own)."""
     return mbus.DataRecord(b"", b"", function, storage, 0, 0, quantity, unit, value, timestamp)
+
+
+def nearest(value: Fraction) -> int:
+    """``value`` rounded to the nearest whole unit, halves up.
+
+    For registers whose resolution is not a decimal fraction of any unit (Apator's thirds of
+    a litre, Zenner's 1/256 litre): a reading is a whole number of a base unit, and the
+    nearest one is what the meter's display shows. The error stays under half a unit and
+    never accumulates, since consumption is always the difference of two totals."""
+    return (2 * value.numerator + value.denominator) // (2 * value.denominator)

@@ -217,6 +217,25 @@ def test_basic_manufacturer_vife_keeps_quantity_and_unit() -> None:
     )
 
 
+def test_basic_phase_and_limit_vifes_name_distinct_registers() -> None:
+    # VIF FD C9 (voltage, V) + VIFE FC 0n: at phase Ln (EN 13757-3:2018 orthogonal extension);
+    # VIF AB (power, W) + VIFE C8 (upper limit value) + FC 10: a limit, not the power itself.
+    records = mbus.decode_records(
+        bytes.fromhex(
+            "".join(("0AFDC9FC013502", "0AFDC9FC024102", "0AFDC9FC043002", "0BABC8FC10501200"))
+        )
+    )
+    assert [(r.quantity, r.value, r.unit) for r in records] == [
+        ("voltage_l1", 235000, "mV"),
+        ("voltage_l2", 241000, "mV"),
+        ("voltage_n", 230000, "mV"),
+        ("power_upper_limit_ext10", 1250, "W"),
+    ]
+    address = mbus.SecondaryAddress("00000001", "APA", 2, 0x02)  # electricity
+    readings = mbus.telegram_readings(mbus.Telegram(address, 0, 0, tuple(records)), b"", "mbus")
+    assert [r.quantity for r in readings][-1] == "power_import_upper_limit_ext10"
+
+
 def test_basic_pymeterbus_frames() -> None:
     frames = {
         f["name"]: f
