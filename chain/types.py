@@ -136,18 +136,49 @@ class Transaction:
     @classmethod
     def from_value(cls, value: Any) -> Transaction:
         fields = _expect_list(value, "transaction", 8)
-        chain_id = _expect_str(fields[0], "transaction.chain_id", MAX_CHAIN_ID_LEN)
-        sender = PublicKey(_expect_bytes(fields[1], "transaction.sender", PUBLIC_KEY_SIZE))
-        nonce = Nonce(_expect_uint(fields[2], "transaction.nonce"))
-        expiry = Height(_expect_uint(fields[3], "transaction.expiry_height"))
-        gas_limit = Gas(_expect_uint(fields[4], "transaction.gas_limit"))
-        kind = _expect_str(fields[5], "transaction.kind", 32)
-        if kind not in TX_KINDS:
-            raise DecodeError(f"transaction.kind: one of {', '.join(TX_KINDS)} expected, found {kind!r}")
-        signature = Signature(_expect_bytes(fields[7], "transaction.signature", SIGNATURE_SIZE))
-        tx = cls(chain_id, sender, nonce, expiry, gas_limit, kind, fields[6], signature)
-        check_payload_shape(tx.kind, tx.payload)
-        tx.__dict__[SHAPE_CHECKED] = True  # so that validation does not check it again
+        chain_id, sender, nonce, expiry, gas_limit, kind, payload, signature = fields
+        # Every decoded transaction passes here: the common, valid case is one chain of exact
+        # type tests; any doubt goes to the checks that name what was expected and found.
+        if not (
+            type(chain_id) is str and len(chain_id) <= MAX_CHAIN_ID_LEN
+            and type(sender) is bytes and len(sender) == PUBLIC_KEY_SIZE
+            and type(nonce) is int and 0 <= nonce <= U64_MAX
+            and type(expiry) is int and 0 <= expiry <= U64_MAX
+            and type(gas_limit) is int and 0 <= gas_limit <= U64_MAX
+            and type(kind) is str and kind in TX_KINDS
+            and type(signature) is bytes and len(signature) == SIGNATURE_SIZE
+        ):  # fmt: skip
+            _expect_str(chain_id, "transaction.chain_id", MAX_CHAIN_ID_LEN)
+            _expect_bytes(sender, "transaction.sender", PUBLIC_KEY_SIZE)
+            _expect_uint(nonce, "transaction.nonce")
+            _expect_uint(expiry, "transaction.expiry_height")
+            _expect_uint(gas_limit, "transaction.gas_limit")
+            _expect_str(kind, "transaction.kind", 32)
+            if kind not in TX_KINDS:
+                raise DecodeError(f"transaction.kind: one of {', '.join(TX_KINDS)} expected, found {kind!r}")
+            _expect_bytes(signature, "transaction.signature", SIGNATURE_SIZE)
+        if not (
+            kind == KIND_CALL and type(payload) is list and len(payload) == 3
+            and type(payload[0]) is str and len(payload[0]) <= 64
+            and type(payload[1]) is str and len(payload[1]) <= 64
+            and type(payload[2]) is list
+        ):  # fmt: skip
+            check_payload_shape(kind, payload)
+        # The fields are checked: fill the frozen record's attributes in one step instead of
+        # the generated __init__'s eight object.__setattr__ calls (this is the decode path of
+        # every transaction). SHAPE_CHECKED spares validation a second payload check.
+        tx = object.__new__(cls)
+        tx.__dict__.update(
+            chain_id=chain_id,
+            sender=sender,
+            nonce=nonce,
+            expiry_height=expiry,
+            gas_limit=gas_limit,
+            kind=kind,
+            payload=payload,
+            signature=signature,
+        )
+        tx.__dict__[SHAPE_CHECKED] = True
         return tx
 
     @classmethod
