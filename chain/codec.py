@@ -156,8 +156,20 @@ def encode(value: Value) -> bytes:
     return _pack(_prepare(value, 0))
 
 
+# The same packer writing floats as float32: see ``decode``.
+_single_float_packer: Final = msgpack.Packer(use_bin_type=True, use_single_float=True)
+
+
 def _reject_ext(code: int, data: bytes) -> None:
     raise DecodeError(f"no msgpack extension types expected, found type {code}")
+
+
+class _MapFound(Exception):
+    """Raised by the first map an unpack meets: the value needs the full canonical check."""
+
+
+def _no_maps(pairs: Any) -> Any:
+    raise _MapFound
 
 
 def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
@@ -173,17 +185,12 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         raise DecodeError("a msgpack value expected, found empty input")
     data = data if type(data) is bytes else bytes(data)
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=False,
-            use_list=True,
-            ext_hook=_reject_ext,
-            max_str_len=MAX_CONTAINER_LEN * 16,
-            max_bin_len=max_size,
-            max_array_len=MAX_CONTAINER_LEN,
-            max_map_len=MAX_CONTAINER_LEN,
-        )
+        try:
+            value = _unpack(data, max_size, _no_maps)
+            has_maps = False
+        except _MapFound:
+            value = _unpack(data, max_size, None)
+            has_maps = True
     except msgpack.ExtraData as exc:
         raise DecodeError(
             f"exactly one msgpack value expected, found {len(exc.extra)} trailing bytes"
@@ -198,13 +205,37 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         raise DecodeError(f"well-formed msgpack expected: {exc}") from None
     except (ValueError, msgpack.UnpackException) as exc:
         raise DecodeError(f"well-formed msgpack expected: {exc}") from None
-    canonical = encode(value)
-    if canonical != data:
+    if has_maps:
+        canonical = encode(value) == data
+    else:
+        # Without maps, only two things can differ from the canonical form: a header or an
+        # integer longer than it needs to be, which packing again shortens, and a float,
+        # which canonical values never hold. msgpack unpacks float32 and float64 alike, so a
+        # float makes one of the two packings (floats as float64, as float32) longer or
+        # shorter than the input. Two packs in C instead of ``encode``'s walk in Python: this
+        # is the decode of every transaction.
+        canonical = _packer.pack(value) == data and _single_float_packer.pack(value) == data
+    if not canonical:
         raise DecodeError(
             "canonical encoding expected (shortest integers, sorted unique map keys, "
-            f"bin for bytes), found a non-canonical form of {len(data)} bytes"
+            f"bin for bytes, no floats), found a non-canonical form of {len(data)} bytes"
         )
     return value
+
+
+def _unpack(data: bytes, max_size: int, pairs_hook: Any) -> Value:
+    return msgpack.unpackb(
+        data,
+        raw=False,
+        strict_map_key=False,
+        use_list=True,
+        ext_hook=_reject_ext,
+        object_pairs_hook=pairs_hook,
+        max_str_len=MAX_CONTAINER_LEN * 16,
+        max_bin_len=max_size,
+        max_array_len=MAX_CONTAINER_LEN,
+        max_map_len=MAX_CONTAINER_LEN,
+    )
 
 
 def decode_stored(data: bytes) -> Value:
