@@ -67,7 +67,7 @@ MAX_TXS_PER_BLOCK: Final = 10_000
 # --- the contract runtime, as the transition sees it -------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CallContext:
     """What a contract may know about the transaction and block it runs in."""
 
@@ -76,6 +76,18 @@ class CallContext:
     block_height: int
     block_time: int
     chain_id: str
+
+    def __init__(self, signer: bytes, tx_hash: bytes, block_height: int, block_time: int, chain_id: str) -> None:
+        # Written out: the generated __init__ of a frozen dataclass looks object.__setattr__
+        # up again for every field, and every contract call makes a context.
+        _set(self, "signer", signer)
+        _set(self, "tx_hash", tx_hash)
+        _set(self, "block_height", block_height)
+        _set(self, "block_time", block_time)
+        _set(self, "chain_id", chain_id)
+
+
+_set: Final = object.__setattr__
 
 
 class ExecutionOutcome(Protocol):

@@ -28,6 +28,8 @@ MAX_TX_SIZE: Final = 128 * 1024
 MAX_BLOCK_SIZE: Final = 8 * 1024 * 1024
 MAX_CHAIN_ID_LEN: Final = 64
 U64_MAX: Final = 2**64 - 1
+_ENCODED_NONE: Final = codec.encode(None)
+_set: Final = object.__setattr__  # for the records that write their __init__ out
 
 # Transaction kinds. ``call`` runs a contract function; ``deploy`` and ``upgrade`` install
 # contract code and may only be signed by the chain's governance key.
@@ -212,7 +214,7 @@ def check_payload_shape(kind: str, payload: Any) -> None:
 # --- receipts and events ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Event:
     """Something a contract announced: a bill, a warning, a disconnect order...
 
@@ -223,6 +225,12 @@ class Event:
     contract: str
     name: str
     fields: bytes
+
+    def __init__(self, contract: str, name: str, fields: bytes) -> None:
+        # Written out (see Receipt): contracts emit events on the core path.
+        _set(self, "contract", contract)
+        _set(self, "name", name)
+        _set(self, "fields", fields)
 
     def field_map(self) -> dict[Any, Any]:
         value = codec.decode(self.fields)
@@ -249,7 +257,7 @@ STATUS_SUCCESS: Final = 1
 STATUS_FAILED: Final = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Receipt:
     """The outcome of one transaction in a block."""
 
@@ -258,7 +266,25 @@ class Receipt:
     gas_used: Gas
     events: tuple[Event, ...]
     error: str  # empty on success; what was expected and what was found otherwise
-    return_value: bytes = codec.encode(None)  # canonical encoding of the function's result
+    return_value: bytes = _ENCODED_NONE  # canonical encoding of the function's result
+
+    def __init__(
+        self,
+        tx_hash: Hash32,
+        status: int,
+        gas_used: Gas,
+        events: tuple[Event, ...],
+        error: str,
+        return_value: bytes = _ENCODED_NONE,
+    ) -> None:
+        # Written out: the generated __init__ of a frozen dataclass looks object.__setattr__
+        # up again for every field, and every transaction makes a receipt.
+        _set(self, "tx_hash", tx_hash)
+        _set(self, "status", status)
+        _set(self, "gas_used", gas_used)
+        _set(self, "events", events)
+        _set(self, "error", error)
+        _set(self, "return_value", return_value)
 
     @property
     def ok(self) -> bool:

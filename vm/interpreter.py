@@ -53,7 +53,7 @@ PROGRAM_CACHE_SIZE: Final = 256
 CONTRACT_CALLER_PREFIX: Final = b"contract:"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ExecutionResult:
     success: bool
     return_value: Any  # a canonical-encodable value, or None
@@ -61,6 +61,27 @@ class ExecutionResult:
     events: tuple[Event, ...]
     writes: dict[bytes, bytes | None] = field(default_factory=dict)  # None = delete
     error: str = ""  # "" on success
+
+    def __init__(
+        self,
+        success: bool,
+        return_value: Any,
+        gas_used: int,
+        events: tuple[Event, ...],
+        writes: dict[bytes, bytes | None] | None = None,
+        error: str = "",
+    ) -> None:
+        # Written out: the generated __init__ of a frozen dataclass looks object.__setattr__
+        # up again for every field, and every contract call has a result.
+        _set(self, "success", success)
+        _set(self, "return_value", return_value)
+        _set(self, "gas_used", gas_used)
+        _set(self, "events", events)
+        _set(self, "writes", {} if writes is None else writes)
+        _set(self, "error", error)
+
+
+_set: Final = object.__setattr__
 
 
 # --- program loading ---------------------------------------------------------------------
