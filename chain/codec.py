@@ -75,6 +75,21 @@ def _prepare(value: Value, depth: int) -> Value:
             raise DecodeError(f"nesting of at most {MAX_DEPTH} levels expected, found nesting deeper")
         if len(value) > MAX_CONTAINER_LEN:
             raise DecodeError(f"map of at most {MAX_CONTAINER_LEN} entries expected, found {len(value)}")
+        order = _str_key_orders.get(tuple(value)) if len(value) <= _ORDERED_MAP_MAX else None
+        if order is not None:
+            # A map with the same str keys as one seen before (event fields, records): its
+            # canonical order is known. Exact str keys only: anything else takes the walk.
+            out_map: dict[Value, Value] = {}
+            for key in order:
+                if type(key) is not str:
+                    break
+                item = value[key]
+                item_kind = type(item)
+                if not (item_kind in _PASS_THROUGH or (item_kind is int and INT_MIN <= item <= INT_MAX)):
+                    item = _prepare(item, depth + 1)
+                out_map[key] = item
+            else:
+                return out_map
         entries = []
         for key, item in value.items():
             key_kind = type(key)
@@ -91,6 +106,10 @@ def _prepare(value: Value, depth: int) -> Value:
         # Distinct keys have distinct encodings, so the tuples are ordered by their first
         # element alone and a plain sort (no key function call per entry) is the same order.
         entries.sort()
+        if len(value) <= _ORDERED_MAP_MAX and all(type(key) is str for key in value):
+            if len(_str_key_orders) >= _STR_KEY_ORDERS_MAX:
+                _str_key_orders.clear()
+            _str_key_orders[tuple(value)] = tuple(key for _, key, _ in entries)
         return {key: item for _, key, item in entries}
     if kind is float:
         raise DecodeError("no floats expected, found a float")
@@ -107,6 +126,12 @@ def _prepare(value: Value, depth: int) -> Value:
         f"int, bool, str, bytes, None, list, tuple or dict expected, found {kind.__name__}"
     )
 
+
+# The canonical key order of small maps whose keys are all str, by the keys in insertion
+# order. Bounded (cleared when full, small maps only) so that contracts cannot grow it.
+_str_key_orders: dict[tuple[str, ...], tuple[str, ...]] = {}
+_STR_KEY_ORDERS_MAX: Final = 4096
+_ORDERED_MAP_MAX: Final = 16
 
 # Encoded str keys by key: records and events use a few field names over and over. Bounded
 # (cleared when full) so that keys from contracts cannot grow it without limit.

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,3 +125,44 @@ def test_str_sort_key_is_the_msgpack_encoding(key: str) -> None:
 def test_str_sort_key_at_every_header_boundary(size: int) -> None:
     key = "k" * size
     assert codec._str_sort_key(key) == codec._pack(key)
+
+
+def _reference_encoding(value: Any) -> bytes:
+    """The canonical form by its definition: maps sorted by encoded key, tuples as arrays."""
+    packer = msgpack.Packer(use_bin_type=True)
+
+    def canonical(v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            return [canonical(x) for x in v]
+        if isinstance(v, dict):
+            return {k: canonical(v[k]) for k in sorted(v, key=lambda k: packer.pack(k))}
+        return v
+
+    return bytes(packer.pack(canonical(value)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_encoding_is_the_reference_encoding_twice(value: Any) -> None:
+    # The second encode of a map meets its key order in the cache: same bytes.
+    assert codec.encode(value) == _reference_encoding(value)
+    assert codec.encode(value) == _reference_encoding(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.sampled_from([False, True]))
+def test_a_float_anywhere_is_rejected_by_decode(value: Any, single: bool) -> None:
+    # Map-free values are checked by packing again; a float (float32 or float64) must not
+    # slip through that path.
+    holder = [value, 1.5]
+    with pytest.raises(DecodeError, match="canonical encoding expected|no floats expected"):
+        codec.decode(msgpack.packb(holder, use_bin_type=True, use_single_float=single))
+
+
+def test_invalid_str_subclass_key_is_rejected_even_after_a_cached_order() -> None:
+    class Key(str):
+        pass
+
+    codec.encode({"b": 1, "a": 2})  # the order of ("b", "a") is now cached
+    with pytest.raises(DecodeError, match="map key of type int, str or bytes expected"):
+        codec.encode({Key("b"): 1, "a": 2})
