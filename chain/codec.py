@@ -75,12 +75,15 @@ def _prepare(value: Value, depth: int) -> Value:
             raise DecodeError(f"nesting of at most {MAX_DEPTH} levels expected, found nesting deeper")
         if len(value) > MAX_CONTAINER_LEN:
             raise DecodeError(f"map of at most {MAX_CONTAINER_LEN} entries expected, found {len(value)}")
-        order = _str_key_orders.get(tuple(value)) if len(value) <= _ORDERED_MAP_MAX else None
+        keys = tuple(value) if len(value) <= _ORDERED_MAP_MAX else None
+        order = _str_key_orders.get(keys) if keys is not None else None
         if order is not None:
             # A map with the same str keys as one seen before (event fields, records): its
-            # canonical order is known. Exact str keys only: anything else takes the walk.
+            # canonical order is known, as positions in the insertion order. Exact str keys
+            # only (a str subclass compares equal): anything else takes the walk below.
             out_map: dict[Value, Value] = {}
-            for key in order:
+            for i in order:
+                key = keys[i]  # type: ignore[index]
                 if type(key) is not str:
                     break
                 item = value[key]
@@ -106,10 +109,11 @@ def _prepare(value: Value, depth: int) -> Value:
         # Distinct keys have distinct encodings, so the tuples are ordered by their first
         # element alone and a plain sort (no key function call per entry) is the same order.
         entries.sort()
-        if len(value) <= _ORDERED_MAP_MAX and all(type(key) is str for key in value):
+        if keys is not None and all(type(key) is str for key in keys):
             if len(_str_key_orders) >= _STR_KEY_ORDERS_MAX:
                 _str_key_orders.clear()
-            _str_key_orders[tuple(value)] = tuple(key for _, key, _ in entries)
+            position = {key: i for i, key in enumerate(keys)}
+            _str_key_orders[keys] = tuple(position[key] for _, key, _ in entries)
         return {key: item for _, key, item in entries}
     if kind is float:
         raise DecodeError("no floats expected, found a float")
@@ -127,9 +131,9 @@ def _prepare(value: Value, depth: int) -> Value:
     )
 
 
-# The canonical key order of small maps whose keys are all str, by the keys in insertion
-# order. Bounded (cleared when full, small maps only) so that contracts cannot grow it.
-_str_key_orders: dict[tuple[str, ...], tuple[str, ...]] = {}
+# The canonical key order of small maps whose keys are all str (positions in the insertion
+# order), by the keys in insertion order. Bounded (cleared when full, small maps only) so that contracts cannot grow it.
+_str_key_orders: dict[tuple[str, ...], tuple[int, ...]] = {}
 _STR_KEY_ORDERS_MAX: Final = 4096
 _ORDERED_MAP_MAX: Final = 16
 
