@@ -205,10 +205,11 @@ def apply_transaction(
         return state.with_writes(bumped), receipt
 
     if tx.kind == KIND_CALL:
+        # ``args`` is the transaction's own list: the runtime binds copies, never changes it.
         contract, function, args = tx.payload
         ctx = CallContext(tx.sender, tx_hash, header.height, header.time, env.chain_id)
         outcome = env.runtime.execute(
-            state, ctx, contract, function, list(args), tx.gas_limit - base_gas
+            state, ctx, contract, function, args, tx.gas_limit - base_gas
         )
         gas = base_gas + outcome.gas_used
         if not outcome.success:

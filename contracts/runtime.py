@@ -14,10 +14,8 @@ from chain.transition import CallContext
 
 
 class VMRuntime:
-    def execute(
-        self, state: State, ctx: CallContext, contract: str, function: str, args: list[Any], gas_limit: int
-    ) -> vm.ExecutionResult:
-        return vm.execute(state, ctx, contract, function, args, gas_limit)
+    # ``vm.execute`` itself, not a method calling it: one call less on every contract call.
+    execute = staticmethod(vm.execute)
 
     def view(self, state: State, ctx: CallContext, contract: str, function: str, args: list[Any], gas_limit: int) -> vm.ExecutionResult:
         """A read-only call (queries for operators, regulators and the API)."""

@@ -139,7 +139,9 @@ def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
 def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
     ex.check_writable("storage_set")
     key = ex.storage_key(a[0])
-    ex.charge(weight(a[1], ex.gas + 1) * g.PER_ITEM)
+    value = a[1]
+    # An int weighs 1 (``weight``'s own answer, without the call): the common stored value.
+    ex.charge((1 if type(value) is int else weight(value, ex.gas + 1)) * g.PER_ITEM)
     try:
         data = codec.encode(a[1])
     except DecodeError as exc:
