@@ -113,8 +113,11 @@ def _slots(first: int, count: int) -> str:
 
 
 def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, fn: LoadedFunction,
-                      program: Program) -> None:  # fmt: skip
-    """The Python statements of one instruction at stack depth ``d`` (no control flow)."""
+                      program: Program, known: dict[int, type]) -> None:  # fmt: skip
+    """The Python statements of one instruction at stack depth ``d`` (no control flow).
+
+    ``known`` holds the types of the slots that a constant of this block filled: a test
+    whose answer the type already gives is left out (never a check that could fail)."""
     t = f"s{d - 1}"  # top of stack
     u = f"s{d - 2}"  # the item below it
     over = "if gas < 0: raise OutOfGas('')"
@@ -141,6 +144,16 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, f"{u}, {t} = {t}, {u}")
     elif op == o.ROT3:
         w(ind, f"s{d - 3}, {u}, {t} = {t}, s{d - 3}, {u}")
+    elif op == o.ADD and (known.get(d - 2) is str or known.get(d - 1) is str):
+        other = t if known.get(d - 2) is str else u
+        w(ind, f"if type({other}) is str:")
+        w(ind + 1, f"size = len({u}) + len({t})")
+        w(ind + 1, f"if size > {MAX_LEN}: check_len(size, 'str')")
+        w(ind + 1, f"gas -= size // {g.BYTES_PER_GAS}")
+        w(ind + 1, over)
+        w(ind + 1, f"{u} = {u} + {t}")
+        w(ind, "else:")
+        w(ind + 1, f"ex.gas = gas; {u} = add_values(ex, {u}, {t}); gas = ex.gas")
     elif op == o.ADD:
         w(ind, f"if type({u}) is int and type({t}) is int:")
         w(ind + 1, f"r = {u} + {t}")
@@ -212,6 +225,11 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
     elif op in (o.BUILD_LIST, o.BUILD_TUPLE):
         first = d - arg
         w(ind, f"s{first} = {'[' if op == o.BUILD_LIST else '('}{_slots(first, arg)}{']' if op == o.BUILD_LIST else ',)' if arg else ')'}")
+    elif op == o.BUILD_DICT and arg and all(known.get(d - 2 * arg + 2 * i) in (int, str, bytes) for i in range(arg)):
+        # Keys that are constants of a key type: check_key cannot fail, a literal is the same.
+        first = d - 2 * arg
+        pairs = ", ".join(f"s{first + 2 * i}: s{first + 2 * i + 1}" for i in range(arg))
+        w(ind, f"s{first} = {{{pairs}}}")
     elif op == o.BUILD_DICT:
         first = d - 2 * arg
         w(ind, f"s{first} = build_dict([{_slots(first, 2 * arg)}])" if arg else f"s{d} = {{}}")
@@ -223,7 +241,8 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, f"gas -= size // {g.BYTES_PER_GAS}")
         w(ind, f"s{first} = ''.join(parts)")
     elif op == o.FORMAT_VALUE:
-        w(ind, f"if type({t}) is not str: {t} = str({t}) if type({t}) is int else to_text({t})")
+        if known.get(d - 1) is not str:  # a str formats as itself
+            w(ind, f"if type({t}) is not str: {t} = str({t}) if type({t}) is int else to_text({t})")
     elif op == o.SUBSCR:
         w(ind, f"if type({u}) is dict and (type({t}) is str or type({t}) is int or type({t}) is bytes) and {t} in {u}:")
         w(ind + 1, f"{u} = {u}[{t}]")
@@ -272,6 +291,20 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         raise AssertionError(f"no translation for opcode {op}")
 
 
+def _track(known: dict[int, type], op: int, arg: int, d: int, program: Program) -> None:
+    """Update ``known`` after an instruction at depth ``d``: every slot it may have written is
+    forgotten; a constant's slot, and a string just built or formatted, are remembered."""
+    if op == o.GAS:
+        return
+    lowest = d - stack_pops(op, arg, program.functions)
+    for slot in [slot for slot in known if slot >= lowest]:
+        del known[slot]
+    if op == o.LOAD_CONST:
+        known[d] = type(program.constants[arg])
+    elif op == o.FORMAT_VALUE or op == o.BUILD_STRING:
+        known[lowest] = str
+
+
 def _literal(value: Any) -> str:
     if value is None or type(value) in (int, bool, str, bytes):
         return repr(value)
@@ -312,6 +345,7 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
 
     def block(ind: int, start: int) -> None:
         pc = start
+        known: dict[int, type] = {}  # slot -> type, for slots a constant of this block filled
         while True:
             op, arg = code[pc]
             d = depth[pc]
@@ -343,7 +377,8 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
                 w(ind, f"blk = {arg} if s{d} is DONE else {pc + 1}")
                 w(ind, "continue")
                 return
-            _emit_instruction(w, ind, pc, op, arg, d, fn, program)
+            _emit_instruction(w, ind, pc, op, arg, d, fn, program, known)
+            _track(known, op, arg, d, program)
             pc += 1
 
     _dispatch(w, ind, leaders, block)
