@@ -25,6 +25,7 @@ import nacl.signing
 from chain import codec
 from chain.hashing import Domain, hash_domain
 from chain.signatures import check_transaction_signature
+from chain.state import State
 from chain.transition import apply_transaction, validate_transaction
 from chain.types import BlockHeader, Transaction
 from contracts.localchain import LocalChain
@@ -104,28 +105,36 @@ def main() -> None:
 
     # THE GOAL: core path vs raw verify, measured in alternating chunks so that both see the
     # same machine (a shared 2-core machine's speed drifts within seconds). Each chunk of the
-    # core path replays fresh transactions against the same starting state.
-    chunk = 250
+    # core path is the next block of transactions of the same sender.
+    chunk, rounds = 250, 16
     raw_times: list[float] = []
     core_times: list[float] = []
-    state0, wire0, header0, env0 = core_path_setup(chunk * 8)
-    signed0 = distinct_signatures(chunk * 8)
-    for round_ in range(8):
+    state0, wire0, header0, env0 = core_path_setup(chunk * rounds)
+    signed0 = distinct_signatures(chunk * rounds)
+    for round_ in range(rounds):
         raw_times.append(verify_all(signed0[round_ * chunk : (round_ + 1) * chunk]) / chunk)
         part = wire0[round_ * chunk : (round_ + 1) * chunk]
         start = time.perf_counter()
         state0 = run_core_path(state0, part, header0, env0)
         core_times.append((time.perf_counter() - start) / chunk)
+        # Each chunk is a block: committed before the next, as a node does (not timed).
+        state0.backend.commit(state0.changes())
+        state0 = State.at(state0.backend)
+    # Each round's raw chunk and core chunk ran back to back: their ratio is the least
+    # disturbed by the machine's drift; the median over the rounds is the figure.
+    paired = sorted(raw / core for raw, core in zip(raw_times, core_times, strict=True))
     raw_times.sort()
     core_times.sort()
     best = raw_times[0] / core_times[0]
-    median = raw_times[len(raw_times) // 2] / core_times[len(core_times) // 2]
     print(
-        f"  interleaved, 8 x {chunk}: raw verify {raw_times[0] * 1e6:.1f} µs, core path "
+        f"  interleaved, {rounds} x {chunk}: raw verify {raw_times[0] * 1e6:.1f} µs, core path "
         f"{core_times[0] * 1e6:.1f} µs (best chunks); medians {raw_times[len(raw_times) // 2] * 1e6:.1f} "
         f"/ {core_times[len(core_times) // 2] * 1e6:.1f} µs"
     )
-    print(f"  core path / raw Ed25519 verify rate = {best:.2f} best, {median:.2f} median (goal >= 0.50)")
+    print(
+        f"  core path / raw Ed25519 verify rate = {paired[len(paired) // 2]:.2f} "
+        f"(median of {rounds} back-to-back pairs; best chunks {best:.2f}; goal >= 0.50)"
+    )
     print(f"  SHA-256 raw rate: {raw_sha:,.0f}/s")
 
 

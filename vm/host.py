@@ -127,7 +127,9 @@ def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
     key = ex.storage_key(a[0])
     writes = ex.writes  # ``ex.read`` inlined: the hottest host call
     raw = writes[key] if key in writes else ex.state.get(key)
-    ex.charge(g.STORAGE_READ + (len(raw) * g.STORAGE_READ_PER_BYTE if raw else 0))
+    ex.gas -= g.STORAGE_READ + (len(raw) * g.STORAGE_READ_PER_BYTE if raw else 0)  # ``charge``
+    if ex.gas < 0:
+        raise OutOfGas("")
     if raw is None:
         return a[1]
     try:
@@ -137,7 +139,8 @@ def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
 
 
 def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
-    ex.check_writable("storage_set")
+    if ex.read_only:
+        ex.check_writable("storage_set")
     key = ex.storage_key(a[0])
     value = a[1]
     # An int weighs 1 (``weight``'s own answer, without the call): the common stored value.
@@ -194,7 +197,8 @@ def merged_scan(
 
 
 def _h_emit(ex: Execution, a: list[Any]) -> Any:
-    ex.check_writable("emit")
+    if ex.read_only:
+        ex.check_writable("emit")
     name, fields = a
     if type(name) is not str or not 0 < len(name) <= MAX_EVENT_NAME:
         raise VMError(f"event name str of 1 to {MAX_EVENT_NAME} characters expected in emit()")

@@ -4,7 +4,8 @@
 the same compiler every node and regulator uses and prints its code hash, source hash,
 size and entry points; a regulator compares the code hash with the one on chain.
 ``meterchain contract disasm FILE`` prints the bytecode listing (from a source file, or
-from a bytecode file with ``--bytecode``).
+from a bytecode file with ``--bytecode``); ``--python`` prints the translation every node
+runs instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import typer
 
 from vm import CompileError, InvalidBytecode, compile_source, verify_code
 from vm.bytecode import disassemble
+from vm.translator import source_of
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -74,8 +76,10 @@ def compile_command(
 def disasm_command(
     file: Path = typer.Argument(..., help="contract source file (or bytecode with --bytecode)"),
     bytecode: bool = typer.Option(False, "--bytecode", help="FILE holds bytecode, not source"),
+    python: bool = typer.Option(False, "--python", help="print the Python every node runs for it instead"),
 ) -> None:
-    """Print the verified bytecode listing: line, index, instruction, argument."""
+    """Print the verified bytecode listing: line, index, instruction, argument (or, with
+    --python, the Python functions the VM translates it to)."""
     if bytecode:
         try:
             code = file.read_bytes()
@@ -90,4 +94,4 @@ def disasm_command(
         program = verify_code(code)
     except InvalidBytecode as exc:
         _fail(f"{file}: invalid bytecode: {exc}")
-    typer.echo(disassemble(program))
+    typer.echo(source_of(program) if python else disassemble(program))

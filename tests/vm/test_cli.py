@@ -72,6 +72,10 @@ def test_disasm(tmp_path: Path) -> None:
     runner.invoke(app, ["compile", str(path), "--out", str(tmp_path / "m.bin")])
     from_code = runner.invoke(app, ["disasm", str(tmp_path / "m.bin"), "--bytecode"])
     assert from_code.stdout == result.stdout
+    python = runner.invoke(app, ["disasm", str(path), "--python"])
+    assert python.exit_code == 0
+    assert "def f0(ex, depth, cross" in python.stdout and "builtin_33(ex, [" in python.stdout
+    compile(python.stdout, "translation", "exec")  # the listing is the Python itself
 
 
 def test_invalid_disasm_of_corrupt_bytecode(tmp_path: Path) -> None:
