@@ -144,22 +144,19 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, f"{u}, {t} = {t}, {u}")
     elif op == o.ROT3:
         w(ind, f"s{d - 3}, {u}, {t} = {t}, s{d - 3}, {u}")
-    elif op == o.ADD and (known.get(d - 2) is str or known.get(d - 1) is str):
-        other = t if known.get(d - 2) is str else u
-        w(ind, f"if type({other}) is str:")
-        w(ind + 1, f"size = len({u}) + len({t})")
-        w(ind + 1, f"if size > {MAX_LEN}: check_len(size, 'str')")
-        w(ind + 1, f"gas -= size // {g.BYTES_PER_GAS}")
-        w(ind + 1, over)
-        w(ind + 1, f"{u} = {u} + {t}")
-        w(ind, "else:")
-        w(ind + 1, f"ex.gas = gas; {u} = add_values(ex, {u}, {t}); gas = ex.gas")
     elif op == o.ADD:
-        w(ind, f"if type({u}) is int and type({t}) is int:")
-        w(ind + 1, f"r = {u} + {t}")
-        w(ind + 1, f"if r >= {INT_LIMIT} or r < {INT_MIN}: check_int(r)")
-        w(ind + 1, f"{u} = r")
-        w(ind, f"elif type({u}) is str and type({t}) is str:")
+        # str + str (storage keys are built this way) charges its size, as ``add_values`` does
+        # and fails at once when gas runs out; int + int is bounded; anything else is the
+        # helper's. A constant str operand leaves only the other operand's type to test.
+        if known.get(d - 2) is str or known.get(d - 1) is str:
+            other = t if known.get(d - 2) is str else u
+            w(ind, f"if type({other}) is str:")
+        else:
+            w(ind, f"if type({u}) is int and type({t}) is int:")
+            w(ind + 1, f"r = {u} + {t}")
+            w(ind + 1, f"if r >= {INT_LIMIT} or r < {INT_MIN}: check_int(r)")
+            w(ind + 1, f"{u} = r")
+            w(ind, f"elif type({u}) is str and type({t}) is str:")
         w(ind + 1, f"size = len({u}) + len({t})")
         w(ind + 1, f"if size > {MAX_LEN}: check_len(size, 'str')")
         w(ind + 1, f"gas -= size // {g.BYTES_PER_GAS}")

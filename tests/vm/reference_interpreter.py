@@ -10,16 +10,18 @@ instruction's meaning is made in both places, or that test fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
-from chain import codec
 from vm import gas as g
+from vm import interpreter
 from vm import opcodes as o
 from vm.builtins import CALL_ID, call_method
 from vm.bytecode import LoadedFunction, Program
 from vm.errors import OutOfGas, VMError
 from vm.gas import BYTES_PER_GAS
-from vm.host import Context, Execution, StateAccess
+from vm.host import Execution
 from vm.interpreter import (
     _BUILTIN_IMPL,
     _DONE,
@@ -27,18 +29,15 @@ from vm.interpreter import (
     _UNBOUND,
     CONTRACT_CALLER_PREFIX,
     MAX_DEPTH,
-    ExecutionResult,
     _add,
     _bind_args,
     _build_dict,
     _delete_subscr,
-    _failed,
     _Failure,
     _int_operands,
     _iter,
     _pow,
     _range,
-    _returnable,
     _short,
     _slice,
     _store_subscr,
@@ -498,55 +497,27 @@ def _run(ex: Execution, program: Program, fn: LoadedFunction, args: list[Any]) -
 
 
 
-def execute_reference(
-    state: StateAccess,
-    ctx: Context,
-    contract: str,
-    function: str,
-    args: list[Any],
-    gas_limit: int,
-    *,
-    read_only: bool = False,
-) -> ExecutionResult:
-    """``vm.execute``, with the program run by the reference loop."""
-    if type(gas_limit) is not int or gas_limit < 0:
-        return ExecutionResult(False, None, 0, (), {}, f"non-negative int gas limit expected, found {gas_limit!r}")
-    ex = Execution(state, ctx, gas_limit, read_only)
-    ex.contract = contract
-    ex.caller = ctx.signer
+def reference_functions(program: Program, runtime: dict[str, Any]) -> tuple[Callable[..., Any], ...]:
+    """The program's functions run by the reference loop, in the form ``vm.translator.translate``
+    gives them (``f(ex, depth, cross, *params)``), so that ``vm.execute`` can run either."""
+
+    def entry(fn: LoadedFunction) -> Callable[..., Any]:
+        def run(ex: Execution, depth: int, cross: bool, *params: Any) -> Any:
+            return _run(ex, program, fn, list(params))
+
+        return run
+
+    return tuple(entry(fn) for fn in program.loaded)
+
+
+@contextmanager
+def reference_loop() -> Iterator[None]:
+    """Within this block, programs loaded by ``vm.execute`` run on the reference loop."""
+    translate = interpreter.translate
+    interpreter.translate = reference_functions  # type: ignore[assignment]
+    interpreter._programs.clear()
     try:
-        program = load_program(state, contract)
-        fn = program.by_name.get(function) if type(function) is str else None
-        if fn is None:
-            raise VMError(f"a function of {contract} expected, found no function {_short(function)}")
-        if fn.source.kind == "private":
-            raise VMError(f"a public or view function expected, found private function {contract}.{function}")
-        args = _bind_args(fn, args, contract)
-        ex.read_only = read_only or fn.source.kind == "view"
-        value = _run(ex, program, fn, args)
-        vt = type(value)
-        if (vt is int and codec.INT_MIN <= value <= codec.INT_MAX) or vt is bool or value is None:
-            # A scalar return (the common case) weighs 1, so the charge below would be 0: it
-            # can only fail on a balance already negative, and is always returnable.
-            if ex.gas < 0:
-                raise _Failure(OutOfGas(""), f"{contract}.{function} return")
-        else:
-            try:
-                ex.charge(weight(value, ex.gas + 1) - 1)  # checking a container return value
-            except OutOfGas as exc:
-                raise _Failure(exc, f"{contract}.{function} return") from None
-            if not _returnable(value, 0):
-                raise VMError(
-                    f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
-                    f"{codec.MAX_DEPTH}) expected from {contract}.{function}, found {type_name(value)}"
-                ) from None
-        if ex.gas < 0:
-            raise OutOfGas("")
-    except _Failure as f:
-        return _failed(ex, f.error, f.where)
-    except VMError as exc:
-        return _failed(ex, exc, "")
-    # ``ex`` ends here, so its write buffer is handed over as it is, not copied.
-    return ExecutionResult(True, value, gas_limit - ex.gas, tuple(ex.events), ex.writes, "")
-
-
+        yield
+    finally:
+        interpreter.translate = translate
+        interpreter._programs.clear()

@@ -1,5 +1,5 @@
 """Differential tests: the translated functions against the reference interpreter
-(``tests/vm/reference_interpreter.py``) on random programs, hand-made bytecode and the
+(``tests/vm/reference_interpreter.py``) on random programs, calls at their limits and the
 local demonstration: the same results, gas, writes, events and error strings."""
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.runtime import VMRuntime
 from meterchain.demo import Demo
 from tests.vm.conftest import CTX, MemoryState
-from tests.vm.reference_interpreter import execute_reference
+from tests.vm.reference_interpreter import reference_loop
 from tests.vm.test_random_programs import _EXPRS, _STMTS
 from vm import execute
 from vm.interpreter import ExecutionResult
@@ -40,9 +39,10 @@ def test_random_programs_run_as_the_reference_runs_them(
     )
     state = MemoryState()
     state.deploy("c", source)
-    assert _fields(execute(state, CTX, "c", "f", args, gas)) == _fields(
-        execute_reference(state, CTX, "c", "f", args, gas)
-    )
+    translated = execute(state, CTX, "c", "f", args, gas)
+    with reference_loop():
+        reference = execute(state, CTX, "c", "f", args, gas)
+    assert _fields(translated) == _fields(reference)
 
 
 CALLS = '''
@@ -75,17 +75,18 @@ def test_calls_and_limits_run_as_the_reference_runs_them(function: str, args: li
     state = MemoryState()
     state.deploy("caller", CALLS)
     state.deploy("callee", CALLEE)
-    ours = execute(state, CTX, "caller", function, args, gas)
-    reference = execute_reference(state, CTX, "caller", function, args, gas)
-    assert _fields(ours) == _fields(reference)
+    translated = execute(state, CTX, "caller", function, args, gas)
+    with reference_loop():
+        reference = execute(state, CTX, "caller", function, args, gas)
+    assert _fields(translated) == _fields(reference)
 
 
-def test_the_demonstration_gives_the_same_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demonstration_gives_the_same_chain() -> None:
     # Every contract of the genesis (registry, supply, billing, payments) through blocks.
     translated = Demo(3, 12, lambda _: None)
     translated.run()
-    monkeypatch.setattr(VMRuntime, "execute", staticmethod(execute_reference))
-    reference = Demo(3, 12, lambda _: None)
-    reference.run()
+    with reference_loop():
+        reference = Demo(3, 12, lambda _: None)
+        reference.run()
     assert translated.chain.height == reference.chain.height > 10
     assert translated.chain.head.hash == reference.chain.head.hash
