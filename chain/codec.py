@@ -243,7 +243,10 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         # float makes one of the two packings (floats as float64, as float32) longer or
         # shorter than the input. Two packs in C instead of ``encode``'s walk in Python: this
         # is the decode of every transaction.
-        canonical = _packer.pack(value) == data and _single_float_packer.pack(value) == data
+        try:
+            canonical = _packer.pack(value) == data and _single_float_packer.pack(value) == data
+        except OverflowError:  # a float64 beyond float32's range: a float, so not canonical
+            canonical = False
     if not canonical:
         raise DecodeError(
             "canonical encoding expected (shortest integers, sorted unique map keys, "

@@ -159,6 +159,13 @@ def test_a_float_anywhere_is_rejected_by_decode(value: Any, single: bool) -> Non
         codec.decode(msgpack.packb(holder, use_bin_type=True, use_single_float=single))
 
 
+@pytest.mark.parametrize("value", [1e300, [1, -1e300], 3.4e38 * 10])
+def test_invalid_float_beyond_float32_range_is_rejected(value: Any) -> None:
+    # Packing such a float as float32 overflows: still a DecodeError, never an OverflowError.
+    with pytest.raises(DecodeError, match="canonical encoding expected"):
+        codec.decode(msgpack.packb(value))
+
+
 def test_invalid_str_subclass_key_is_rejected_even_after_a_cached_order() -> None:
     class Key(str):
         pass
