@@ -26,7 +26,7 @@ from chain import codec
 from chain.hashing import Domain, hash_domain
 from chain.signatures import check_transaction_signature
 from chain.state import State
-from chain.transition import apply_transaction, validate_transaction
+from chain.transition import execute_transactions
 from chain.types import BlockHeader, Transaction
 from contracts.localchain import LocalChain
 
@@ -173,11 +173,11 @@ def core_path_setup(n: int):  # type: ignore[no-untyped-def]
 
 
 def run_core_path(state, wire, header, env):  # type: ignore[no-untyped-def]
-    for raw in wire:
-        tx = Transaction.decode(raw)
-        validate_transaction(tx, env.chain_id, header.height)
-        state, receipt = apply_transaction(state, tx, header, env)
-        assert receipt.ok, receipt.error
+    """The node's path for one block: decode each transaction from its bytes, then validate
+    (signature included) and apply them in order, as ``apply_block`` does."""
+    transactions = tuple(Transaction.decode(raw) for raw in wire)
+    state, receipts = execute_transactions(state, header, transactions, env)
+    assert all(receipt.ok for receipt in receipts), [r.error for r in receipts if not r.ok][:1]
     return state
 
 

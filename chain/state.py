@@ -279,6 +279,53 @@ def merge_scan(
     return out
 
 
+class StateReads(Protocol):
+    """What executing a transaction reads: a ``State`` or a block's ``WriteBuffer``."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]: ...
+
+
+def scan_with_writes(
+    reads: StateReads, writes: Mapping[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
+) -> list[bytes]:
+    """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the keys of
+    ``reads`` merged with ``writes`` not yet part of it (``None`` deletes)."""
+    pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
+    return merge_scan(
+        lambda cursor, n: reads.scan(prefix, cursor, n), pending, lambda k: writes[k] is not None, after, limit
+    )
+
+
+class WriteBuffer:
+    """The writes of a block's transactions so far, over the view the block starts from.
+
+    Executing a block reads what its earlier transactions wrote. Making a new immutable
+    ``State`` per transaction costs a copy of the writes and a longer walk for every read;
+    one block's execution owns a buffer instead, which only grows and is never shared, and
+    ``state()`` makes the immutable view at the end."""
+
+    __slots__ = ("base", "writes")
+
+    def __init__(self, base: State) -> None:
+        self.base = base
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        writes = self.writes
+        return writes[key] if key in writes else self.base.get(key)
+
+    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
+        return scan_with_writes(self.base, self.writes, prefix, start_after, limit)
+
+    def apply(self, writes: Writes) -> None:
+        self.writes.update(writes)
+
+    def state(self) -> State:
+        return self.base.with_writes(self.writes)
+
+
 @dataclass(frozen=True, slots=True, eq=False, init=False)
 class State:
     """An immutable view of the state: the tree at ``base_root`` plus pending writes.

@@ -34,7 +34,7 @@ from chain.errors import (
 )
 from chain.hashing import EMPTY_HASH, Hash32, merkle_list_root
 from chain.signatures import check_transaction_signature
-from chain.state import State
+from chain.state import State, StateReads, WriteBuffer, Writes
 from chain.types import (
     KIND_CALL,
     KIND_DEPLOY,
@@ -110,7 +110,7 @@ class ContractRuntime(Protocol):
 
     def execute(
         self,
-        state: State,
+        state: StateReads,
         ctx: CallContext,
         contract: str,
         function: str,
@@ -145,7 +145,7 @@ def get_nonce(state: State, account: bytes) -> int:
     return 0 if raw is None else int(codec.decode_stored(raw))
 
 
-def governance_key(state: State) -> bytes:
+def governance_key(state: StateReads) -> bytes:
     raw = state.get(keys.meta_key("governance"))
     return b"" if raw is None else bytes(codec.decode_stored(raw))
 
@@ -187,13 +187,21 @@ def apply_transaction(
     state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
 ) -> tuple[State, Receipt]:
     """Apply one valid transaction; return the new state and its receipt."""
+    writes, receipt = run_transaction(state, tx, header, env)
+    return state.with_writes(writes), receipt
+
+
+def run_transaction(
+    state: StateReads, tx: Transaction, header: BlockHeader, env: BlockEnv
+) -> tuple[Writes, Receipt]:
+    """Run one valid transaction on ``state``; return its writes and its receipt."""
     tx_hash = tx.hash
     # NONCE: replay protection. A wrong nonce changes nothing at all.
     nonce_key = keys.nonce_key(tx.sender)
     raw_nonce = state.get(nonce_key)  # ``get_nonce``, keeping the key for the write below
     expected_nonce = 0 if raw_nonce is None else int(codec.decode_stored(raw_nonce))
     if tx.nonce != expected_nonce:
-        return state, _failed(tx_hash, 0, f"nonce {expected_nonce} expected, found {tx.nonce}")
+        return {}, _failed(tx_hash, 0, f"nonce {expected_nonce} expected, found {tx.nonce}")
     bumped = {nonce_key: codec.encode(expected_nonce + 1)}
 
     # GAS: the intrinsic cost is charged before anything runs.
@@ -202,7 +210,7 @@ def apply_transaction(
         receipt = _failed(
             tx_hash, tx.gas_limit, f"gas limit >= {base_gas} (intrinsic cost) expected, found {tx.gas_limit}"
         )
-        return state.with_writes(bumped), receipt
+        return bumped, receipt
 
     if tx.kind == KIND_CALL:
         # ``args`` is the transaction's own list: the runtime binds copies, never changes it.
@@ -213,38 +221,38 @@ def apply_transaction(
         )
         gas = base_gas + outcome.gas_used
         if not outcome.success:
-            return state.with_writes(bumped), _failed(tx_hash, gas, outcome.error)
+            return bumped, _failed(tx_hash, gas, outcome.error)
         writes = dict(outcome.writes)
         writes.update(bumped)
         receipt = Receipt(
             tx_hash, STATUS_SUCCESS, Gas(gas), tuple(outcome.events), "", codec.encode(outcome.return_value)
         )
-        return state.with_writes(writes), receipt
+        return writes, receipt
 
     # DEPLOY / UPGRADE: only the chain's governance installs code.
     name, bytecode, source_hash = tx.payload
     gas = base_gas + GAS_DEPLOY_BYTE * len(bytecode)
     if gas > tx.gas_limit:
-        return state.with_writes(bumped), _failed(
+        return bumped, _failed(
             tx_hash, tx.gas_limit, f"gas limit >= {gas} for {len(bytecode)} bytes of code expected, found {tx.gas_limit}"
         )
     governance = governance_key(state)
     if tx.sender != governance:
-        return state.with_writes(bumped), _failed(
+        return bumped, _failed(
             tx_hash, gas, f"{tx.kind} signed by the governance key {governance.hex()} expected, found {tx.sender.hex()}"
         )
     existing = state.get(keys.code_key(name))
     if tx.kind == KIND_DEPLOY and existing is not None:
-        return state.with_writes(bumped), _failed(
+        return bumped, _failed(
             tx_hash, gas, f"a new contract name expected for deploy, found {name!r} already deployed (use upgrade)"
         )
     if tx.kind != KIND_DEPLOY and existing is None:
-        return state.with_writes(bumped), _failed(
+        return bumped, _failed(
             tx_hash, gas, f"an existing contract expected for upgrade, found no contract {name!r}"
         )
     problem = env.runtime.check_code(bytecode)
     if problem:
-        return state.with_writes(bumped), _failed(tx_hash, gas, f"valid bytecode expected: {problem}")
+        return bumped, _failed(tx_hash, gas, f"valid bytecode expected: {problem}")
     version = 1 if existing is None else int(codec.decode(existing)[2]) + 1
     record = codec.encode([bytecode, source_hash, version, tx.sender])
     event = Event.make(
@@ -252,8 +260,7 @@ def apply_transaction(
         "contract_deployed" if version == 1 else "contract_upgraded",
         {"name": name, "version": version, "source_hash": source_hash, "by": tx.sender},
     )
-    writes = {keys.code_key(name): record, **bumped}
-    return state.with_writes(writes), Receipt(tx_hash, STATUS_SUCCESS, Gas(gas), (event,), "")
+    return {keys.code_key(name): record, **bumped}, Receipt(tx_hash, STATUS_SUCCESS, Gas(gas), (event,), "")
 
 
 # --- blocks -----------------------------------------------------------------------------
@@ -284,19 +291,21 @@ def execute_transactions(
         raise InvalidBlock(f"at most {MAX_TXS_PER_BLOCK} transactions expected, found {len(transactions)}")
     receipts: list[Receipt] = []
     block_gas = 0
+    buffer = WriteBuffer(state)  # this block's writes so far: what later transactions read
     for index, tx in enumerate(transactions):
         try:
             validate_transaction(tx, env.chain_id, header.height)
         except (InvalidTransaction, InvalidSignature) as exc:
             raise InvalidBlock(f"transaction {index} ({tx.hash.hex()}): {exc}") from exc
-        state, receipt = apply_transaction(state, tx, header, env)
+        writes, receipt = run_transaction(buffer, tx, header, env)
+        buffer.apply(writes)
         block_gas += receipt.gas_used
         if block_gas > MAX_BLOCK_GAS:
             raise InvalidBlock(
                 f"block gas of at most {MAX_BLOCK_GAS} expected, found {block_gas} after transaction {index}"
             )
         receipts.append(receipt)
-    return state, tuple(receipts)
+    return buffer.state(), tuple(receipts)
 
 
 def tx_root(transactions: tuple[Transaction, ...]) -> Hash32:

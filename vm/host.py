@@ -18,7 +18,7 @@ from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_KEY, storage_prefix
 from chain.signatures import verify_raw
-from chain.state import merge_scan
+from chain.state import scan_with_writes
 from chain.types import Event
 from vm import gas as g
 from vm.errors import OutOfGas, ReadOnlyViolation, VMError
@@ -180,20 +180,9 @@ def _h_storage_keys(ex: Execution, a: list[Any]) -> Any:
         raise VMError(f"limit in [0, {MAX_STORAGE_KEYS}] expected in storage_keys(), found {limit!r}"[:200])
     ex.charge(g.STORAGE_SCAN)
     ns = storage_prefix(ex.contract)
-    keys = merged_scan(ex.state, ex.writes, ns + prefix.encode(), ns + start_after.encode() if start_after else b"", limit)
+    keys = scan_with_writes(ex.state, ex.writes, ns + prefix.encode(), ns + start_after.encode() if start_after else b"", limit)
     ex.charge(len(keys) * g.STORAGE_SCAN_PER_KEY + g.size_gas(sum(len(k) for k in keys)))
     return [k[len(ns) :].decode() for k in keys]
-
-
-def merged_scan(
-    state: StateAccess, writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
-) -> list[bytes]:
-    """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the
-    committed keys merged with this execution's buffered writes and deletes."""
-    pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
-    return merge_scan(
-        lambda cursor, n: state.scan(prefix, cursor, n), pending, lambda k: writes[k] is not None, after, limit
-    )
 
 
 def _h_emit(ex: Execution, a: list[Any]) -> Any:

@@ -7,13 +7,21 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chain import codec, keys
 from chain.errors import InvalidBlock
 from chain.signatures import sign_transaction
 from chain.state import State
-from chain.transition import apply_block, get_nonce, propose_block
-from chain.types import KIND_DEPLOY, KIND_UPGRADE, Block, Transaction
+from chain.transition import (
+    apply_block,
+    apply_transaction,
+    execute_transactions,
+    get_nonce,
+    propose_block,
+)
+from chain.types import KIND_DEPLOY, KIND_UPGRADE, Block, BlockHeader, Transaction
 from contracts.localchain import Actor, LocalChain
 
 COUNTER = (Path(__file__).parents[2] / "examples" / "contracts" / "meter_counter.py").read_text()
@@ -182,3 +190,50 @@ def test_invalid_deploy_of_malformed_bytecode(chain: LocalChain) -> None:
     (receipt,) = chain.submit([_deploy_tx(chain, chain.governance, KIND_DEPLOY, "junk", b"\x93\x01\x02", 0)])
     assert not receipt.ok and "valid bytecode expected" in receipt.error
 
+
+
+# --- a block's buffer against one view per transaction -----------------------------------
+
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["alice", "bob", "carol"]),
+        st.sampled_from(["claim", "add", "add", "add", "bill"]),
+        st.sampled_from(["MTR-1", "MTR-2"]),
+        st.integers(min_value=-2, max_value=9),
+        st.sampled_from([0, 0, 0, 1, -1]),  # nonce offset: wrong nonces fail without writes
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_STEPS)
+def test_a_block_equals_its_transactions_applied_one_by_one(steps: list[tuple[str, str, str, int, int]]) -> None:
+    # The block path reads earlier transactions' writes from one buffer; the definition is one
+    # immutable view per transaction. Same receipts, same state root, successes and failures.
+    chain = LocalChain.genesis(time=T0, contracts=("counter",), sources={"counter": COUNTER})
+    nonces: dict[str, int] = {}
+    transactions = []
+    for who, function, meter, amount, offset in steps:
+        actor = chain.actor(who)
+        nonce = nonces.get(who, 0)
+        args: list[object] = [meter] if function in ("claim", "bill") else [meter, amount]
+        transactions.append(chain.transaction(actor, "counter", function, args, nonce=max(0, nonce + offset)))
+        if max(0, nonce + offset) == nonce:
+            nonces[who] = nonce + 1
+    env = chain.env()
+    header = BlockHeader(
+        chain.height + 1, chain.head.hash, chain.time + 1, chain.actor("alice").public_key,
+        bytes(32), bytes(32), bytes(32), env.validator_set_hash,
+    )  # fmt: skip
+    block_state, block_receipts = execute_transactions(chain.state, header, tuple(transactions), env)
+    state = chain.state
+    one_by_one = []
+    for tx in transactions:
+        state, receipt = apply_transaction(state, tx, header, env)
+        one_by_one.append(receipt)
+    assert tuple(one_by_one) == block_receipts
+    assert state.root == block_state.root
+    assert dict(state.pending()) == dict(block_state.pending())

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from chain import codec
 from chain.keys import storage_key
+from chain.state import scan_with_writes
 from tests.vm.conftest import ALICE, CTX, TX_HASH, MemoryState
 from vm import execute
-from vm.host import merged_scan
 
 STORE = '''
 @public
@@ -356,7 +356,7 @@ def test_cross_contract_values_do_not_alias(two: MemoryState) -> None:
     assert result.return_value == [[1, 2, 3], [1, 2]]
 
 
-# --- merged_scan against a reference model ------------------------------------------------
+# --- scan_with_writes against a reference model ------------------------------------------------
 
 _KEYS = st.sampled_from([b"", b"a", b"aa", b"ab", b"a\xff", b"b", b"ba", b"bb", b"\xff"])
 
@@ -369,11 +369,11 @@ _KEYS = st.sampled_from([b"", b"a", b"aa", b"ab", b"a\xff", b"b", b"ba", b"bb", 
     after=_KEYS,
     limit=st.integers(min_value=0, max_value=5),
 )
-def test_merged_scan_matches_a_reference(
+def test_scan_with_writes_matches_a_reference(
     committed: set[bytes], writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
 ) -> None:
     state = MemoryState()
     state.data = {k: b"c" for k in committed}
     live = {k for k in committed if writes.get(k, b"") is not None} | {k for k, v in writes.items() if v is not None}
     expected = sorted(k for k in live if k.startswith(prefix) and k > after)[:limit]
-    assert merged_scan(state, writes, prefix, after, limit) == expected
+    assert scan_with_writes(state, writes, prefix, after, limit) == expected
