@@ -1,4 +1,4 @@
-"""Run a contract function: program loading, the interpreter loop, frames, errors.
+"""Run a contract function: program loading and translation, argument binding, calls, errors.
 
 ``execute`` is the only entry point the chain uses. It never raises for anything a
 transaction can cause: unknown contract or function, bad arguments, a revert, a runtime
@@ -6,9 +6,12 @@ error or running out of gas all give a failed ``ExecutionResult`` whose error sa
 was expected and where, with no writes and no events. Storage writes are buffered in the
 execution (``vm.host``) and handed back on success only; the chain applies them.
 
-The loop keeps everything hot in local variables; calls (same contract or cross-contract)
-push a saved frame on an explicit list instead of recursing in Python, so the call-depth
-limit, not Python's stack, bounds recursion.
+Each verified program's functions run as the Python functions ``vm.translator`` makes of
+them, once per program (cached with it); this module holds what that code calls at run time
+(``RUNTIME``: the slow paths of instructions, cross-contract calls, the failure net). Calls
+are Python calls, bounded by the VM's depth limit of 64 frames, far below Python's own.
+The dispatch loop that ran the bytecode before is the reference interpreter of the tests
+(``tests/vm/reference_interpreter.py``).
 """
 
 from __future__ import annotations
