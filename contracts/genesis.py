@@ -18,7 +18,7 @@ from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
 from chain.state import Backend, State
 from chain.transition import MAX_TX_GAS, CallContext
 from chain.types import BlockHeader, Height, PublicKey, Timestamp
-from contracts import contract_source
+from contracts import contract_module, contract_source
 from contracts.runtime import VMRuntime
 
 GENESIS_CONTRACTS: Final = ("registry", "supply", "billing", "payments")
@@ -40,9 +40,12 @@ class GenesisError(ChainError):
 def compile_contracts(
     names: tuple[str, ...], sources: Mapping[str, str] | None = None
 ) -> dict[str, vm.CompiledContract]:
-    """Compile the named contracts; a name missing from ``sources`` is read from this package."""
+    """Compile the named contracts; a name missing from ``sources`` is read from this package,
+    and so is every module a contract imports."""
     given = sources or {}
-    return {name: vm.compile_source(given.get(name) or contract_source(name), name) for name in names}
+    return {
+        name: vm.compile_source(given.get(name) or contract_source(name), name, contract_module) for name in names
+    }
 
 
 def build_genesis(

@@ -2,7 +2,9 @@
 
 ``meterchain contract compile FILE [--json] [--out FILE]`` compiles a contract source with
 the same compiler every node and regulator uses and prints its code hash, source hash,
-size and entry points; a regulator compares the code hash with the one on chain.
+size, entry points and the modules compiled in (a module ``billing.tariffs`` imported by
+the contract is the file ``billing/tariffs.py`` beside FILE); a regulator compares the code
+hash and the source hash with the ones on chain.
 ``meterchain contract disasm FILE`` prints the bytecode listing (from a source file, or
 from a bytecode file with ``--bytecode``); ``--python`` prints the translation every node
 runs instead.
@@ -11,12 +13,13 @@ runs instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from vm import CompileError, InvalidBytecode, compile_source, verify_code
+from vm import CompiledContract, CompileError, InvalidBytecode, compile_source, verify_code
 from vm.bytecode import disassemble
 from vm.translator import source_of
 
@@ -34,6 +37,23 @@ def _read_source(path: Path) -> str:
         _fail(f"{path}: cannot read: {exc.strerror}")
 
 
+def _modules_beside(file: Path) -> Callable[[str], str | None]:
+    """The contract's modules: ``a.b`` is ``a/b.py`` in FILE's folder."""
+
+    def module_source(name: str) -> str | None:
+        path = file.parent.joinpath(*name.split(".")).with_suffix(".py")
+        return _read_source(path) if path.is_file() else None
+
+    return module_source
+
+
+def _compile(file: Path) -> CompiledContract:
+    try:
+        return compile_source(_read_source(file), file.name, _modules_beside(file))
+    except CompileError as exc:
+        _fail(f"{file}: {exc}")
+
+
 def _fail(message: str) -> Any:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
@@ -46,11 +66,7 @@ def compile_command(
     out: Path | None = typer.Option(None, "--out", help="also write the bytecode to this file"),
 ) -> None:
     """Compile FILE; print code hash, source hash, size and entry points."""
-    source = _read_source(file)
-    try:
-        compiled = compile_source(source, file.name)
-    except CompileError as exc:
-        _fail(f"{file}: {exc}")
+    compiled = _compile(file)
     if out is not None:
         out.write_bytes(compiled.code)
     info = {
@@ -61,6 +77,10 @@ def compile_command(
         "functions": [
             {"name": f.name, "kind": f.kind, "params": list(f.params)} for f in compiled.functions
         ],
+        "modules": [
+            {"name": m.name, "source_hash": m.source_hash.hex(), "functions": list(m.functions)}
+            for m in compiled.modules
+        ],
     }
     if json_out:
         typer.echo(json.dumps(info, indent=2))
@@ -70,6 +90,8 @@ def compile_command(
     typer.echo(f"  source hash {info['source_hash']}")
     for f in compiled.functions:
         typer.echo(f"  {f.kind:<6} {f.name}({', '.join(f.params)})")
+    for m in compiled.modules:
+        typer.echo(f"  module {m.name}: source hash {m.source_hash.hex()}, {len(m.functions)} functions compiled in")
 
 
 @app.command("disasm")
@@ -86,10 +108,7 @@ def disasm_command(
         except OSError as exc:
             _fail(f"{file}: cannot read: {exc.strerror}")
     else:
-        try:
-            code = compile_source(_read_source(file), file.name).code
-        except CompileError as exc:
-            _fail(f"{file}: {exc}")
+        code = _compile(file).code
     try:
         program = verify_code(code)
     except InvalidBytecode as exc:

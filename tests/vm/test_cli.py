@@ -39,6 +39,7 @@ def test_compile_json(tmp_path: Path) -> None:
             {"name": "submit", "kind": "public", "params": ["meter", "index"]},
             {"name": "last", "kind": "view", "params": ["meter"]},
         ],
+        "modules": [],
     }
 
 
@@ -82,3 +83,25 @@ def test_invalid_disasm_of_corrupt_bytecode(tmp_path: Path) -> None:
     (tmp_path / "x.bin").write_bytes(b"\x93\x01\x02")
     result = runner.invoke(app, ["disasm", str(tmp_path / "x.bin"), "--bytecode"])
     assert result.exit_code == 1 and "invalid bytecode" in result.stderr
+
+
+def test_compile_json_lists_the_modules_compiled_in(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    module = "DAY = 86400\n\n\ndef days(seconds: int) -> int:\n    return seconds // DAY\n"
+    (tmp_path / "lib" / "units.py").write_text(module)
+    contract = "from lib.units import days\n\n\n@view\ndef age(seconds: int) -> int:\n    return days(seconds)\n"
+    (tmp_path / "ages.py").write_text(contract)
+    result = runner.invoke(app, ["compile", str(tmp_path / "ages.py"), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["modules"] == [
+        {"name": "lib.units", "source_hash": hash_domain(Domain.SOURCE, module.encode()).hex(), "functions": ["days"]}
+    ]
+    assert info["source_hash"] != hash_domain(Domain.SOURCE, contract.encode()).hex()
+
+
+def test_invalid_import_of_a_module_not_beside_the_contract(tmp_path: Path) -> None:
+    (tmp_path / "ages.py").write_text("from lib.units import days\n")
+    result = runner.invoke(app, ["compile", str(tmp_path / "ages.py")])
+    assert result.exit_code == 1
+    assert "line 1, column 1: a contract module expected, found no module 'lib.units'" in result.stderr

@@ -12,9 +12,10 @@ from vm import CompileError, compile_source, verify_code
 
 # (source, expected line, expected column, a fragment of the message)
 INVALID = [
-    ("import os\n", 1, 1, "imports are not allowed"),
-    ("from math import floor\n", 1, 1, "imports are not allowed"),
-    ("@public\ndef f():\n    import os\n", 3, 5, "imports are not allowed"),
+    ("import os\n", 1, 1, "only 'from <module> import <names>' is allowed"),
+    ("from math import floor\n", 1, 1, "a contract module expected, found no module 'math'"),
+    ("from . import floor\n", 1, 1, "found a relative import"),
+    ("@public\ndef f():\n    import os\n", 3, 5, "imports are allowed only at module level"),
     ("@public\ndef f():\n    return 1 / 2\n", 3, 12, "div_floor"),
     ("@public\ndef f(x):\n    x /= 2\n", 3, 5, "div_round_half_up"),
     ("@public\ndef f():\n    return 1.5\n", 3, 12, "float literals are not allowed"),
@@ -80,7 +81,7 @@ INVALID = [
     ("X = 2 ** 255\n", 1, 5, "int in [-2**255, 2**255)"),
     ("X = 1\nX = 2\n", 2, 1, "defined already"),
     ("def f():\n    pass\ndef f():\n    pass\n", 3, 1, "defined already"),
-    ("print('hi')\n", 1, 1, "only constants and functions"),
+    ("print('hi')\n", 1, 1, "only constants, imports and functions"),
     ("X = 1\n", 1, 1, "at least one function"),
     ("@public\ndef f(:\n", 2, 7, "invalid syntax"),
     ("@public\ndef f():\n    x: int\n", 3, 5, "needs a value"),
@@ -154,3 +155,52 @@ def test_any_source_compiles_or_raises_compile_error(tokens: list[str]) -> None:
         assert re.match(r"line \d+, column \d+: ", str(exc)), str(exc)
         return
     verify_code(compiled.code)
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+LIB = {
+    "lib.a": "from lib.b import g\ndef f():\n    return g()\n",
+    "lib.b": "from lib.a import f\ndef g():\n    return f()\n",
+    "lib.units": "DAY = 86400\ndef pad(n):\n    return str(n)\n",
+    "lib.other": "def pad(n):\n    return n\n",
+    "lib.bad": "def f():\n    return 1 / 2\n",
+    "lib.reexport": "from lib.units import pad\n",
+}
+INVALID_IMPORTS = [
+    (
+        "from lib.a import f\n@public\ndef h():\n    return f()\n",
+        "module lib.b: line 1, column 1: modules that import each other are not allowed, "
+        "found the cycle lib.a -> lib.b -> lib.a",
+    ),
+    ("from lib.units import missing\n", "line 1, column 1: a function or constant defined in module lib.units expected, found 'missing'"),
+    ("from lib.reexport import pad\n", "line 1, column 1: a function or constant defined in module lib.reexport expected, found 'pad'"),
+    ("from lib.units import pad as p\n", "an import without 'as' expected"),
+    ("from lib.units import *\n", "named imports expected, found 'import *'"),
+    ("from lib.units import DAY\nDAY = 1\n", "line 2, column 1: a new name expected, found 'DAY' defined already"),
+    ("from lib.units import pad\ndef pad(n):\n    return n\n", "line 2, column 1: a new function name expected, found 'pad' defined already"),
+    ("from lib.bad import f\n@public\ndef h():\n    return f()\n", "module lib.bad: line 2, column 12: true division"),
+    ("from lib.units import pad\nfrom lib.other import pad\n", "line 2, column 1: a new name expected, found 'pad' defined already"),
+    ("from lib.units import pad, DAY\n@public\ndef h():\n    return pad(DAY)\n", ""),  # the twin that compiles
+]
+
+
+@pytest.mark.parametrize(("source", "fragment"), INVALID_IMPORTS)
+def test_invalid_imports_are_rejected_with_module_and_position(source: str, fragment: str) -> None:
+    if not fragment:
+        compile_source(source, "c", LIB.get)
+        return
+    with pytest.raises(CompileError) as info:
+        compile_source(source, "c", LIB.get)
+    assert fragment in str(info.value), str(info.value)
+
+
+def test_invalid_two_modules_giving_the_contract_one_function_name() -> None:
+    modules = {**LIB, "lib.user": "from lib.other import pad\ndef use():\n    return pad(1)\n"}
+    source = "from lib.units import pad\nfrom lib.user import use\n@public\ndef h():\n    return [pad(1), use()]\n"
+    with pytest.raises(CompileError) as info:
+        compile_source(source, "c", modules.get)
+    assert str(info.value) == (
+        "module lib.other: line 1, column 1: function names unique in the contract expected, "
+        "found 'pad' also in module lib.units"
+    )

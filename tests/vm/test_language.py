@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from chain import codec, keys
+from chain.hashing import Domain, hash_domain
+from vm import CompiledContract, compile_source, execute
+
+from .conftest import ALICE, CTX, MemoryState
+
 LANG = '''
 """A contract exercising the language."""
 UNIT = 1_000
@@ -623,3 +629,96 @@ def f(s: str) -> list:
     return [s.upper(), s.lower()]
 '''
     assert call(src, "f", "ışIk straße") == ["ışIK STRAßE", "ışik straße"]
+
+
+# --- imports: modules compiled in (docs/contract-language.md, "Modules") -------------------
+
+MODULES = {
+    "lib.units": '''
+"""Units shared by contracts."""
+DAY = 86400
+
+
+def days(seconds: int) -> int:
+    return seconds // DAY
+''',
+    "lib.meters": '''
+from lib.units import DAY, days
+
+
+@public
+def describe(meter: str, seconds: int) -> str:
+    return f"{meter}: {days(seconds)} days of {DAY} s, {label(meter)}"
+
+
+@public
+def not_named_by_the_contract() -> int:
+    return 1
+
+
+def label(meter: str) -> str:
+    return meter.upper()
+
+
+def never_called() -> int:
+    return 2
+''',
+}
+CONTRACT = '''
+from lib.meters import describe
+from lib.units import DAY
+
+
+@view
+def week() -> int:
+    return 7 * DAY
+'''
+
+
+def deploy_with_modules(state: MemoryState, source: str, modules: dict[str, str]) -> CompiledContract:
+    compiled = compile_source(source, "c", modules.get)
+    state.data[keys.code_key("c")] = codec.encode([compiled.code, compiled.source_hash, 1, ALICE])
+    return compiled
+
+
+def test_imported_functions_and_constants_run_as_the_contract_s_own(state: MemoryState) -> None:
+    deploy_with_modules(state, CONTRACT, MODULES)
+    described = execute(state, CTX, "c", "describe", ["m1", 3 * 86400], 100_000)
+    assert described.return_value == "m1: 3 days of 86400 s, M1"
+    assert execute(state, CTX, "c", "week", [], 100_000).return_value == 7 * 86400
+
+
+def test_entry_points_are_what_the_contract_s_file_names(state: MemoryState) -> None:
+    compiled = deploy_with_modules(state, CONTRACT, MODULES)
+    assert [(f.name, f.kind) for f in compiled.functions] == [("week", "view"), ("describe", "public")]
+    # What the contract reaches is compiled in; a module's other functions are not.
+    assert [(m.name, m.functions) for m in compiled.modules] == [
+        ("lib.meters", ("describe", "label")),
+        ("lib.units", ("days",)),
+    ]
+
+
+def test_invalid_module_entry_point_not_named_by_the_contract_is_not_callable(state: MemoryState) -> None:
+    deploy_with_modules(state, CONTRACT, MODULES)
+    result = execute(state, CTX, "c", "not_named_by_the_contract", [], 100_000)
+    assert not result.success and "not_named_by_the_contract" in result.error
+
+
+def test_source_hash_covers_every_module_compiled_in() -> None:
+    base = compile_source(CONTRACT, "c", MODULES.get)
+    assert base.source_hash != hash_domain(Domain.SOURCE, CONTRACT.encode())
+    assert [m.source_hash for m in base.modules] == [
+        hash_domain(Domain.SOURCE, MODULES[name].encode()) for name in ("lib.meters", "lib.units")
+    ]
+    # A change in a module alone (here a comment: same code) changes the contract's source hash.
+    edited = {**MODULES, "lib.units": MODULES["lib.units"] + "# reviewed\n"}
+    again = compile_source(CONTRACT, "c", edited.get)
+    assert again.code == base.code and again.source_hash != base.source_hash
+    # Same sources, same bytes and hashes: a regulator rebuilds and compares.
+    assert compile_source(CONTRACT, "other-name", dict(MODULES).get) == base
+
+
+def test_a_contract_without_imports_keeps_the_hash_of_its_text() -> None:
+    source = "@public\ndef f() -> int:\n    return 1\n"
+    compiled = compile_source(source, "c", MODULES.get)
+    assert compiled.source_hash == hash_domain(Domain.SOURCE, source.encode()) and compiled.modules == ()
