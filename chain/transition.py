@@ -19,7 +19,7 @@ Two kinds of bad transaction are told apart:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -131,6 +131,11 @@ class BlockEnv:
     parent: BlockHeader  # the previous block's header (the genesis header for block 1)
     validator_set_hash: Hash32
     runtime: ContractRuntime
+    # Hashes of transactions whose signature this node already verified (its mempool did, at
+    # admission). A hash covers the signature bytes, so a listed hash vouches for exactly the
+    # signature that was checked; every other transaction is verified here. Validity never
+    # depends on it: it only spares a second verification of the same bytes.
+    verified_tx_hashes: Set[bytes] = frozenset()
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -161,8 +166,14 @@ def _failed(tx_hash: Hash32, gas: int, error: str) -> Receipt:
 # --- validity (a property of the transaction alone, given the block) ----------------------
 
 
-def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
-    """Raise ``InvalidTransaction`` if ``tx`` may not be included at ``height`` on ``chain_id``."""
+def validate_transaction(
+    tx: Transaction, chain_id: str, height: int, signature_verified: bool = False
+) -> None:
+    """Raise ``InvalidTransaction`` if ``tx`` may not be included at ``height`` on ``chain_id``.
+
+    ``signature_verified``: the caller already verified this transaction's signature (see
+    ``BlockEnv.verified_tx_hashes``); every other check still runs.
+    """
     if tx.chain_id != chain_id:
         raise WrongChain(f"chain id {chain_id!r} expected, found {tx.chain_id!r}")
     size = len(tx.encode())
@@ -177,7 +188,8 @@ def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
             check_payload_shape(tx.kind, tx.payload)
         except DecodeError as exc:
             raise InvalidTransaction(str(exc)) from exc
-    check_transaction_signature(tx)
+    if not signature_verified:
+        check_transaction_signature(tx)
 
 
 # --- transaction execution ---------------------------------------------------------------
@@ -292,9 +304,10 @@ def execute_transactions(
     receipts: list[Receipt] = []
     block_gas = 0
     buffer = WriteBuffer(state)  # this block's writes so far: what later transactions read
+    verified = env.verified_tx_hashes
     for index, tx in enumerate(transactions):
         try:
-            validate_transaction(tx, env.chain_id, header.height)
+            validate_transaction(tx, env.chain_id, header.height, tx.hash in verified)
         except (InvalidTransaction, InvalidSignature) as exc:
             raise InvalidBlock(f"transaction {index} ({tx.hash.hex()}): {exc}") from exc
         writes, receipt = run_transaction(buffer, tx, header, env)

@@ -1,0 +1,278 @@
+"""The mempool: transactions this node admitted and that no block has included yet.
+
+Admission runs the cheap checks first and the signature last, so a flood of junk costs a
+decode each, not a signature verification each:
+
+1. strict decode of the canonical bytes, size limit;
+2. chain id, gas ceiling, payload shape, expiry against the next height
+   (``chain.transition.validate_transaction`` without its signature check);
+3. duplicates, nonce not below the account's nor too far beyond it, per-sender
+   and total limits;
+4. the Ed25519 signature, verified once: the hash of every admitted transaction is in
+   ``verified_hashes()``, which the node hands to ``apply_block`` (``BlockEnv.
+   verified_tx_hashes``) so the block that includes it does not verify it again.
+
+Per sender, transactions are kept by nonce. Those whose nonces run on without a gap from the
+account's nonce are *ready* (a proposer may take them, in nonce order); the others are
+*future* and wait aside until the gap fills. After every committed block ``recheck`` removes
+what the block included and re-validates the rest: a nonce now below the account's or an
+expired transaction leaves the pool (CometBFT's recheck; notes/CONSENSUS.md pitfall 14).
+
+Every refusal carries a ``reason`` code (counted by the metrics) and a message saying what was
+expected and what was found. The pool is driven from one asyncio loop: no locks.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Set
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+from chain.errors import DecodeError, Expired, InvalidSignature, InvalidTransaction, WrongChain
+from chain.hashing import Hash32
+from chain.signatures import check_transaction_signature
+from chain.transition import validate_transaction
+from chain.types import MAX_TX_SIZE, PublicKey, Transaction
+
+NonceReader = Callable[[bytes], int]  # an account's next nonce in the committed head state
+
+
+class Reason(StrEnum):
+    """Why a transaction was refused (the label of the refusal counter)."""
+
+    DECODE = "decode"
+    TOO_LARGE = "too_large"
+    WRONG_CHAIN = "wrong_chain"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+    BAD_SIGNATURE = "bad_signature"
+    DUPLICATE = "duplicate"
+    NONCE_TOO_LOW = "nonce_too_low"
+    NONCE_TOO_HIGH = "nonce_too_high"
+    NONCE_TAKEN = "nonce_taken"
+    SENDER_FULL = "sender_full"
+    POOL_FULL = "pool_full"
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolLimits:
+    max_transactions: int = 20_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_per_sender: int = 256
+    max_nonce_ahead: int = 1024  # how far past the account's next nonce a pooled nonce may be
+    max_tx_bytes: int = MAX_TX_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The answer to one submitted transaction."""
+
+    tx_hash: Hash32 | None  # None when the bytes did not even decode
+    accepted: bool
+    reason: Reason | None = None
+    message: str = ""
+
+    @classmethod
+    def refused(cls, tx_hash: Hash32 | None, reason: Reason, message: str) -> Admission:
+        return cls(tx_hash, False, reason, message)
+
+
+@dataclass(slots=True)
+class _Entry:
+    tx: Transaction
+    size: int
+    arrival: int  # admission order: ready transactions leave the pool first come, first served
+
+
+@dataclass(slots=True)
+class MempoolStats:
+    admitted: int = 0
+    refused: dict[Reason, int] = field(default_factory=dict)
+    evicted_on_recheck: int = 0
+
+
+class Mempool:
+    def __init__(self, chain_id: str, limits: MempoolLimits | None = None) -> None:
+        self.chain_id: Final = chain_id
+        self.limits: Final = limits or MempoolLimits()
+        self._by_hash: dict[Hash32, _Entry] = {}
+        self._by_sender: dict[PublicKey, dict[int, _Entry]] = {}
+        self._bytes = 0
+        self._arrivals = 0
+        self.stats = MempoolStats()
+
+    # --- queries -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self._by_hash
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        entry = self._by_hash.get(Hash32(tx_hash))
+        return None if entry is None else entry.tx
+
+    def verified_hashes(self) -> Set[bytes]:
+        """Hashes of the pooled transactions, all of whose signatures were verified here:
+        for ``BlockEnv.verified_tx_hashes`` (a live view; do not hold it across a recheck)."""
+        return self._by_hash.keys()
+
+    def sender_nonces(self, sender: bytes) -> list[int]:
+        return sorted(self._by_sender.get(PublicKey(sender), {}))
+
+    # --- admission ---------------------------------------------------------------------
+
+    def add_raw(self, raw: bytes, next_height: int, nonce_of: NonceReader) -> Admission:
+        """Admit the canonical bytes of one transaction (from the API or a peer)."""
+        if len(raw) > self.limits.max_tx_bytes:
+            return self._refuse(
+                None, Reason.TOO_LARGE,
+                f"a transaction of at most {self.limits.max_tx_bytes} bytes expected, found {len(raw)} bytes",
+            )
+        try:
+            tx = Transaction.decode(raw)
+        except DecodeError as exc:
+            return self._refuse(None, Reason.DECODE, f"canonical transaction bytes expected: {exc}")
+        return self.add(tx, next_height, nonce_of)
+
+    def add(self, tx: Transaction, next_height: int, nonce_of: NonceReader) -> Admission:
+        """Admit a decoded transaction that would be included at ``next_height`` at the earliest."""
+        tx_hash = tx.hash
+        size = len(tx.encode())
+        if size > self.limits.max_tx_bytes:
+            return self._refuse(
+                tx_hash, Reason.TOO_LARGE,
+                f"a transaction of at most {self.limits.max_tx_bytes} bytes expected, found {size} bytes",
+            )
+        if tx_hash in self._by_hash:
+            return self._refuse(tx_hash, Reason.DUPLICATE, f"a new transaction expected, found {tx_hash.hex()} already pending")
+        # VALIDITY without the signature: chain id, gas ceiling, shape, expiry.
+        try:
+            validate_transaction(tx, self.chain_id, next_height, signature_verified=True)
+        except WrongChain as exc:
+            return self._refuse(tx_hash, Reason.WRONG_CHAIN, str(exc))
+        except Expired as exc:
+            return self._refuse(tx_hash, Reason.EXPIRED, str(exc))
+        except InvalidTransaction as exc:
+            return self._refuse(tx_hash, Reason.INVALID, str(exc))
+        # NONCE: never below the account's; at most a window ahead of it.
+        account_nonce = nonce_of(tx.sender)
+        if tx.nonce < account_nonce:
+            return self._refuse(
+                tx_hash, Reason.NONCE_TOO_LOW,
+                f"nonce >= {account_nonce} (the account's next) expected, found {tx.nonce}",
+            )
+        window_end = account_nonce + self.limits.max_nonce_ahead
+        if tx.nonce > window_end:
+            return self._refuse(
+                tx_hash, Reason.NONCE_TOO_HIGH,
+                f"nonce <= {window_end} (account nonce {account_nonce} + {self.limits.max_nonce_ahead}) "
+                f"expected, found {tx.nonce}",
+            )
+        pending = self._by_sender.get(tx.sender, {})
+        taken = pending.get(tx.nonce)
+        if taken is not None:
+            return self._refuse(
+                tx_hash, Reason.NONCE_TAKEN,
+                f"a free nonce expected, found nonce {tx.nonce} taken by pending {taken.tx.hash.hex()}",
+            )
+        # LIMITS
+        if len(pending) >= self.limits.max_per_sender:
+            return self._refuse(
+                tx_hash, Reason.SENDER_FULL,
+                f"at most {self.limits.max_per_sender} pending transactions per sender expected, "
+                f"found {len(pending)} already",
+            )
+        if len(self._by_hash) >= self.limits.max_transactions:
+            return self._refuse(
+                tx_hash, Reason.POOL_FULL,
+                f"at most {self.limits.max_transactions} pending transactions expected, found {len(self._by_hash)} already",
+            )
+        if self._bytes + size > self.limits.max_bytes:
+            return self._refuse(
+                tx_hash, Reason.POOL_FULL,
+                f"at most {self.limits.max_bytes} pending bytes expected, found {self._bytes} + {size}",
+            )
+        # SIGNATURE: last, once.
+        try:
+            check_transaction_signature(tx)
+        except InvalidSignature as exc:
+            return self._refuse(tx_hash, Reason.BAD_SIGNATURE, str(exc))
+        entry = _Entry(tx, size, self._arrivals)
+        self._arrivals += 1
+        self._by_hash[tx_hash] = entry
+        self._by_sender.setdefault(tx.sender, {})[tx.nonce] = entry
+        self._bytes += size
+        self.stats.admitted += 1
+        return Admission(tx_hash, True)
+
+    # --- proposing ---------------------------------------------------------------------
+
+    def ready(self, nonce_of: NonceReader, max_count: int, max_bytes: int | None = None) -> list[Transaction]:
+        """Up to ``max_count`` ready transactions for the next block: each sender's in nonce
+        order from its account nonce, without gaps; across senders, first admitted first."""
+        budget = self.limits.max_bytes if max_bytes is None else max_bytes
+        # One cursor per sender whose account nonce has a pooled transaction; a heap on the
+        # arrival of each sender's next transaction interleaves senders fairly.
+        heap: list[tuple[int, PublicKey, int]] = []
+        for sender, by_nonce in self._by_sender.items():
+            nonce = nonce_of(sender)
+            first = by_nonce.get(nonce)
+            if first is not None:
+                heap.append((first.arrival, sender, nonce))
+        heapq.heapify(heap)
+        chosen: list[Transaction] = []
+        used = 0
+        while heap and len(chosen) < max_count:
+            _, sender, nonce = heapq.heappop(heap)
+            entry = self._by_sender[sender][nonce]
+            if used + entry.size > budget:
+                continue  # this sender's chain stops here; smaller ones of others may fit
+            chosen.append(entry.tx)
+            used += entry.size
+            following = self._by_sender[sender].get(nonce + 1)
+            if following is not None:
+                heapq.heappush(heap, (following.arrival, sender, nonce + 1))
+        return chosen
+
+    # --- after a block -------------------------------------------------------------------
+
+    def recheck(self, committed: Iterable[bytes], next_height: int, nonce_of: NonceReader) -> int:
+        """Remove the committed transactions, then re-validate the rest against the new head:
+        nonces below the account's and expired transactions leave. Returns how many left
+        besides the committed ones. Signatures and chain ids do not change: not re-checked."""
+        for tx_hash in committed:
+            entry = self._by_hash.get(Hash32(tx_hash))
+            if entry is not None:
+                self._remove(entry)
+        evicted = 0
+        for sender in list(self._by_sender):
+            account_nonce = nonce_of(sender)
+            for nonce, entry in list(self._by_sender[sender].items()):
+                if nonce < account_nonce or entry.tx.expiry_height < next_height:
+                    self._remove(entry)
+                    evicted += 1
+        self.stats.evicted_on_recheck += evicted
+        return evicted
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _remove(self, entry: _Entry) -> None:
+        tx = entry.tx
+        del self._by_hash[tx.hash]
+        by_nonce = self._by_sender[tx.sender]
+        del by_nonce[tx.nonce]
+        if not by_nonce:
+            del self._by_sender[tx.sender]
+        self._bytes -= entry.size
+
+    def _refuse(self, tx_hash: Hash32 | None, reason: Reason, message: str) -> Admission:
+        self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
+        return Admission.refused(tx_hash, reason, message)
