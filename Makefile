@@ -18,7 +18,7 @@ devnet: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy chain vm
+	$(BIN)/mypy chain vm consensus
 
 test: lint $(STAMP)
 	$(BIN)/python -m pytest -n 2

@@ -32,6 +32,9 @@ class Domain(Enum):
     LIST_NODE = b"mc/list-node"
     VALIDATOR_SET = b"mc/validators"
     VOTE = b"mc/vote"
+    PROPOSAL = b"mc/proposal"  # consensus: a proposer's signed proposal
+    COMMIT = b"mc/commit"  # consensus: a commit certificate (last_commit_hash)
+    EVIDENCE = b"mc/evidence"  # consensus: evidence of a double-signing validator
     SOURCE = b"mc/source"
     CODE = b"mc/code"
     STATE_KEY = b"mc/state-key"
