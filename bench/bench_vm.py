@@ -9,17 +9,15 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import nacl.signing
 
 from chain import codec, keys
+from contracts.genesis import compile_contracts
 from vm import CallContext, compile_source, execute
 from vm.bytecode import verify_code
 from vm.interpreter import RUNTIME
 from vm.translator import source_of, translate
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TARIFF = '''
 """A tiered electricity tariff: kWh-priced tiers, a standing charge, VAT."""
@@ -123,7 +121,7 @@ def main() -> None:
     program = verify_code(compiled.code)
     translation = _best(lambda: translate(program, RUNTIME), 50)
     print(f"translate the same program to Python: {translation * 1e3:.2f} ms")
-    billing = verify_code(compile_source((ROOT / "contracts" / "billing.py").read_text()).code)
+    billing = verify_code(compile_contracts(("billing",))["billing"].code)
     start = time.perf_counter()
     translate(billing, RUNTIME)
     print(f"translate the billing contract ({len(source_of(billing).splitlines())} lines of Python): "

@@ -25,17 +25,22 @@
 #   rem/<meter>            time of the last reminder
 #   a/<scope>#<day>        orders, deferrals and reminders per scope and UTC day
 
+from common.activity import activity, bump_activity
+from common.records import copy
+from common.roles import require_role
+from common.text import pad, shape
+from common.time import SECONDS_PER_DAY
+
 REGISTRY = "registry"
 BILLING = "billing"
 PAYMENTS = "payments"
 CONTRACT_CALLERS = [b"contract:payments", b"contract:billing"]
-SECONDS_PER_DAY = 86400
+STAFF = ["operator", "admin"]  # who gives orders, in the order their roles are checked
 MINUTES_PER_DAY = 1440
 MAX_OFFSET = 14 * 3600
 MAX_HOLIDAYS = 400
 MAX_REASON_LEN = 256
 ORDER_WIDTH = 6
-DAY_WIDTH = 6
 RULE_KEYS = ["utc_offset", "start_minute", "end_minute", "weekends_off", "eve_off", "holidays"]
 # Until a utility sets its own: disconnections only 08:00-17:00 UTC on weekdays.
 DEFAULT_RULES = {
@@ -47,39 +52,6 @@ DEFAULT_RULES = {
     "holidays": [],
 }
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-def shape(value) -> str:
-    if isinstance(value, bytes):
-        n = len(value)
-        return f"{n} bytes"
-    if isinstance(value, str):
-        return "text '" + value + "'"
-    if isinstance(value, bool):
-        return "a bool"
-    if isinstance(value, int):
-        return "the integer " + str(value)
-    if value is None:
-        return "None"
-    return "a value of another type"
-
-
-def copy(record: dict) -> dict:
-    # A shallow copy, so that the old record can still be counted out after a change.
-    out = {}
-    for key in record.keys():
-        out[key] = record[key]
-    return out
-
-
-def pad(n: int, width: int) -> str:
-    s = str(n)
-    while len(s) < width:
-        s = "0" + s
-    return s
 
 
 def require_reason(reason) -> None:
@@ -94,27 +66,13 @@ def load_meter(meter_id: str) -> dict:
     return m
 
 
-def is_staff(account: bytes, utility_id: str) -> bool:
-    if call(REGISTRY, "has_role", [account, utility_id, "operator"]):
-        return True
-    return call(REGISTRY, "has_role", [account, utility_id, "admin"])
-
-
-def require_staff(utility_id: str) -> bytes:
-    who = caller()
-    hexkey = bytes_hex(who)
-    require(is_staff(who, utility_id),
-            f"caller with role operator or admin of utility {utility_id} expected, found account {hexkey}")
-    return who
-
-
 def require_staff_or_contract(utility_id: str) -> bytes:
     # Orders come from the utility's staff, or from the payments and billing contracts acting
     # on credit exhaustion / unpaid invoices.
     who = caller()
     if who in CONTRACT_CALLERS:
         return who
-    return require_staff(utility_id)
+    return require_role(utility_id, STAFF)
 
 
 def rules_of(utility_id: str) -> dict:
@@ -203,16 +161,6 @@ def count(m: dict, status: str, delta: int) -> None:
         storage_set(key, counts)
 
 
-def bump_activity(record: dict, name: str) -> None:
-    # Per-day activity of the record's utility, branch and field ("#" never occurs in ids).
-    day = div_floor(block_time(), SECONDS_PER_DAY)
-    for scope in [record["utility"], record["branch"], record["field"]]:
-        key = "a/" + scope + "#" + pad(day, DAY_WIDTH)
-        counts = storage_get(key, {})
-        counts[name] = counts.get(name, 0) + 1
-        storage_set(key, counts)
-
-
 def record_order(m: dict, kind: str, status: str, reason: str, watts: int, arrears: int,
                  for_arrears: bool) -> dict:
     # One place changes a meter's supply status: it keeps the counters, the order log and the
@@ -285,9 +233,6 @@ def debtors(utility_id: str, scope: str, start_after: str, limit: int, want: int
     return [entries, ""]
 
 
-# --- lifecycle and rules ---------------------------------------------------------------
-
-
 @public
 def init() -> None:
     require(not storage_has("gov"), "supply: first init expected, found it already initialised")
@@ -300,10 +245,7 @@ def set_protection_rules(utility_id: str, rules: dict) -> None:
     # Keys absent from `rules` keep their current value.
     u = call(REGISTRY, "utility", [utility_id])
     require(u is not None, f"registered utility expected, found no utility '{utility_id}'")
-    who = caller()
-    hexkey = bytes_hex(who)
-    require(call(REGISTRY, "has_role", [who, utility_id, "admin"]),
-            f"caller with role admin of utility {utility_id} expected, found account {hexkey}")
+    who = require_role(utility_id, ["admin"])
     require(isinstance(rules, dict), f"rules: a map expected, found {shape(rules)}")
     new = copy(rules_of(utility_id))
     for key in rules.keys():
@@ -330,9 +272,6 @@ def set_protection_rules(utility_id: str, rules: dict) -> None:
     new["at"] = block_time()
     storage_set("rules/" + utility_id, new)
     emit("protection_rules_set", {"utility": utility_id, "rules": new, "by": who, "at": block_time()})
-
-
-# --- orders ----------------------------------------------------------------------------
 
 
 @public
@@ -402,7 +341,7 @@ def set_load_limit(meter_id: str, watts: int, reason: str) -> None:
 def request_reconnect(meter_id: str, reason: str = "operator") -> None:
     # Reconnection is never restricted by friendly hours: it only ever helps the consumer.
     m = load_meter(meter_id)
-    require_staff(m["utility"])
+    require_role(m["utility"], STAFF)
     require_reason(reason)
     current = status_of(meter_id)["status"]
     require(current != "connected",
@@ -435,14 +374,11 @@ def on_payment(meter_id: str) -> bool:
     return True
 
 
-# --- dunning ---------------------------------------------------------------------------
-
-
 @public
 def send_reminders(utility_id: str, scope: str, start_after: str = "", limit: int = 50) -> str:
     # One `reminder` event per subscription of the scope that owes money. Scans at most
     # `limit` meters; returns the meter id to continue from ("" when the scope is done).
-    who = require_staff(utility_id)
+    who = require_role(utility_id, STAFF)
     require(isinstance(limit, int) and limit > 0 and limit <= 200,
             f"limit 1 to 200 expected, found {shape(limit)}")
     page = call(REGISTRY, "subscriptions_in", [dunning_scope(utility_id, scope), start_after, limit])
@@ -461,9 +397,6 @@ def send_reminders(utility_id: str, scope: str, start_after: str = "", limit: in
     emit("reminders_sent", {"utility": utility_id, "scope": scope, "count": sent,
                             "next": page[1], "by": who, "at": now})
     return page[1]
-
-
-# --- views -----------------------------------------------------------------------------
 
 
 @view
@@ -517,23 +450,3 @@ def supply_counts(scope: str) -> dict:
     counts = storage_get("n/" + scope, {})
     return {"disconnected": counts.get("disconnected", 0),
             "load_limited": counts.get("load_limited", 0)}
-
-
-@view
-def activity(scope: str, day_from: int, day_to: int) -> dict:
-    # Orders in a utility, branch or field from UTC day `day_from` to `day_to` inclusive:
-    # disconnect, load_limit, reconnect, deferred (refused try_disconnect), reminder. Sums at
-    # most 1000 days with activity per call.
-    prefix = "a/" + scope + "#"
-    after = ""
-    if day_from > 0:
-        after = prefix + pad(day_from - 1, DAY_WIDTH)
-    totals = {}
-    for key in storage_keys(prefix, after, 1000):
-        day = int(key[len(prefix):])
-        if day > day_to:
-            break
-        counts = storage_get(key)
-        for name in counts.keys():
-            totals[name] = totals.get(name, 0) + counts[name]
-    return totals

@@ -1,0 +1,129 @@
+"""The end of a subscription or of a meter: the final reading and the final bill, and a
+meter replaced by another.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
+never imported as Python.
+"""
+
+from billing.accounts import (
+    adopt,
+    config,
+    load_state,
+    meter_info,
+    save_state,
+    save_sub_account,
+    sub_account,
+)
+from billing.invoices import close_actual, issue, settle_with_credit
+from billing.readings import consumption_of, record
+from billing.tariffs import has_tariff
+
+
+def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -> int:
+    # The closing reading of a subscription or of a replaced meter, at block time; returns
+    # its billed units. Without a tariff the reading is recorded but cannot be priced: its
+    # consumption is reported with `unpriced_final_reading` for the utility to bill by hand,
+    # so that ending a subscription or replacing a meter is never blocked by a missing tariff.
+    c = consumption_of(info, st, now, final_index)
+    require(c[1] != "rejected", c[2])
+    t0 = st["ts"]
+    priced = has_tariff(st)
+    billed = record(st, sub, info, st["register"], now, final_index, c[0], "final", -1, None, priced)
+    emit("reading", {"meter": st["meter"], "register": st["register"], "timestamp": now, "index": final_index,
+                     "consumption": c[0], "trust": "final", "by": caller(), "at": now})
+    if not priced and billed > 0:
+        emit("unpriced_final_reading", {"meter": st["meter"], "subscription": st["sub"],
+                                        "consumer": sub["consumer"], "period_start": max(t0, st["opened"]),
+                                        "period_end": now, "index": final_index, "consumption": billed,
+                                        "reason": f"a tariff assigned to meter {st['meter']} expected, found none",
+                                        "by": caller(), "at": now})
+    return billed
+
+
+@public
+def close_account(meter: str, final_index: int) -> dict:
+    # The final reading and final invoice of a subscription (terminate, move out). Afterwards
+    # the meter belongs to no subscription until the next one opens: what is read meanwhile
+    # is unbilled consumption.
+    if caller() != b"contract:registry":
+        revert(f"a call from contract registry expected, found {bytes_hex(caller())}")
+    info = meter_info(meter)
+    sub = call("registry", "subscription", [meter])
+    if sub is None or sub["status"] != "active":
+        revert(f"an active subscription on meter {meter} expected, found none")
+    st = load_state(meter, info)
+    adopt(st, sub)
+    now = block_time()
+    billed = 0
+    if now > st["ts"]:
+        billed = final_reading(st, sub, info, now, final_index)
+    else:
+        if final_index != st["index"]:
+            revert(f"final index {st['index']} (read at {now}) expected for {meter}, found {final_index}")
+        save_state(st)
+    st = storage_get("ms/" + meter, None)
+    inv = None
+    if sub["mode"] == "postpaid" and st["ts"] > st["span_start"]:
+        if has_tariff(st):
+            inv = close_actual(st, sub, config(st["utility"]), now)
+            settle_with_credit(meter, inv)
+        else:
+            # The consumption on the subscription's record, with no price: nothing to pay.
+            inv = issue(st, sub, st["span_start"], st["ts"], billed, [], 0, 0, False, True)
+            st["span_start"] = st["ts"]
+            st["est_start"] = st["ts"]
+            save_state(st)
+    st = storage_get("ms/" + meter, None)
+    st["sub"] = ""
+    save_state(st)
+    acct = sub_account(sub["id"], sub["consumer"])
+    acct["closed_at"] = now
+    save_sub_account(acct)
+    due = 0
+    for inv_id in acct["open"]:
+        i = storage_get("inv/" + inv_id, None)
+        due += i["total"] - i["paid"]
+    emit("account_closed", {"meter": meter, "subscription": sub["id"], "consumer": sub["consumer"],
+                            "final_index": final_index, "invoice": inv["id"] if inv is not None else "",
+                            "balance_due": due, "credit_left": acct["carry"], "by": caller(), "at": now})
+    if inv is None:
+        return None
+    return storage_get("inv/" + inv["id"], None)
+
+
+@public
+def meter_replaced(old: str, new: str, old_final_index: int, new_initial_index: int) -> None:
+    # The account moves to the new meter: the old one's last span is read to its final index,
+    # and the new meter continues from its initial index with the same tariff and history.
+    if caller() != b"contract:registry":
+        revert(f"a call from contract registry expected, found {bytes_hex(caller())}")
+    info = meter_info(old)
+    now = block_time()
+    st = load_state(old, info)
+    if now > st["ts"]:
+        sub = call("registry", "subscription", [old])
+        if sub is None:
+            sub = call("registry", "subscription", [new])
+        final_reading(st, sub, info, now, old_final_index)
+        st = storage_get("ms/" + old, None)
+    # The old meter keeps its last reading but hands its open span to the new one (the
+    # subscription's invoices are the subscription's, wherever its meter is).
+    storage_set("ms/" + old, {"meter": old, "utility": st["utility"], "scope": st["scope"],
+                              "register": st["register"], "index": st["index"], "ts": st["ts"],
+                              "trust": st["trust"], "span_start": st["ts"], "est_start": st["ts"],
+                              "acc": {}, "estimates": [], "hist_units": 0, "hist_seconds": 0,
+                              "seq": st["seq"], "sub": "", "opened": 0, "unbilled": st["unbilled"],
+                              "replaced_by": new})
+    st["meter"] = new
+    st["index"] = new_initial_index
+    st["ts"] = now
+    st["register"] = ""
+    st["unbilled"] = 0
+    storage_set("ms/" + new, st)
+    storage_set("um/" + st["utility"] + "/" + new, True)
+    storage_delete("um/" + st["utility"] + "/" + old)
+    a = storage_get("assign/" + old, None)
+    if a is not None:
+        storage_set("assign/" + new, a)
+    emit("meter_replaced", {"old": old, "new": new, "old_final_index": old_final_index,
+                            "new_initial_index": new_initial_index, "by": caller(), "at": now})

@@ -1,0 +1,273 @@
+"""Postpaid invoices: closing a period with an actual invoice, or an estimated one and its
+true-up, late fees, and the running totals per scope and segment for the regulators.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
+never imported as Python.
+"""
+
+from billing.accounts import (
+    DAY_PAD,
+    SEQ_PAD,
+    adopt,
+    config,
+    load_state,
+    meter_info,
+    save_state,
+    save_sub_account,
+    sub_account,
+)
+from billing.pricing import acc_add, line, price_acc, split_span
+from billing.tariffs import BP, tariff_in, versions
+from common.roles import require_role
+from common.text import pad
+from common.time import SECONDS_PER_DAY
+
+PAGE = 100
+MIN_ESTIMATE_SECONDS = 86400
+
+
+def late_fees(acct: dict, cfg: dict, now: int) -> list:
+    # On the subscription's own overdue invoices only: never a fee for someone else's debt.
+    lines = []
+    if cfg["late_fee_bp"] == 0 and cfg["late_fee_min"] == 0:
+        return lines
+    for inv_id in acct["open"]:
+        inv = storage_get("inv/" + inv_id, None)
+        unpaid = inv["total"] - inv["paid"]
+        if inv["due"] < now and unpaid > 0 and not inv["late_fee_charged"]:
+            fee = max(cfg["late_fee_min"], div_round_half_up(unpaid * cfg["late_fee_bp"], BP))
+            lines.append(line("late_fee", unpaid, cfg["late_fee_bp"], fee, 0, inv_id))
+            inv["late_fee_charged"] = True
+            storage_set("inv/" + inv_id, inv)
+    return lines
+
+
+def insert_open(open_ids: list, inv_id: str) -> list:
+    # Reopened invoices go back in issue order (the sequence number ends every id, and it
+    # continues across a meter replacement), so payments keep paying the oldest first.
+    seq = int(inv_id[len(inv_id) - SEQ_PAD:])
+    out = []
+    placed = False
+    for other in open_ids:
+        if not placed and int(other[len(other) - SEQ_PAD:]) > seq:
+            out.append(inv_id)
+            placed = True
+        out.append(other)
+    if not placed:
+        out.append(inv_id)
+    return out
+
+
+def scope_levels(field_id: str) -> list:
+    # "U/B/F" -> ["U", "U/B", "U/B/F"]: the utility, branch and field an invoice counts for.
+    parts = field_id.split("/")
+    out = []
+    level = ""
+    for part in parts:
+        level = part if level == "" else level + "/" + part
+        out.append(level)
+    return out
+
+
+def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
+    # Running totals per scope level and day of period end, so that the regulators' queries
+    # read one small record per day instead of every invoice. `due` keeps what is still
+    # unpaid by due day, for the arrears of a period.
+    day = div_floor(inv["period_end"], SECONDS_PER_DAY)
+    due_day = str(div_floor(inv["due"], SECONDS_PER_DAY))
+    for level in scope_levels(inv["scope"]):
+        key = "tot/" + level + "#" + pad(day, DAY_PAD)
+        rec = storage_get(key, None)
+        if rec is None:
+            rec = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "estimated": 0,
+                   "due": {}}
+        for k in changes.keys():
+            rec[k] = rec[k] + changes[k]
+        due = rec["due"]
+        due[due_day] = due.get(due_day, 0) + outstanding
+        rec["due"] = due
+        storage_set(key, rec)
+    skey = "seg/" + inv["utility"] + "#" + inv["segment"]
+    seg = storage_get(skey, None)
+    if seg is None:
+        seg = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "estimated": 0}
+    for k in changes.keys():
+        seg[k] = seg[k] + changes[k]
+    storage_set(skey, seg)
+
+
+def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, lines: list,
+          taxable: int, tax: int, estimated: bool, unpriced: bool) -> dict:
+    meter = st["meter"]
+    cfg = config(st["utility"])
+    now = block_time()
+    acct = sub_account(sub["id"], sub["consumer"])
+    lines = lines + late_fees(acct, cfg, now)
+    if acct["carry"] > 0:
+        lines.append(line("credit_brought_forward", 0, 0, -acct["carry"], 0, ""))
+        acct["carry"] = 0
+    subtotal = 0
+    for ln in lines:
+        subtotal += ln["amount"]
+    total = subtotal + tax
+    if total < 0:
+        # A credit (a true-up below the estimates): carried to the next invoice, never lost.
+        lines.append(line("credit_carried_forward", 0, 0, -total, 0, ""))
+        acct["carry"] = -total
+        subtotal = subtotal - total
+        total = 0
+    seq = st["seq"] + 1
+    st["seq"] = seq
+    inv_id = meter + "/" + pad(seq, SEQ_PAD)
+    inv = {
+        "id": inv_id,
+        "meter": meter,
+        "utility": st["utility"],
+        "scope": st["scope"],
+        "segment": sub.get("segment", ""),
+        "consumer": sub["consumer"],
+        "subscription": sub["id"],
+        "period_start": period_start,
+        "period_end": period_end,
+        "consumption": units,
+        "lines": lines,
+        "subtotal": subtotal,
+        "taxable": taxable,
+        "tax": tax,
+        "total": total,
+        "due": now + cfg["due_days"] * SECONDS_PER_DAY,
+        "paid": 0,
+        "status": "unpriced" if unpriced else ("open" if total > 0 else "paid"),
+        "estimated": estimated,
+        "unpriced": unpriced,
+        "late_fee_charged": False,
+        "issued_at": now,
+        "by": caller(),
+    }
+    storage_set("inv/" + inv_id, inv)
+    add_totals(inv, {"invoices": 1, "consumption": units, "billed": total, "tax": tax,
+                     "estimated": 1 if estimated else 0}, total)
+    if total > 0:
+        acct["open"] = acct["open"] + [inv_id]
+    save_sub_account(acct)
+    emit("invoice", {"id": inv_id, "meter": meter, "consumer": sub["consumer"], "subscription": sub["id"],
+                     "period_start": period_start, "period_end": period_end, "consumption": units,
+                     "subtotal": subtotal, "tax": tax, "total": total, "due": inv["due"],
+                     "estimated": estimated, "unpriced": unpriced, "by": caller(), "at": now})
+    return inv
+
+
+def close_one(meter: str, period_end: int) -> dict:
+    # The invoice of one postpaid meter for the period ending at period_end; None if the
+    # meter has nothing to bill (no time has passed since its last invoice).
+    info = meter_info(meter)
+    sub = call("registry", "subscription", [meter])
+    if not (sub is not None and sub["status"] == "active"):
+        revert(f"an active subscription on meter {meter} expected, found none")
+    if sub["mode"] != "postpaid":
+        revert(f"a postpaid subscription expected for an invoice, found {sub['mode']} on {meter}")
+    st = load_state(meter, info)
+    if adopt(st, sub):
+        save_state(st)
+    cfg = config(st["utility"])
+    if st["ts"] > st["span_start"]:
+        inv = close_actual(st, sub, cfg, period_end)
+    else:
+        start = st["est_start"]
+        if period_end - start < MIN_ESTIMATE_SECONDS:
+            # Too soon after the last invoice to estimate anything: nothing to bill.
+            return None
+        inv = close_estimated(st, sub, cfg, start, period_end)
+    settle_with_credit(meter, inv)
+    return storage_get("inv/" + inv["id"], inv)
+
+
+def settle_with_credit(meter: str, inv: dict) -> None:
+    # Advance credit (an overpayment held by payments) pays a new invoice at once, so that a
+    # consumer in credit is never in arrears.
+    if inv["status"] == "open":
+        call("payments", "apply_credit", [meter])
+
+
+def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
+    # Read to read: the whole span since the last actual invoice, minus what estimates charged.
+    priced = price_acc(st["utility"], st["acc"])
+    lines = priced[0]
+    taxable = priced[1]
+    tax = div_round_half_up(priced[2], BP)
+    est_taxable = 0
+    est_tax = 0
+    for inv_id in st["estimates"]:
+        est = storage_get("inv/" + inv_id, None)
+        est_taxable += est["taxable"]
+        est_tax += est["tax"]
+    if len(st["estimates"]) > 0:
+        lines.append(line("estimate_reversal", 0, 0, -est_taxable, 0, ", ".join(st["estimates"])))
+        tax = tax - est_tax
+    window = cfg["self_read_window_days"] * SECONDS_PER_DAY
+    if cfg["self_read_reward"] > 0 and st["trust"] == "consumer" and st["ts"] + window >= period_end:
+        lines.append(line("self_read_reward", 0, 0, -cfg["self_read_reward"], 0, "on-time self-reading"))
+    inv = issue(st, sub, st["span_start"], st["ts"], priced[3], lines, taxable - est_taxable, tax, False, False)
+    st["span_start"] = st["ts"]
+    st["est_start"] = st["ts"]
+    st["acc"] = {}
+    st["estimates"] = []
+    save_state(st)
+    return inv
+
+
+def close_estimated(st: dict, sub: dict, cfg: dict, start: int, end: int) -> dict:
+    # No reading since the last invoice: estimate from the meter's own average rate.
+    seconds = end - start
+    if st["hist_seconds"] > 0:
+        units = div_round_half_up(st["hist_units"] * seconds, st["hist_seconds"])
+    else:
+        units = div_round_half_up(cfg["estimate_per_day"] * seconds, SECONDS_PER_DAY)
+    tid = tariff_in(st)
+    vs = versions(st["utility"], tid)
+    acc = {}
+    for p in split_span(vs, start, end, units):
+        acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+    priced = price_acc(st["utility"], acc)
+    lines = priced[0]
+    if cfg["self_read_penalty"] > 0:
+        lines.append(line("self_read_penalty", 0, 0, cfg["self_read_penalty"], 0, "no reading in the period"))
+    inv = issue(st, sub, start, end, units, lines, priced[1], div_round_half_up(priced[2], BP), True, False)
+    st["estimates"] = st["estimates"] + [inv["id"]]
+    st["est_start"] = end
+    save_state(st)
+    return inv
+
+
+@public
+def close_period(meter: str) -> dict:
+    info = meter_info(meter)
+    require_role(info["utility"], ["operator", "admin"])
+    inv = close_one(meter, block_time())
+    if inv is None:
+        revert(f"a period to bill expected for meter {meter}, found none since the last invoice")
+    return inv
+
+
+@public
+def run_billing(utility: str, period_end: int, start_after: str = "", limit: int = 100) -> dict:
+    # Close the period of every postpaid meter of the utility (paged: pass back "next").
+    require_role(utility, ["operator", "admin"])
+    if not (period_end <= block_time()):
+        revert(f"a period end not in the future (<= {block_time()}) expected, found {period_end}")
+    if not (limit > 0 and limit <= PAGE):
+        revert(f"a page of 1 to {PAGE} meters expected, found {limit}")
+    prefix = "um/" + utility + "/"
+    after = "" if start_after == "" else prefix + start_after
+    keys = storage_keys(prefix, after, limit)
+    issued = 0
+    last = ""
+    for k in keys:
+        meter = k[len(prefix):]
+        last = meter
+        sub = call("registry", "subscription", [meter])
+        if sub is not None and sub["status"] == "active" and sub["mode"] == "postpaid":
+            if close_one(meter, period_end) is not None:
+                issued += 1
+    more = len(keys) == limit
+    return {"invoices": issued, "next": last if more else ""}

@@ -1,0 +1,37 @@
+"""Prepaid meters: their consumption priced as it is read and charged through
+``payments.charge_prepaid``.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
+never imported as Python.
+"""
+
+from billing.accounts import TIME_PAD
+from billing.pricing import acc_add, price_acc, split_span
+from billing.tariffs import BP, tariff_in, version_at, versions
+from common.text import pad
+
+
+def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
+    # A prepaid meter pays each reading's span at once, priced exactly like an invoice.
+    meter = st["meter"]
+    tid = tariff_in(st)
+    vs = versions(st["utility"], tid)
+    acc = {}
+    if window < 0:
+        for p in split_span(vs, t0, t1, units):
+            acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+    else:
+        acc_add(acc, tid, vs, version_at(vs, t0), t1 - t0, units, window)
+    charge_acc(st, acc, t0, t1, meter + "@" + pad(t1, TIME_PAD))
+
+
+def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
+    meter = st["meter"]
+    priced = price_acc(st["utility"], acc)
+    tax = div_round_half_up(priced[2], BP)
+    amount = priced[1] + tax
+    emit("prepaid_charge", {"meter": meter, "subscription": st["sub"], "period_start": t0, "period_end": t1,
+                            "consumption": priced[3], "subtotal": priced[1], "tax": tax,
+                            "amount": amount, "ref": ref, "by": caller(), "at": block_time()})
+    if amount > 0:
+        call("payments", "charge_prepaid", [meter, amount, ref])

@@ -1,0 +1,123 @@
+"""Pricing, where the rounding rule lives: a reading's consumption split at tariff changes
+(``split_span``), accumulated per tariff version (``acc_add``), and priced once per period
+(``price_share``, ``price_acc``): every line rounded half up to a minor unit once.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
+never imported as Python.
+"""
+
+from billing.accounts import TIME_PAD
+from billing.tariffs import MICRO, version_at, versions
+from common.text import pad
+from common.time import SECONDS_PER_DAY
+
+
+def split_span(vs: list, t0: int, t1: int, units: int) -> list:
+    # [[version index, seconds, units]] for the span [t0, t1], split at effective dates.
+    # Units go pro rata by time: floor for each part but the last, which takes the rest.
+    if t1 <= t0:
+        return [[version_at(vs, t1), 0, units]]
+    parts = []
+    n = len(vs)
+    for i in range(n):
+        start = t0 if i == 0 else max(t0, vs[i]["effective_from"])
+        end = t1 if i == n - 1 else min(t1, vs[i + 1]["effective_from"])
+        if end > start:
+            parts.append([i, end - start, 0])
+    total = t1 - t0
+    given = 0
+    for k in range(len(parts)):
+        if k == len(parts) - 1:
+            parts[k][2] = units - given
+        else:
+            share = div_floor(units * parts[k][1], total)
+            parts[k][2] = share
+            given += share
+    return parts
+
+
+def acc_add(acc: dict, tariff_id: str, vs: list, vi: int, seconds: int, units: int, window: int) -> None:
+    key = tariff_id + "@" + pad(vs[vi]["effective_from"], TIME_PAD)
+    e = acc.get(key, None)
+    if e is None:
+        e = {"tariff": tariff_id, "version": vi, "seconds": 0, "units": 0, "windows": {}}
+    e["seconds"] = e["seconds"] + seconds
+    if window < 0:
+        e["units"] = e["units"] + units
+    else:
+        w = e["windows"]
+        wk = pad(window, 2)  # zero-padded so that windows sort in the order of the day
+        w[wk] = w.get(wk, 0) + units
+        e["windows"] = w
+    acc[key] = e
+
+
+def line(kind: str, units: int, rate: int, amount: int, effective_from: int, detail: str) -> dict:
+    # One invoice line; `rate` is per kind: micro-minor units per base unit (energy), minor
+    # units per day (standing), basis points (late fee), 0 for fixed amounts.
+    return {
+        "kind": kind,
+        "units": units,
+        "rate": rate,
+        "amount": amount,
+        "effective_from": effective_from,
+        "detail": detail,
+    }
+
+
+def price_share(spec: dict, eff: int, seconds: int, units: int, windows: dict) -> list:
+    # The lines of one tariff version's share of a span: [lines, taxable sum, tax numerator].
+    lines = []
+    taxable = 0
+    standing = spec["standing_charge_per_day"]
+    if standing > 0 and seconds > 0:
+        amount = div_round_half_up(standing * seconds, SECONDS_PER_DAY)
+        lines.append(line("standing", seconds, standing, amount, eff, "per day"))
+        taxable += amount
+    remaining = units
+    used = 0
+    tiers = spec["tiers"]
+    for ti in range(len(tiers)):
+        if remaining <= 0:
+            break
+        upto = tiers[ti][0]
+        price = tiers[ti][1]
+        q = remaining
+        if upto is not None:
+            limit = div_floor(upto * seconds, SECONDS_PER_DAY)
+            q = min(remaining, max(limit - used, 0))
+        if q > 0:
+            amount = div_round_half_up(q * price, MICRO)
+            lines.append(line("energy", q, price, amount, eff, "tier " + str(ti + 1)))
+            taxable += amount
+            remaining -= q
+            used += q
+    tou = spec.get("tou", None)
+    for wk in sorted(list(windows.keys())):
+        q = windows[wk]
+        if q > 0:
+            w = tou[int(wk)]
+            amount = div_round_half_up(q * w[2], MICRO)
+            lines.append(line("energy", q, w[2], amount, eff, "window " + str(w[0]) + "-" + str(w[1])))
+            taxable += amount
+    return [lines, taxable, taxable * spec["tax_bp"]]
+
+
+def price_acc(utility: str, acc: dict) -> list:
+    # [lines, taxable, tax numerator, units] over an accumulator of tariff shares.
+    lines = []
+    taxable = 0
+    numerator = 0
+    units = 0
+    for key in sorted(list(acc.keys())):
+        e = acc[key]
+        vs = versions(utility, e["tariff"])
+        v = vs[e["version"]]
+        priced = price_share(v["spec"], v["effective_from"], e["seconds"], e["units"], e["windows"])
+        lines = lines + priced[0]
+        taxable += priced[1]
+        numerator += priced[2]
+        units += e["units"]
+        for wk in e["windows"].keys():
+            units += e["windows"][wk]
+    return [lines, taxable, numerator, units]

@@ -1,0 +1,272 @@
+"""Readings: who may submit one (meter-signed, collector, operator, consumer), what it
+consumed (monotonic index, roll-over, multiplier, plausibility), and recording it against
+the subscription being billed; single readings, batches and load profiles.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
+never imported as Python.
+"""
+
+from billing.accounts import TIME_PAD, adopt, load_state, meter_info, save_state
+from billing.prepaid import charge_acc, charge_prepaid
+from billing.pricing import acc_add, split_span
+from billing.tariffs import has_tariff, tariff_in, tariff_of, version_at, versions
+from common.text import pad
+from common.time import SECONDS_PER_DAY
+
+READING_TAG = b"mc/meter-reading"
+MAX_BATCH = 500
+
+
+def check_signer(meter: str, info: dict, sub: dict, trust: str, register: str, ts: int,
+                 index: int, signature: bytes) -> str:
+    who = caller()
+    if trust == "consumer":
+        # Only the active subscriber reads for themself: a reading on a vacant meter (or one
+        # whose subscription awaits approval) is billed to nobody, so it must come from the
+        # utility's side (collector or meter signature), not from someone it costs nothing.
+        if sub is None or sub["status"] != "active" or who != sub["consumer"]:
+            return f"the active subscriber of meter {meter} expected for a consumer reading, found {bytes_hex(who)}"
+        return ""
+    if trust == "collector":
+        if info["collector"] == b"" or who != info["collector"]:
+            return f"the data collector of meter {meter} expected, found {bytes_hex(who)}"
+        return ""
+    if trust == "meter":
+        pk = info["public_key"]
+        if pk == b"":
+            return f"a meter with a registered public key expected for a meter-signed reading, found none for {meter}"
+        message = READING_TAG + canonical_bytes([meter, register, index, info["unit"], ts])
+        if not ed25519_verify(pk, message, signature):
+            return f"a signature of meter {meter} over its reading expected, found one that does not verify"
+        return ""
+    return f"trust one of consumer, collector, meter expected, found {trust}"
+
+
+def consumption_of(info: dict, st: dict, ts: int, index: int) -> list:
+    # [consumption in base units, status, message]; status "ok", "anomalous" or "rejected".
+    meter = st["meter"]
+    modulus = 10 ** info["digits"]
+    last = st["index"]
+    dt = ts - st["ts"]
+    rate = info["max_rate"]
+    mult = info["multiplier"]
+    if index < 0 or index >= modulus:
+        return [0, "rejected", f"index in [0, {modulus}) expected for meter {meter}, found {index}"]
+    if index >= last:
+        units = (index - last) * mult
+        if rate > 0 and units * 3600 > rate * dt:
+            return [units, "anomalous", f"at most {div_floor(rate * dt, 3600)} expected in {dt} s, found {units}"]
+        return [units, "ok", ""]
+    # A roll-over must be plausible at the meter's maximum rate, and wrap less than half
+    # the register: after a long gap a backwards reading would otherwise pass for a wrap of
+    # almost the whole register, and bill it.
+    rolled = (index + modulus - last) * mult
+    plausible = rolled * 3600 <= rate * dt and (index + modulus - last) * 2 < modulus
+    if rate == 0:
+        # No stated maximum rate: a roll-over only from the top tenth to the bottom tenth.
+        plausible = last * 10 >= modulus * 9 and index * 10 < modulus
+    if plausible:
+        return [rolled, "ok", ""]
+    return [0, "rejected", f"index >= {last} expected for meter {meter} (or a plausible roll-over at {modulus}), found {index}"]
+
+
+def take_reading(meter: str, register: str, ts: int, index: int, trust: str, raw_hash: bytes,
+                 signature: bytes, interval: bool) -> str:
+    # Validate and record one reading; "" on success, else what was expected and found.
+    # Nothing here reverts for a bad reading, so that one bad item of a batch spares the rest.
+    if not (isinstance(meter, str) and isinstance(register, str) and isinstance(ts, int)
+            and isinstance(index, int) and isinstance(trust, str) and isinstance(raw_hash, bytes)
+            and isinstance(signature, bytes)):
+        return "a reading [meter str, register str, timestamp int, index int, trust str, raw_hash bytes, signature bytes] expected"
+    info = call("registry", "meter", [meter])
+    if info is None:
+        return f"a registered meter expected, found no meter {meter}"
+    if info["status"] != "active":
+        return f"an active meter expected, found meter {meter} {info['status']}"
+    # Without an active subscription the reading is still validated and recorded (the index
+    # history must not break), but its consumption is billed to nobody (see record).
+    sub = call("registry", "subscription", [meter])
+    problem = check_signer(meter, info, sub, trust, register, ts, index, signature)
+    if problem != "":
+        return problem
+    if ts > block_time():
+        return f"a reading not in the future (<= {block_time()}) expected for meter {meter}, found {ts}"
+    st = load_state(meter, info)
+    if sub is not None and sub["status"] == "active" and not has_tariff(st):
+        return f"a tariff assigned to meter {meter} expected, found none"
+    if st["register"] != "" and register != st["register"]:
+        return f"register {st['register']} expected for meter {meter}, found {register}"
+    if ts == st["ts"]:
+        return f"a new reading expected for meter {meter}, found a duplicate at {ts}"
+    if ts < st["ts"]:
+        return f"a reading after the last one at {st['ts']} expected for meter {meter}, found {ts}"
+    if raw_hash != b"" and storage_has("raw/" + bytes_hex(raw_hash)):
+        return f"a new raw reading expected for meter {meter}, found duplicate raw hash {bytes_hex(raw_hash)}"
+    c = consumption_of(info, st, ts, index)
+    if c[1] == "rejected":
+        return c[2]
+    if raw_hash != b"":
+        storage_set("raw/" + bytes_hex(raw_hash), meter)
+    flag = trust
+    if c[1] == "anomalous":
+        flag = "anomalous"
+        emit("anomaly", {"meter": meter, "timestamp": ts, "index": index, "consumption": c[0],
+                         "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
+    record(st, sub, info, register, ts, index, c[0], flag, -1, None, True)
+    if not interval:
+        emit("reading", {"meter": meter, "register": register, "timestamp": ts, "index": index,
+                         "consumption": c[0], "trust": flag, "by": caller(), "at": block_time()})
+    return ""
+
+
+def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, units: int,
+           flag: str, window: int, pending: dict, priced: bool) -> int:
+    # Record an accepted reading and account for its consumption: into the open span
+    # (postpaid), charged at once (prepaid), or, for the intervals of a prepaid load profile,
+    # into `pending`, charged once for the whole day. Only the share read while the current
+    # subscription is open is billed; the rest is unbilled consumption, recorded with an
+    # event for the utility to review. `priced` is False for a final reading on a meter
+    # without a tariff: its billed share is returned for the caller to report, not priced.
+    # Returns the billed units.
+    meter = st["meter"]
+    t0 = st["ts"]
+    start = ts
+    if sub is not None and sub["status"] == "active":
+        adopt(st, sub)
+        start = max(t0, st["opened"])
+    billed = units
+    if start >= ts:
+        billed = 0
+    elif start > t0:
+        # The span straddles the opening: pro rata by time, floor for the earlier share (as
+        # split_span does), so no unit is lost.
+        billed = units - div_floor(units * (start - t0), ts - t0)
+    unbilled = units - billed
+    if start < ts and priced:
+        if sub["mode"] == "prepaid" and pending is None:
+            charge_prepaid(st, start, ts, billed, window)
+        else:
+            tid = tariff_in(st)
+            vs = versions(st["utility"], tid)
+            acc = st["acc"] if pending is None else pending
+            if window < 0:
+                for p in split_span(vs, start, ts, billed):
+                    acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+            else:
+                acc_add(acc, tid, vs, version_at(vs, start), ts - start, billed, window)
+            if pending is None:
+                st["acc"] = acc
+    st["hist_units"] = st["hist_units"] + units
+    st["hist_seconds"] = st["hist_seconds"] + ts - t0
+    st["index"] = index
+    st["ts"] = ts
+    st["trust"] = flag
+    st["register"] = register
+    rd = {"index": index, "consumption": units, "trust": flag, "register": register,
+          "by": caller(), "at": block_time()}
+    if unbilled > 0:
+        rd["unbilled"] = unbilled
+        st["unbilled"] = st["unbilled"] + unbilled
+        reason = "no active subscription"
+        if sub is not None and sub["status"] == "active":
+            reason = f"before subscription {st['sub']} opened at {st['opened']}"
+        emit("unbilled_consumption", {"meter": meter, "period_start": t0, "period_end": min(start, ts),
+                                      "timestamp": ts, "index": index, "consumption": unbilled,
+                                      "reason": reason, "trust": flag, "by": caller(), "at": block_time()})
+    storage_set("rd/" + meter + "/" + pad(ts, TIME_PAD), rd)
+    save_state(st)
+    return billed
+
+
+@public
+def submit_reading(meter: str, register: str, timestamp: int, index: int, trust: str,
+                   raw_hash: bytes, meter_signature: bytes) -> None:
+    problem = take_reading(meter, register, timestamp, index, trust, raw_hash, meter_signature, False)
+    require(problem == "", problem)
+
+
+@public
+def submit_readings(batch: list) -> dict:
+    # A data collector's batch: each item [meter, register, timestamp, index, trust,
+    # raw_hash, meter_signature]. A bad item is rejected with an event, the others stand.
+    if not (len(batch) <= MAX_BATCH):
+        revert(f"at most {MAX_BATCH} readings per batch expected, found {len(batch)}")
+    accepted = 0
+    rejected = 0
+    for item in batch:
+        problem = ""
+        if not isinstance(item, list) or len(item) != 7:
+            problem = "a reading [meter, register, timestamp, index, trust, raw_hash, signature] expected"
+        else:
+            problem = take_reading(item[0], item[1], item[2], item[3], item[4], item[5], item[6], False)
+        if problem == "":
+            accepted += 1
+        else:
+            rejected += 1
+            meter = item[0] if isinstance(item, list) and len(item) > 0 else ""
+            emit("reading_rejected", {"meter": meter, "reason": problem, "by": caller(), "at": block_time()})
+    return {"accepted": accepted, "rejected": rejected}
+
+
+@public
+def submit_load_profile(meter: str, register: str, day_start: int, interval_seconds: int,
+                        indexes: list) -> None:
+    # One day of interval readings: indexes[k] is the register at day_start + k * interval.
+    # The consumption of each interval is priced in the time-of-use window of its start.
+    if not (interval_seconds > 0 and SECONDS_PER_DAY % interval_seconds == 0):
+        revert(f"an interval dividing a day expected, found {interval_seconds} s")
+    if not (len(indexes) >= 2 and len(indexes) <= div_floor(SECONDS_PER_DAY, interval_seconds) + 1):
+        revert(f"2 to {div_floor(SECONDS_PER_DAY, interval_seconds) + 1} indexes for one day expected, found {len(indexes)}")
+    key = "lp/" + meter + "/" + pad(day_start, TIME_PAD)
+    if storage_has(key):
+        revert(f"one load profile per meter and day expected, found a second one for {meter} at {day_start}")
+    info = meter_info(meter)
+    sub = call("registry", "subscription", [meter])
+    if not (sub is not None and sub["status"] == "active"):
+        revert(f"an active subscription on meter {meter} expected, found none")
+    trust = "collector" if caller() == info["collector"] else "consumer"
+    problem = check_signer(meter, info, sub, trust, register, day_start, 0, b"")
+    require(problem == "", problem)
+    last_ts = day_start + (len(indexes) - 1) * interval_seconds
+    if not (last_ts <= block_time()):
+        revert(f"a load profile not in the future (<= {block_time()}) expected, found one ending {last_ts}")
+    tid = tariff_of(meter)[1]
+    vs = versions(info["utility"], tid)
+    # The first index is an ordinary reading (it closes the gap since the last reading).
+    st0 = load_state(meter, info)
+    if st0["ts"] < day_start:
+        problem = take_reading(meter, register, day_start, indexes[0], trust, b"", b"", True)
+        require(problem == "", problem)
+    else:
+        if not (st0["ts"] == day_start and st0["index"] == indexes[0]):
+            revert(f"a load profile starting at the last reading or later expected for {meter}, found {day_start}")
+        save_state(st0)
+    total = 0
+    pending = {} if sub["mode"] == "prepaid" else None
+    for k in range(1, len(indexes)):
+        st = storage_get("ms/" + meter, None)
+        t = day_start + k * interval_seconds
+        c = consumption_of(info, st, t, indexes[k])
+        require(c[1] != "rejected", c[2])
+        flag = trust
+        if c[1] == "anomalous":
+            flag = "anomalous"
+            emit("anomaly", {"meter": meter, "timestamp": t, "index": indexes[k], "consumption": c[0],
+                             "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
+        window = -1
+        spec = vs[version_at(vs, t - interval_seconds)]["spec"]
+        tou = spec.get("tou", None)
+        if tou is not None:
+            minute = div_floor((t - interval_seconds + spec.get("utc_offset", 0)) % SECONDS_PER_DAY, 60)
+            for wi in range(len(tou)):
+                if tou[wi][0] <= minute and minute < tou[wi][1]:
+                    window = wi
+        record(st, sub, info, register, t, indexes[k], c[0], flag, window, pending, True)
+        total += c[0]
+    if pending is not None:
+        charge_acc(storage_get("ms/" + meter, None), pending, day_start, last_ts,
+                   meter + "@" + pad(day_start, TIME_PAD) + "/profile")
+    storage_set(key, True)
+    emit("load_profile", {"meter": meter, "register": register, "day_start": day_start,
+                          "interval_seconds": interval_seconds, "intervals": len(indexes) - 1,
+                          "consumption": total, "trust": trust, "by": caller(), "at": block_time()})

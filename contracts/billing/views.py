@@ -1,0 +1,166 @@
+"""Read-only queries: arrears and balances, invoices, readings, tariffs, configuration and
+the consumption totals per scope and segment.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
+never imported as Python.
+"""
+
+from billing.accounts import DAY_PAD, TIME_PAD, config, current_account, unpaid
+from common.text import pad
+from common.time import SECONDS_PER_DAY
+
+MAX_TOTAL_DAYS = 3660
+
+
+@view
+def arrears(meter: str) -> int:
+    # The current subscription's overdue invoices: a new tenant never inherits the debt of
+    # the one who moved out (that stays with its subscription: subscription_balance).
+    return unpaid(current_account(meter), block_time())
+
+
+@view
+def balance_due(meter: str) -> int:
+    # Everything unpaid of the current subscription, due or not yet due.
+    return unpaid(current_account(meter), 0)
+
+
+@view
+def oldest_due(meter: str) -> int:
+    acct = current_account(meter)
+    if acct is None or len(acct["open"]) == 0:
+        return 0
+    return storage_get("inv/" + acct["open"][0], None)["due"]
+
+
+@view
+def open_invoices(meter: str) -> list:
+    # The current subscription's open invoices, oldest first.
+    acct = current_account(meter)
+    out = []
+    if acct is None:
+        return out
+    for inv_id in acct["open"]:
+        out.append(storage_get("inv/" + inv_id, None))
+    return out
+
+
+@view
+def subscription_balance(subscription_id: str) -> dict:
+    # Any subscription, current or ended: its open invoices, what it owes (all of it, and
+    # the overdue part), the credit a true-up left it, and when its account closed.
+    acct = storage_get("sb/" + subscription_id, None)
+    if acct is None:
+        return {"subscription": subscription_id, "open": [], "balance_due": 0, "arrears": 0, "carry": 0,
+                "closed_at": 0}
+    out = []
+    for inv_id in acct["open"]:
+        out.append(storage_get("inv/" + inv_id, None))
+    return {"subscription": subscription_id, "consumer": acct["consumer"], "open": out,
+            "balance_due": unpaid(acct, 0), "arrears": unpaid(acct, block_time()), "carry": acct["carry"],
+            "closed_at": acct["closed_at"]}
+
+
+@view
+def invoice(invoice_id: str) -> dict:
+    return storage_get("inv/" + invoice_id, None)
+
+
+@view
+def invoices(meter: str) -> list:
+    out = []
+    for k in storage_keys("inv/" + meter + "/", "", 1000):
+        out.append(storage_get(k, None))
+    return out
+
+
+@view
+def last_reading(meter: str) -> dict:
+    st = storage_get("ms/" + meter, None)
+    if st is None:
+        return None
+    return {"meter": meter, "register": st["register"], "timestamp": st["ts"], "index": st["index"],
+            "trust": st["trust"]}
+
+
+@view
+def readings(meter: str, start_after: int = 0, limit: int = 100) -> list:
+    prefix = "rd/" + meter + "/"
+    after = "" if start_after <= 0 else prefix + pad(start_after, TIME_PAD)
+    out = []
+    for k in storage_keys(prefix, after, min(limit, 1000)):
+        r = storage_get(k, None)
+        r["timestamp"] = int(k[len(prefix):])
+        out.append(r)
+    return out
+
+
+@view
+def tariff(utility: str, tariff_id: str) -> list:
+    return storage_get("tariff/" + utility + "/" + tariff_id, None)
+
+
+@view
+def assigned_tariff(meter: str) -> str:
+    a = storage_get("assign/" + meter, None)
+    return "" if a is None else a[1]
+
+
+@view
+def billing_config(utility: str) -> dict:
+    return config(utility)
+
+
+@view
+def billing_state(meter: str) -> dict:
+    return storage_get("ms/" + meter, None)
+
+
+@view
+def consumption_totals(utility: str, scope_prefix: str, period_start: int, period_end: int) -> dict:
+    # Totals of the invoices of a utility, branch or field (scope_prefix is its id) whose period
+    # ends on a UTC day in [day of period_start, day of period_end): consumption, billed, tax,
+    # paid, outstanding, estimated count, and arrears = what is unpaid past its due day.
+    if scope_prefix != utility and not scope_prefix.startswith(utility + "/"):
+        revert(f"a scope of utility {utility} (its id, or a branch or field id under it) expected, found {scope_prefix}")
+    first = div_floor(period_start, SECONDS_PER_DAY)
+    last = div_floor(period_end, SECONDS_PER_DAY)
+    if last - first > MAX_TOTAL_DAYS:
+        revert(f"a period of at most {MAX_TOTAL_DAYS} days expected, found {last - first}")
+    prefix = "tot/" + scope_prefix + "#"
+    after = "" if first <= 0 else prefix + pad(first - 1, DAY_PAD)
+    today = div_floor(block_time(), SECONDS_PER_DAY)
+    out = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "outstanding": 0,
+           "arrears": 0, "estimated": 0}
+    done = False
+    while not done:
+        keys = storage_keys(prefix, after, 1000)
+        for k in keys:
+            if int(k[len(prefix):]) >= last:
+                done = True
+                break
+            after = k
+            rec = storage_get(k, None)
+            for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
+                out[f] = out[f] + rec[f]
+            for d in rec["due"].keys():
+                if int(d) < today:
+                    out["arrears"] = out["arrears"] + rec["due"][d]
+        if len(keys) < 1000:
+            done = True
+    out["outstanding"] = out["billed"] - out["paid"]
+    return out
+
+
+@view
+def segments(utility: str) -> dict:
+    # Per customer segment (registry's segmentation), all time: invoices, consumption, billed,
+    # tax, paid, outstanding, estimated count.
+    prefix = "seg/" + utility + "#"
+    out = {}
+    for k in storage_keys(prefix, "", 1000):
+        rec = storage_get(k, None)
+        rec["outstanding"] = rec["billed"] - rec["paid"]
+        name = k[len(prefix):]
+        out[name] = rec
+    return out

@@ -1,0 +1,44 @@
+"""Per-day activity counters of a utility, branch or field, and the view that sums them.
+
+A contract module (docs/contract-language.md, "Modules"), compiled into each contract that
+counts its own events (registry: subscriptions and meters; supply: orders); each keeps its
+counters in its own namespace, under ``a/<scope>#<day>``. "#" never occurs in ids, so the
+prefix ``a/<scope>#`` never matches the keys of a nested scope (``ELEC/CENTRE`` is not
+``ELEC#``).
+"""
+
+from common.records import scopes_of
+from common.text import pad
+from common.time import SECONDS_PER_DAY
+
+DAY_WIDTH = 6
+
+
+def bump_activity(record: dict, name: str) -> None:
+    """Count one ``name`` today in the record's utility, branch and field."""
+    day = div_floor(block_time(), SECONDS_PER_DAY)
+    for scope in scopes_of(record):
+        key = "a/" + scope + "#" + pad(day, DAY_WIDTH)
+        counts = storage_get(key, {})
+        counts[name] = counts.get(name, 0) + 1
+        storage_set(key, counts)
+
+
+@view
+def activity(scope: str, day_from: int, day_to: int) -> dict:
+    """What happened in a utility, branch or field from UTC day ``day_from`` to ``day_to``
+    inclusive (day = unix time // 86400), summed per name over at most 1000 days with
+    activity per call (the names are the importing contract's: docs/contracts/)."""
+    prefix = "a/" + scope + "#"
+    after = ""
+    if day_from > 0:
+        after = prefix + pad(day_from - 1, DAY_WIDTH)
+    totals = {}
+    for key in storage_keys(prefix, after, 1000):
+        day = int(key[len(prefix):])
+        if day > day_to:
+            break
+        counts = storage_get(key)
+        for name in counts.keys():
+            totals[name] = totals.get(name, 0) + counts[name]
+    return totals

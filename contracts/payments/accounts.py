@@ -1,0 +1,98 @@
+"""Credit accounts, one per subscription (``acct:<subscription id>``): balance, emergency
+credit and its use, the warnings' state; credit and debt positions booked in the ledger.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
+never imported as Python.
+"""
+
+from payments.checks import subscription_record
+from payments.ledger import ledger_add
+from payments.policy import policy_of
+
+
+def account_key(sub: dict) -> str:
+    return "acct:" + sub["id"]
+
+
+def new_account(sub: dict, meter: str, utility: str) -> dict:
+    """An account as it is before its first use; the emergency reserve of the utility's
+    policy is granted to prepaid subscriptions when the account opens (at activation)."""
+    reserve = 0
+    if sub["mode"] == "prepaid":
+        reserve = policy_of(utility)["emergency_credit"]
+    return {
+        "subscription": sub["id"],
+        "meter": meter,
+        "utility": utility,
+        "consumer": sub["consumer"],
+        "balance": 0,
+        "emergency_limit": reserve,
+        "emergency_used": 0,
+        "credited": 0,
+        "charged": 0,
+        "refunded": 0,
+        "allocated": 0,
+        "applied_credit": 0,
+        "low_warned": False,
+        "exhausted": False,
+        "opened_at": block_time(),
+    }
+
+
+def load_account(sub: dict, meter: str, utility: str) -> dict:
+    acct = storage_get(account_key(sub), None)
+    if acct is None:
+        return new_account(sub, meter, utility)
+    # A replaced meter hands its subscription (and so this account) to the new meter.
+    acct["meter"] = sub["meter"]
+    return acct
+
+
+def credit_of(acct: dict) -> int:
+    return acct["balance"] + acct["emergency_limit"] - acct["emergency_used"]
+
+
+def position_of(acct: dict) -> int:
+    """Money the consumer has with the utility: positive credit, negative debt."""
+    return acct["balance"] - acct["emergency_used"]
+
+
+def save_account(sub: dict, acct: dict, before_position: int, before_emergency: int) -> None:
+    acct["by"] = caller()
+    acct["at"] = block_time()
+    storage_set(account_key(sub), acct)
+    ledger_add(
+        acct["utility"],
+        {
+            "credit_position": position_of(acct) - before_position,
+            "emergency_outstanding": acct["emergency_used"] - before_emergency,
+        },
+    )
+
+
+def add_credit(acct: dict, amount: int) -> int:
+    """Credit ``amount`` to the account: the emergency credit in use is repaid first, the
+    rest goes to the balance (repaying any debt). Returns the emergency repaid."""
+    repaid = min(acct["emergency_used"], amount)
+    acct["emergency_used"] = acct["emergency_used"] - repaid
+    acct["balance"] = acct["balance"] + amount - repaid
+    acct["credited"] = acct["credited"] + amount
+    return repaid
+
+
+def after_credit(sub: dict, acct: dict) -> None:
+    """Re-arm the one-shot warnings once the account is above their levels again."""
+    if acct["balance"] > sub.get("low_balance_threshold", 0):
+        acct["low_warned"] = False
+    if credit_of(acct) > 0:
+        acct["exhausted"] = False
+
+
+def prepaid_subscription(meter: str) -> dict:
+    sub = subscription_record(meter)
+    require(sub["mode"] == "prepaid", f"a prepaid subscription on {meter} expected, found {sub['mode']}")
+    require(
+        sub["status"] != "terminated",
+        f"an open subscription on {meter} expected, found status {sub['status']}",
+    )
+    return sub

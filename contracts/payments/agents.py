@@ -1,0 +1,267 @@
+"""Payments taken by agents, for a meter's subscription or for one invoice, and their
+same-day reversal by the agent that took them.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
+never imported as Python.
+"""
+
+from common.roles import require_role
+from common.text import shape
+from payments.accounts import add_credit, after_credit, load_account, position_of, save_account
+from payments.checks import (
+    check_amount,
+    check_reference,
+    local_day,
+    meter_record,
+    next_id,
+    subscription_record,
+)
+from payments.ledger import ledger_add
+from payments.reconciliation import recon_add, recon_key, recon_load
+
+
+def take_agent_payment(utility: str, amount: int, reference: str) -> list:
+    """The checks every agent payment passes; returns [agent, reference key]."""
+    require_role(utility, ["agent"])
+    check_amount(amount, "payment")
+    check_reference(reference)
+    agent = caller()
+    ref_key = "pref:" + bytes_hex(agent) + ":" + reference
+    require(
+        not storage_has(ref_key),
+        f"a new reference for agent expected, found {reference} already used by {storage_get(ref_key)}",
+    )
+    return [agent, ref_key]
+
+
+def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str, pid: str, amount: int,
+                 reference: str, remainder, invoice_id: str) -> dict:
+    """Credit what billing did not apply to the subscription's account and record the
+    payment (ledger, agent reconciliation, event). Returns the payment record."""
+    require(
+        isinstance(remainder, int) and 0 <= remainder and remainder <= amount,
+        f"billing remainder in [0, {amount}] expected, found {shape(remainder)}",
+    )
+    applied = amount - remainder
+    now = block_time()
+    day = local_day(utility, now)
+
+    acct = load_account(sub, meter, utility)
+    before_position = position_of(acct)
+    before_emergency = acct["emergency_used"]
+    repaid = add_credit(acct, remainder)
+    acct["allocated"] = acct["allocated"] + applied
+    after_credit(sub, acct)
+    save_account(sub, acct, before_position, before_emergency)
+
+    record = {
+        "id": pid,
+        "meter": meter,
+        "utility": utility,
+        "subscription": sub["id"],
+        "consumer": sub["consumer"],
+        "agent": agent,
+        "amount": amount,
+        "reference": reference,
+        "invoice": invoice_id,
+        "applied": applied,
+        "remainder": remainder,
+        "repaid_emergency": repaid,
+        "at": now,
+        "day": day,
+        "reversed": False,
+        "reversed_at": 0,
+        "reversal_reason": "",
+    }
+    storage_set("pay:" + pid, record)
+    storage_set(ref_key, pid)
+    recon_add(agent, day, pid, amount)
+    ledger_add(utility, {"paid": amount, "allocated": applied})
+    emit(
+        "payment",
+        {
+            "id": pid,
+            "meter": meter,
+            "subscription": sub["id"],
+            "invoice": invoice_id,
+            "amount": amount,
+            "agent": agent,
+            "reference": reference,
+            "applied": applied,
+            "remainder": remainder,
+            "repaid_emergency": repaid,
+            "balance": acct["balance"],
+            "at": now,
+        },
+    )
+    return record
+
+
+@public
+def record_payment(meter: str, amount: int, reference: str) -> str:
+    """A payment taken by a registered agent for the meter's current subscription. Billing
+    applies it to that subscription's oldest open invoice first (never to an earlier
+    subscription's); what remains becomes the subscription's credit. Returns the payment id."""
+    m = meter_record(meter)
+    utility = m["utility"]
+    checked = take_agent_payment(utility, amount, reference)
+    sub = subscription_record(meter)
+    pid = next_id("PAY")
+    # A new payment settles a reversal of the day: the agent has re-keyed it.
+    storage_delete("rev:" + meter)
+    remainder = call("billing", "apply_payment", [meter, amount, pid])
+    book_payment(meter, utility, sub, checked[0], checked[1], pid, amount, reference, remainder, "")
+    call("supply", "on_payment", [meter])
+    return pid
+
+
+def current_subscription_of(meter: str, sub_id: str):
+    """The registry record of subscription ``sub_id`` if it is still the current one of
+    ``meter`` or of the meter that replaced it; None once it has ended (or moved on)."""
+    hops = 0
+    while meter != "" and hops < 16:
+        sub = call("registry", "subscription", [meter])
+        if sub is not None and sub["id"] == sub_id:
+            return sub
+        m = call("registry", "meter", [meter])
+        meter = "" if m is None else m["replaced_by"]
+        hops += 1
+    return None
+
+
+def invoice_subscription(inv: dict):
+    """[subscription record, its current meter or "", whether it is still current] for an
+    invoice. An ended subscription's record is rebuilt from the invoice and its account:
+    postpaid (only postpaid subscriptions have invoices), no low-balance threshold."""
+    sub_id = inv["subscription"]
+    sub = current_subscription_of(inv["meter"], sub_id)
+    if sub is not None:
+        return [sub, sub["meter"], sub["status"] != "terminated"]
+    acct = storage_get("acct:" + sub_id, None)
+    meter = inv["meter"] if acct is None else acct["meter"]
+    return [{"id": sub_id, "meter": meter, "consumer": inv["consumer"], "mode": "postpaid",
+             "status": "terminated"}, meter, False]
+
+
+@public
+def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
+    """A payment taken by a registered agent for one invoice named by its id, of any
+    subscription: the way to collect the final invoice of a subscription that has ended
+    (after a move-in the new subscriber's payments never pay it). What exceeds the invoice's
+    unpaid amount becomes that subscription's credit while it is current; an ended
+    subscription's invoice takes at most its unpaid amount. Returns the payment id."""
+    require(isinstance(invoice_id, str), f"invoice id of type str expected, found {shape(invoice_id)}")
+    inv = call("billing", "invoice", [invoice_id])
+    require(inv is not None, f"an invoice expected, found no invoice {invoice_id}")
+    require(inv["status"] == "open", f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
+    utility = inv["utility"]
+    checked = take_agent_payment(utility, amount, reference)
+    found = invoice_subscription(inv)
+    sub = found[0]
+    meter = inv["meter"]
+    if not found[2]:
+        # An ended subscription has nothing left to spend credit on: no overpayment.
+        owed = inv["total"] - inv["paid"]
+        require(
+            amount <= owed,
+            f"at most the {owed} unpaid of invoice {invoice_id} expected (its subscription has ended), found {amount}",
+        )
+    pid = next_id("PAY")
+    remainder = call("billing", "apply_invoice_payment", [invoice_id, amount, pid])
+    book_payment(meter, utility, sub, checked[0], checked[1], pid, amount, reference, remainder, invoice_id)
+    if found[2]:
+        # Still the subscription in place: its supply may be restored by this payment.
+        storage_delete("rev:" + found[1])
+        call("supply", "on_payment", [found[1]])
+    return pid
+
+
+@public
+def reverse_payment(payment_id: str, reason: str) -> None:
+    """Undo a payment: only by the agent that took it, only on the same local day, once."""
+    require(isinstance(payment_id, str), f"payment id of type str expected, found {shape(payment_id)}")
+    p = storage_get("pay:" + payment_id, None)
+    require(p is not None, f"a recorded payment expected, found no payment {payment_id}")
+    require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
+    require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
+    require(
+        not p["reversed"],
+        f"a payment not yet reversed expected, found {payment_id} reversed at {p['reversed_at']}",
+    )
+    agent = caller()
+    require(
+        agent == p["agent"],
+        f"reversal by the agent {bytes_hex(p['agent'])} that took {payment_id} expected, found {bytes_hex(agent)}",
+    )
+    now = block_time()
+    utility = p["utility"]
+    today = local_day(utility, now)
+    require(
+        today == p["day"],
+        f"reversal on the payment's day {p['day']} expected, found day {today}",
+    )
+    meter = p["meter"]
+    # Marked before billing runs, so that a disconnection decided on the transient
+    # arrears of this reversal (in this transaction or later today) is refused. Not for a
+    # payment of an ended subscription's invoice: that debt is no ground for disconnecting
+    # anyone on the meter.
+    current = current_subscription_of(meter, p["subscription"])
+    if current is not None:
+        storage_set("rev:" + current["meter"], {"payment": payment_id, "day": today, "at": now,
+                                                "utility": utility})
+
+    if p["applied"] > 0:
+        call("billing", "revert_payment", [meter, payment_id])
+
+    # The credit the payment created is taken back in full, even if it was spent since:
+    # the account then shows a debt rather than money that never arrived.
+    acct = storage_get("acct:" + p["subscription"], None)
+    require(acct is not None, f"the account of subscription {p['subscription']} expected, found none")
+    before_position = position_of(acct)
+    before_emergency = acct["emergency_used"]
+    acct["balance"] = acct["balance"] - p["remainder"]
+    acct["credited"] = acct["credited"] - p["remainder"]
+    acct["allocated"] = acct["allocated"] - p["applied"]
+    save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
+    ledger_add(utility, {"reversed": p["amount"], "allocated": 0 - p["applied"]})
+
+    p["reversed"] = True
+    p["reversed_at"] = now
+    p["reversal_reason"] = reason
+    storage_set("pay:" + payment_id, p)
+    r = recon_load(agent, p["day"])
+    r["reversed_count"] = r["reversed_count"] + 1
+    r["reversed_total"] = r["reversed_total"] + p["amount"]
+    storage_set(recon_key(agent, p["day"]), r)
+    emit(
+        "payment_reversed",
+        {
+            "id": payment_id,
+            "meter": meter,
+            "subscription": p["subscription"],
+            "amount": p["amount"],
+            "agent": agent,
+            "reason": reason,
+            "applied": p["applied"],
+            "remainder": p["remainder"],
+            "balance": acct["balance"],
+            "by": agent,
+            "at": now,
+        },
+    )
+
+
+@view
+def reversal_pending(meter: str) -> bool:
+    """True from a payment's reversal until the agent records a new payment for the meter or
+    the local day of the reversal ends: the arrears it brings back may be an agent's keying
+    error about to be corrected, so no disconnection may be based on them meanwhile."""
+    rev = storage_get("rev:" + meter, None)
+    if rev is None:
+        return False
+    return local_day(rev["utility"], block_time()) == rev["day"]
+
+
+@view
+def payment(payment_id: str):
+    return storage_get("pay:" + payment_id, None)

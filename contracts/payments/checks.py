@@ -1,0 +1,80 @@
+"""What every payment entry point checks and derives: amounts, references, new ids, the
+meter and its subscription (from the registry), the utility's local day (from supply).
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
+never imported as Python.
+"""
+
+from common.text import shape
+from common.time import SECONDS_PER_DAY
+
+BILLING = b"contract:billing"
+MAX_AMOUNT = 1000000000000000  # 10**15 minor units: far above any real payment
+MAX_REFERENCE_LEN = 64
+ID_DIGITS = 10
+
+
+def next_id(prefix: str) -> str:
+    """A new id ``PREFIX-0000000001``: zero-padded so ids sort in issue order."""
+    n = storage_get("seq:" + prefix, 0) + 1
+    storage_set("seq:" + prefix, n)
+    text = str(n)
+    while len(text) < ID_DIGITS:
+        text = "0" + text
+    return prefix + "-" + text
+
+
+def ints_text(values: list) -> str:
+    parts = []
+    for v in values:
+        parts.append(str(v))
+    return ", ".join(parts)
+
+
+def key_text(value) -> str:
+    """A storage-key fragment for a str or bytes value."""
+    if isinstance(value, bytes):
+        return bytes_hex(value)
+    require(isinstance(value, str), f"reference of type str or bytes expected, found {shape(value)}")
+    return value
+
+
+def check_amount(amount, what: str) -> None:
+    require(isinstance(amount, int), f"{what}: integer minor units expected, found {shape(amount)}")
+    require(amount > 0, f"{what}: positive amount expected, found {amount}")
+    require(amount <= MAX_AMOUNT, f"{what}: at most {MAX_AMOUNT} expected, found {amount}")
+
+
+def check_reference(reference) -> None:
+    require(isinstance(reference, str), f"reference of type str expected, found {shape(reference)}")
+    require(len(reference) > 0, "a non-empty reference expected, found an empty one")
+    require(
+        len(reference) <= MAX_REFERENCE_LEN,
+        f"reference of at most {MAX_REFERENCE_LEN} characters expected, found {len(reference)}",
+    )
+
+
+def meter_record(meter: str) -> dict:
+    require(isinstance(meter, str), f"meter id of type str expected, found {shape(meter)}")
+    m = call("registry", "meter", [meter])
+    require(m is not None, f"registered meter expected, found no meter {meter}")
+    return m
+
+
+def subscription_record(meter: str) -> dict:
+    sub = call("registry", "subscription", [meter])
+    require(sub is not None, f"a subscription on meter {meter} expected, found none")
+    return sub
+
+
+def utc_offset(utility: str) -> int:
+    """The utility's local-time offset, kept by supply with its protection rules."""
+    rules = call("supply", "protection_rules", [utility])
+    if rules is None:
+        return 0
+    return rules.get("utc_offset", 0)
+
+
+def local_day(utility: str, t: int) -> int:
+    """Day number (days since 1970-01-01 local time) of unix time ``t`` in ``utility``."""
+    return div_floor(t + utc_offset(utility), SECONDS_PER_DAY)

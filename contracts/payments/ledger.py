@@ -1,0 +1,54 @@
+"""The per-utility ledger: the money totals that let anyone check, at any block, that every
+unit that entered is in exactly one place (docs/contracts/payments.md).
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
+never imported as Python.
+"""
+
+LEDGER_FIELDS = [
+    "paid",
+    "reversed",
+    "allocated",
+    "purchased",
+    "vouchers",
+    "charged",
+    "refunded",
+    "credit_position",
+    "emergency_outstanding",
+    "float_deposited",
+    "float_balance",
+    "commission",
+    "vouchers_issued",
+    "purchase_reversed",
+    "commission_reversed",
+    "commission_settled",
+]
+
+
+def ledger_of(utility: str) -> dict:
+    stored = storage_get("ledger:" + utility, None)
+    totals = {}
+    for name in LEDGER_FIELDS:
+        totals[name] = 0
+    if stored is not None:
+        for name in stored.keys():
+            value = stored[name]
+            totals[name] = value
+    return totals
+
+
+def ledger_add(utility: str, changes: dict) -> None:
+    totals = ledger_of(utility)
+    for name in changes.keys():
+        delta = changes[name]
+        totals[name] = totals[name] + delta
+    storage_set("ledger:" + utility, totals)
+
+
+@view
+def ledger(utility: str) -> dict:
+    """Money totals of a utility. Always: paid - reversed + purchased - purchase_reversed +
+    vouchers == allocated + charged + refunded + credit_position; float_deposited ==
+    float_balance + purchased - purchase_reversed; commission - commission_reversed -
+    commission_settled == the commission owed to the utility's vendors."""
+    return ledger_of(utility)

@@ -1,0 +1,193 @@
+"""Prepaid credit sold by vendors, and a sale's same-day reversal.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
+never imported as Python.
+"""
+
+from common.roles import require_role
+from common.text import shape
+from payments.accounts import (
+    add_credit,
+    after_credit,
+    credit_of,
+    load_account,
+    position_of,
+    prepaid_subscription,
+    save_account,
+)
+from payments.checks import check_amount, check_reference, local_day, meter_record, next_id
+from payments.commission import commission_key, commission_load, commission_owed, float_key
+from payments.ledger import ledger_add
+from payments.policy import BASIS_POINTS, policy_of
+
+
+@public
+def buy_credit(meter: str, amount: int, reference: str) -> str:
+    """A vendor sells prepaid credit: the amount is drawn from the vendor's float, the vendor
+    earns the utility's commission on it, the emergency credit in use is repaid first and
+    the rest is added to the balance. Returns the purchase id (one STS token per id)."""
+    m = meter_record(meter)
+    utility = m["utility"]
+    require_role(utility, ["vendor"])
+    check_amount(amount, "purchase")
+    check_reference(reference)
+    vendor = caller()
+    ref_key = "bref:" + bytes_hex(vendor) + ":" + reference
+    require(
+        not storage_has(ref_key),
+        f"a new reference for vendor expected, found {reference} already used by {storage_get(ref_key)}",
+    )
+    sub = prepaid_subscription(meter)
+    fkey = float_key(utility, vendor)
+    available = storage_get(fkey, 0)
+    require(amount <= available, f"vendor float of at least {amount} expected, found {available}")
+    storage_set(fkey, available - amount)
+    commission = mul_div(amount, policy_of(utility)["commission_bp"], BASIS_POINTS)
+    c = commission_load(utility, vendor)
+    c["earned"] = c["earned"] + commission
+    storage_set(commission_key(utility, vendor), c)
+
+    acct = load_account(sub, meter, utility)
+    before_position = position_of(acct)
+    before_emergency = acct["emergency_used"]
+    repaid = add_credit(acct, amount)
+    after_credit(sub, acct)
+    save_account(sub, acct, before_position, before_emergency)
+
+    bid = next_id("BUY")
+    sts_ref = sha256(canonical_bytes(["mc/purchase", bid, meter, amount, tx_hash()]))
+    now = block_time()
+    record = {
+        "id": bid,
+        "meter": meter,
+        "utility": utility,
+        "subscription": sub["id"],
+        "vendor": vendor,
+        "amount": amount,
+        "commission": commission,
+        "repaid_emergency": repaid,
+        "reference": reference,
+        "sts_ref": sts_ref,
+        "at": now,
+        "day": local_day(utility, now),
+        # A reversed purchase's STS token is void: a vending side must refuse to issue it.
+        "void": False,
+        "reversed": False,
+        "reversed_at": 0,
+        "reversal_reason": "",
+    }
+    storage_set("buy:" + bid, record)
+    storage_set(ref_key, bid)
+    ledger_add(utility, {"purchased": amount, "float_balance": 0 - amount, "commission": commission})
+    emit(
+        "credit_purchase",
+        {
+            "id": bid,
+            "meter": meter,
+            "subscription": sub["id"],
+            "amount": amount,
+            "commission": commission,
+            "repaid_emergency": repaid,
+            "balance": acct["balance"],
+            "credit": credit_of(acct),
+            "sts_ref": sts_ref,
+            "vendor": vendor,
+            "reference": reference,
+            "at": now,
+        },
+    )
+    call("supply", "on_payment", [meter])
+    return bid
+
+
+@view
+def purchase(purchase_id: str):
+    return storage_get("buy:" + purchase_id, None)
+
+
+@public
+def reverse_purchase(purchase_id: str, reason: str) -> None:
+    """Undo a sale of prepaid credit: only by the vendor that sold it, only on the same
+    local day, once, and only while the credit it added is still unspent. The amount goes
+    back to the vendor's float, the commission out of what the vendor has accrued, and the
+    purchase's STS token is void."""
+    require(isinstance(purchase_id, str), f"purchase id of type str expected, found {shape(purchase_id)}")
+    p = storage_get("buy:" + purchase_id, None)
+    require(p is not None, f"a recorded purchase expected, found no purchase {purchase_id}")
+    require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
+    require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
+    require(
+        not p["reversed"],
+        f"a purchase not yet reversed expected, found {purchase_id} reversed at {p['reversed_at']}",
+    )
+    vendor = caller()
+    require(
+        vendor == p["vendor"],
+        f"reversal by the vendor {bytes_hex(p['vendor'])} that sold {purchase_id} expected, found {bytes_hex(vendor)}",
+    )
+    now = block_time()
+    utility = p["utility"]
+    today = local_day(utility, now)
+    require(today == p["day"], f"reversal on the purchase's day {p['day']} expected, found day {today}")
+
+    amount = p["amount"]
+    repaid = p["repaid_emergency"]
+    to_balance = amount - repaid
+    acct = storage_get("acct:" + p["subscription"], None)
+    require(acct is not None, f"the account of subscription {p['subscription']} expected, found none")
+    # Unlike an agent's payment, a sale is reversed only while its credit is unspent: the
+    # token may already be in the meter, and a reversal must never turn a consumer's
+    # credit into a debt. The part that repaid emergency credit is drawn again from the
+    # reserve, so the account ends as the sale found it plus what happened since.
+    require(
+        acct["balance"] >= to_balance,
+        f"an unspent balance of at least {to_balance} to reverse {purchase_id} expected, found {acct['balance']}",
+    )
+    room = acct["emergency_limit"] - acct["emergency_used"]
+    require(
+        room >= repaid,
+        f"emergency reserve room of at least {repaid} to reverse {purchase_id} expected, found {room}",
+    )
+    vendor_c = commission_load(utility, vendor)
+    owed = commission_owed(vendor_c)
+    require(
+        owed >= p["commission"],
+        f"accrued commission of at least {p['commission']} to reverse {purchase_id} expected, found {owed} (settled already)",
+    )
+
+    before_position = position_of(acct)
+    before_emergency = acct["emergency_used"]
+    acct["balance"] = acct["balance"] - to_balance
+    acct["emergency_used"] = acct["emergency_used"] + repaid
+    acct["credited"] = acct["credited"] - amount
+    save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
+
+    fkey = float_key(utility, vendor)
+    storage_set(fkey, storage_get(fkey, 0) + amount)
+    vendor_c["reversed"] = vendor_c["reversed"] + p["commission"]
+    storage_set(commission_key(utility, vendor), vendor_c)
+    ledger_add(utility, {"purchase_reversed": amount, "float_balance": amount, "commission_reversed": p["commission"]})
+
+    p["void"] = True
+    p["reversed"] = True
+    p["reversed_at"] = now
+    p["reversal_reason"] = reason
+    storage_set("buy:" + purchase_id, p)
+    emit(
+        "purchase_reversed",
+        {
+            "id": purchase_id,
+            "meter": p["meter"],
+            "subscription": p["subscription"],
+            "amount": amount,
+            "commission": p["commission"],
+            "repaid_emergency": repaid,
+            "balance": acct["balance"],
+            "credit": credit_of(acct),
+            "sts_ref": p["sts_ref"],
+            "vendor": vendor,
+            "reason": reason,
+            "by": vendor,
+            "at": now,
+        },
+    )

@@ -1,0 +1,323 @@
+"""Subscriptions: opened from a wallet, approved or rejected, their settings (protection,
+segment, low-balance threshold, identity), terminated or moved to a new subscriber; the
+meter's history, the consumer's list and the counters per scope.
+
+A contract module (docs/contract-language.md, "Modules"): compiled into the registry contract,
+never imported as Python.
+"""
+
+from common.activity import bump_activity
+from common.records import copy, scopes_of
+from common.text import pad, shape
+from registry.checks import require_account, require_id, require_int, require_text
+from registry.meters import meters_in
+from registry.records import BILLING, load_meter, load_subscription, load_utility, scope_prefix
+from registry.roles import holds, require_role
+
+MODES = ["postpaid", "prepaid"]
+HISTORY_WIDTH = 6
+
+
+def count_subscription(sub: dict, delta: int) -> None:
+    # Counters per utility, branch and field: every subscription by status; the active ones
+    # also by mode, segment and protection. Called with -1 before a change and +1 after.
+    names = ["status:" + sub["status"]]
+    if sub["status"] == "active":
+        names.append("mode:" + sub["mode"])
+        names.append("segment:" + sub["segment"])
+        if sub["protected"]:
+            names.append("protected")
+    for scope in scopes_of(sub):
+        key = "n/" + scope
+        counts = storage_get(key, {})
+        for name in names:
+            counts[name] = counts.get(name, 0) + delta
+        storage_set(key, counts)
+
+
+def save_subscription(old, new: dict) -> None:
+    if old is not None:
+        count_subscription(old, -1)
+    count_subscription(new, 1)
+    storage_set("s/" + new["meter"], new)
+
+
+def archive_subscription(sub: dict) -> None:
+    # A closed subscription is copied into the meter's history and leaves the consumer's
+    # index; the current slot keeps it (status terminated) until a new one replaces it.
+    seq = int(sub["id"].split("#")[1])
+    storage_set("h/" + sub["meter"] + "/" + pad(seq, HISTORY_WIDTH), sub)
+    storage_delete("c/" + bytes_hex(sub["consumer"]) + "/" + sub["meter"])
+
+
+def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes, active: bool) -> dict:
+    meter_id = m["id"]
+    u = load_utility(m["utility"])
+    n = storage_get("sn/" + meter_id, 0) + 1
+    storage_set("sn/" + meter_id, n)
+    now = block_time()
+    sub = {
+        "id": meter_id + "#" + str(n),
+        "meter": meter_id,
+        "utility": m["utility"],
+        "branch": m["branch"],
+        "field": m["field"],
+        "consumer": consumer,
+        "mode": mode,
+        "status": "active" if active else "pending",
+        "requested_at": now,
+        "opened_at": now if active else 0,
+        "closed_at": 0,
+        "final_index": None,
+        "protected": False,
+        "identity_hash": identity_hash,
+        "low_balance_threshold": u["low_balance_threshold"],
+        "segment": u["default_segment"],
+        "by": caller(),
+        "at": now,
+    }
+    # The terminated subscription it replaces stays counted as terminated (it is in the
+    # history), so the old record is not counted out here.
+    save_subscription(None, sub)
+    storage_set("c/" + bytes_hex(consumer) + "/" + meter_id, sub["id"])
+    event = "subscription_opened" if active else "subscription_requested"
+    bump_activity(sub, "opened" if active else "requested")
+    emit(event, {"subscription": sub["id"], "meter": meter_id, "consumer": consumer,
+                 "mode": mode, "identity_hash": identity_hash, "by": caller(), "at": now})
+    return sub
+
+
+def close_subscription(sub: dict, final_index, reason: str, kind: str) -> dict:
+    closed = copy(sub)
+    now = block_time()
+    closed["status"] = "terminated"
+    closed["closed_at"] = now
+    closed["final_index"] = final_index
+    closed["close_reason"] = reason
+    closed["by"] = caller()
+    closed["at"] = now
+    save_subscription(sub, closed)
+    archive_subscription(closed)
+    bump_activity(closed, kind)
+    emit("subscription_terminated", {"subscription": sub["id"], "meter": sub["meter"],
+                                     "consumer": sub["consumer"], "final_index": final_index,
+                                     "reason": reason, "by": caller(), "at": now})
+    return closed
+
+
+@public
+def subscribe(meter_id: str, mode: str, identity_hash: bytes) -> None:
+    # Opened by the consumer's own wallet: no paperwork; personal data stays off chain and
+    # only its hash is kept where the utility requires identity.
+    consumer = caller()
+    require_account(consumer, "consumer")
+    m = load_meter(meter_id)
+    require(m["status"] == "active", f"meter {meter_id} active expected, found {m['status']}")
+    require(mode in MODES, f"mode postpaid or prepaid expected, found {shape(mode)}")
+    require(isinstance(identity_hash, bytes) and (len(identity_hash) == 0 or len(identity_hash) == 32),
+            f"identity hash: empty or 32 bytes expected, found {shape(identity_hash)}")
+    u = load_utility(m["utility"])
+    if u["identity_required"]:
+        require(len(identity_hash) == 32,
+                f"identity hash of 32 bytes expected (utility {u['id']} requires identity), found none")
+    current = storage_get("s/" + meter_id)
+    if current is not None:
+        status = current["status"]
+        require(status == "terminated",
+                f"meter {meter_id} free expected, found a subscription {status}")
+    open_subscription(m, consumer, mode, identity_hash, u["approval"] == "auto")
+
+
+@public
+def approve_subscription(meter_id: str) -> None:
+    m = load_meter(meter_id)
+    who = require_role(m["utility"], ["operator", "admin"])
+    sub = load_subscription(meter_id, ["pending"])
+    new = copy(sub)
+    now = block_time()
+    new["status"] = "active"
+    new["opened_at"] = now
+    new["approved_by"] = who
+    new["by"] = who
+    new["at"] = now
+    save_subscription(sub, new)
+    bump_activity(new, "opened")
+    emit("subscription_approved", {"subscription": sub["id"], "meter": meter_id,
+                                   "consumer": sub["consumer"], "mode": sub["mode"],
+                                   "by": who, "at": now})
+
+
+@public
+def reject_subscription(meter_id: str, reason: str) -> None:
+    m = load_meter(meter_id)
+    require_role(m["utility"], ["operator", "admin"])
+    require_text(reason, "reason")
+    require(len(reason) > 0, "a reason for the rejection expected, found none")
+    sub = load_subscription(meter_id, ["pending"])
+    close_subscription(sub, None, "rejected: " + reason, "rejected")
+
+
+@public
+def set_protected(meter_id: str, protected: bool, reason: str) -> None:
+    # Protected customers (life-support equipment, vulnerable households...) are never
+    # disconnected; supply reads this flag before every disconnection order.
+    m = load_meter(meter_id)
+    who = require_role(m["utility"], ["operator", "admin"])
+    require(isinstance(protected, bool), f"protected: a bool expected, found {shape(protected)}")
+    require_text(reason, "reason")
+    sub = load_subscription(meter_id, ["pending", "active"])
+    new = copy(sub)
+    new["protected"] = protected
+    new["by"] = who
+    new["at"] = block_time()
+    save_subscription(sub, new)
+    emit("protection_changed", {"subscription": sub["id"], "meter": meter_id,
+                                "protected": protected, "reason": reason, "by": who,
+                                "at": block_time()})
+
+
+@public
+def set_segment(meter_id: str, segment: str) -> None:
+    m = load_meter(meter_id)
+    who = require_role(m["utility"], ["operator", "admin"])
+    require_id(segment, "segment", False)
+    sub = load_subscription(meter_id, ["pending", "active"])
+    new = copy(sub)
+    new["segment"] = segment
+    new["by"] = who
+    new["at"] = block_time()
+    save_subscription(sub, new)
+    emit("segment_changed", {"subscription": sub["id"], "meter": meter_id, "segment": segment,
+                             "by": who, "at": block_time()})
+
+
+@public
+def set_low_balance_threshold(meter_id: str, amount: int) -> None:
+    # The consumer chooses when to be warned; the operator may set it for them.
+    m = load_meter(meter_id)
+    sub = load_subscription(meter_id, ["pending", "active"])
+    who = caller()
+    if who != sub["consumer"]:
+        require_role(m["utility"], ["operator", "admin"])
+    require_int(amount, "low balance threshold", 0, 10**15)
+    new = copy(sub)
+    new["low_balance_threshold"] = amount
+    new["by"] = who
+    new["at"] = block_time()
+    save_subscription(sub, new)
+    emit("low_balance_threshold_changed", {"subscription": sub["id"], "meter": meter_id,
+                                           "threshold": amount, "by": who, "at": block_time()})
+
+
+@public
+def set_identity(meter_id: str, identity_hash: bytes) -> None:
+    # The consumer attaches (or replaces) the hash of their off-chain identity record.
+    sub = load_subscription(meter_id, ["pending", "active"])
+    who = caller()
+    require(who == sub["consumer"], f"caller the subscriber of meter {meter_id} expected, found account {bytes_hex(who)}")
+    require(isinstance(identity_hash, bytes) and len(identity_hash) == 32,
+            f"identity hash of 32 bytes expected, found {shape(identity_hash)}")
+    new = copy(sub)
+    new["identity_hash"] = identity_hash
+    new["by"] = who
+    new["at"] = block_time()
+    save_subscription(sub, new)
+    emit("identity_changed", {"subscription": sub["id"], "meter": meter_id,
+                              "identity_hash": identity_hash, "by": who, "at": block_time()})
+
+
+def require_consumer_or_staff(m: dict, sub: dict) -> bytes:
+    who = caller()
+    if who == sub["consumer"]:
+        return who
+    return require_role(m["utility"], ["operator", "admin"])
+
+
+@public
+def terminate_subscription(meter_id: str, final_index: int) -> None:
+    # An active subscription ends with a final reading that billing turns into the final
+    # invoice; a pending one is simply withdrawn (nothing was ever billed).
+    m = load_meter(meter_id)
+    sub = load_subscription(meter_id, ["pending", "active"])
+    require_consumer_or_staff(m, sub)
+    if sub["status"] == "pending":
+        close_subscription(sub, None, "withdrawn", "withdrawn")
+        return
+    require_int(final_index, "final index", 0, 10**m["digits"] - 1)
+    call(BILLING, "close_account", [meter_id, final_index])
+    close_subscription(sub, final_index, "terminated", "terminated")
+
+
+@public
+def move_in(meter_id: str, new_consumer: bytes, reading_index: int) -> None:
+    # Premises change hands: the outgoing subscriber gets a final bill at the handover
+    # reading, the incoming one a new subscription on the same meter; both stay in history.
+    m = load_meter(meter_id)
+    sub = load_subscription(meter_id, ["active"])
+    who = require_consumer_or_staff(m, sub)
+    require_account(new_consumer, "new consumer")
+    require(new_consumer != sub["consumer"],
+            f"a different consumer expected, found the current subscriber of meter {meter_id}")
+    require_int(reading_index, "handover reading index", 0, 10**m["digits"] - 1)
+    call(BILLING, "close_account", [meter_id, reading_index])
+    close_subscription(sub, reading_index, "moved out", "moved_out")
+    u = load_utility(m["utility"])
+    # The operator's word is an approval; an outgoing consumer's handover still needs one
+    # where the utility approves subscriptions by hand.
+    active = u["approval"] == "auto" or holds(who, m["utility"], "operator") or holds(who, m["utility"], "admin")
+    new = open_subscription(m, new_consumer, sub["mode"], b"", active)
+    emit("premises_moved", {"meter": meter_id, "from": sub["consumer"], "to": new_consumer,
+                            "reading_index": reading_index, "old_subscription": sub["id"],
+                            "new_subscription": new["id"], "by": who, "at": block_time()})
+
+
+@view
+def subscription(meter_id: str):
+    return storage_get("s/" + meter_id)
+
+
+@view
+def subscription_history(meter_id: str, start_after: str = "", limit: int = 100) -> list:
+    # Past subscriptions of a meter, oldest first; page with the last id returned.
+    prefix = "h/" + meter_id + "/"
+    after = ""
+    if start_after != "":
+        after = prefix + pad(int(start_after.split("#")[1]), HISTORY_WIDTH)
+    out = []
+    for key in storage_keys(prefix, after, limit):
+        out.append(storage_get(key))
+    return out
+
+
+@view
+def subscriptions_of(consumer: bytes) -> list:
+    # Meter ids of the consumer's current (pending or active) subscriptions.
+    prefix = "c/" + bytes_hex(consumer) + "/"
+    out = []
+    for key in storage_keys(prefix, "", 1000):
+        out.append(key[len(prefix):])
+    return out
+
+
+@view
+def subscriptions_in(scope: str, start_after: str = "", limit: int = 100) -> list:
+    # The current subscriptions of the meters of a scope (meters without one are skipped);
+    # for dunning and statistics. Page with the last meter id examined, returned as `next`.
+    ids = meters_in(scope, start_after, limit)
+    subs = []
+    for meter_id in ids:
+        sub = storage_get("s/" + meter_id)
+        if sub is not None:
+            subs.append(sub)
+    nxt = ""
+    if len(ids) == limit:
+        nxt = ids[len(ids) - 1]
+    return [subs, nxt]
+
+
+@view
+def subscription_counts(scope: str) -> dict:
+    # Counts of subscriptions per status, and of active ones per mode, segment and protection,
+    # for a utility, branch or field.
+    scope_prefix(scope)
+    return storage_get("n/" + scope, {})
