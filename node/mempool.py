@@ -25,6 +25,8 @@ expected and what was found. The pool is driven from one asyncio loop: no locks.
 from __future__ import annotations
 
 import heapq
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +39,11 @@ from chain.transition import validate_transaction
 from chain.types import MAX_TX_SIZE, PublicKey, Transaction
 
 NonceReader = Callable[[bytes], int]  # an account's next nonce in the committed head state
+Clock = Callable[[], float]  # monotonic seconds, for finality latency only (never for validity)
+
+# How many transactions dropped by a recheck are remembered with their reason, so a client
+# asking after one learns it failed and why instead of "unknown".
+DROPPED_MEMORY: Final = 10_000
 
 
 class Reason(StrEnum):
@@ -84,6 +91,15 @@ class _Entry:
     tx: Transaction
     size: int
     arrival: int  # admission order: ready transactions leave the pool first come, first served
+    admitted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """What a recheck after a block did."""
+
+    committed_admitted_at: tuple[float, ...]  # admission times of the pooled txs the block held
+    evicted: int  # pooled transactions that became invalid (stale nonce, expired)
 
 
 @dataclass(slots=True)
@@ -94,9 +110,11 @@ class MempoolStats:
 
 
 class Mempool:
-    def __init__(self, chain_id: str, limits: MempoolLimits | None = None) -> None:
+    def __init__(self, chain_id: str, limits: MempoolLimits | None = None, clock: Clock = time.monotonic) -> None:
         self.chain_id: Final = chain_id
         self.limits: Final = limits or MempoolLimits()
+        self._clock = clock
+        self._dropped: OrderedDict[Hash32, str] = OrderedDict()
         self._by_hash: dict[Hash32, _Entry] = {}
         self._by_sender: dict[PublicKey, dict[int, _Entry]] = {}
         self._bytes = 0
@@ -118,6 +136,10 @@ class Mempool:
     def get(self, tx_hash: bytes) -> Transaction | None:
         entry = self._by_hash.get(Hash32(tx_hash))
         return None if entry is None else entry.tx
+
+    def dropped_reason(self, tx_hash: bytes) -> str | None:
+        """Why a recheck dropped this once-admitted transaction (for the recent ones)."""
+        return self._dropped.get(Hash32(tx_hash))
 
     def verified_hashes(self) -> Set[bytes]:
         """Hashes of the pooled transactions, all of whose signatures were verified here:
@@ -205,7 +227,7 @@ class Mempool:
             check_transaction_signature(tx)
         except InvalidSignature as exc:
             return self._refuse(tx_hash, Reason.BAD_SIGNATURE, str(exc))
-        entry = _Entry(tx, size, self._arrivals)
+        entry = _Entry(tx, size, self._arrivals, self._clock())
         self._arrivals += 1
         self._by_hash[tx_hash] = entry
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = entry
@@ -244,23 +266,31 @@ class Mempool:
 
     # --- after a block -------------------------------------------------------------------
 
-    def recheck(self, committed: Iterable[bytes], next_height: int, nonce_of: NonceReader) -> int:
+    def recheck(self, committed: Iterable[bytes], next_height: int, nonce_of: NonceReader) -> Recheck:
         """Remove the committed transactions, then re-validate the rest against the new head:
-        nonces below the account's and expired transactions leave. Returns how many left
-        besides the committed ones. Signatures and chain ids do not change: not re-checked."""
+        nonces below the account's and expired transactions leave, their reason remembered
+        (``dropped_reason``). Signatures and chain ids do not change: not re-checked."""
+        admitted_at = []
         for tx_hash in committed:
             entry = self._by_hash.get(Hash32(tx_hash))
             if entry is not None:
                 self._remove(entry)
+                admitted_at.append(entry.admitted_at)
         evicted = 0
         for sender in list(self._by_sender):
             account_nonce = nonce_of(sender)
             for nonce, entry in list(self._by_sender[sender].items()):
-                if nonce < account_nonce or entry.tx.expiry_height < next_height:
-                    self._remove(entry)
-                    evicted += 1
+                if nonce < account_nonce:
+                    why = f"nonce >= {account_nonce} (the account's next) expected, found {nonce}: another transaction used it"
+                elif entry.tx.expiry_height < next_height:
+                    why = f"inclusion at height <= {entry.tx.expiry_height} expected, found next height {next_height}: expired"
+                else:
+                    continue
+                self._remove(entry)
+                self._remember_dropped(entry.tx.hash, why)
+                evicted += 1
         self.stats.evicted_on_recheck += evicted
-        return evicted
+        return Recheck(tuple(admitted_at), evicted)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -272,6 +302,11 @@ class Mempool:
         if not by_nonce:
             del self._by_sender[tx.sender]
         self._bytes -= entry.size
+
+    def _remember_dropped(self, tx_hash: Hash32, why: str) -> None:
+        self._dropped[tx_hash] = why
+        while len(self._dropped) > DROPPED_MEMORY:
+            self._dropped.popitem(last=False)
 
     def _refuse(self, tx_hash: Hash32 | None, reason: Reason, message: str) -> Admission:
         self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1

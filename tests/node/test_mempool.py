@@ -211,7 +211,8 @@ def test_ready_is_always_a_gapless_run_from_the_account_nonce(
 
 
 def test_recheck_removes_committed_and_stale_and_expired_and_promotes_the_rest(chain: LocalChain) -> None:
-    pool = Mempool(chain.chain_id)
+    ticks = iter(range(1, 100))
+    pool = Mempool(chain.chain_id, clock=lambda: float(next(ticks)))
     nonces = nonces_of(chain)
     a0, a1, a2 = (tx_of(chain, ALICE, n) for n in range(3))
     b0 = tx_of(chain, BOB, 0)
@@ -222,9 +223,13 @@ def test_recheck_removes_committed_and_stale_and_expired_and_promotes_the_rest(c
     block_txs = pool.ready(nonces, 2)
     assert block_txs == [a0, a1]
     chain.submit([*block_txs, b0_other])
-    evicted = pool.recheck([tx.hash for tx in block_txs], chain.height + 1, nonces)
+    result = pool.recheck([tx.hash for tx in block_txs], chain.height + 1, nonces)
     # b0's nonce is now below Bob's; c0 expired at height 1; a2 is what remains, now ready.
-    assert evicted == 2 and pool.stats.evicted_on_recheck == 2
+    assert result.evicted == 2 and pool.stats.evicted_on_recheck == 2
+    assert result.committed_admitted_at == (1.0, 2.0)  # the test clock's admission times
+    assert pool.dropped_reason(b0.hash) == "nonce >= 1 (the account's next) expected, found 0: another transaction used it"
+    assert pool.dropped_reason(c0.hash) == "inclusion at height <= 1 expected, found next height 2: expired"
+    assert pool.dropped_reason(a0.hash) is None and pool.dropped_reason(a2.hash) is None
     assert [pool.get(h) for h in pool.verified_hashes()] == [a2]
     assert pool.ready(nonces, 10) == [a2]
     assert pool.size_bytes == len(a2.encode())
