@@ -28,6 +28,7 @@ from typing import Final, Protocol
 import serial
 
 from meter_adapters.errors import TruncatedFrame
+from meter_adapters.iec62056_21 import ETX, STX, find_identification
 
 ACK: Final = b"\x06"
 IEC_REQUEST: Final = b"/?!\r\n"
@@ -109,14 +110,14 @@ def dsmr_frame_end(buffer: bytes) -> int | None:
 def iec_frame_end(buffer: bytes) -> int | None:
     """Where a complete mode C readout ends: after ETX BCC, or after '!' CR LF when the
     meter sends no STX."""
-    ident = re.search(rb"/(?!\?)[^\r\n/]{3,}\r?\n", buffer)
+    ident = find_identification(buffer)
     if ident is None:
         return None
-    stx = buffer.find(b"\x02", ident.end())
+    stx = buffer.find(bytes([STX]), ident.end)
     if stx >= 0:
-        etx = buffer.find(b"\x03", stx)
+        etx = buffer.find(bytes([ETX]), stx)
         return etx + 2 if 0 <= etx < len(buffer) - 1 else None
-    bang = buffer.find(b"!\r\n", ident.end())
+    bang = buffer.find(b"!\r\n", ident.end)
     return bang + 3 if bang >= 0 else None
 
 
@@ -164,9 +165,9 @@ def read_iec_readout(
     head = _read_frame(
         stream, _identification_end, timeout, "mode C identification", keep_rest=True
     )
-    ident = re.search(rb"/(?!\?)([^\r\n/]{3,})\r?\n", head)
+    ident = find_identification(head)
     assert ident is not None  # _identification_end found it
-    baud_char = chr(ident.group(1)[3])
+    baud_char = chr(ident.text(head)[3])
     if baud_char in MODE_C_BAUD:
         stream.write(ACK + b"0" + baud_char.encode() + b"0\r\n")
         if port is not None and port.baudrate != MODE_C_BAUD[baud_char]:
@@ -174,13 +175,13 @@ def read_iec_readout(
             time.sleep(0.3)  # the standard's 200..1500 ms before both sides change speed
             port.baudrate = MODE_C_BAUD[baud_char]
     return _read_frame(
-        stream, iec_frame_end, timeout, "mode C readout", initial=head[ident.start() :]
+        stream, iec_frame_end, timeout, "mode C readout", initial=head[ident.start :]
     )
 
 
 def _identification_end(buffer: bytes) -> int | None:
-    match = re.search(rb"/(?!\?)[^\r\n/]{3,}\r?\n", buffer)
-    return match.end() if match else None
+    ident = find_identification(buffer)
+    return ident.end if ident else None
 
 
 def read_until_quiet(stream: ByteStream, gap: float = 0.5, timeout: float = 30.0) -> bytes:
