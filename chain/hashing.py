@@ -35,6 +35,7 @@ class Domain(Enum):
     PROPOSAL = b"mc/proposal"  # consensus: a proposer's signed proposal
     COMMIT = b"mc/commit"  # consensus: a commit certificate (last_commit_hash)
     EVIDENCE = b"mc/evidence"  # consensus: evidence of a double-signing validator
+    PEER_AUTH = b"mc/peer-auth"  # node: a peer link's handshake, proving the node key
     SOURCE = b"mc/source"
     CODE = b"mc/code"
     STATE_KEY = b"mc/state-key"
