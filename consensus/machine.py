@@ -18,12 +18,14 @@ state: that is how a node restarts from its write-ahead log.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from enum import Enum, IntEnum
+from typing import Final
 
 from chain.hashing import Hash32
 from chain.types import PublicKey
-from consensus.certificate import CommitCertificate, certificate_from_precommits
+from consensus.certificate import CommitCertificate, certificate_from_precommits, verify_commit
+from consensus.errors import InvalidCommit
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.messages import NIL_ROUND, Proposal, Vote, VoteType
 from consensus.validators import ValidatorSet
@@ -62,6 +64,7 @@ class ConsensusParams:
     max_round_ahead: int = 1000  # messages of rounds further ahead are dropped
     max_future_votes: int = 1024  # votes for the next height kept until it starts (pitfall 5)
     max_proposals_per_round: int = 4  # an equivocating proposer cannot fill memory
+    max_votes_per_slot: int = 4  # different votes kept of one validator, round and type
 
     def timeout(self, kind: TimeoutKind, round: int) -> int:
         if kind is TimeoutKind.PROPOSE:
@@ -99,6 +102,17 @@ class VoteReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitReceived:
+    """A commit certificate for this height (from block sync, or from a peer that has moved
+    on), with the node's verdict on its block. It decides the height if it verifies against
+    this height's validators: the way a node that missed the precommits, or counted a
+    double-voter's other precommit, still ends the height."""
+
+    certificate: CommitCertificate
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TimeoutElapsed:
     height: int
     round: int
@@ -122,7 +136,7 @@ class ClockTick:
     now: int
 
 
-Event = StartHeight | ProposalReceived | VoteReceived | TimeoutElapsed | ValueReady | ClockTick
+Event = StartHeight | ProposalReceived | VoteReceived | CommitReceived | TimeoutElapsed | ValueReady | ClockTick
 
 
 # --- actions -----------------------------------------------------------------------------
@@ -165,12 +179,12 @@ class ScheduleTimeout:
 
 @dataclass(frozen=True, slots=True)
 class Decide:
-    """``proposal``'s block is final at ``height``: store it with ``certificate``, apply it,
-    then send ``StartHeight(height + 1, ...)``."""
+    """The block ``block_hash`` is final at ``height`` (decided in ``round``): store it with
+    ``certificate``, apply it, then send ``StartHeight(height + 1, ...)``."""
 
     height: int
     round: int
-    proposal: Proposal
+    block_hash: Hash32
     certificate: CommitCertificate
 
 
@@ -181,7 +195,15 @@ class ReportEvidence:
     evidence: DuplicateVoteEvidence
 
 
-Action = SignProposal | SignVote | RequestValue | ScheduleTimeout | Decide | ReportEvidence
+@dataclass(frozen=True, slots=True)
+class DeliverBuffered:
+    """Votes for this height that arrived before it started: feed each back as
+    ``VoteReceived``, logged like any received message."""
+
+    votes: tuple[Vote, ...]
+
+
+Action = SignProposal | SignVote | RequestValue | ScheduleTimeout | Decide | ReportEvidence | DeliverBuffered
 
 
 # --- state -------------------------------------------------------------------------------
@@ -217,6 +239,20 @@ class State:
     future_votes: tuple[Vote, ...] = ()  # for height + 1, checked when it starts
 
 
+_STATE_FIELDS: Final = tuple(f.name for f in fields(State))
+
+
+def _evolve(state: State, **changes: object) -> State:
+    """``dataclasses.replace(state, **changes)``, fast path: ``step`` copies the state once
+    or twice per event, and ``replace`` re-reads the dataclass's fields on every call (12
+    against 3 microseconds; the simulator's 500 seeds run a million of these). Tested equal
+    to ``replace`` (tests/consensus/test_machine_paths.py)."""
+    new = object.__new__(State)
+    for name in _STATE_FIELDS:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(state, name))
+    return new
+
+
 def initial_state(params: ConsensusParams, me: PublicKey | None, height: int, validators: ValidatorSet) -> State:
     """A state at ``height`` that has not started; send ``StartHeight`` to start it."""
     return State(params, me, height, validators, VoteKeeper(validators.total_power))
@@ -228,11 +264,13 @@ def step(state: State, event: Event) -> tuple[State, list[Action]]:
     if isinstance(event, StartHeight):
         state = _start_height(state, event, out)
     elif isinstance(event, ClockTick):
-        state = replace(state, now=event.now)
+        state = _evolve(state, now=event.now)
     elif isinstance(event, ProposalReceived):
         state = _record_proposal(state, event)
     elif isinstance(event, VoteReceived):
         state = _record_vote(state, event.vote, out)
+    elif isinstance(event, CommitReceived):
+        state = _on_commit(state, event, out)
     elif isinstance(event, TimeoutElapsed):
         state = _on_timeout(state, event, out)
     elif isinstance(event, ValueReady):
@@ -265,7 +303,7 @@ def _record_proposal(state: State, event: ProposalReceived) -> State:
         return state
     # A second, different proposal of one proposer in one round is kept too (up to a
     # bound): the others may see a polka or a commit for it. CometBFT does not punish it.
-    return replace(
+    return _evolve(
         state,
         proposals={**state.proposals, p.round: (*records, ProposalRecord(p, event.valid))},
         votes=state.votes.add_sender(p.round, p.proposer, state.validators.power_of(p.proposer)),
@@ -276,7 +314,7 @@ def _record_vote(state: State, vote: Vote, out: list[Action]) -> State:
     if vote.height == state.height + 1:
         # Pitfall 5: a faster peer's votes for the next height are kept, boundedly.
         if len(state.future_votes) < state.params.max_future_votes and vote not in state.future_votes:
-            return replace(state, future_votes=(*state.future_votes, vote))
+            return _evolve(state, future_votes=(*state.future_votes, vote))
         return state
     if vote.height != state.height or state.step is Step.COMMIT or not _round_in_reach(state, vote.round):
         return state
@@ -284,18 +322,18 @@ def _record_vote(state: State, vote: Vote, out: list[Action]) -> State:
     if power == 0:
         return state  # not a validator at this height
     existing = state.votes.existing(vote)
-    if existing is not None:
-        if existing == vote:
-            return state  # a duplicate delivery
-        key = (vote.validator, vote.round, vote.type)
-        if key in state.reported or not vote.signature_valid(state.params.chain_id):
-            return state
-        # Pitfall 3: the second vote is not counted; the pair proves the double vote.
-        out.append(ReportEvidence(DuplicateVoteEvidence.of(existing, vote)))
-        return replace(state, reported=state.reported | {key})
-    if not vote.signature_valid(state.params.chain_id):
+    if any(v.block_hash == vote.block_hash for v in existing):
+        return state  # a duplicate: the validator counts once for a block (pitfall 3)
+    if len(existing) >= state.params.max_votes_per_slot or not vote.signature_valid(state.params.chain_id):
         return state
-    return replace(state, votes=state.votes.add(vote, power))
+    if existing:
+        # A double vote: the pair is evidence (reported once per validator, round and
+        # type); each vote counts for its own block only (consensus.votekeeper says why).
+        key = (vote.validator, vote.round, vote.type)
+        if key not in state.reported:
+            out.append(ReportEvidence(DuplicateVoteEvidence.of(existing[0], vote)))
+            state = _evolve(state, reported=state.reported | {key})
+    return _evolve(state, votes=state.votes.add(vote, power))
 
 
 # --- events that are not messages -------------------------------------------------------
@@ -314,9 +352,23 @@ def _start_height(state: State, event: StartHeight, out: list[Action]) -> State:
         now=state.now,
     )
     state = _start_round(state, 0, out)
-    for vote in buffered:
-        state = _record_vote(state, vote, out)
+    if buffered:
+        # Handed back rather than counted here, so that the node logs each one in the new
+        # height's write-ahead log and a replay of that log rebuilds this very state.
+        out.append(DeliverBuffered(buffered))
     return state
+
+
+def _on_commit(state: State, event: CommitReceived, out: list[Action]) -> State:
+    certificate = event.certificate
+    if state.decision is not None or certificate.height != state.height or not event.valid:
+        return state
+    try:
+        verify_commit(state.params.chain_id, certificate.block_hash, certificate, state.validators)
+    except InvalidCommit:
+        return state
+    out.append(Decide(state.height, certificate.round, certificate.block_hash, certificate))
+    return _evolve(state, decision=certificate.block_hash, step=Step.COMMIT)
 
 
 def _on_timeout(state: State, event: TimeoutElapsed, out: list[Action]) -> State:
@@ -336,11 +388,11 @@ def _on_value(state: State, event: ValueReady, out: list[Action]) -> State:
     if (event.height, event.round) != (state.height, state.round) or state.value_requested != state.round:
         return state
     if state.step is not Step.PROPOSE:
-        return replace(state, value_requested=NIL_ROUND)
+        return _evolve(state, value_requested=NIL_ROUND)
     assert state.me is not None, "only a validator asks for a value"
     proposal = Proposal(state.height, state.round, event.block_hash, event.block_time, NIL_ROUND, state.me)
     out.append(SignProposal(proposal))
-    return replace(state, value_requested=NIL_ROUND)
+    return _evolve(state, value_requested=NIL_ROUND)
 
 
 # --- the rules of Algorithm 1 -----------------------------------------------------------
@@ -348,7 +400,7 @@ def _on_value(state: State, event: ValueReady, out: list[Action]) -> State:
 
 def _start_round(state: State, round: int, out: list[Action]) -> State:
     """L11 StartRound(round)."""
-    state = replace(state, round=round, step=Step.PROPOSE, value_requested=NIL_ROUND)
+    state = _evolve(state, round=round, step=Step.PROPOSE, value_requested=NIL_ROUND)
     me = state.me
     if me is not None and state.validators.proposer_at(round) == me:  # L13
         if state.valid_value is not None:  # L14-L15: propose the valid value again
@@ -356,7 +408,7 @@ def _start_round(state: State, round: int, out: list[Action]) -> State:
             out.append(SignProposal(Proposal(state.height, round, state.valid_value, time, state.valid_round, me)))
         else:  # L17-L18: getValue()
             out.append(RequestValue(state.height, round))
-            state = replace(state, value_requested=round)
+            state = _evolve(state, value_requested=round)
     # L21: schedule OnTimeoutPropose. The proposer schedules it too (as malachite does), so
     # a block that is never built costs one timeout, not the round.
     out.append(ScheduleTimeout(state.height, round, TimeoutKind.PROPOSE, state.params.timeout(TimeoutKind.PROPOSE, round)))
@@ -375,7 +427,7 @@ def _vote(state: State, kind: VoteType, block_hash: Hash32 | None, out: list[Act
     me = state.me
     if me is not None and me in state.validators:
         out.append(SignVote(Vote(kind, state.height, state.round, block_hash, me)))
-    return replace(state, step=Step.PREVOTE if kind is VoteType.PREVOTE else Step.PRECOMMIT)
+    return _evolve(state, step=Step.PREVOTE if kind is VoteType.PREVOTE else Step.PRECOMMIT)
 
 
 def _timely(state: State, proposal: Proposal) -> bool:
@@ -433,7 +485,7 @@ def _l34_polka_any(state: State, out: list[Action]) -> State:
         return state
     duration = state.params.timeout(TimeoutKind.PREVOTE, state.round)
     out.append(ScheduleTimeout(state.height, state.round, TimeoutKind.PREVOTE, duration))
-    return replace(state, fired=state.fired | {("L34", state.round)})
+    return _evolve(state, fired=state.fired | {("L34", state.round)})
 
 
 def _l36_proposal_with_polka(state: State, out: list[Action]) -> State:
@@ -448,10 +500,10 @@ def _l36_proposal_with_polka(state: State, out: list[Action]) -> State:
             fired = state.fired | {("L36", state.round)}
             if state.step is Step.PREVOTE:
                 # L37-L41: lock on v and precommit it.
-                state = replace(state, locked_value=v, locked_round=state.round)
+                state = _evolve(state, locked_value=v, locked_round=state.round)
                 state = _vote(state, VoteType.PRECOMMIT, v, out)
             # L42-L43: v is the valid value of this round, in every case (pitfall 7).
-            return replace(state, valid_value=v, valid_round=state.round, fired=fired)
+            return _evolve(state, valid_value=v, valid_round=state.round, fired=fired)
     return state
 
 
@@ -468,7 +520,7 @@ def _l47_precommit_any(state: State, out: list[Action]) -> State:
         return state
     duration = state.params.timeout(TimeoutKind.PRECOMMIT, state.round)
     out.append(ScheduleTimeout(state.height, state.round, TimeoutKind.PRECOMMIT, duration))
-    return replace(state, fired=state.fired | {("L47", state.round)})
+    return _evolve(state, fired=state.fired | {("L47", state.round)})
 
 
 def _l49_decide(state: State, out: list[Action]) -> State:
@@ -484,9 +536,9 @@ def _l49_decide(state: State, out: list[Action]) -> State:
             v = record.proposal.block_hash
             if record.valid and v in committed:
                 certificate = certificate_from_precommits(state.votes.votes_for(VoteType.PRECOMMIT, round, v))
-                out.append(Decide(state.height, round, record.proposal, certificate))
+                out.append(Decide(state.height, round, v, certificate))
                 # L51-L54: the next height starts when the node has applied the block.
-                return replace(state, decision=v, step=Step.COMMIT)
+                return _evolve(state, decision=v, step=Step.COMMIT)
     return state
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 from chain import codec
 from chain.errors import DecodeError
 from chain.hashing import HASH_SIZE, Domain, Hash32
-from chain.signatures import sign, verify
+from chain.signatures import keypair_from_seed, sign, verify
 from chain.types import MAX_CHAIN_ID_LEN, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PublicKey, Signature
 
 MAX_VOTE_SIZE: Final = 256
@@ -134,10 +134,9 @@ def vote_message(
 
 def sign_vote(vote: Vote, seed: bytes, chain_id: str) -> Vote:
     """``vote`` signed with ``seed`` (whose key must be the vote's validator) for ``chain_id``."""
-    signed = replace(vote, signature=sign(seed, Domain.VOTE, vote.signed_message(chain_id)), _checked=[])
-    if not signed.signature_valid(chain_id):
+    if keypair_from_seed(seed)[1] != vote.validator:
         raise ValueError("the signing key does not match the vote's validator")
-    return signed
+    return replace(vote, signature=sign(seed, Domain.VOTE, vote.signed_message(chain_id)), _checked=[])
 
 
 # --- proposals ---------------------------------------------------------------------------
@@ -204,8 +203,7 @@ class Proposal:
 
 def sign_proposal(proposal: Proposal, seed: bytes, chain_id: str) -> Proposal:
     """``proposal`` signed with ``seed`` (whose key must be the proposer's) for ``chain_id``."""
-    signature = sign(seed, Domain.PROPOSAL, proposal.signed_message(chain_id))
-    signed = replace(proposal, signature=signature, _checked=[])
-    if not signed.signature_valid(chain_id):
+    if keypair_from_seed(seed)[1] != proposal.proposer:
         raise ValueError("the signing key does not match the proposal's proposer")
-    return signed
+    signature = sign(seed, Domain.PROPOSAL, proposal.signed_message(chain_id))
+    return replace(proposal, signature=signature, _checked=[])

@@ -1,8 +1,15 @@
 """The votes of one height, counted by voting power (malachite's ``core-votekeeper``).
 
-Only the first vote of a validator of one type in one round counts; a second, different
-one is not counted and comes back to the caller as the conflicting pair, for evidence
-(pitfall 3). Thresholds are by power and strict: more than 2/3 (the paper's 2f+1) and
+A validator counts at most once toward each block (nil included) in a round and type, and
+at most once toward "any" (pitfall 3). A validator that signs two different votes for one
+round and type is double-signing: the caller reports the pair as evidence, and both votes
+count, each for its own block, as the paper counts messages ("2f+1 <PREVOTE, h, r, id(v)>"
+are messages for v from distinct senders). Counting only the first one would let a double
+voter show a polka to one honest node and hide it from the others, which then can never
+accept a proposal from that round (L28): a lock nobody else can release. Safety does not
+depend on it: two sets of more than 2/3 of the power still share an honest validator,
+which signs one vote. The caller bounds how many different votes of one validator it keeps
+(``ConsensusParams.max_votes_per_slot``). Thresholds are by power and strict: more than 2/3 (the paper's 2f+1) and
 more than 1/3 (f+1), pitfall 2. The skip to a higher round (L55) counts the power of the
 *distinct* validators that sent anything in that round, votes of either type and the
 proposal together (pitfall 4).
@@ -24,17 +31,20 @@ from consensus.validators import more_than_one_third, more_than_two_thirds
 
 @dataclass(frozen=True, slots=True)
 class VoteTally:
-    """The first vote of each validator of one type in one round, and the power per block."""
+    """The votes of one type in one round: each validator's different votes (an honest one
+    has one), the power per block and the power of the validators that voted at all."""
 
-    votes: Mapping[PublicKey, Vote] = field(default_factory=dict)
+    votes: Mapping[PublicKey, tuple[Vote, ...]] = field(default_factory=dict)
     power_for: Mapping[Hash32 | None, int] = field(default_factory=dict)
-    power: int = 0  # of every validator that voted, whatever for
+    power: int = 0  # each validator that voted once, whatever for
 
     def add(self, vote: Vote, power: int) -> VoteTally:
+        previous = self.votes.get(vote.validator, ())
+        assert all(v.block_hash != vote.block_hash for v in previous), "one vote per validator and block"
         return VoteTally(
-            {**self.votes, vote.validator: vote},
+            {**self.votes, vote.validator: (*previous, vote)},
             {**self.power_for, vote.block_hash: self.power_for.get(vote.block_hash, 0) + power},
-            self.power + power,
+            self.power + (0 if previous else power),
         )
 
 
@@ -64,15 +74,14 @@ class VoteKeeper:
     def round_votes(self, round: int) -> RoundVotes:
         return self.rounds.get(round) or RoundVotes()
 
-    def existing(self, vote: Vote) -> Vote | None:
-        """The vote already counted for this vote's validator, type and round, if any."""
-        return self.round_votes(vote.round).tally(vote.type).votes.get(vote.validator)
+    def existing(self, vote: Vote) -> tuple[Vote, ...]:
+        """The votes already counted for this vote's validator, type and round."""
+        return self.round_votes(vote.round).tally(vote.type).votes.get(vote.validator, ())
 
     def add(self, vote: Vote, power: int) -> VoteKeeper:
         """The keeper with ``vote`` (of a validator with ``power``) counted. The caller has
-        checked that it is the validator's first vote of its type in its round."""
+        checked that the validator has no vote for the same block in this round and type."""
         current = self.round_votes(vote.round)
-        assert vote.validator not in current.tally(vote.type).votes, "one vote per validator, type and round"
         if vote.type is VoteType.PREVOTE:
             updated = RoundVotes(current.prevotes.add(vote, power), current.precommits, current.senders, current.sender_power)
         else:
@@ -116,4 +125,4 @@ class VoteKeeper:
 
     def votes_for(self, kind: VoteType, round: int, block_hash: Hash32 | None) -> list[Vote]:
         tally = self.round_votes(round).tally(kind)
-        return [v for v in tally.votes.values() if v.block_hash == block_hash]
+        return [v for votes in tally.votes.values() for v in votes if v.block_hash == block_hash]

@@ -8,6 +8,7 @@ from consensus.machine import (
     ClockTick,
     ConsensusParams,
     Decide,
+    DeliverBuffered,
     Event,
     ProposalReceived,
     ScheduleTimeout,
@@ -56,6 +57,8 @@ class Machine:
                 assert self.name is not None or not isinstance(action, SignVote | SignProposal)
                 if isinstance(action, SignVote):
                     queue.append(VoteReceived(sign_vote(action.vote, SEEDS[self.name], CHAIN_ID)))
+                elif isinstance(action, DeliverBuffered):
+                    queue.extend(VoteReceived(v) for v in action.votes)
                 elif isinstance(action, SignProposal):
                     signed = sign_proposal(action.proposal, SEEDS[self.name], CHAIN_ID)
                     queue.append(ProposalReceived(signed, True))

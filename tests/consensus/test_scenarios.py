@@ -61,7 +61,7 @@ def test_alice_prevotes_precommits_and_decides_daves_block():
     assert alice.last_vote(VoteType.PRECOMMIT).block_hash == V
     alice.feed(*precommits(["dave", "carol"], 0, V))  # L49
     [decide] = alice.decisions()
-    assert (decide.height, decide.round, decide.proposal.block_hash) == (1, 0, V)
+    assert (decide.height, decide.round, decide.block_hash) == (1, 0, V)
     verify_commit(CHAIN_ID, V, decide.certificate, alice.validators)
     assert alice.state.step is Step.COMMIT and alice.state.decision == V
 
@@ -190,7 +190,7 @@ def test_invalid_vote_with_a_bad_signature_is_ignored():
     forged = replace(prevote("bob", 1, 0, V), signature=bytes(64), _checked=[])
     alice.feed(ProposalReceived(proposal("dave", 1, 0, V), True), VoteReceived(forged), *prevotes(["carol"], 0, V))
     assert alice.state.step is Step.PREVOTE
-    assert alice.state.votes.existing(forged) is None
+    assert alice.state.votes.existing(forged) == ()
 
 
 def test_power_decides_not_the_number_of_validators():
@@ -215,17 +215,34 @@ def test_invalid_exactly_two_thirds_of_the_power_is_no_polka():
     assert alice.state.locked_value == V
 
 
-def test_dave_double_votes_counts_once_and_becomes_evidence():
+def test_dave_double_votes_becomes_evidence_and_counts_once_per_block():
     alice = Machine("alice")
     alice.feed(ProposalReceived(proposal("dave", 1, 0, V), True))
     alice.feed(*prevotes(["dave"], 0, V), *prevotes(["dave"], 0, None), *prevotes(["dave"], 0, W))
     [report] = [a for a in alice.actions if isinstance(a, ReportEvidence)]
     assert {report.evidence.vote_a.block_hash, report.evidence.vote_b.block_hash} == {V, None}
     assert report.evidence.validator == KEYS["dave"]
-    # dave counted once, for V: alice and dave are 20 of 40, no polka.
-    assert alice.state.step is Step.PREVOTE
+    tally = alice.state.votes.round_votes(0).prevotes
+    assert tally.power == 20  # alice and dave, each once, whatever for
+    assert (tally.power_for[V], tally.power_for[None], tally.power_for[W]) == (20, 10, 10)
+    assert alice.state.step is Step.PREVOTE  # 20 of 40 for V: no polka
     alice.feed(*prevotes(["bob"], 0, V))
     assert alice.state.step is Step.PRECOMMIT
+
+
+def test_a_double_voters_vote_for_a_block_counts_after_its_nil_vote():
+    # dave shows alice nil first and V after: V's polka must not be hidden from her, or
+    # bob (locked on V by that polka) could never get her prevote again (L28).
+    alice = Machine("alice")
+    alice.feed(timeout(TimeoutKind.PROPOSE, 0))
+    alice.feed(*prevotes(["dave"], 0, None), *prevotes(["bob", "carol", "dave"], 0, V))
+    assert alice.state.votes.quorum_for(VoteType.PREVOTE, 0, V)
+
+
+def test_invalid_double_voter_cannot_fill_memory_with_votes():
+    alice = Machine("alice", params=ConsensusParams(CHAIN_ID, max_votes_per_slot=2))
+    alice.feed(*prevotes(["dave"], 0, V), *prevotes(["dave"], 0, W), *prevotes(["dave"], 0, None))
+    assert len(alice.state.votes.round_votes(0).prevotes.votes[KEYS["dave"]]) == 2
 
 
 def test_invalid_same_vote_twice_is_a_duplicate_not_evidence():
@@ -262,7 +279,7 @@ def test_alice_decides_a_block_of_an_earlier_round():
     assert alice.state.round == 4
     alice.feed(ProposalReceived(proposal("dave", 1, 0, V), True), *precommits(["bob", "carol", "dave"], 0, V))
     [decide] = alice.decisions()
-    assert (decide.round, decide.proposal.block_hash) == (0, V)  # L49 in any round
+    assert (decide.round, decide.block_hash) == (0, V)  # L49 in any round
 
 
 def test_invalid_precommits_for_an_invalid_block_do_not_decide():
@@ -342,7 +359,7 @@ def test_equivocating_proposer_alice_keeps_both_proposals_and_follows_the_polka(
     alice.feed(ProposalReceived(proposal("dave", 1, 0, V), True), ProposalReceived(proposal("dave", 1, 0, W), True))
     assert alice.last_vote(VoteType.PREVOTE).block_hash == V  # the first one she saw
     alice.feed(*precommits(["bob", "carol", "dave"], 0, W))
-    assert alice.decisions()[0].proposal.block_hash == W
+    assert alice.decisions()[0].block_hash == W
 
 
 # --- heights ---------------------------------------------------------------------------------
