@@ -218,8 +218,6 @@ class MemoryBackend:
 Writes = Mapping[bytes, bytes | None]  # key -> new value, or None to delete
 
 
-_set: Final = object.__setattr__
-
 
 class _Memo:
     """What a view computes at most once (a view is immutable, so this never goes stale)."""
@@ -326,7 +324,7 @@ class WriteBuffer:
         return self.base.with_writes(self.writes)
 
 
-@dataclass(frozen=True, slots=True, eq=False, init=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class State:
     """An immutable view of the state: the tree at ``base_root`` plus pending writes.
 
@@ -339,15 +337,7 @@ class State:
     backend: Backend
     base_root: Hash32
     levels: tuple[Writes, ...] = ()
-    _memo: _Memo = field(default_factory=_Memo, repr=False)
-
-    def __init__(self, backend: Backend, base_root: Hash32, levels: tuple[Writes, ...] = ()) -> None:
-        # Written out: the generated __init__ of a frozen dataclass looks object.__setattr__
-        # up again for every field, and every transaction makes a view.
-        _set(self, "backend", backend)
-        _set(self, "base_root", base_root)
-        _set(self, "levels", levels)
-        _set(self, "_memo", _Memo())
+    _memo: _Memo = field(default_factory=_Memo, repr=False, init=False)
 
     @classmethod
     def at(cls, backend: Backend) -> State:

@@ -2,24 +2,24 @@
 
 This module is the executable specification of what a block does. It is pure: no clock, no
 I/O, no randomness; everything from outside (the chain id, the parent header, the contract
-runtime) arrives in ``BlockEnv``.
-
-State rule for the whole code base: a transition never mutates the ``State`` it is given.
-``State.with_writes`` returns a new view and ``apply_block`` returns the last one; the node
-commits that view's changes to its store in one atomic batch.
+runtime) arrives in ``BlockEnv``. It reads top to bottom as the rules: constants, the
+runtime's interface, validity, the steps of one transaction, blocks.
 
 Two kinds of bad transaction are told apart:
 
-* an **invalid** transaction (bad signature, wrong chain, expired, oversized, over the gas
-  ceiling) may not appear in a block at all: the block is invalid (``InvalidBlock``);
-* a **failed** transaction (wrong nonce, unknown contract, out of gas, a failed ``require``)
-  is a legitimate entry with a failed receipt; it changes nothing but the sender's nonce
-  (and not even that when the nonce itself was wrong).
+* an **invalid** transaction (bad form or signature, wrong chain, expired, oversized, over
+  the gas ceiling, a nonce that is not its sender's next) may not appear in a block at all:
+  the block is invalid (``InvalidBlock``), and ``propose_block`` leaves it out;
+* a **failed** transaction (unknown contract, out of gas, a failed ``require``, an outcome
+  too large for its receipt) is a legitimate entry with a failed receipt; it changes
+  nothing but the sender's nonce, which it paid for.
+
+So each transaction hash appears in the chain at most once: the nonce it carries is used up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -30,6 +30,7 @@ from chain.errors import (
     InvalidBlock,
     InvalidSignature,
     InvalidTransaction,
+    NonceMismatch,
     WrongChain,
 )
 from chain.hashing import EMPTY_HASH, Hash32, merkle_list_root
@@ -38,8 +39,13 @@ from chain.state import State, StateReads, WriteBuffer, Writes
 from chain.types import (
     KIND_CALL,
     KIND_DEPLOY,
+    MAX_BLOCK_SIZE,
+    MAX_EVENT_NAME_LEN,
+    MAX_RECEIPT_ERROR,
+    MAX_RECEIPT_EVENT_BYTES,
+    MAX_RECEIPT_EVENTS,
+    MAX_RETURN_VALUE_SIZE,
     MAX_TX_SIZE,
-    SHAPE_CHECKED,
     STATUS_FAILED,
     STATUS_SUCCESS,
     Block,
@@ -51,7 +57,6 @@ from chain.types import (
     Receipt,
     Timestamp,
     Transaction,
-    check_payload_shape,
 )
 
 # --- constants -------------------------------------------------------------------------
@@ -62,32 +67,24 @@ GAS_TX_BASE: Final = 1_000  # every transaction: signature check, nonce, receipt
 GAS_TX_BYTE: Final = 4  # per byte of the encoded transaction
 GAS_DEPLOY_BYTE: Final = 20  # per byte of installed bytecode
 MAX_TXS_PER_BLOCK: Final = 10_000
+# The encoded transactions of one block; the rest of ``MAX_BLOCK_SIZE`` is for the header
+# (under 400 bytes) and the array headers, so a valid block always fits its own limit.
+MAX_BLOCK_TX_BYTES: Final = MAX_BLOCK_SIZE - 4096
 
 
 # --- the contract runtime, as the transition sees it -------------------------------------
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class CallContext:
-    """What a contract may know about the transaction and block it runs in."""
+    """What a contract may know about the transaction and block it runs in (the VM's one
+    context type; ``StateReads`` is what it may read)."""
 
-    signer: bytes
-    tx_hash: bytes
-    block_height: int
-    block_time: int
+    signer: PublicKey  # the transaction's sender (or the caller a view names)
+    tx_hash: Hash32
+    block_height: Height
+    block_time: Timestamp
     chain_id: str
-
-    def __init__(self, signer: bytes, tx_hash: bytes, block_height: int, block_time: int, chain_id: str) -> None:
-        # Written out: the generated __init__ of a frozen dataclass looks object.__setattr__
-        # up again for every field, and every contract call makes a context.
-        _set(self, "signer", signer)
-        _set(self, "tx_hash", tx_hash)
-        _set(self, "block_height", block_height)
-        _set(self, "block_time", block_time)
-        _set(self, "chain_id", chain_id)
-
-
-_set: Final = object.__setattr__
 
 
 class ExecutionOutcome(Protocol):
@@ -131,11 +128,6 @@ class BlockEnv:
     parent: BlockHeader  # the previous block's header (the genesis header for block 1)
     validator_set_hash: Hash32
     runtime: ContractRuntime
-    # Hashes of transactions whose signature this node already verified (its mempool did, at
-    # admission). A hash covers the signature bytes, so a listed hash vouches for exactly the
-    # signature that was checked; every other transaction is verified here. Validity never
-    # depends on it: it only spares a second verification of the same bytes.
-    verified_tx_hashes: Set[bytes] = frozenset()
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -145,7 +137,7 @@ class BlockEnv:
 # they are read back with ``decode_stored`` (no canonical re-encoding check).
 
 
-def get_nonce(state: State, account: bytes) -> int:
+def get_nonce(state: StateReads, account: bytes) -> int:
     raw = state.get(keys.nonce_key(account))
     return 0 if raw is None else int(codec.decode_stored(raw))
 
@@ -159,120 +151,154 @@ def intrinsic_gas(tx: Transaction) -> int:
     return GAS_TX_BASE + GAS_TX_BYTE * len(tx.encode())
 
 
-def _failed(tx_hash: Hash32, gas: int, error: str) -> Receipt:
-    return Receipt(tx_hash, STATUS_FAILED, Gas(gas), (), error)
+def failed_receipt(tx: Transaction, gas: int, error: str) -> Receipt:
+    """A failed transaction's receipt; the error text is cut to what a receipt holds."""
+    return Receipt(tx.hash, STATUS_FAILED, Gas(gas), (), error[:MAX_RECEIPT_ERROR])
 
 
-# --- validity (a property of the transaction alone, given the block) ----------------------
+def receipt_overflow(events: tuple[Event, ...], return_value: bytes) -> str:
+    """What in a successful outcome exceeds what a receipt may hold ("" if nothing)."""
+    if len(events) > MAX_RECEIPT_EVENTS:
+        return f"at most {MAX_RECEIPT_EVENTS} events expected, found {len(events)}"
+    size = 0
+    for event in events:
+        size += len(event.fields)
+        if len(event.contract) > MAX_EVENT_NAME_LEN or len(event.name) > MAX_EVENT_NAME_LEN:
+            return f"event names of at most {MAX_EVENT_NAME_LEN} characters expected, found {event.name[:64]!r}"
+    if size > MAX_RECEIPT_EVENT_BYTES:
+        return f"at most {MAX_RECEIPT_EVENT_BYTES} bytes of event fields expected, found {size}"
+    if len(return_value) > MAX_RETURN_VALUE_SIZE:
+        return f"a return value of at most {MAX_RETURN_VALUE_SIZE} bytes expected, found {len(return_value)}"
+    return ""
 
 
-def validate_transaction(
-    tx: Transaction, chain_id: str, height: int, signature_verified: bool = False
-) -> None:
-    """Raise ``InvalidTransaction`` if ``tx`` may not be included at ``height`` on ``chain_id``.
+# --- validity: whether a transaction may appear in a block at all --------------------------
 
-    ``signature_verified``: the caller already verified this transaction's signature (see
-    ``BlockEnv.verified_tx_hashes``); every other check still runs.
-    """
+
+def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
+    """Raise ``InvalidTransaction`` if ``tx`` may not be included at ``height`` on ``chain_id``,
+    whatever the state (the nonce is checked against the state by ``check_nonce``)."""
+    # The fields' form was checked when the object was made (``Transaction``); whether its
+    # arguments have a canonical encoding is known once it is encoded.
+    try:
+        size = len(tx.encode())
+    except DecodeError as exc:
+        raise InvalidTransaction(f"a transaction with a canonical encoding expected: {exc}") from exc
     if tx.chain_id != chain_id:
         raise WrongChain(f"chain id {chain_id!r} expected, found {tx.chain_id!r}")
-    size = len(tx.encode())
     if size > MAX_TX_SIZE:
         raise InvalidTransaction(f"transaction of at most {MAX_TX_SIZE} bytes expected, found {size}")
     if tx.gas_limit > MAX_TX_GAS:
         raise InvalidTransaction(f"gas limit of at most {MAX_TX_GAS} expected, found {tx.gas_limit}")
     if height > tx.expiry_height:
         raise Expired(f"inclusion at height <= {tx.expiry_height} expected, found height {height}")
-    if SHAPE_CHECKED not in tx.__dict__:  # a decoded transaction's shape was checked already
-        try:
-            check_payload_shape(tx.kind, tx.payload)
-        except DecodeError as exc:
-            raise InvalidTransaction(str(exc)) from exc
-    if not signature_verified:
-        check_transaction_signature(tx)
+    check_transaction_signature(tx)
 
 
-# --- transaction execution ---------------------------------------------------------------
+def check_nonce(state: StateReads, tx: Transaction) -> None:
+    """Raise ``NonceMismatch`` unless ``tx`` carries its sender's next nonce: replay
+    protection, and the order of one sender's transactions."""
+    expected = get_nonce(state, tx.sender)
+    if tx.nonce != expected:
+        raise NonceMismatch(f"nonce {expected} expected, found {tx.nonce}")
 
 
-def apply_transaction(
-    state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
-) -> tuple[State, Receipt]:
-    """Apply one valid transaction; return the new state and its receipt."""
-    writes, receipt = run_transaction(state, tx, header, env)
-    return state.with_writes(writes), receipt
+# --- one transaction, step by step --------------------------------------------------------
 
 
 def run_transaction(
     state: StateReads, tx: Transaction, header: BlockHeader, env: BlockEnv
 ) -> tuple[Writes, Receipt]:
-    """Run one valid transaction on ``state``; return its writes and its receipt."""
-    tx_hash = tx.hash
-    # NONCE: replay protection. A wrong nonce changes nothing at all.
-    nonce_key = keys.nonce_key(tx.sender)
-    raw_nonce = state.get(nonce_key)  # ``get_nonce``, keeping the key for the write below
-    expected_nonce = 0 if raw_nonce is None else int(codec.decode_stored(raw_nonce))
-    if tx.nonce != expected_nonce:
-        return {}, _failed(tx_hash, 0, f"nonce {expected_nonce} expected, found {tx.nonce}")
-    bumped = {nonce_key: codec.encode(expected_nonce + 1)}
+    """Run one valid transaction (``validate_transaction`` and ``check_nonce`` passed) on
+    ``state``; return its writes and its receipt. ``state`` is only read."""
+    # STEP 1: NONCE. The sender's nonce advances whatever happens next.
+    nonce_writes = process_nonce(state, tx)
 
-    # GAS: the intrinsic cost is charged before anything runs.
-    base_gas = intrinsic_gas(tx)
-    if base_gas > tx.gas_limit:
-        receipt = _failed(
-            tx_hash, tx.gas_limit, f"gas limit >= {base_gas} (intrinsic cost) expected, found {tx.gas_limit}"
-        )
-        return bumped, receipt
-
-    if tx.kind == KIND_CALL:
-        # ``args`` is the transaction's own list: the runtime binds copies, never changes it.
-        contract, function, args = tx.payload
-        ctx = CallContext(tx.sender, tx_hash, header.height, header.time, env.chain_id)
-        outcome = env.runtime.execute(
-            state, ctx, contract, function, args, tx.gas_limit - base_gas
-        )
-        gas = base_gas + outcome.gas_used
-        if not outcome.success:
-            return bumped, _failed(tx_hash, gas, outcome.error)
-        writes = dict(outcome.writes)
-        writes.update(bumped)
-        receipt = Receipt(
-            tx_hash, STATUS_SUCCESS, Gas(gas), tuple(outcome.events), "", codec.encode(outcome.return_value)
-        )
-        return writes, receipt
-
-    # DEPLOY / UPGRADE: only the chain's governance installs code.
-    name, bytecode, source_hash = tx.payload
-    gas = base_gas + GAS_DEPLOY_BYTE * len(bytecode)
+    # STEP 2: INTRINSIC GAS, charged before anything runs.
+    gas = charge_intrinsic_gas(tx)
     if gas > tx.gas_limit:
-        return bumped, _failed(
-            tx_hash, tx.gas_limit, f"gas limit >= {gas} for {len(bytecode)} bytes of code expected, found {tx.gas_limit}"
-        )
+        error = f"gas limit >= {gas} (intrinsic cost) expected, found {tx.gas_limit}"
+        return nonce_writes, failed_receipt(tx, tx.gas_limit, error)
+
+    # STEP 3: THE PAYLOAD. A failure keeps no writes of the payload.
+    if tx.kind == KIND_CALL:
+        writes, receipt = process_call(state, tx, header, env, gas)
+    else:
+        writes, receipt = process_deploy(state, tx, env, gas)
+    return ({**writes, **nonce_writes} if writes else nonce_writes), receipt
+
+
+def process_nonce(state: StateReads, tx: Transaction) -> Writes:
+    """The write that uses up the transaction's nonce."""
+    return {keys.nonce_key(tx.sender): codec.encode(tx.nonce + 1)}
+
+
+def charge_intrinsic_gas(tx: Transaction) -> int:
+    """The gas every transaction pays before it runs: base cost and its size."""
+    return intrinsic_gas(tx)
+
+
+def process_call(
+    state: StateReads, tx: Transaction, header: BlockHeader, env: BlockEnv, gas_used: int
+) -> tuple[Writes, Receipt]:
+    """Run a contract function; its writes and events count only if it succeeds."""
+    # ``args`` is the transaction's own list: the runtime binds copies, never changes it.
+    contract, function, args = tx.payload
+    ctx = CallContext(tx.sender, tx.hash, header.height, header.time, env.chain_id)
+    outcome = env.runtime.execute(state, ctx, contract, function, args, tx.gas_limit - gas_used)
+    gas = gas_used + outcome.gas_used
+    if not outcome.success:
+        return {}, failed_receipt(tx, gas, outcome.error)
+    # RECEIPT: what a receipt holds is bounded, so every receipt the chain writes decodes.
+    events = tuple(outcome.events)
+    try:
+        return_value = codec.encode(outcome.return_value)
+    except DecodeError as exc:
+        return {}, failed_receipt(tx, gas, f"an encodable return value expected: {exc}")
+    overflow = receipt_overflow(events, return_value)
+    if overflow:
+        return {}, failed_receipt(tx, gas, overflow)
+    return outcome.writes, Receipt(tx.hash, STATUS_SUCCESS, Gas(gas), events, "", return_value)
+
+
+def process_deploy(state: StateReads, tx: Transaction, env: BlockEnv, gas_used: int) -> tuple[Writes, Receipt]:
+    """Install (``deploy``) or replace (``upgrade``) contract code: governance only."""
+    name, bytecode, source_hash = tx.payload
+    gas = gas_used + GAS_DEPLOY_BYTE * len(bytecode)
+    if gas > tx.gas_limit:
+        error = f"gas limit >= {gas} for {len(bytecode)} bytes of code expected, found {tx.gas_limit}"
+        return {}, failed_receipt(tx, tx.gas_limit, error)
     governance = governance_key(state)
     if tx.sender != governance:
-        return bumped, _failed(
-            tx_hash, gas, f"{tx.kind} signed by the governance key {governance.hex()} expected, found {tx.sender.hex()}"
-        )
+        error = f"{tx.kind} signed by the governance key {governance.hex()} expected, found {tx.sender.hex()}"
+        return {}, failed_receipt(tx, gas, error)
     existing = state.get(keys.code_key(name))
     if tx.kind == KIND_DEPLOY and existing is not None:
-        return bumped, _failed(
-            tx_hash, gas, f"a new contract name expected for deploy, found {name!r} already deployed (use upgrade)"
-        )
+        error = f"a new contract name expected for deploy, found {name!r} already deployed (use upgrade)"
+        return {}, failed_receipt(tx, gas, error)
     if tx.kind != KIND_DEPLOY and existing is None:
-        return bumped, _failed(
-            tx_hash, gas, f"an existing contract expected for upgrade, found no contract {name!r}"
-        )
+        return {}, failed_receipt(tx, gas, f"an existing contract expected for upgrade, found no contract {name!r}")
     problem = env.runtime.check_code(bytecode)
     if problem:
-        return bumped, _failed(tx_hash, gas, f"valid bytecode expected: {problem}")
-    version = 1 if existing is None else int(codec.decode(existing)[2]) + 1
+        return {}, failed_receipt(tx, gas, f"valid bytecode expected: {problem}")
+    version = 1 if existing is None else int(codec.decode_stored(existing)[2]) + 1
     record = codec.encode([bytecode, source_hash, version, tx.sender])
     event = Event.make(
         "chain",
         "contract_deployed" if version == 1 else "contract_upgraded",
         {"name": name, "version": version, "source_hash": source_hash, "by": tx.sender},
     )
-    return {keys.code_key(name): record, **bumped}, Receipt(tx_hash, STATUS_SUCCESS, Gas(gas), (event,), "")
+    return {keys.code_key(name): record}, Receipt(tx.hash, STATUS_SUCCESS, Gas(gas), (event,), "")
+
+
+def apply_transaction(
+    state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
+) -> tuple[State, Receipt]:
+    """Check and apply one transaction on its own; return the new view and its receipt."""
+    validate_transaction(tx, env.chain_id, header.height)
+    check_nonce(state, tx)
+    writes, receipt = run_transaction(state, tx, header, env)
+    return state.with_writes(writes), receipt
 
 
 # --- blocks -----------------------------------------------------------------------------
@@ -298,18 +324,26 @@ def check_header_links(header: BlockHeader, env: BlockEnv) -> None:
 def execute_transactions(
     state: State, header: BlockHeader, transactions: tuple[Transaction, ...], env: BlockEnv
 ) -> tuple[State, tuple[Receipt, ...]]:
-    """Validate and run a block's transactions in order (shared by proposing and applying)."""
+    """Check and run a block's transactions in order; any invalid one makes the block invalid."""
     if len(transactions) > MAX_TXS_PER_BLOCK:
         raise InvalidBlock(f"at most {MAX_TXS_PER_BLOCK} transactions expected, found {len(transactions)}")
     receipts: list[Receipt] = []
     block_gas = 0
+    block_bytes = 0
     buffer = WriteBuffer(state)  # this block's writes so far: what later transactions read
-    verified = env.verified_tx_hashes
     for index, tx in enumerate(transactions):
+        # VALIDITY: of the transaction alone, then of its nonce in the block so far.
         try:
-            validate_transaction(tx, env.chain_id, header.height, tx.hash in verified)
+            validate_transaction(tx, env.chain_id, header.height)
+            check_nonce(buffer, tx)
         except (InvalidTransaction, InvalidSignature) as exc:
             raise InvalidBlock(f"transaction {index} ({tx.hash.hex()}): {exc}") from exc
+        block_bytes += len(tx.encode())
+        if block_bytes > MAX_BLOCK_TX_BYTES:
+            raise InvalidBlock(
+                f"at most {MAX_BLOCK_TX_BYTES} bytes of transactions expected, found more at transaction {index}"
+            )
+        # EXECUTION
         writes, receipt = run_transaction(buffer, tx, header, env)
         buffer.apply(writes)
         block_gas += receipt.gas_used
@@ -319,6 +353,43 @@ def execute_transactions(
             )
         receipts.append(receipt)
     return buffer.state(), tuple(receipts)
+
+
+def select_transactions(
+    state: State, header: BlockHeader, candidates: tuple[Transaction, ...], env: BlockEnv
+) -> tuple[tuple[Transaction, ...], State, tuple[Receipt, ...]]:
+    """The proposer's choice: the candidates, in order, that keep the block valid.
+
+    A candidate that is invalid where it stands (its nonce not yet or no longer its
+    sender's next, expired, badly signed ...) or that would take the block over its gas,
+    size or count limit is left out; the caller keeps future nonces for a later block. The
+    result is what ``execute_transactions`` accepts and computes for the chosen ones.
+    """
+    chosen: list[Transaction] = []
+    receipts: list[Receipt] = []
+    block_gas = 0
+    block_bytes = 0
+    buffer = WriteBuffer(state)
+    for tx in candidates:
+        if len(chosen) == MAX_TXS_PER_BLOCK:
+            break
+        try:
+            validate_transaction(tx, env.chain_id, header.height)
+            check_nonce(buffer, tx)
+        except (InvalidTransaction, InvalidSignature):
+            continue
+        size = len(tx.encode())
+        if block_bytes + size > MAX_BLOCK_TX_BYTES:
+            continue
+        writes, receipt = run_transaction(buffer, tx, header, env)
+        if block_gas + receipt.gas_used > MAX_BLOCK_GAS:
+            continue  # ``writes`` were never applied: leaving it out undoes nothing
+        buffer.apply(writes)
+        block_gas += receipt.gas_used
+        block_bytes += size
+        chosen.append(tx)
+        receipts.append(receipt)
+    return tuple(chosen), buffer.state(), tuple(receipts)
 
 
 def tx_root(transactions: tuple[Transaction, ...]) -> Hash32:
@@ -332,8 +403,14 @@ def receipts_root(receipts: tuple[Receipt, ...]) -> Hash32:
 def apply_block(state: State, block: Block, env: BlockEnv) -> tuple[State, tuple[Receipt, ...]]:
     """Apply ``block`` to ``state`` and return the new state and the receipts.
 
-    ``state`` is not modified. Raises ``InvalidBlock`` (with what was expected and found) if
-    any header field, any transaction's validity, or any committed root is wrong.
+    State rule (the one rule of the whole code base): a transition never mutates the
+    ``State`` it is given. It returns a new immutable view (the given one plus this block's
+    writes); the caller commits that view's ``changes()`` to its backend in one atomic
+    batch, or drops it. Inside, one block's execution owns a ``WriteBuffer`` that no one
+    else sees.
+
+    Raises ``InvalidBlock`` (with what was expected and found) if any header field, any
+    transaction's validity (nonce included), or any committed root is wrong.
     """
     header = block.header
     check_header_links(header, env)
@@ -361,27 +438,26 @@ def propose_block(
     proposer: PublicKey,
     env: BlockEnv,
 ) -> tuple[Block, State, tuple[Receipt, ...]]:
-    """Build the block a proposer offers: run the transactions, fill in every root.
-
-    The caller chose the transactions (the mempool drops invalid ones first); an invalid one
-    here raises ``InvalidBlock`` as it would for any validator.
+    """Build the block a proposer offers from candidate transactions: keep those that may be
+    included (``select_transactions``), run them, fill in every root. The block holds only
+    the chosen transactions (``block.transactions``); the receipts are theirs. Like
+    ``apply_block``, it never mutates ``state``.
     """
     height = Height(env.parent.height + 1)
     parent_hash = env.parent.hash
     draft = BlockHeader(
-        height, parent_hash, time, proposer, tx_root(transactions), EMPTY_HASH, EMPTY_HASH, env.validator_set_hash
+        height, parent_hash, time, proposer, EMPTY_HASH, EMPTY_HASH, EMPTY_HASH, env.validator_set_hash
     )
     check_header_links(draft, env)
-    new_state, receipts = execute_transactions(state, draft, transactions, env)
+    chosen, new_state, receipts = select_transactions(state, draft, transactions, env)
     header = BlockHeader(
         height,
         parent_hash,
         time,
         proposer,
-        draft.tx_root,
+        tx_root(chosen),
         new_state.root,
         receipts_root(receipts),
         env.validator_set_hash,
     )
-    return Block(header, transactions), new_state, receipts
-
+    return Block(header, chosen), new_state, receipts

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final, NewType
 
-from chain import codec
+from chain import codec, fast
 from chain.errors import DecodeError
 from chain.hashing import Domain, Hash32, hash_domain
 
@@ -21,6 +21,8 @@ Height = NewType("Height", int)
 Timestamp = NewType("Timestamp", int)  # Unix seconds, agreed by consensus (never a local clock)
 Gas = NewType("Gas", int)
 Nonce = NewType("Nonce", int)
+Wh = NewType("Wh", int)  # energy, in watt-hours (meter registers of other units keep their own)
+MinorUnits = NewType("MinorUnits", int)  # money, in the currency's minor unit (cents, kuruş)
 
 PUBLIC_KEY_SIZE: Final = 32
 SIGNATURE_SIZE: Final = 64
@@ -29,7 +31,6 @@ MAX_BLOCK_SIZE: Final = 8 * 1024 * 1024
 MAX_CHAIN_ID_LEN: Final = 64
 U64_MAX: Final = 2**64 - 1
 _ENCODED_NONE: Final = codec.encode(None)
-_set: Final = object.__setattr__  # for the records that write their __init__ out
 
 # Transaction kinds. ``call`` runs a contract function; ``deploy`` and ``upgrade`` install
 # contract code and may only be signed by the chain's governance key.
@@ -37,10 +38,6 @@ KIND_CALL: Final = "call"
 KIND_DEPLOY: Final = "deploy"
 KIND_UPGRADE: Final = "upgrade"
 TX_KINDS: Final = (KIND_CALL, KIND_DEPLOY, KIND_UPGRADE)
-
-
-# Marks (in a decoded transaction's instance dict) that ``check_payload_shape`` passed.
-SHAPE_CHECKED: Final = "_payload_shape_checked"
 
 
 # --- field checks shared by the decoders -------------------------------------------------
@@ -78,17 +75,15 @@ def _expect_str(value: Any, name: str, max_len: int = 256) -> str:
 
 # --- transactions ----------------------------------------------------------------------
 
-# ``Domain.X.tag`` costs an enum hash (a Python-level call) on every use; the tag is constant.
-_TX_SIGNING_TAG: Final = Domain.TX_SIGNING.tag
-
-
 @dataclass(frozen=True)
 class Transaction:
     """A signed instruction from one account.
 
     ``payload`` is a canonical value whose shape depends on ``kind``:
     ``call``: ``[contract, function, args]``; ``deploy`` / ``upgrade``:
-    ``[name, bytecode, source_hash]``.
+    ``[name, bytecode, source_hash]``. Every instance, built or decoded, passed
+    ``check_transaction_fields`` when it was made (``DecodeError`` otherwise), so no
+    validity rule can depend on how the object was built.
     """
 
     chain_id: str
@@ -99,6 +94,12 @@ class Transaction:
     kind: str
     payload: Any
     signature: Signature
+
+    def __post_init__(self) -> None:
+        check_transaction_fields(self)
+
+    def fields(self) -> list[Any]:
+        return [*self.body_fields(), self.signature]
 
     def body_fields(self) -> list[Any]:
         return [
@@ -113,14 +114,10 @@ class Transaction:
 
     def signing_bytes(self) -> bytes:
         """What the sender signs: the domain tag (object kind) and the body with the chain id."""
-        encoded = self.encode()
-        if len(self.signature) == SIGNATURE_SIZE and encoded[0] == 0x98:
-            # The signed transaction is the 8-array [body..., signature]; its body is the same
-            # bytes as the 7-array of the body fields once the array header says 7 and the
-            # trailing bin8 signature (0xC4 0x40 + 64 bytes) is cut. Slicing saves an encode
-            # on the hot path; the fallback below is the definition.
-            return _TX_SIGNING_TAG + b"\x97" + encoded[1 : -(SIGNATURE_SIZE + 2)]
-        return _TX_SIGNING_TAG + codec.encode(self.body_fields())
+        cut = fast.signing_bytes_from_encoding(self.encode(), self.signature)
+        if cut is not None:
+            return cut
+        return Domain.TX_SIGNING.tag + codec.encode(self.body_fields())
 
     def encode(self) -> bytes:
         return self._encoded
@@ -129,7 +126,7 @@ class Transaction:
     # (cached_property writes to the instance dict, which a frozen dataclass permits).
     @cached_property
     def _encoded(self) -> bytes:
-        return codec.encode([*self.body_fields(), self.signature])
+        return codec.encode(self.fields())
 
     @cached_property
     def hash(self) -> Hash32:
@@ -137,63 +134,40 @@ class Transaction:
 
     @classmethod
     def from_value(cls, value: Any) -> Transaction:
-        fields = _expect_list(value, "transaction", 8)
-        chain_id, sender, nonce, expiry, gas_limit, kind, payload, signature = fields
-        # Every decoded transaction passes here: the common, valid case is one chain of exact
-        # type tests; any doubt goes to the checks that name what was expected and found.
-        if not (
-            type(chain_id) is str and len(chain_id) <= MAX_CHAIN_ID_LEN
-            and type(sender) is bytes and len(sender) == PUBLIC_KEY_SIZE
-            and type(nonce) is int and 0 <= nonce <= U64_MAX
-            and type(expiry) is int and 0 <= expiry <= U64_MAX
-            and type(gas_limit) is int and 0 <= gas_limit <= U64_MAX
-            and type(kind) is str and kind in TX_KINDS
-            and type(signature) is bytes and len(signature) == SIGNATURE_SIZE
-        ):  # fmt: skip
-            _expect_str(chain_id, "transaction.chain_id", MAX_CHAIN_ID_LEN)
-            _expect_bytes(sender, "transaction.sender", PUBLIC_KEY_SIZE)
-            _expect_uint(nonce, "transaction.nonce")
-            _expect_uint(expiry, "transaction.expiry_height")
-            _expect_uint(gas_limit, "transaction.gas_limit")
-            _expect_str(kind, "transaction.kind", 32)
-            if kind not in TX_KINDS:
-                raise DecodeError(f"transaction.kind: one of {', '.join(TX_KINDS)} expected, found {kind!r}")
-            _expect_bytes(signature, "transaction.signature", SIGNATURE_SIZE)
-        if not (
-            kind == KIND_CALL and type(payload) is list and len(payload) == 3
-            and type(payload[0]) is str and len(payload[0]) <= 64
-            and type(payload[1]) is str and len(payload[1]) <= 64
-            and type(payload[2]) is list
-        ):  # fmt: skip
-            check_payload_shape(kind, payload)
-        # The fields are checked: fill the frozen record's attributes in one step instead of
-        # the generated __init__'s eight object.__setattr__ calls (this is the decode path of
-        # every transaction). SHAPE_CHECKED spares validation a second payload check.
-        tx = object.__new__(cls)
-        tx.__dict__.update(
-            chain_id=chain_id,
-            sender=sender,
-            nonce=nonce,
-            expiry_height=expiry,
-            gas_limit=gas_limit,
-            kind=kind,
-            payload=payload,
-            signature=signature,
-        )
-        tx.__dict__[SHAPE_CHECKED] = True
+        # FAST PATH: ``cls(*fields)`` without the generated __init__ (chain/fast.py).
+        tx: Transaction = fast.new_checked_transaction(cls, _expect_list(value, "transaction", 8))
         return tx
 
     @classmethod
     def decode(cls, data: bytes) -> Transaction:
         data = bytes(data)
         tx = cls.from_value(codec.decode(data, max_size=MAX_TX_SIZE))
-        # The strict decode proved ``data`` is the canonical encoding of these fields, i.e.
-        # exactly what ``_encoded`` would compute: keep it instead of encoding again. Every
-        # decoded transaction is hashed (mempool, block, receipt), so hash it here too: it
-        # is the same value, without cached_property's per-instance lock on first access.
+        # FAST PATH: the strict decode proved ``data`` is the canonical encoding of these
+        # fields, i.e. exactly what ``_encoded`` would compute: keep it instead of encoding
+        # again. Every decoded transaction is hashed (mempool, block, receipt), so hash it
+        # here too: the same value, without cached_property's lock on first access.
         tx.__dict__["_encoded"] = data
         tx.__dict__["hash"] = hash_domain(Domain.TRANSACTION, data)
         return tx
+
+
+def check_transaction_fields(tx: Transaction) -> None:
+    """The form of every transaction, decoded or built: field types and ranges, a known
+    kind and a payload of that kind's shape. Raise ``DecodeError`` naming the first wrong field."""
+    if fast.is_common_transaction(
+        tx.chain_id, tx.sender, tx.nonce, tx.expiry_height, tx.gas_limit, tx.kind, tx.payload, tx.signature
+    ):
+        return
+    _expect_str(tx.chain_id, "transaction.chain_id", MAX_CHAIN_ID_LEN)
+    _expect_bytes(tx.sender, "transaction.sender", PUBLIC_KEY_SIZE)
+    _expect_uint(tx.nonce, "transaction.nonce")
+    _expect_uint(tx.expiry_height, "transaction.expiry_height")
+    _expect_uint(tx.gas_limit, "transaction.gas_limit")
+    _expect_str(tx.kind, "transaction.kind", 32)
+    if tx.kind not in TX_KINDS:
+        raise DecodeError(f"transaction.kind: one of {', '.join(TX_KINDS)} expected, found {tx.kind!r}")
+    _expect_bytes(tx.signature, "transaction.signature", SIGNATURE_SIZE)
+    check_payload_shape(tx.kind, tx.payload)
 
 
 def check_payload_shape(kind: str, payload: Any) -> None:
@@ -214,7 +188,18 @@ def check_payload_shape(kind: str, payload: Any) -> None:
 # --- receipts and events ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, init=False)
+# What one receipt may hold, checked the same way when the transition writes a receipt
+# (``chain.transition.bound_receipt``) and when anyone decodes it, so every receipt the
+# chain produces decodes: error text is cut to its limit, an outcome beyond the other
+# limits fails the transaction.
+MAX_RECEIPT_ERROR: Final = 4096  # characters of error text
+MAX_RETURN_VALUE_SIZE: Final = 65_536  # bytes of the encoded return value
+MAX_RECEIPT_EVENTS: Final = 1024  # events of one transaction
+MAX_RECEIPT_EVENT_BYTES: Final = 1024 * 1024  # encoded event fields of one transaction, in all
+MAX_EVENT_NAME_LEN: Final = 256  # characters of an event's contract name and of its name
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """Something a contract announced: a bill, a warning, a disconnect order...
 
@@ -225,12 +210,6 @@ class Event:
     contract: str
     name: str
     fields: bytes
-
-    def __init__(self, contract: str, name: str, fields: bytes) -> None:
-        # Written out (see Receipt): contracts emit events on the core path.
-        _set(self, "contract", contract)
-        _set(self, "name", name)
-        _set(self, "fields", fields)
 
     def field_map(self) -> dict[Any, Any]:
         value = codec.decode(self.fields)
@@ -246,7 +225,11 @@ class Event:
         data = _expect_bytes(fields[2], "event.fields")
         if not isinstance(codec.decode(data), dict):
             raise DecodeError("event.fields: encoded map expected")
-        return cls(_expect_str(fields[0], "event.contract"), _expect_str(fields[1], "event.name"), data)
+        return cls(
+            _expect_str(fields[0], "event.contract", MAX_EVENT_NAME_LEN),
+            _expect_str(fields[1], "event.name", MAX_EVENT_NAME_LEN),
+            data,
+        )
 
     @classmethod
     def make(cls, contract: str, name: str, fields: dict[Any, Any]) -> Event:
@@ -257,7 +240,7 @@ STATUS_SUCCESS: Final = 1
 STATUS_FAILED: Final = 0
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """The outcome of one transaction in a block."""
 
@@ -267,24 +250,6 @@ class Receipt:
     events: tuple[Event, ...]
     error: str  # empty on success; what was expected and what was found otherwise
     return_value: bytes = _ENCODED_NONE  # canonical encoding of the function's result
-
-    def __init__(
-        self,
-        tx_hash: Hash32,
-        status: int,
-        gas_used: Gas,
-        events: tuple[Event, ...],
-        error: str,
-        return_value: bytes = _ENCODED_NONE,
-    ) -> None:
-        # Written out: the generated __init__ of a frozen dataclass looks object.__setattr__
-        # up again for every field, and every transaction makes a receipt.
-        _set(self, "tx_hash", tx_hash)
-        _set(self, "status", status)
-        _set(self, "gas_used", gas_used)
-        _set(self, "events", events)
-        _set(self, "error", error)
-        _set(self, "return_value", return_value)
 
     @property
     def ok(self) -> bool:
@@ -308,14 +273,31 @@ class Receipt:
         f = _expect_list(value, "receipt", 6)
         if not isinstance(f[3], list):
             raise DecodeError("receipt.events: array expected")
+        if len(f[3]) > MAX_RECEIPT_EVENTS:
+            raise DecodeError(f"receipt.events: at most {MAX_RECEIPT_EVENTS} expected, found {len(f[3])}")
+        events = tuple(Event.from_value(e) for e in f[3])
+        event_bytes = sum(len(e.fields) for e in events)
+        if event_bytes > MAX_RECEIPT_EVENT_BYTES:
+            raise DecodeError(
+                f"receipt.events: at most {MAX_RECEIPT_EVENT_BYTES} bytes of fields expected, found {event_bytes}"
+            )
+        return_value = _expect_bytes(f[5], "receipt.return_value")
+        if len(return_value) > MAX_RETURN_VALUE_SIZE:
+            raise DecodeError(
+                f"receipt.return_value: at most {MAX_RETURN_VALUE_SIZE} bytes expected, found {len(return_value)}"
+            )
         return cls(
             Hash32(_expect_bytes(f[0], "receipt.tx_hash", 32)),
             _expect_uint(f[1], "receipt.status"),
             Gas(_expect_uint(f[2], "receipt.gas_used")),
-            tuple(Event.from_value(e) for e in f[3]),
-            _expect_str(f[4], "receipt.error", 4096),
-            _expect_bytes(f[5], "receipt.return_value"),
+            events,
+            _expect_str(f[4], "receipt.error", MAX_RECEIPT_ERROR),
+            return_value,
         )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Receipt:
+        return cls.from_value(codec.decode(data))
 
 
 # --- blocks ----------------------------------------------------------------------------

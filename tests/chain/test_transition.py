@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain import codec, keys
-from chain.errors import InvalidBlock
+from chain.errors import DecodeError, InvalidBlock, InvalidTransaction
+from chain.hashing import EMPTY_HASH
 from chain.signatures import sign_transaction
 from chain.state import State
 from chain.transition import (
@@ -20,8 +21,19 @@ from chain.transition import (
     execute_transactions,
     get_nonce,
     propose_block,
+    select_transactions,
+    tx_root,
+    validate_transaction,
 )
-from chain.types import KIND_DEPLOY, KIND_UPGRADE, Block, BlockHeader, Transaction
+from chain.types import (
+    KIND_DEPLOY,
+    KIND_UPGRADE,
+    Block,
+    BlockHeader,
+    Height,
+    Timestamp,
+    Transaction,
+)
 from contracts.localchain import Actor, LocalChain
 
 COUNTER = (Path(__file__).parents[2] / "examples" / "contracts" / "meter_counter.py").read_text()
@@ -60,20 +72,44 @@ def test_invalid_bob_cannot_add_to_alices_meter(chain: LocalChain) -> None:
     assert chain.state.get(keys.storage_key("counter", "total/MTR-1")) is None
 
 
-def test_invalid_wrong_nonce_changes_nothing(chain: LocalChain) -> None:
+def _unproposed_block(chain: LocalChain, transactions: list[Transaction]) -> Block:
+    """A block holding ``transactions`` as they are (a proposer that did not check them);
+    its header's tx root is right, the state and receipts roots are left empty."""
+    env = chain.env()
+    header = BlockHeader(
+        Height(chain.height + 1), chain.head.hash, Timestamp(chain.time + 1), chain.governance.public_key,
+        tx_root(tuple(transactions)), EMPTY_HASH, EMPTY_HASH, env.validator_set_hash,
+    )  # fmt: skip
+    return Block(header, tuple(transactions))
+
+
+def test_invalid_block_with_a_future_nonce(chain: LocalChain) -> None:
     alice = chain.actor("alice")
     tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=5)
-    (receipt,) = chain.submit([tx])
-    assert not receipt.ok and receipt.error == "nonce 0 expected, found 5"
+    with pytest.raises(InvalidBlock, match="nonce 0 expected, found 5"):
+        apply_block(chain.state, _unproposed_block(chain, [tx]), chain.env())
+    # The proposer leaves it out (the mempool keeps it for later): the block is empty.
+    assert chain.submit([tx]) == ()
+    assert chain.blocks[-1].transactions == ()
     assert get_nonce(chain.state, alice.public_key) == 0
 
 
-def test_invalid_replayed_transaction_fails(chain: LocalChain) -> None:
+def test_invalid_block_replaying_an_applied_transaction(chain: LocalChain) -> None:
     alice = chain.actor("alice")
     tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
     assert chain.submit([tx])[0].ok
-    (replayed,) = chain.submit([tx])
-    assert not replayed.ok and "nonce 1 expected, found 0" in replayed.error
+    # In a later block: its nonce is used up, so the block is invalid, and it is left out.
+    with pytest.raises(InvalidBlock, match="nonce 1 expected, found 0"):
+        apply_block(chain.state, _unproposed_block(chain, [tx]), chain.env())
+    assert chain.submit([tx]) == ()
+    # Twice in one block: the second copy makes the block invalid.
+    again = chain.transaction(alice, "counter", "add", ["MTR-1", 5], nonce=1)
+    with pytest.raises(InvalidBlock, match="transaction 1 .*nonce 2 expected, found 1"):
+        apply_block(chain.state, _unproposed_block(chain, [again, again]), chain.env())
+    assert chain.submit([again, again]) == chain.receipts[-1] and len(chain.receipts[-1]) == 1
+    # So a hash appears in the chain once.
+    hashes = [t.hash for block in chain.blocks for t in block.transactions]
+    assert len(hashes) == len(set(hashes)) == 2
 
 
 def test_invalid_block_with_bad_signature(chain: LocalChain) -> None:
@@ -81,7 +117,8 @@ def test_invalid_block_with_bad_signature(chain: LocalChain) -> None:
     tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
     forged = replace(tx, payload=["counter", "claim", ["MTR-2"]])
     with pytest.raises(InvalidBlock, match="does not verify"):
-        chain.submit([forged])
+        apply_block(chain.state, _unproposed_block(chain, [forged]), chain.env())
+    assert chain.submit([forged]) == ()
 
 
 def test_invalid_block_with_transaction_for_another_chain(chain: LocalChain) -> None:
@@ -89,14 +126,42 @@ def test_invalid_block_with_transaction_for_another_chain(chain: LocalChain) -> 
     tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
     other = sign_transaction(replace(tx, chain_id="meterchain-other"), alice.seed)
     with pytest.raises(InvalidBlock, match="chain id 'meterchain-local' expected, found 'meterchain-other'"):
-        chain.submit([other])
+        apply_block(chain.state, _unproposed_block(chain, [other]), chain.env())
 
 
 def test_invalid_block_with_expired_transaction(chain: LocalChain) -> None:
     alice = chain.actor("alice")
     tx = sign_transaction(replace(chain.transaction(alice, "counter", "claim", ["M"], 0), expiry_height=0), alice.seed)
     with pytest.raises(InvalidBlock, match="inclusion at height <= 0 expected, found height 1"):
-        chain.submit([tx])
+        apply_block(chain.state, _unproposed_block(chain, [tx]), chain.env())
+
+
+def test_invalid_transaction_form_is_refused_built_or_decoded(chain: LocalChain) -> None:
+    # No marker says a shape was checked: every Transaction, built or decoded, is checked
+    # when made, so a malformed one cannot reach validation by either road.
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
+    for payload, message in [
+        (["counter", "claim", "MTR-1"], "call.args: array expected"),
+        (["counter", 7, []], "call.function: str expected"),
+        (["counter", "claim"], "call payload .* expected, found 2 fields"),
+    ]:
+        with pytest.raises(DecodeError, match=message):
+            replace(tx, payload=payload)
+        wire = codec.encode([*tx.body_fields()[:6], payload, tx.signature])
+        with pytest.raises(DecodeError, match=message):
+            Transaction.decode(wire)
+
+
+def test_invalid_transaction_without_a_canonical_encoding(chain: LocalChain) -> None:
+    alice = chain.actor("alice")
+    deep: list[object] = ["MTR-1"]
+    for _ in range(40):
+        deep = [deep]
+    tx = replace(chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0), payload=["counter", "claim", deep])
+    with pytest.raises(InvalidTransaction, match="canonical encoding expected: nesting"):
+        validate_transaction(tx, chain.chain_id, chain.height + 1)
+    assert chain.submit([tx]) == ()
 
 
 def test_out_of_gas_reverts_the_call(chain: LocalChain) -> None:
@@ -212,7 +277,8 @@ _STEPS = st.lists(
 @given(_STEPS)
 def test_a_block_equals_its_transactions_applied_one_by_one(steps: list[tuple[str, str, str, int, int]]) -> None:
     # The block path reads earlier transactions' writes from one buffer; the definition is one
-    # immutable view per transaction. Same receipts, same state root, successes and failures.
+    # immutable view per transaction, each checked where it stands. Same choice of
+    # transactions (wrong nonces are left out), same receipts, same state root.
     chain = LocalChain.genesis(time=T0, contracts=("counter",), sources={"counter": COUNTER})
     nonces: dict[str, int] = {}
     transactions = []
@@ -228,12 +294,21 @@ def test_a_block_equals_its_transactions_applied_one_by_one(steps: list[tuple[st
         chain.height + 1, chain.head.hash, chain.time + 1, chain.actor("alice").public_key,
         bytes(32), bytes(32), bytes(32), env.validator_set_hash,
     )  # fmt: skip
-    block_state, block_receipts = execute_transactions(chain.state, header, tuple(transactions), env)
+    chosen, block_state, block_receipts = select_transactions(chain.state, header, tuple(transactions), env)
     state = chain.state
     one_by_one = []
+    kept = []
     for tx in transactions:
-        state, receipt = apply_transaction(state, tx, header, env)
+        try:
+            state, receipt = apply_transaction(state, tx, header, env)
+        except InvalidTransaction:
+            continue
+        kept.append(tx)
         one_by_one.append(receipt)
+    assert chosen == tuple(kept)
     assert tuple(one_by_one) == block_receipts
     assert state.root == block_state.root
     assert dict(state.pending()) == dict(block_state.pending())
+    # And the chosen transactions are a valid block: applying them gives the same result.
+    again_state, again_receipts = execute_transactions(chain.state, header, chosen, env)
+    assert again_receipts == block_receipts and again_state.root == block_state.root
