@@ -19,7 +19,7 @@ So each transaction hash appears in the chain at most once: the nonce it carries
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -128,6 +128,11 @@ class BlockEnv:
     parent: BlockHeader  # the previous block's header (the genesis header for block 1)
     validator_set_hash: Hash32
     runtime: ContractRuntime
+    # Hashes of transactions whose signature this node already verified (its mempool did, at
+    # admission). A hash covers the signature bytes, so a listed hash vouches for exactly the
+    # signature that was checked; every other transaction is verified here. Validity never
+    # depends on it: it only spares a second verification of the same bytes.
+    verified_tx_hashes: Set[bytes] = frozenset()
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -175,9 +180,15 @@ def receipt_overflow(events: tuple[Event, ...], return_value: bytes) -> str:
 # --- validity: whether a transaction may appear in a block at all --------------------------
 
 
-def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
+def validate_transaction(
+    tx: Transaction, chain_id: str, height: int, signature_verified: bool = False
+) -> None:
     """Raise ``InvalidTransaction`` if ``tx`` may not be included at ``height`` on ``chain_id``,
-    whatever the state (the nonce is checked against the state by ``check_nonce``)."""
+    whatever the state (the nonce is checked against the state by ``check_nonce``).
+
+    ``signature_verified``: the caller already verified this transaction's signature (see
+    ``BlockEnv.verified_tx_hashes``); every other check still runs.
+    """
     # The fields' form was checked when the object was made (``Transaction``); whether its
     # arguments have a canonical encoding is known once it is encoded.
     try:
@@ -192,7 +203,8 @@ def validate_transaction(tx: Transaction, chain_id: str, height: int) -> None:
         raise InvalidTransaction(f"gas limit of at most {MAX_TX_GAS} expected, found {tx.gas_limit}")
     if height > tx.expiry_height:
         raise Expired(f"inclusion at height <= {tx.expiry_height} expected, found height {height}")
-    check_transaction_signature(tx)
+    if not signature_verified:
+        check_transaction_signature(tx)
 
 
 def check_nonce(state: StateReads, tx: Transaction) -> None:
@@ -295,7 +307,7 @@ def apply_transaction(
     state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
 ) -> tuple[State, Receipt]:
     """Check and apply one transaction on its own; return the new view and its receipt."""
-    validate_transaction(tx, env.chain_id, header.height)
+    validate_transaction(tx, env.chain_id, header.height, tx.hash in env.verified_tx_hashes)
     check_nonce(state, tx)
     writes, receipt = run_transaction(state, tx, header, env)
     return state.with_writes(writes), receipt
@@ -331,10 +343,11 @@ def execute_transactions(
     block_gas = 0
     block_bytes = 0
     buffer = WriteBuffer(state)  # this block's writes so far: what later transactions read
+    verified = env.verified_tx_hashes
     for index, tx in enumerate(transactions):
         # VALIDITY: of the transaction alone, then of its nonce in the block so far.
         try:
-            validate_transaction(tx, env.chain_id, header.height)
+            validate_transaction(tx, env.chain_id, header.height, tx.hash in verified)
             check_nonce(buffer, tx)
         except (InvalidTransaction, InvalidSignature) as exc:
             raise InvalidBlock(f"transaction {index} ({tx.hash.hex()}): {exc}") from exc
@@ -370,11 +383,12 @@ def select_transactions(
     block_gas = 0
     block_bytes = 0
     buffer = WriteBuffer(state)
+    verified = env.verified_tx_hashes
     for tx in candidates:
         if len(chosen) == MAX_TXS_PER_BLOCK:
             break
         try:
-            validate_transaction(tx, env.chain_id, header.height)
+            validate_transaction(tx, env.chain_id, header.height, tx.hash in verified)
             check_nonce(buffer, tx)
         except (InvalidTransaction, InvalidSignature):
             continue
