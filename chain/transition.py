@@ -215,6 +215,16 @@ def check_nonce(state: StateReads, tx: Transaction) -> None:
         raise NonceMismatch(f"nonce {expected} expected, found {tx.nonce}")
 
 
+def check_transaction(state: StateReads, tx: Transaction, header: BlockHeader, env: BlockEnv) -> None:
+    """Raise ``InvalidTransaction`` unless ``tx`` may be included next in the block of ``header``."""
+    try:
+        tx_hash = tx.hash
+    except DecodeError as exc:
+        raise InvalidTransaction(f"a transaction with a canonical encoding expected: {exc}") from exc
+    validate_transaction(tx, env.chain_id, header.height, tx_hash in env.verified_tx_hashes)
+    check_nonce(state, tx)
+
+
 # --- one transaction, step by step --------------------------------------------------------
 
 
@@ -307,8 +317,7 @@ def apply_transaction(
     state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
 ) -> tuple[State, Receipt]:
     """Check and apply one transaction on its own; return the new view and its receipt."""
-    validate_transaction(tx, env.chain_id, header.height, tx.hash in env.verified_tx_hashes)
-    check_nonce(state, tx)
+    check_transaction(state, tx, header, env)
     writes, receipt = run_transaction(state, tx, header, env)
     return state.with_writes(writes), receipt
 
@@ -333,6 +342,13 @@ def check_header_links(header: BlockHeader, env: BlockEnv) -> None:
         )
 
 
+def _hash_text(tx: Transaction) -> str:
+    try:
+        return f" ({tx.hash.hex()})"
+    except DecodeError:
+        return ""
+
+
 def execute_transactions(
     state: State, header: BlockHeader, transactions: tuple[Transaction, ...], env: BlockEnv
 ) -> tuple[State, tuple[Receipt, ...]]:
@@ -343,14 +359,12 @@ def execute_transactions(
     block_gas = 0
     block_bytes = 0
     buffer = WriteBuffer(state)  # this block's writes so far: what later transactions read
-    verified = env.verified_tx_hashes
     for index, tx in enumerate(transactions):
         # VALIDITY: of the transaction alone, then of its nonce in the block so far.
         try:
-            validate_transaction(tx, env.chain_id, header.height, tx.hash in verified)
-            check_nonce(buffer, tx)
+            check_transaction(buffer, tx, header, env)
         except (InvalidTransaction, InvalidSignature) as exc:
-            raise InvalidBlock(f"transaction {index} ({tx.hash.hex()}): {exc}") from exc
+            raise InvalidBlock(f"transaction {index}{_hash_text(tx)}: {exc}") from exc
         block_bytes += len(tx.encode())
         if block_bytes > MAX_BLOCK_TX_BYTES:
             raise InvalidBlock(
@@ -383,13 +397,11 @@ def select_transactions(
     block_gas = 0
     block_bytes = 0
     buffer = WriteBuffer(state)
-    verified = env.verified_tx_hashes
     for tx in candidates:
         if len(chosen) == MAX_TXS_PER_BLOCK:
             break
         try:
-            validate_transaction(tx, env.chain_id, header.height, tx.hash in verified)
-            check_nonce(buffer, tx)
+            check_transaction(buffer, tx, header, env)
         except (InvalidTransaction, InvalidSignature):
             continue
         size = len(tx.encode())
