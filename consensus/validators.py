@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chain import codec
+from chain.errors import DecodeError
 from chain.hashing import Domain, Hash32, hash_domain
 from chain.types import PUBLIC_KEY_SIZE, PublicKey
 from consensus.errors import InvalidValidatorSet
+from consensus.messages import expect_bytes, expect_int, expect_list
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -66,8 +68,10 @@ class ValidatorSet:
     priorities: tuple[int, ...]
     proposer: PublicKey  # round 0's proposer at this set's height
     _index: dict[bytes, int] = field(default_factory=dict, compare=False, repr=False)
-    # Proposers of rounds 1, 2, ... computed so far (a cache of a pure function of the set).
+    # Proposers of rounds 1, 2, ... computed so far, and the priorities after those steps
+    # (a cache of a pure function of the set, extended one step per round asked for).
     _later_proposers: list[PublicKey] = field(default_factory=list, compare=False, repr=False)
+    _later_priorities: list[int] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.validators:
@@ -138,15 +142,41 @@ class ValidatorSet:
             raise ValueError(f"a round >= 0 expected, found {round}")
         if round == 0:
             return self.proposer
+        if not self._later_priorities:
+            # Round r is one call of r steps on a copy of this height's set: CometBFT
+            # rescales and centres once per call, then steps r times. So rescale and centre
+            # once here, and extend step by step: O(r) for round r, not O(r^2).
+            total = self.total_power
+            self._later_priorities.extend(_centre(_rescale(self.priorities, PRIORITY_WINDOW_FACTOR * total)))
         while len(self._later_proposers) < round:
-            # Round r is one call of r steps on a copy of this height's set (CometBFT
-            # rescales and centres once per call, so r single steps are not the same).
-            r = len(self._later_proposers) + 1
-            self._later_proposers.append(_increment(self.validators, self.priorities, r)[1])
+            self._later_proposers.append(self.validators[_step(self.validators, self._later_priorities)].public_key)
         return self._later_proposers[round - 1]
 
     def to_value(self) -> list[Any]:
         return [[v.public_key, v.power] for v in self.validators]
+
+    def encode(self) -> bytes:
+        """The whole set as a node stores it between heights: keys, powers, priorities and
+        round 0's proposer (``hash`` covers keys and powers only)."""
+        rows = [[v.public_key, v.power, p] for v, p in zip(self.validators, self.priorities, strict=True)]
+        return codec.encode([rows, self.proposer])
+
+    @classmethod
+    def decode(cls, data: bytes) -> ValidatorSet:
+        f = expect_list(codec.decode(data), "validator set", 2)
+        if type(f[0]) is not list:
+            raise DecodeError(f"validator set.validators: array expected, found {type(f[0]).__name__}")
+        validators, priorities = [], []
+        for i, row in enumerate(f[0]):
+            key, power, priority = expect_list(row, f"validator set.validators[{i}]", 3)
+            validators.append(Validator(PublicKey(expect_bytes(key, f"validators[{i}].public_key", PUBLIC_KEY_SIZE)),
+                                        expect_int(power, f"validators[{i}].power", 1, MAX_TOTAL_POWER)))
+            priorities.append(expect_int(priority, f"validators[{i}].priority", INT64_MIN, INT64_MAX))
+        proposer = PublicKey(expect_bytes(f[1], "validator set.proposer", PUBLIC_KEY_SIZE))
+        try:
+            return cls(tuple(validators), tuple(priorities), proposer)
+        except InvalidValidatorSet as exc:
+            raise DecodeError(f"validator set: {exc}") from None
 
     @property
     def hash(self) -> Hash32:
@@ -201,9 +231,16 @@ def _increment(validators: tuple[Validator, ...], priorities: tuple[int, ...], t
     current = list(_centre(_rescale(priorities, PRIORITY_WINDOW_FACTOR * total)))
     chosen = 0
     for _ in range(times):
-        for i, v in enumerate(validators):
-            current[i] = _clip(current[i] + v.power)
-        # Highest priority; on a tie the lower key, which comes first in key order.
-        chosen = max(range(len(validators)), key=lambda i: (current[i], -i))
-        current[chosen] = _clip(current[chosen] - total)
+        chosen = _step(validators, current)
     return tuple(current), validators[chosen].public_key
+
+
+def _step(validators: tuple[Validator, ...], current: list[int]) -> int:
+    """One step of the rotation on ``current`` (changed in place); the proposer's index."""
+    total = sum(v.power for v in validators)
+    for i, v in enumerate(validators):
+        current[i] = _clip(current[i] + v.power)
+    # Highest priority; on a tie the lower key, which comes first in key order.
+    chosen = max(range(len(validators)), key=lambda i: (current[i], -i))
+    current[chosen] = _clip(current[chosen] - total)
+    return chosen

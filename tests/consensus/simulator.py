@@ -7,7 +7,8 @@ less than 1/3 of the power) that equivocate as proposers and double-vote. Simula
 in milliseconds; nothing sleeps.
 
 Each honest node is modelled the way docs/consensus.md asks a node to work:
-- every event is appended to its write-ahead log before ``step`` sees it; the log is synced
+- every event is appended to its write-ahead log (as ``consensus.event_codec`` bytes)
+  before ``step`` sees it; the log is synced
   before every signature, and a crash loses a random part of the unsynced tail;
 - its signer keeps the last signed height/round/step and message, refuses a regression or
   a different message at the same height/round/step, and returns the stored signature for
@@ -35,6 +36,7 @@ from typing import Any
 from chain.hashing import Hash32
 from chain.types import PublicKey
 from consensus.certificate import CommitCertificate
+from consensus.event_codec import decode_event, encode_event
 from consensus.evidence import DuplicateVoteEvidence
 from consensus.machine import (
     Action,
@@ -74,6 +76,7 @@ PARAMS = ConsensusParams(
     timeout_precommit_delta=100,
     max_clock_drift=500,  # block times are in milliseconds here
 )
+CLOCK_EPOCH = 1_000_000  # block times and clocks in milliseconds from here
 SIGN_STEP = {"proposal": 1, VoteType.PREVOTE: 2, VoteType.PRECOMMIT: 3}
 
 
@@ -165,7 +168,7 @@ class Node:
     byzantine: bool
     up: bool = True
     epoch: int = 0  # bumped by a crash: the old timers die with the process
-    wal: list[Event] = field(default_factory=list)
+    wal: list[bytes] = field(default_factory=list)  # the events' records (consensus.event_codec)
     wal_synced: int = 0
     blocks: dict[int, tuple[Hash32, CommitCertificate]] = field(default_factory=dict)
     signer_last: tuple[tuple[int, int, int], bytes, Message] | None = None
@@ -206,6 +209,10 @@ class Simulation:
     def at(self, time: int, kind: str, payload: Any) -> None:
         self.seq += 1
         heapq.heappush(self.queue, (time, self.seq, kind, payload))
+
+    def clock(self, node: Node) -> int:
+        """The node's clock: simulated time, its skew, and an epoch far from zero."""
+        return CLOCK_EPOCH + self.now + self.sc.clock_skew[node.index]
 
     def validators_at(self, height: int) -> ValidatorSet:
         while height not in self.sets:
@@ -324,7 +331,7 @@ class Simulation:
         node.seen[message] = None
         self.trace.update(message.signature[:8])
         if isinstance(message, Proposal):
-            self.feed(node, ClockTick(self.now + self.sc.clock_skew[node.index]))
+            self.feed(node, ClockTick(self.clock(node)))
             self.feed(node, ProposalReceived(message, message.block_hash in self.valid_blocks))
         else:
             self.feed(node, VoteReceived(message))
@@ -336,7 +343,7 @@ class Simulation:
         while queue:
             current = queue.pop(0)
             if not node.replaying:
-                node.wal.append(current)
+                node.wal.append(encode_event(current))
             node.state, actions = step(node.state, current)
             for action in actions:
                 queue.extend(self.perform(node, action))
@@ -356,14 +363,14 @@ class Simulation:
             if isinstance(signed, Vote):
                 return [VoteReceived(signed)]
             self.valid_blocks.add(signed.block_hash)
-            return [ClockTick(self.now + self.sc.clock_skew[node.index]), ProposalReceived(signed, True)]
+            return [ClockTick(self.clock(node)), ProposalReceived(signed, True)]
         if isinstance(action, ScheduleTimeout):
             event = TimeoutElapsed(action.height, action.round, action.kind)
             self.at(self.now + action.duration, "event", (node.index, node.epoch, event))
         elif isinstance(action, RequestValue):
             block = Hash32(hashlib.sha256(f"{self.sc.seed}/{node.index}/{action.height}/{action.round}".encode()).digest())
             self.valid_blocks.add(block)
-            ready = ValueReady(action.height, action.round, block, self.now + self.sc.clock_skew[node.index])
+            ready = ValueReady(action.height, action.round, block, self.clock(node))
             self.at(self.now + self.rng.randint(1, 10), "event", (node.index, node.epoch, ready))
         elif isinstance(action, Decide):
             self.decide(node, action)
@@ -463,7 +470,8 @@ class Simulation:
         node.wal_synced = len(node.wal)
         if node.wal:
             node.replaying = True
-            for event in node.wal:
+            for record in node.wal:
+                event = decode_event(record)
                 if isinstance(event, VoteReceived | ProposalReceived):
                     node.seen[event.vote if isinstance(event, VoteReceived) else event.proposal] = None
                 self.feed(node, event)

@@ -127,3 +127,16 @@ def test_invalid_removal_of_a_non_member_and_of_everyone():
         s.for_next_height({B: 0})
     with pytest.raises(InvalidValidatorSet, match="after the change"):
         s.for_next_height({A: 0})
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=6), st.integers(0, 40))
+def test_a_rounds_proposer_is_one_call_of_that_many_steps(powers, round):
+    # proposer_at extends its steps one round at a time; the definition is CometBFT's
+    # IncrementProposerPriority(round) on a copy of the height's set.
+    from consensus.validators import _increment
+
+    keys = [PublicKey(bytes([i + 1]) * 32) for i in range(len(powers))]
+    s = ValidatorSet.genesis(Validator(k, p) for k, p in zip(keys, powers, strict=True)).for_next_height()
+    expected = s.proposer if round == 0 else _increment(s.validators, s.priorities, round)[1]
+    assert s.proposer_at(round) == expected
+
