@@ -28,7 +28,7 @@ from chain.signatures import check_transaction_signature
 from chain.state import State
 from chain.transition import execute_transactions
 from chain.types import BlockHeader, Transaction
-from contracts.localchain import LocalChain
+from node.localchain import LocalChain
 
 COUNTER = (Path(__file__).parents[1] / "examples" / "contracts" / "meter_counter.py").read_text()
 

@@ -19,7 +19,7 @@ from chain.state import Backend, State
 from chain.transition import MAX_TX_GAS, CallContext
 from chain.types import BlockHeader, Height, PublicKey, Timestamp
 from contracts import contract_module, contract_source
-from contracts.runtime import VMRuntime
+from vm.runtime import VMRuntime
 
 GENESIS_CONTRACTS: Final = ("registry", "supply", "billing", "payments")
 

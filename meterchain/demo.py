@@ -22,12 +22,12 @@ from typing import Any
 from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
 from chain.transition import get_nonce
 from chain.types import Receipt, Transaction
-from contracts.localchain import Actor, LocalChain
 from meter_adapters.dsmr import parse_dsmr
 from meter_adapters.reading import Reading
 from meter_adapters.signed_reading import meter_public_key
 from meter_adapters.simulator import MeterState, advance, dsmr_telegram
 from meter_adapters.transactions import TxParams, reading_transaction
+from node.localchain import Actor, LocalChain
 
 UTILITY = "ELEC"
 BRANCH = "ELEC/CENTRE"

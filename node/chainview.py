@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from chain.state import State
 from chain.transition import MAX_TX_GAS, CallContext, get_nonce
 from chain.types import Block, BlockHeader, Receipt
-from contracts.localchain import LocalChain
+from node.localchain import LocalChain
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["chain", "vm", "contracts", "consensus", "node", "wallet", "meter_adapters", "meterchain"]
 PURE = ["chain", "vm", "consensus", "contracts"]
 EDGES = {"node", "wallet", "meter_adapters", "meterchain"}
+# contracts/ holds contract sources (VM programs, read as text and checked by the contract
+# compiler, never imported as Python) and these host modules, which are Python like any other.
+CONTRACT_HOST_MODULES = {"__init__.py", "genesis.py"}
 
 
 def imported_top_levels(path: Path) -> set[str]:
@@ -25,16 +28,18 @@ def imported_top_levels(path: Path) -> set[str]:
 
 
 def python_modules(package: str) -> list[Path]:
+    """The package's modules that run as Python (contract sources are VM programs)."""
     folder = ROOT / package
-    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    modules = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    if package == "contracts":
+        return [p for p in modules if p.parent == folder and p.name in CONTRACT_HOST_MODULES]
+    return modules
 
 
 @pytest.mark.parametrize("package", PURE)
 def test_pure_core_does_not_import_io_layers(package: str) -> None:
     offenders = []
     for path in python_modules(package):
-        if package == "contracts" and path.name not in {"__init__.py", "genesis.py", "localchain.py", "runtime.py"}:
-            continue  # contract sources are VM programs, checked by the VM compiler
         bad = imported_top_levels(path) & EDGES
         if bad:
             offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
@@ -46,8 +51,6 @@ def test_imports_only_go_downwards(package: str) -> None:
     above = set(ORDER[ORDER.index(package) + 1 :])
     offenders = []
     for path in python_modules(package):
-        if package == "contracts" and path.name not in {"__init__.py", "genesis.py", "localchain.py", "runtime.py"}:
-            continue
         bad = imported_top_levels(path) & above
         if bad:
             offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
@@ -58,3 +61,22 @@ def test_layering_check_detects_an_upward_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import node.api\nfrom wallet.keys import x\nfrom . import sibling\n")
     assert imported_top_levels(module) == {"node", "wallet"}
+
+
+def test_contracts_holds_only_contract_sources_and_genesis() -> None:
+    """Every file in contracts/ but the host modules is a contract source or a module one
+    imports: it compiles into a genesis contract (so no host code hides among the sources)."""
+    from contracts.genesis import compile_contracts
+
+    folder = ROOT / "contracts"
+    compiled = compile_contracts(("registry", "supply", "billing", "payments"))
+    sources = {f"{name}.py" for name in compiled}
+    for contract in compiled.values():
+        sources.update(module.name.replace(".", "/") + ".py" for module in contract.modules)
+    files = {
+        str(p.relative_to(folder)) for p in folder.rglob("*.py") if "__pycache__" not in p.parts
+    }
+    assert files - CONTRACT_HOST_MODULES == sources, (
+        f"contracts/ expected to hold contract sources and {sorted(CONTRACT_HOST_MODULES)}, "
+        f"found also {sorted(files - CONTRACT_HOST_MODULES - sources)}"
+    )

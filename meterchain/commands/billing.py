@@ -246,7 +246,7 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
     earliest_tariff = min(v[0][0] for v in doc.tariffs.values())
     genesis_time = min(first_time, earliest_tariff) - 100
 
-    from contracts.localchain import LocalChain  # the VM loads only when a simulation runs
+    from node.localchain import LocalChain  # the VM loads only when a simulation runs
 
     chain = LocalChain.genesis(time=genesis_time)
     uid = doc.utility["id"]

@@ -34,7 +34,7 @@ from chain.types import (
     Timestamp,
     Transaction,
 )
-from contracts.localchain import Actor, LocalChain
+from node.localchain import Actor, LocalChain
 
 COUNTER = (Path(__file__).parents[2] / "examples" / "contracts" / "meter_counter.py").read_text()
 T0 = 1_735_689_600

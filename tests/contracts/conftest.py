@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from contracts.localchain import LocalChain
+from node.localchain import LocalChain
 
 GENESIS_TIME = 1735689600  # 2025-01-01T00:00:00Z, a Wednesday
 UTILITY = "ELEC"

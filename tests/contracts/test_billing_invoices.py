@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contracts.localchain import ViewError
+from node.localchain import ViewError
 from tests.contracts.conftest import GENESIS_TIME
 from tests.contracts.test_billing_support import (
     DAY,

@@ -364,7 +364,7 @@ def test_meters_in_scope_with_paging(world):
 
 
 def test_invalid_meters_in_unknown_scope(world):
-    from contracts.localchain import ViewError
+    from node.localchain import ViewError
 
     with pytest.raises(ViewError, match="a registered utility, branch or field id expected"):
         world.view("registry", "meters_in", ["ELEC/NOWHERE", "", 10])

@@ -39,7 +39,7 @@ def test_arrears_list_per_field_and_branch(world):
 
 
 def test_invalid_arrears_list_of_another_utilitys_scope(world):
-    from contracts.localchain import ViewError
+    from node.localchain import ViewError
 
     try:
         world.view("supply", "arrears_list", [UTILITY, "WATER/X", "", 10])

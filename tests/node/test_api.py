@@ -20,11 +20,11 @@ from chain.signatures import sign_transaction
 from chain.state import verify_proof
 from chain.transition import get_nonce
 from chain.types import Signature, Transaction
-from contracts.localchain import Actor, LocalChain
 from node.api import ApiContext, StandaloneNode, make_app, publish_block
 from node.api.app import API_KEY_HEADER, ROUTES
 from node.api.models import MAX_BATCH
 from node.chainview import LocalChainView
+from node.localchain import Actor, LocalChain
 from node.mempool import Mempool
 
 GOV = Actor.named("governance")

@@ -14,7 +14,7 @@ from chain.errors import InvalidBlock
 from chain.signatures import sign_transaction
 from chain.transition import apply_block, get_nonce, propose_block
 from chain.types import Height, Signature, Timestamp, Transaction
-from contracts.localchain import Actor, LocalChain
+from node.localchain import Actor, LocalChain
 from node.mempool import Mempool, MempoolLimits, Reason
 
 ALICE = Actor.named("alice")

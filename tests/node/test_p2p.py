@@ -20,7 +20,7 @@ from chain.signatures import keypair_from_seed, sign, verify
 from chain.transition import get_nonce
 from chain.types import PublicKey, Signature
 from consensus.messages import Vote, VoteType, sign_vote
-from contracts.localchain import Actor, LocalChain
+from node.localchain import Actor, LocalChain
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import (

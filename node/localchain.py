@@ -31,7 +31,7 @@ from chain.types import (
     Transaction,
 )
 from contracts.genesis import GENESIS_CONTRACTS, GenesisConfig, build_genesis
-from contracts.runtime import VMRuntime
+from vm.runtime import VMRuntime
 
 DEFAULT_TX_GAS = 2_000_000
 EXPIRY_WINDOW = 100  # blocks a transaction stays valid for
