@@ -42,8 +42,8 @@ from chain.types import (
     Timestamp,
     Transaction,
 )
-from contracts.localchain import Actor, LocalChain
-from contracts.runtime import VMRuntime
+from node.localchain import Actor, LocalChain
+from vm.runtime import VMRuntime
 
 ROOT = Path(__file__).parents[2]
 VECTOR_DIR = ROOT / "tests" / "vectors" / "transition"
