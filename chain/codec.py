@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import msgpack
 
+from chain import fast
 from chain.errors import DecodeError
 
 # Limits on what a decoder will accept. A message larger than this is refused before
@@ -247,12 +248,40 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
             canonical = _packer.pack(value) == data and _single_float_packer.pack(value) == data
         except OverflowError:  # a float64 beyond float32's range: a float, so not canonical
             canonical = False
+        # Nesting: ``encode`` refuses more than MAX_DEPTH levels, so decode does too (the
+        # walk above is in C and does not count levels).
+        if canonical:
+            check_nesting(value, MAX_DEPTH, data)
     if not canonical:
         raise DecodeError(
             "canonical encoding expected (shortest integers, sorted unique map keys, "
             f"bin for bytes, no floats), found a non-canonical form of {len(data)} bytes"
         )
     return value
+
+
+def check_nesting(value: Value, max_depth: int = MAX_DEPTH, data: bytes | None = None) -> None:
+    """Raise ``DecodeError`` unless ``value`` (encoded as ``data``, if given) nests arrays and
+    maps at most ``max_depth`` levels deep, counted as ``encode`` counts them (the top
+    container is level 0), so that it can be put ``MAX_DEPTH - max_depth`` levels down
+    inside another value (a transaction inside a block) and still encode."""
+    if data is not None and fast.nesting_surely_within(data, max_depth):
+        return
+    if not _nesting_within(value, 0, max_depth):
+        raise DecodeError(f"nesting of at most {max_depth} levels expected, found nesting deeper")
+
+
+def _nesting_within(value: Value, depth: int, max_depth: int) -> bool:
+    kind = type(value)
+    if kind is list or kind is tuple:
+        items = value
+    elif kind is dict:
+        items = value.values()
+    else:
+        return True
+    if depth >= max_depth:
+        return False
+    return all(_nesting_within(item, depth + 1, max_depth) for item in items)
 
 
 def _unpack(data: bytes, max_size: int, pairs_hook: Any) -> Value:

@@ -88,3 +88,20 @@ def new_checked_transaction(cls: Any, fields: list[Any]) -> Any:
         signature=signature,
     )
     return tx
+
+
+# Every byte that is not the header of a msgpack array or map (fixmap 0x80-0x8f, fixarray
+# 0x90-0x9f, array16/32 0xdc/0xdd, map16/32 0xde/0xdf).
+_NOT_CONTAINER_HEADER: Final = bytes(b for b in range(256) if not (0x80 <= b <= 0x9F or 0xDC <= b <= 0xDF))
+
+
+def nesting_surely_within(data: bytes, max_depth: int) -> bool:
+    """True when the msgpack ``data`` cannot nest containers deeper than ``max_depth`` levels
+    (``chain.codec`` counts the top container as level 0), counted in C.
+
+    Each container starts with one header byte, so a value nested ``max_depth + 1`` deep
+    has at least that many header-valued bytes; fewer such bytes in all (headers, or the
+    same values inside strings, integers and binaries) prove the nesting is within the limit.
+    A transaction has about ten. False means only "not proven": the caller walks the value.
+    """
+    return len(data.translate(None, _NOT_CONTAINER_HEADER)) <= max_depth  # the header-valued bytes

@@ -70,6 +70,7 @@ MAX_TXS_PER_BLOCK: Final = 10_000
 # The encoded transactions of one block; the rest of ``MAX_BLOCK_SIZE`` is for the header
 # (under 400 bytes) and the array headers, so a valid block always fits its own limit.
 MAX_BLOCK_TX_BYTES: Final = MAX_BLOCK_SIZE - 4096
+MAX_TX_NESTING: Final = codec.MAX_DEPTH - 2  # levels of a transaction's value; see validate_transaction
 
 
 # --- the contract runtime, as the transition sees it -------------------------------------
@@ -192,9 +193,13 @@ def validate_transaction(
     # The fields' form was checked when the object was made (``Transaction``); whether its
     # arguments have a canonical encoding is known once it is encoded.
     try:
-        size = len(tx.encode())
+        encoded = tx.encode()
+        # A transaction sits two levels down in a block ([header, [tx, ...]]): its own
+        # nesting leaves room for them, so every block of valid transactions encodes.
+        codec.check_nesting(tx.fields(), MAX_TX_NESTING, encoded)
     except DecodeError as exc:
         raise InvalidTransaction(f"a transaction with a canonical encoding expected: {exc}") from exc
+    size = len(encoded)
     if tx.chain_id != chain_id:
         raise WrongChain(f"chain id {chain_id!r} expected, found {tx.chain_id!r}")
     if size > MAX_TX_SIZE:

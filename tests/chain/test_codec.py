@@ -173,3 +173,37 @@ def test_invalid_str_subclass_key_is_rejected_even_after_a_cached_order() -> Non
     codec.encode({"b": 1, "a": 2})  # the order of ("b", "a") is now cached
     with pytest.raises(DecodeError, match="map key of type int, str or bytes expected"):
         codec.encode({Key("b"): 1, "a": 2})
+
+
+# --- decode refuses whatever encode refuses (issue 9, item 2) ------------------------------
+
+
+def _nested(depth: int, with_map: bool) -> Any:
+    value: Any = "leaf"
+    for level in range(depth):
+        value = {"k": value} if with_map and level == depth // 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize("with_map", [False, True], ids=["arrays", "with-a-map"])
+@pytest.mark.parametrize("depth", [31, 32, 33, 40, 100])
+def test_decode_refuses_the_nesting_encode_refuses(depth: int, with_map: bool) -> None:
+    value = _nested(depth, with_map)
+    raw = msgpack.packb(value, use_bin_type=True)  # what a sender can put on the wire
+    try:
+        encoded = codec.encode(value)
+    except DecodeError:
+        with pytest.raises(DecodeError, match="nesting of at most 32 levels expected"):
+            codec.decode(raw)
+    else:
+        assert encoded == raw and codec.decode(raw) == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.integers(0, 300) | st.binary(max_size=4), lambda inner: st.lists(inner, max_size=2), max_leaves=60))
+def test_nesting_fast_test_never_passes_what_the_walk_refuses(value: Any) -> None:
+    from chain import fast
+
+    data = msgpack.packb(value, use_bin_type=True)
+    if fast.nesting_surely_within(data, codec.MAX_DEPTH):
+        assert codec._nesting_within(value, 0, codec.MAX_DEPTH)

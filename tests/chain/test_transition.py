@@ -28,9 +28,12 @@ from chain.transition import (
 from chain.types import (
     KIND_DEPLOY,
     KIND_UPGRADE,
+    MAX_RECEIPT_ERROR,
+    MAX_RECEIPT_EVENTS,
     Block,
     BlockHeader,
     Height,
+    Receipt,
     Timestamp,
     Transaction,
 )
@@ -312,3 +315,126 @@ def test_a_block_equals_its_transactions_applied_one_by_one(steps: list[tuple[st
     # And the chosen transactions are a valid block: applying them gives the same result.
     again_state, again_receipts = execute_transactions(chain.state, header, chosen, env)
     assert again_receipts == block_receipts and again_state.root == block_state.root
+
+
+# --- what the chain writes, it can read (issue 9, items 2 and 3) ---------------------------
+
+
+ECHO = """
+@public
+def init() -> None:
+    pass
+
+
+@public
+def refuse(text: str) -> None:
+    require(False, "refused: " + text)
+
+
+@public
+def twice(text: str) -> list:
+    return [text, text]
+
+
+@public
+def announce(count: int) -> None:
+    for i in range(count):
+        emit("tick", {"i": i})
+"""
+
+
+@pytest.fixture
+def echo_chain() -> LocalChain:
+    return LocalChain.genesis(time=T0, contracts=("echo",), sources={"echo": ECHO})
+
+
+def test_invalid_receipt_error_echoing_a_long_argument_still_decodes(echo_chain: LocalChain) -> None:
+    receipt = echo_chain.call(echo_chain.actor("alice"), "echo", "refuse", ["x" * 60_000])
+    assert not receipt.ok and receipt.error.startswith("reverted: refused: xxx")
+    assert len(receipt.error) == MAX_RECEIPT_ERROR
+    assert Receipt.decode(receipt.encode()) == receipt
+
+
+def test_invalid_return_value_beyond_what_a_receipt_holds(echo_chain: LocalChain) -> None:
+    alice = echo_chain.actor("alice")
+    assert echo_chain.return_value(echo_chain.call(alice, "echo", "twice", ["y" * 1000])) == ["y" * 1000] * 2
+    receipt = echo_chain.call(alice, "echo", "twice", ["y" * 40_000])
+    assert not receipt.ok and receipt.error == "a return value of at most 65536 bytes expected, found 80007"
+    assert Receipt.decode(receipt.encode()) == receipt
+
+
+def test_invalid_more_events_than_a_receipt_holds(echo_chain: LocalChain) -> None:
+    alice = echo_chain.actor("alice")
+    assert echo_chain.call(alice, "echo", "announce", [MAX_RECEIPT_EVENTS], gas_limit=4_000_000).ok
+    receipt = echo_chain.call(alice, "echo", "announce", [MAX_RECEIPT_EVENTS + 1], gas_limit=4_000_000)
+    assert not receipt.ok and receipt.error == "at most 1024 events expected, found 1025"
+    assert receipt.events == () and Receipt.decode(receipt.encode()) == receipt
+
+
+_SCALAR = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1), st.text(max_size=20), st.binary(max_size=20), st.booleans(),
+    st.none(),
+)  # fmt: skip
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _deep(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+_ARGS = st.one_of(
+    st.lists(_VALUE, max_size=3),
+    st.integers(min_value=25, max_value=40).map(lambda d: ["MTR-1", _deep(d)]),
+    st.tuples(st.sampled_from(["MTR-1", "M" * 5000]), st.integers(min_value=-5, max_value=10)).map(list),
+)
+
+_PROPOSAL_CHAIN = LocalChain.genesis(time=T0, contracts=("counter",), sources={"counter": COUNTER})
+_PROPOSAL_CHAIN.call(_PROPOSAL_CHAIN.actor("alice"), "counter", "claim", ["MTR-1"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["alice", "bob"]),
+            st.sampled_from(["add", "claim", "bill", "nope"]),
+            _ARGS,
+            st.sampled_from([0, 0, 0, 1, -1]),
+        ),
+        max_size=6,
+    )
+)
+def test_a_proposed_block_always_encodes_and_decodes_to_itself(
+    calls: list[tuple[str, str, list[object], int]],
+) -> None:
+    chain = _PROPOSAL_CHAIN
+    nonces = {"alice": 1, "bob": 0}
+    transactions = []
+    for who, function, args, offset in calls:
+        nonce = max(0, nonces[who] + offset)
+        try:
+            tx = chain.transaction(chain.actor(who), "counter", function, args, nonce=nonce)
+        except DecodeError:  # no canonical encoding, so it cannot be signed: a forged one
+            tx = replace(chain.transaction(chain.actor(who), "counter", function, [], nonce), payload=["counter", function, args])
+        transactions.append(tx)
+        nonces[who] += offset == 0
+    block, _, receipts = propose_block(chain.state, tuple(transactions), chain.time + 1, chain.governance.public_key, chain.env())
+    assert Block.decode(block.encode()) == block
+    assert all(Receipt.decode(r.encode()) == r for r in receipts)
+    apply_block(chain.state, Block.decode(block.encode()), chain.env())  # and every node accepts it
+
+
+def test_invalid_transaction_too_deep_to_fit_in_a_block(chain: LocalChain) -> None:
+    # Alone it encodes (32 levels), but a block adds two levels above it: invalid, left out.
+    alice = chain.actor("alice")
+    tx = chain.transaction(alice, "counter", "add", ["MTR-1", _deep(27)], nonce=0)
+    with pytest.raises(InvalidTransaction, match="nesting of at most 30 levels expected"):
+        validate_transaction(tx, chain.chain_id, chain.height + 1)
+    assert chain.submit([tx]) == () and Block.decode(chain.blocks[-1].encode()) == chain.blocks[-1]
