@@ -11,6 +11,10 @@ class DecodeError(ChainError):
     """Bytes that are not the canonical encoding of the expected object."""
 
 
+class InvalidContractName(DecodeError):
+    """A contract name that is not an identifier (see ``chain.keys.CONTRACT_NAME``)."""
+
+
 class InvalidSignature(ChainError):
     """A signature that does not verify for the stated key, chain and kind."""
 

@@ -6,7 +6,10 @@ lists one kind and every kind is provable like any other key.
 
 from __future__ import annotations
 
+import re
 from typing import Final
+
+from chain.errors import InvalidContractName
 
 NONCE_PREFIX: Final = b"n/"  # n/<32-byte public key> -> next nonce
 CODE_PREFIX: Final = b"k/"  # k/<contract name> -> [bytecode, source_hash, version, deployer]
@@ -14,6 +17,21 @@ STORAGE_PREFIX: Final = b"s/"  # s/<contract name>/<contract key> -> canonical v
 META_PREFIX: Final = b"m/"  # m/<name> -> chain parameters (chain id, governance key, ...)
 MAX_CONTRACT_NAME: Final = 64
 MAX_CONTRACT_KEY: Final = 512
+# A contract name is an identifier: ASCII letters, digits and ``_``, not starting with a
+# digit. It holds no ``/``, so ``s/<name>/`` namespaces are disjoint by construction: no name
+# can be a prefix of another's namespace (``billing/ms`` would write ``billing``'s ``ms/...``).
+CONTRACT_NAME: Final = re.compile(rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_CONTRACT_NAME - 1}}}")
+
+
+def check_contract_name(name: object) -> str:
+    """Return ``name`` if it is a contract name (``CONTRACT_NAME``), else raise
+    ``InvalidContractName`` saying what was expected and found."""
+    if type(name) is not str or CONTRACT_NAME.fullmatch(name) is None:
+        raise InvalidContractName(
+            f"contract name of 1 to {MAX_CONTRACT_NAME} ASCII letters, digits and _ (not starting with a digit) "
+            f"expected, found {name!r:.80}"
+        )
+    return name
 
 
 def nonce_key(account: bytes) -> bytes:
@@ -21,6 +39,8 @@ def nonce_key(account: bytes) -> bytes:
 
 
 def code_key(contract: str) -> bytes:
+    """Where contract ``contract``'s code record lives (installed only under a name that
+    passed ``check_contract_name``: at deploy and at genesis)."""
     return CODE_PREFIX + contract.encode()
 
 

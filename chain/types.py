@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final, NewType
 
-from chain import codec, fast
+from chain import codec, fast, keys
 from chain.errors import DecodeError
 from chain.hashing import Domain, Hash32, hash_domain
 
@@ -180,7 +180,7 @@ def check_payload_shape(kind: str, payload: Any) -> None:
             raise DecodeError(f"call.args: array expected, found {type(fields[2]).__name__}")
     else:
         fields = _expect_list(payload, f"{kind} payload [name, bytecode, source_hash]", 3)
-        _expect_str(fields[0], f"{kind}.name", 64)
+        keys.check_contract_name(_expect_str(fields[0], f"{kind}.name", 64))
         _expect_bytes(fields[1], f"{kind}.bytecode")
         _expect_bytes(fields[2], f"{kind}.source_hash", 32)
 

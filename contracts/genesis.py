@@ -61,6 +61,7 @@ def build_genesis(
         keys.meta_key("governance"): codec.encode(config.governance),
     }
     for name, compiled in compile_contracts(config.contracts, sources).items():
+        keys.check_contract_name(name)  # an identifier: namespaces disjoint by construction
         writes[keys.code_key(name)] = codec.encode([compiled.code, compiled.source_hash, 1, config.governance])
     state = state.with_writes(writes)
     runtime = VMRuntime()

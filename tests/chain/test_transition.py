@@ -14,7 +14,7 @@ from chain import codec, keys
 from chain.errors import DecodeError, InvalidBlock, InvalidTransaction
 from chain.hashing import EMPTY_HASH
 from chain.signatures import sign_transaction
-from chain.state import State
+from chain.state import MemoryBackend, State
 from chain.transition import (
     apply_block,
     apply_transaction,
@@ -438,3 +438,39 @@ def test_invalid_transaction_too_deep_to_fit_in_a_block(chain: LocalChain) -> No
     with pytest.raises(InvalidTransaction, match="nesting of at most 30 levels expected"):
         validate_transaction(tx, chain.chain_id, chain.height + 1)
     assert chain.submit([tx]) == () and Block.decode(chain.blocks[-1].encode()) == chain.blocks[-1]
+
+
+# --- contract names (issue 9, item 7) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["counter/ms", "", "9lives", "with space", "ünï", "x" * 65, "a.b"])
+def test_invalid_deploy_under_a_name_that_is_not_an_identifier(chain: LocalChain, name: str) -> None:
+    import vm
+
+    # ``counter/ms`` would own s/counter/ms/..., inside counter's own namespace s/counter/.
+    code = vm.compile_source(COUNTER, "c").code
+    unsigned = Transaction(
+        chain.chain_id, chain.governance.public_key, 0, chain.height + 10, 4_000_000, KIND_DEPLOY,
+        ["ok", code, bytes(32)], bytes(64),
+    )  # fmt: skip
+    with pytest.raises(DecodeError, match=r"contract name of 1 to 64 ASCII letters|deploy.name: at most 64 characters"):
+        replace(unsigned, payload=[name, code, bytes(32)])
+    wire = codec.encode([*unsigned.body_fields()[:6], [name, code, bytes(32)], unsigned.signature])
+    with pytest.raises(DecodeError, match=r"contract name of 1 to 64 ASCII letters|deploy.name: at most 64 characters"):
+        Transaction.decode(wire)
+
+
+def test_basic_deploy_names_are_identifiers(chain: LocalChain) -> None:
+    import vm
+
+    code = vm.compile_source(COUNTER, "meter_counter_2").code
+    (receipt,) = chain.submit([_deploy_tx(chain, chain.governance, KIND_DEPLOY, "Meter_counter_2", code, 0)])
+    assert receipt.ok, receipt.error
+
+
+def test_invalid_genesis_contract_name() -> None:
+    from contracts.genesis import GenesisConfig, build_genesis
+
+    config = GenesisConfig("c", Timestamp(T0), Actor.named("g").public_key, contracts=("counter/ms",))
+    with pytest.raises(DecodeError, match="contract name of 1 to 64 ASCII letters"):
+        build_genesis(config, MemoryBackend(), {"counter/ms": COUNTER})
