@@ -12,13 +12,20 @@ A telegram as a radio receiver hands it over:
   in L) after removing the others.
 * ELL (CI 8C..8F): extended link layer; CI 8D/8F carry a session number and may encrypt the
   rest with AES-128-CTR, checked by the payload CRC.
-* AFL (CI 90): authentication and fragmentation layer; its message counter feeds the key
-  derivation of security mode 7.
+* AFL (CI 90): authentication and fragmentation layer (EN 13757-7, OMS Vol. 2): fragment
+  control, message control (the authentication type), key information, the message counter
+  that feeds the key derivation of security mode 7, a MAC and the message length. When a key
+  is given and the AFL carries a MAC, the MAC is checked before anything is decrypted:
+  AES-CMAC with Kmac = AES-CMAC(K, 01 || MC || ID || 07 x 7) over MCL || MC || [ML] || every
+  byte from the next CI to the end of the message, truncated to the type's length (8 bytes
+  for type 5, the one OMS uses). A telegram handed over already decrypted (2F 2F, no key)
+  cannot be checked: its MAC covered the ciphertext the receiver replaced.
 * TPL: CI 7A (short header: access number, status, configuration word), CI 72 (long header:
   also the meter's address), CI 73 (long header, then a compact frame), CI 78 (none). The
   configuration word names the OMS security mode: 0 none, 2 DES-CBC with IV = 0 (withdrawn,
   8-byte key), 5 AES-128-CBC with IV = M || A || 8 x access number, 7 AES-128-CBC with
-  IV = 0 and the key derived with AES-CMAC from the message counter (OMS 7.2.4.2).
+  IV = 0 and the key derived with AES-CMAC from the message counter:
+  Kenc = AES-CMAC(K, 00 || MC || ID || 07 x 7) (OMS Vol. 2, key derivation function A).
   Decrypted data starts with 2F 2F; anything else means a wrong key.
 
 The application data are EN 13757-3 records, decoded by ``meter_adapters.mbus``. What is not
@@ -31,6 +38,7 @@ identifier is ``"MAN-IIIIIIII"`` as for wired M-Bus, from the long TPL header wh
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,6 +91,19 @@ KNOWN_COMPACT_HEADERS: Final = tuple(
     )
 )
 FIRST_BLOCK: Final = 10  # L C M(2) A(6)
+# AFL fragment control (FCL) bits and message control (MCL) authentication types.
+AFL_MORE_FRAGMENTS: Final = 0x4000
+AFL_HAS_CONTROL: Final = 0x2000  # MCL
+AFL_HAS_LENGTH: Final = 0x1000  # ML
+AFL_HAS_COUNTER: Final = 0x0800  # MCR
+AFL_HAS_MAC: Final = 0x0400
+AFL_HAS_KEY_INFO: Final = 0x0200  # KI
+# Authentication type (MCL bits 0-3) -> bytes of the AES-CMAC-128 kept in the MAC field
+# (EN 13757-7; OMS security profile B uses type 5: 8 bytes). Type 8 is AES-GMAC.
+AFL_CMAC_LENGTHS: Final = {3: 2, 4: 4, 5: 8, 6: 12, 7: 16}
+# Derivation constants of the OMS key derivation function (messages from the meter).
+KDF_ENCRYPTION_FROM_METER: Final = 0x00
+KDF_MAC_FROM_METER: Final = 0x01
 
 
 # --- CRC -----------------------------------------------------------------------------
@@ -230,11 +251,17 @@ def _crc_ok(plain: bytes) -> bool:
     return len(plain) >= 2 and crc16_en13757(plain[2:]) == int.from_bytes(plain[:2], "little")
 
 
-def _kdf_mode7(key: bytes, counter: bytes, identification: bytes) -> bytes:
-    """OMS mode 7 encryption key: AES-CMAC(K, 00 || MC || ID || 07 x 7)."""
+def _cmac(key: bytes, message: bytes) -> bytes:
     mac = CMAC(algorithms.AES(key))
-    mac.update(b"\x00" + counter + identification + b"\x07" * 7)
+    mac.update(message)
     return mac.finalize()
+
+
+def oms_kdf(key: bytes, constant: int, counter: bytes, identification: bytes) -> bytes:
+    """An ephemeral key of OMS security profile B: AES-CMAC(K, DC || MC || ID || 07 x 7),
+    with the AFL message counter and the meter's identification as transmitted (LSB first);
+    DC 00 gives the encryption key, 01 the MAC key."""
+    return _cmac(key, bytes((constant,)) + counter + identification + b"\x07" * 7)
 
 
 def _cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
@@ -301,26 +328,95 @@ def _is_kept_crc_of_replaced_ciphertext(rest: bytes) -> bool:
     return False
 
 
-def _parse_afl(data: bytes, pos: int) -> tuple[bytes | None, int]:
-    """Skip an AFL (CI 90) and return its message counter (4 bytes) if present."""
+@dataclass(frozen=True, slots=True)
+class AuthenticationLayer:
+    """The fields of an AFL (CI 90) that authentication needs, as transmitted."""
+
+    control: int | None  # MCL: authentication type (bits 0-3) and what the message holds
+    counter: bytes | None  # MCR, 4 bytes LSB first
+    length: bytes | None  # ML, 2 bytes LSB first
+    mac: bytes | None
+
+
+def _parse_afl(data: bytes, pos: int) -> tuple[AuthenticationLayer, int]:
+    """The AFL at ``pos`` (after its CI) and where the next CI is. Its fields follow the
+    fragment control word in the order FCL, MCL, KI, MCR, MAC, ML (EN 13757-7), each present
+    when its FCL bit says so, and must fill the AFL's length exactly: a MAC whose position is
+    uncertain cannot be checked."""
     _need(data, pos, 1, "AFL length")
     afl_len = data[pos]
     _need(data, pos + 1, afl_len, "AFL")
     afl = data[pos + 1 : pos + 1 + afl_len]
     _need(afl, 0, 2, "AFL fragmentation control")
     fcl = int.from_bytes(afl[0:2], "little")
-    if fcl & 0x4000:
+    if fcl & AFL_MORE_FRAGMENTS:
         raise UnsupportedFrame("an unfragmented telegram expected, found an AFL fragment")
     at = 2
-    if fcl & 0x2000:  # MCL present
+    control = counter = length = mac = None
+    if fcl & AFL_HAS_CONTROL:
+        _need(afl, at, 1, "AFL message control")
+        control = afl[at]
         at += 1
-    if fcl & 0x0200:  # KI present
+    if fcl & AFL_HAS_KEY_INFO:
+        _need(afl, at, 2, "AFL key information")
         at += 2
-    counter = None
-    if fcl & 0x0800:  # MCR present
+    if fcl & AFL_HAS_COUNTER:
         _need(afl, at, 4, "AFL message counter")
         counter = afl[at : at + 4]
-    return counter, pos + 1 + afl_len
+        at += 4
+    if fcl & AFL_HAS_MAC:
+        if control is None:
+            raise UnsupportedFrame(
+                "an AFL message control field (the MAC's authentication type) expected "
+                "before the MAC, found none"
+            )
+        kind = control & 0x0F
+        if kind not in AFL_CMAC_LENGTHS:
+            raise UnsupportedFrame(
+                f"AFL authentication type 3-7 (AES-CMAC-128) expected, found {kind}"
+                + (" (AES-GMAC)" if kind == 8 else "")
+            )
+        size = AFL_CMAC_LENGTHS[kind]
+        _need(afl, at, size, "AFL MAC")
+        mac = afl[at : at + size]
+        at += size
+    if fcl & AFL_HAS_LENGTH:
+        _need(afl, at, 2, "AFL message length")
+        length = afl[at : at + 2]
+        at += 2
+    if at != afl_len:
+        raise UnsupportedFrame(
+            f"an AFL of {at} bytes (the fields its control word {fcl:04X} lists) expected, "
+            f"found AFLL = {afl_len}"
+        )
+    return AuthenticationLayer(control, counter, length, mac), pos + 1 + afl_len
+
+
+def check_afl_mac(
+    afl: AuthenticationLayer, key: bytes, identification: bytes, message: bytes
+) -> None:
+    """Check the AFL's MAC (when it has one) over ``message``, the bytes from the CI after
+    the AFL to the end of the telegram: AES-CMAC with the MAC key derived from ``key``, the
+    message counter and ``identification`` (the meter's, LSB first), over
+    MCL || MCR || [ML] || message, truncated to the MAC's length (OMS Vol. 2, EN 13757-7)."""
+    if afl.mac is None:
+        return
+    assert afl.control is not None  # _parse_afl requires it before a MAC
+    if afl.counter is None:
+        raise UnsupportedFrame(
+            "an AFL message counter (the MAC key's derivation input) expected, found none"
+        )
+    mac_key = oms_kdf(key, KDF_MAC_FROM_METER, afl.counter, identification)
+    covered = bytes((afl.control,)) + afl.counter + (afl.length or b"") + message
+    expected = _cmac(mac_key, covered)[: len(afl.mac)]
+    if not hmac.compare_digest(expected, afl.mac):
+        raise WrongKey(
+            f"AFL MAC {expected.hex().upper()} expected (AES-CMAC of the {len(message)} bytes "
+            f"from CI {message[0]:02X} with the key derived for message counter "
+            f"{int.from_bytes(afl.counter, 'little')} and meter "
+            f"{identification[::-1].hex().upper()}), found {afl.mac.hex().upper()}: the "
+            "telegram was changed after the meter sent it, or the key is not this meter's"
+        )
 
 
 def decode_wmbus(
@@ -339,7 +435,8 @@ def decode_wmbus(
     address = link.address
     iv_address = raw_address
     pos = FIRST_BLOCK
-    counter: bytes | None = None
+    afl: AuthenticationLayer | None = None
+    afl_end = 0
     while True:
         _need(frame, pos, 1, "CI field")
         ci = frame[pos]
@@ -369,10 +466,21 @@ def decode_wmbus(
                 frame, pos = plain, 0
             continue
         if ci == CI_AFL:
-            counter, pos = _parse_afl(frame, pos + 1)
+            afl, pos = _parse_afl(frame, pos + 1)
+            afl_end = pos
             continue
         break
     pos += 1
+    if afl is not None and afl.mac is not None and key is not None:
+        # Checked before anything is decrypted or decoded. The key derivation takes the
+        # meter's identification from the long TPL header when there is one (the meter
+        # behind a repeater), else from the link layer.
+        if ci in (CI_TPL_LONG, CI_COMPACT_LONG):
+            _need(frame, pos, 4, "long TPL header")
+            identification = frame[pos : pos + 4]
+        else:
+            identification = raw_address[2:6]
+        check_afl_mac(afl, _aes_key(key, 7), identification, frame[afl_end:])
     access = status = configuration = 0
     if ci in (CI_TPL_LONG, CI_COMPACT_LONG):
         _need(frame, pos, 12, "long TPL header")
@@ -432,11 +540,11 @@ def decode_wmbus(
         elif mode == 5:
             plain = _cbc_decrypt(aes, iv_address + bytes((access,)) * 8, payload[:size])
         else:
-            if counter is None:
+            if afl is None or afl.counter is None:
                 raise UnsupportedFrame(
                     "an AFL message counter for security mode 7 expected, found none"
                 )
-            derived = _kdf_mode7(aes, counter, iv_address[2:6])
+            derived = oms_kdf(aes, KDF_ENCRYPTION_FROM_METER, afl.counter, iv_address[2:6])
             plain = _cbc_decrypt(derived, bytes(16), payload[:size])
         if plain[:2] != CHECK_BYTES:
             raise WrongKey(

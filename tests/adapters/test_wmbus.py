@@ -1,6 +1,7 @@
-"""Wireless M-Bus: link layer with or without CRCs, ELL, OMS security mode 5 (and 7), on the
-telegrams of wmbusmeters' driver tests (read from the shared fixtures, GPL-3.0, not copied)
-and pymeterbus's encrypted telegram; wrong keys and changed bytes are rejected."""
+"""Wireless M-Bus: link layer with or without CRCs, ELL, OMS security mode 5 and 7 with the
+AFL MAC, on the telegrams of wmbusmeters' driver tests (read from the shared fixtures,
+GPL-3.0, not copied), pymeterbus's encrypted telegram and the OMS security profile B example;
+wrong keys and changed bytes are rejected."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -592,29 +594,174 @@ def test_basic_ell_aes_ctr() -> None:
         wmbus.parse_wmbus(wire, bytes(16))
 
 
-def _mode7_telegram(key: bytes, counter: int) -> bytes:
-    """An OMS mode 7 telegram: AFL with message counter, short TPL, CBC with a derived key."""
+def _cmac(key: bytes, message: bytes) -> bytes:
+    mac = CMAC(algorithms.AES(key))
+    mac.update(message)
+    return mac.finalize()
+
+
+def _mode7_telegram(key: bytes, counter: int, with_mac: bool = True) -> bytes:
+    """An OMS mode 7 telegram: AFL with message counter (and, with ``with_mac``, the message
+    control byte and an 8-byte AES-CMAC), short TPL, CBC with a derived key."""
     blocks = 1
     configuration = (7 << 8) | (blocks << 4)
     plain = (b"\x2f\x2f" + RECORDS).ljust(16, b"\x2f")
     identification = bytes.fromhex("78563412")
-    derived = wmbus._kdf_mode7(key, counter.to_bytes(4, "little"), identification)
+    mc = counter.to_bytes(4, "little")
+    derived = wmbus.oms_kdf(key, wmbus.KDF_ENCRYPTION_FROM_METER, mc, identification)
     encryptor = Cipher(algorithms.AES(derived), modes.CBC(bytes(16))).encryptor()
     ciphertext = encryptor.update(plain) + encryptor.finalize()
-    fcl = 0x0800  # MCR present
-    afl = fcl.to_bytes(2, "little") + counter.to_bytes(4, "little")
     tpl = bytes((0x7A, 0x2A, 0x00)) + configuration.to_bytes(2, "little") + b"\x10"
+    if not with_mac:
+        afl = (0x0800).to_bytes(2, "little") + mc  # MCR present
+    else:
+        control = 0x25  # message counter in the message, authentication type 5 (CMAC, 8 B)
+        mac_key = _cmac(key, b"\x01" + mc + identification + b"\x07" * 7)
+        mac = _cmac(mac_key, bytes((control,)) + mc + tpl + ciphertext)[:8]
+        afl = (0x2C00).to_bytes(2, "little") + bytes((control,)) + mc + mac  # MCL, MCR, MAC
     return _link(0x90, bytes((len(afl),)) + afl + tpl + ciphertext)
 
 
 def test_basic_mode7_round_trip() -> None:
     key = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
-    raw = _mode7_telegram(key, 0x11)
-    telegram = wmbus.decode_wmbus(raw, key)
-    assert telegram.security_mode == 7
-    assert {r.quantity: r.value for r in wmbus.parse_wmbus(raw, key)} == {"volume": 1000}
+    for with_mac in (True, False):  # the MAC is checked when the AFL carries one
+        raw = _mode7_telegram(key, 0x11, with_mac)
+        telegram = wmbus.decode_wmbus(raw, key)
+        assert telegram.security_mode == 7
+        assert {r.quantity: r.value for r in wmbus.parse_wmbus(raw, key)} == {"volume": 1000}
     with pytest.raises(WrongKey, match="2F 2F expected"):
-        wmbus.parse_wmbus(raw, bytes(16))
+        wmbus.parse_wmbus(_mode7_telegram(key, 0x11, with_mac=False), bytes(16))
+    with pytest.raises(WrongKey, match="AFL MAC [0-9A-F]{16} expected .* found [0-9A-F]{16}"):
+        wmbus.parse_wmbus(_mode7_telegram(key, 0x11), bytes(16))
+
+
+def test_invalid_mode7_changed_last_block_is_refused_by_the_mac() -> None:
+    # CBC confines a change in the last ciphertext block to the last clear block, after the
+    # 2F 2F check: without the MAC such a telegram decoded to different records.
+    key = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+    raw = bytearray(_mode7_telegram(key, 0x11))
+    raw[-3] ^= 0x01
+    with pytest.raises(WrongKey, match="AFL MAC .* found .*: the telegram was changed"):
+        wmbus.parse_wmbus(bytes(raw), key)
+
+
+# The OMS security profile B example (OMS Specification Vol. 2, annex N: ELS water meter
+# 12345678, ELL, AFL with message counter 2739 and an 8-byte MAC, mode 7, two encrypted
+# blocks), as its bytes appear in the tests of openmuc/jmbus (MPL-2.0), without link-layer
+# CRCs and with frame format A CRCs. Key 00 01 .. 0F.
+OMS_PROFILE_B = bytes.fromhex(
+    "434493157856341233038C2075900F002C25B30A000021924D4F2FB66E017A75002007109058475F4BC91D"
+    "F878B80A1B0F98B629024AAC727942BFC549233C0140829B93"
+)
+OMS_PROFILE_B_FORMAT_A = bytes.fromhex(
+    "434493157856341233037AC98C2075900F002C25B30A000021924D4FBA372FB66E017A75002007109058475F"
+    "4BC9D1281DF878B80A1B0F98B629024AAC7279429398BFC549233C0140829B93BAA1"
+)
+OMS_PROFILE_B_KEY = bytes(range(16))
+
+
+def test_basic_oms_profile_b_example_mac_is_the_oms_cmac() -> None:
+    # The rule, written out: Kmac = CMAC(K, 01 || MCR || ID || 07 x 7); MAC = the first 8
+    # bytes of CMAC(Kmac, MCL || MCR || every byte from the CI after the AFL to the end).
+    raw = OMS_PROFILE_B
+    afl = raw[15:30]  # after L C M A, ELL 8C 20 75, AFL CI 90 and AFLL 0F
+    fcl, control, counter, mac = afl[0:2], afl[2:3], afl[3:7], afl[7:15]
+    assert (fcl.hex(), control.hex(), int.from_bytes(counter, "little")) == ("002c", "25", 2739)
+    mac_key = _cmac(OMS_PROFILE_B_KEY, b"\x01" + counter + raw[4:8] + b"\x07" * 7)
+    assert _cmac(mac_key, control + counter + raw[30:])[:8] == mac
+    assert raw[30] == 0x7A  # the MAC covers the TPL from its CI on
+    for wire in (OMS_PROFILE_B, OMS_PROFILE_B_FORMAT_A):
+        telegram = wmbus.decode_wmbus(wire, OMS_PROFILE_B_KEY)
+        assert telegram.security_mode == 7
+        [volume] = wmbus.parse_wmbus(wire, OMS_PROFILE_B_KEY)
+        assert (volume.meter, volume.quantity, volume.value, volume.unit) == (
+            "ELS-12345678",
+            "volume",
+            28_504_270,  # 28504.27 m3
+            "dm3",
+        )
+
+
+def test_invalid_oms_profile_b_every_one_bit_change_is_refused() -> None:
+    # Every bit the MAC or its key derivation covers: the meter id, the AFL's message control,
+    # counter and MAC, and everything from the TPL's CI to the end.
+    covered = [*range(4, 8), *range(17, len(OMS_PROFILE_B))]
+    for index in covered:
+        for bit in range(8):
+            tampered = bytearray(OMS_PROFILE_B)
+            tampered[index] ^= 1 << bit
+            with pytest.raises(AdapterError) as info:
+                wmbus.parse_wmbus(bytes(tampered), OMS_PROFILE_B_KEY)
+            if index >= 30 or 22 <= index < 30:  # TPL and data, or the MAC itself
+                assert "AFL MAC" in str(info.value), (index, bit, str(info.value))
+
+
+def test_invalid_oms_profile_b_tampered_message_says_expected_and_found() -> None:
+    tampered = bytearray(OMS_PROFILE_B)
+    tampered[-1] ^= 0x01
+    with pytest.raises(WrongKey) as info:
+        wmbus.parse_wmbus(bytes(tampered), OMS_PROFILE_B_KEY)
+    assert str(info.value) == (
+        "AFL MAC 5279750A17A26D29 expected (AES-CMAC of the 38 bytes from CI 7A with the key "
+        "derived for message counter 2739 and meter 12345678), found 21924D4F2FB66E01: the "
+        "telegram was changed after the meter sent it, or the key is not this meter's"
+    )
+    with pytest.raises(WrongKey, match="AFL MAC .* found 21924D4F2FB66E01"):
+        wmbus.parse_wmbus(OMS_PROFILE_B, bytes(16))  # another meter's key
+
+
+def test_invalid_afl_layouts_that_hide_the_mac() -> None:
+    key = OMS_PROFILE_B_KEY
+    raw = bytearray(_mode7_telegram(key, 0x11))
+    afl = raw.index(b"\x90\x0f") + 2  # the AFL's FCL
+    no_control = bytearray(raw)
+    no_control[afl + 1] &= ~0x20  # FCL without MCL, but with a MAC
+    with pytest.raises(UnsupportedFrame, match="message control field .* expected"):
+        wmbus.parse_wmbus(bytes(no_control), key)
+    gmac = bytearray(raw)
+    gmac[afl + 2] = 0x28  # authentication type 8
+    with pytest.raises(UnsupportedFrame, match=r"type 3-7 \(AES-CMAC-128\) expected, found 8"):
+        wmbus.parse_wmbus(bytes(gmac), key)
+    longer = bytearray(raw)
+    longer[afl - 1] += 1  # AFLL one more than its fields
+    with pytest.raises(UnsupportedFrame, match="an AFL of 15 bytes .* expected, found AFLL = 16"):
+        wmbus.parse_wmbus(bytes(longer), key)
+
+
+def _corpus_afl_mac_telegrams() -> list[bytes]:
+    """The telegrams of the wmbusmeters corpus (driver tests and simulations) whose AFL
+    carries a MAC."""
+    texts = [test["telegram"] for test in _driver_tests()]
+    for path in sorted((SHARED / "wmbusmeters_simulations").glob("*.txt")):
+        texts += re.findall(r"^telegram=(\S+)", path.read_text(), re.MULTILINE)
+    found = []
+    for text in texts:
+        raw = _hex(text)
+        try:
+            frame = wmbus.strip_crcs(raw)
+        except AdapterError:
+            continue
+        pos = 10 + {0x8C: 3, 0x8D: 7, 0x8E: 11, 0x8F: 15}.get(frame[10], 0)
+        if frame[10] in (0x8D, 0x8F):  # a session: the payload CRC comes first, if clear
+            if not wmbus._crc_ok(frame[pos:]):
+                continue
+            pos += 2
+        if frame[pos : pos + 1] == b"\x90" and frame[pos + 3] & 0x04:  # FCL bit 10: MAC
+            found.append(raw)
+    return found
+
+
+def test_basic_wmbusmeters_afl_mac_telegrams() -> None:
+    # Every mode 7 telegram with an AFL MAC in the corpus was logged by a receiver that had
+    # already decrypted it (2F 2F after the TPL header, no key given): the MAC covered the
+    # ciphertext it replaced, so without a key they read as clear text, and with any key the
+    # MAC check refuses them rather than trusting bytes it cannot authenticate.
+    telegrams = _corpus_afl_mac_telegrams()
+    assert len(telegrams) == 24
+    for raw in telegrams:
+        assert wmbus.decode_wmbus(raw).security_mode == 7
+        with pytest.raises(WrongKey, match="AFL MAC [0-9A-F]{16} expected .* found"):
+            wmbus.decode_wmbus(raw, OMS_PROFILE_B_KEY)
 
 
 def test_basic_wired_frame_is_accepted() -> None:
