@@ -15,7 +15,7 @@ is no longer the backend's head, to the tree at that root, so old roots stay rea
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -30,6 +30,8 @@ __all__ = [
     "MemoryBackend",
     "MissingNode",
     "Proof",
+    "ScanBudget",
+    "ScanBudgetExceeded",
     "StaleState",
     "State",
     "StateChanges",
@@ -151,6 +153,24 @@ class _KeyIndex:
         elif j == len(chunk):
             maxes[i] = chunk[-1]
 
+    def iter_from(self, prefix: bytes, start_after: bytes) -> Iterator[bytes]:
+        """The keys starting with ``prefix`` and greater than ``start_after``, ascending,
+        one at a time: O(log n) to find the first, O(1) for each next."""
+        chunks, maxes = self._chunks, self._maxes
+        i = bisect.bisect_right(maxes, start_after)
+        after = (i, bisect.bisect_right(chunks[i], start_after)) if i < len(chunks) else (i, 0)
+        i = bisect.bisect_left(maxes, prefix)
+        at_prefix = (i, bisect.bisect_left(chunks[i], prefix)) if i < len(chunks) else (i, 0)
+        i, j = max(after, at_prefix)
+        while i < len(chunks):
+            chunk = chunks[i]
+            for k in range(j, len(chunk)):
+                key = chunk[k]
+                if not key.startswith(prefix):
+                    return
+                yield key
+            i, j = i + 1, 0
+
     def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
         chunks, maxes = self._chunks, self._maxes
         # The first key greater than ``start_after`` and not less than ``prefix``.
@@ -231,44 +251,81 @@ class _Memo:
         self.nodes: dict[bytes, bytes] = {}
 
 
+class ScanBudgetExceeded(StateError):
+    """A scan that would visit more keys than its ``ScanBudget`` allows."""
+
+
+class ScanBudget:
+    """How many keys one scan may visit, and how many it did.
+
+    A scan merges committed keys with pending writes; a pending delete hides a key without
+    returning it, so the keys a scan visits can outnumber the keys it returns. Every layer
+    counts what it visits here (a pending write taken, a committed key fetched), so the
+    caller can charge for the work (the VM's ``storage_keys``) and stop it when the caller
+    cannot pay: ``ScanBudgetExceeded`` is raised before the count passes ``max_visits``
+    by more than one page of committed keys.
+    """
+
+    __slots__ = ("max_visits", "visited")
+
+    def __init__(self, max_visits: int) -> None:
+        self.max_visits = max_visits
+        self.visited = 0
+
+    def visit(self, count: int) -> None:
+        self.visited += count
+        if self.visited > self.max_visits:
+            raise ScanBudgetExceeded(
+                f"a scan of at most {self.max_visits} key visits expected, found one of more"
+            )
+
+
 def merge_scan(
     fetch: Callable[[bytes, int], list[bytes]],
-    pending: list[bytes],
+    pending: Iterator[bytes],
     is_live: Callable[[bytes], bool],
     after: bytes,
     limit: int,
+    budget: ScanBudget | None = None,
 ) -> list[bytes]:
     """Up to ``limit`` keys, ascending, of committed keys merged with pending writes.
 
     ``fetch(cursor, n)`` pages the committed keys greater than ``cursor`` (already limited
-    to the wanted prefix); ``pending`` are the written keys in range, sorted; ``is_live``
-    tells a pending write from a pending delete. A pending key hides the committed key it
-    overwrites or deletes. Shared by ``State.scan`` and the VM's buffered ``storage_keys``.
+    to the wanted prefix); ``pending`` yields the written keys in range, ascending;
+    ``is_live`` tells a pending write from a pending delete. A pending key hides the
+    committed key it overwrites or deletes. The work is the keys visited: each pending key
+    taken and each committed key fetched counts one (``budget``).
     """
     if limit <= 0:
         return []
     out: list[bytes] = []
     page: list[bytes] = []
     p = 0  # position in page
-    i = 0  # position in pending
     cursor = after  # the last committed key taken
     exhausted = False
+    mine = next(pending, None)
+    if budget is not None and mine is not None:
+        budget.visit(1)
     while len(out) < limit:
         if p == len(page) and not exhausted:
-            page = fetch(cursor, limit)
+            want = limit - len(out)
+            page = fetch(cursor, want)
             p = 0
-            exhausted = len(page) < limit
+            exhausted = len(page) < want
+            if budget is not None:
+                budget.visit(len(page))
         committed = page[p] if p < len(page) else None
-        mine = pending[i] if i < len(pending) else None
         if committed is None and mine is None:
             break
         if mine is not None and (committed is None or mine <= committed):
             if mine == committed:
                 cursor = committed
                 p += 1
-            i += 1
             if is_live(mine):
                 out.append(mine)
+            mine = next(pending, None)
+            if budget is not None and mine is not None:
+                budget.visit(1)
         else:
             assert committed is not None
             cursor = committed
@@ -278,50 +335,117 @@ def merge_scan(
 
 
 class StateReads(Protocol):
-    """What executing a transaction reads: a ``State`` or a block's ``WriteBuffer``."""
+    """What executing a transaction reads: a ``State`` or a ``WriteBuffer`` over one. The
+    one state-read interface of the chain and the VM."""
 
     def get(self, key: bytes) -> bytes | None: ...
 
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]: ...
+    def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
+        """Up to ``limit`` keys starting with ``prefix``, greater than ``start_after``,
+        ascending. Costs O(log n) plus the keys visited, which ``budget`` counts (and
+        bounds) when given; a visited key is a returned key, a pending delete passed
+        over, or the committed key it hides."""
+        ...
+
+
+def _scan(reads: StateReads, prefix: bytes, cursor: bytes, limit: int, budget: ScanBudget | None) -> list[bytes]:
+    # Without a budget, the three-argument call: readers written before budgets still fit.
+    return reads.scan(prefix, cursor, limit) if budget is None else reads.scan(prefix, cursor, limit, budget)
+
+
+def _starting_with(keys: list[bytes], first: int, prefix: bytes) -> Iterator[bytes]:
+    for i in range(first, len(keys)):
+        key = keys[i]
+        if not key.startswith(prefix):
+            return
+        yield key
 
 
 def scan_with_writes(
-    reads: StateReads, writes: Mapping[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
+    reads: StateReads,
+    writes: Mapping[bytes, bytes | None],
+    prefix: bytes,
+    after: bytes,
+    limit: int,
+    budget: ScanBudget | None = None,
 ) -> list[bytes]:
     """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the keys of
-    ``reads`` merged with ``writes`` not yet part of it (``None`` deletes)."""
+    ``reads`` merged with ``writes`` not yet part of it (``None`` deletes).
+
+    ``writes`` is a plain map, so its keys in range are sorted on every call: O(w log w)
+    for w of them. A caller that scans repeatedly while writing keeps a ``WriteBuffer``
+    instead, whose ``scan`` costs O(log n) plus the keys visited."""
     pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
     return merge_scan(
-        lambda cursor, n: reads.scan(prefix, cursor, n), pending, lambda k: writes[k] is not None, after, limit
+        lambda cursor, n: _scan(reads, prefix, cursor, n, budget),
+        iter(pending),
+        lambda k: writes[k] is not None,
+        after,
+        limit,
+        budget,
     )
 
 
 class WriteBuffer:
-    """The writes of a block's transactions so far, over the view the block starts from.
+    """Writes over a view that reads see first: a block's transactions so far over the view
+    the block starts from (and, in the VM, one call's writes over the block's buffer).
 
     Executing a block reads what its earlier transactions wrote. Making a new immutable
     ``State`` per transaction costs a copy of the writes and a longer walk for every read;
     one block's execution owns a buffer instead, which only grows and is never shared, and
-    ``state()`` makes the immutable view at the end."""
+    ``state()`` makes the immutable view at the end.
 
-    __slots__ = ("base", "writes")
+    Its written keys are also kept in order (indexed lazily, at the first scan after new
+    keys): a prefix scan costs O(log n) plus the keys it visits, never a sort of every key
+    written so far, so scans repeated by later transactions stay paid for by their gas.
+    """
 
-    def __init__(self, base: State) -> None:
+    __slots__ = ("_index", "_unindexed", "base", "writes")
+
+    def __init__(self, base: StateReads) -> None:
         self.base = base
         self.writes: dict[bytes, bytes | None] = {}
+        self._index = _KeyIndex()  # the keys of ``writes`` that are indexed, ascending
+        self._unindexed: list[bytes] = []  # keys of ``writes`` not yet in ``_index``
 
     def get(self, key: bytes) -> bytes | None:
         writes = self.writes
         return writes[key] if key in writes else self.base.get(key)
 
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
-        return scan_with_writes(self.base, self.writes, prefix, start_after, limit)
+    def set(self, key: bytes, value: bytes | None) -> None:
+        """Write ``value`` (``None`` deletes) under ``key``."""
+        if key not in self.writes:
+            self._unindexed.append(key)
+        self.writes[key] = value
 
     def apply(self, writes: Writes) -> None:
-        self.writes.update(writes)
+        own = self.writes
+        self._unindexed.extend(k for k in writes if k not in own)
+        own.update(writes)
+
+    def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
+        if self._unindexed:
+            # Each key is indexed once; a batch larger than an eighth of the index merges in
+            # one linear pass, so indexing costs O(log n) amortized per written key.
+            added = sorted(self._unindexed)
+            self._index.update(added, set(), len(self.writes) - len(added))
+            self._unindexed.clear()
+        writes = self.writes
+        return merge_scan(
+            lambda cursor, n: _scan(self.base, prefix, cursor, n, budget),
+            self._index.iter_from(prefix, start_after),
+            lambda k: writes[k] is not None,
+            start_after,
+            limit,
+            budget,
+        )
 
     def state(self) -> State:
-        return self.base.with_writes(self.writes)
+        """The immutable view of the base (a ``State``) with these writes."""
+        base = self.base
+        if not isinstance(base, State):
+            raise TypeError(f"a buffer over a State expected, found one over {type(base).__name__}")
+        return base.with_writes(self.writes)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -361,7 +485,7 @@ class State:
             return backend.get_value(key)
         return merkle.lookup(backend.get_node, self.base_root, key)
 
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
+    def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
         """Up to ``limit`` keys of this view starting with ``prefix``, greater than
         ``start_after``, ascending. Needs a view of the backend's head (``StaleState``)."""
         if not self.is_head:
@@ -371,22 +495,22 @@ class State:
             )
         if limit <= 0:
             return []
+        backend = self.backend
         if not self.levels:
-            return self.backend.scan(prefix, start_after, limit)
+            keys = backend.scan(prefix, start_after, limit)
+            if budget is not None:
+                budget.visit(len(keys))
+            return keys
         flat = self._flat()
-        pending = self._pending_keys()
+        pending = self._pending_keys()  # sorted once per view
         first = max(bisect.bisect_right(pending, start_after), bisect.bisect_left(pending, prefix))
-        candidates = []
-        for key in pending[first:]:
-            if not key.startswith(prefix):
-                break
-            candidates.append(key)
         return merge_scan(
-            lambda cursor, n: self.backend.scan(prefix, cursor, n),
-            candidates,
+            lambda cursor, n: backend.scan(prefix, cursor, n),
+            _starting_with(pending, first, prefix),
             lambda key: flat[key] is not None,
             start_after,
             limit,
+            budget,
         )
 
     # --- writes ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_KEY, storage_prefix
 from chain.signatures import verify_raw
-from chain.state import scan_with_writes
+from chain.state import ScanBudget, scan_with_writes
 from chain.types import Event
 from vm import gas as g
 from vm.errors import OutOfGas, ReadOnlyViolation, VMError
@@ -35,7 +35,7 @@ class StateAccess(Protocol):
 
     def get(self, key: bytes) -> bytes | None: ...
 
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
+    def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
         """Up to ``limit`` keys starting with ``prefix``, greater than ``start_after``,
         ascending."""
         ...

@@ -21,9 +21,12 @@ from chain.merkle import Proof, verify_proof
 from chain.state import (
     Backend,
     MemoryBackend,
+    ScanBudget,
+    ScanBudgetExceeded,
     StaleState,
     State,
     StateConflict,
+    WriteBuffer,
 )
 
 BackendFactory = Callable[[Path], Backend]
@@ -220,6 +223,93 @@ def test_basic_key_index_across_chunk_splits(monkeypatch: pytest.MonkeyPatch) ->
         for prefix, after in ((b"", b""), (b"s/c/0", b"s/c/050"), (b"s/c/1", b""), (b"x", b"")):
             assert head.scan(prefix, after, 1000) == reference_scan(content, prefix, after, 1000)
             assert head.scan(prefix, after, 3) == reference_scan(content, prefix, after, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    committed=writes,
+    batches=st.lists(writes, max_size=4),
+    own=writes,
+    prefix=st.sampled_from([b"", b"a", b"b", b"ab", b"ca"]),
+    start_after=st.sampled_from([b"", b"a", b"b", b"ab", b"bcc", b"zz"]),
+    limit=st.integers(min_value=0, max_value=6),
+)
+def test_basic_write_buffer_scan_matches_a_sorted_reference(
+    new_backend: Callable[[], Backend],
+    committed: Writes,
+    batches: list[Writes],
+    own: Writes,
+    prefix: bytes,
+    start_after: bytes,
+    limit: int,
+) -> None:
+    # A block's buffer over the head, a call's buffer over the block's (as the VM nests
+    # them), scans between writes: always the sorted keys of the merged content.
+    head = commit(State.at(new_backend()).with_writes(committed))
+    block = WriteBuffer(head)
+    content = apply({}, committed)
+    for batch in batches:
+        block.apply(batch)
+        content = apply(content, batch)
+        assert block.scan(prefix, start_after, limit) == reference_scan(content, prefix, start_after, limit)
+    call = WriteBuffer(block)
+    for key, value in own.items():
+        call.set(key, value)
+        content = apply(content, {key: value})
+        budget = ScanBudget(10_000)
+        assert call.scan(prefix, start_after, limit, budget) == reference_scan(content, prefix, start_after, limit)
+        assert budget.visited >= len(reference_scan(content, prefix, start_after, limit))
+    assert dict(block.state().with_writes(call.writes).pending()) == {**block.writes, **call.writes}
+
+
+class _CountedKey(bytes):
+    """A key that counts the comparisons made with it: the work of a scan, counted, not timed."""
+
+    operations = 0
+
+    def startswith(self, *args: object) -> bool:  # type: ignore[override]
+        _CountedKey.operations += 1
+        return bytes.startswith(self, *args)  # type: ignore[arg-type]
+
+    def __lt__(self, other: bytes) -> bool:  # type: ignore[override]
+        _CountedKey.operations += 1
+        return bytes.__lt__(self, other)
+
+    def __gt__(self, other: bytes) -> bool:  # type: ignore[override]
+        _CountedKey.operations += 1
+        return bytes.__gt__(self, other)
+
+    __hash__ = bytes.__hash__
+
+
+def test_invalid_scans_after_a_block_of_writes_cost_what_they_visit(new_backend: Callable[[], Backend]) -> None:
+    # Issue 9, item 1: two transactions write 4,000 keys each; a third scans the first
+    # prefix with limit 1, again and again. Each scan must cost O(log n) plus the keys it
+    # visits, not a sort of every key written so far in the block.
+    block = WriteBuffer(State.at(new_backend()))
+    for batch in ("a", "b"):
+        block.apply({_CountedKey(f"s/c/{batch}/{i:05d}".encode()): b"v" for i in range(4_000)})
+    block.scan(b"s/c/a/", b"", 1)  # the first scan indexes the block's keys, once
+    _CountedKey.operations = 0
+    scans = 200
+    for _ in range(scans):
+        budget = ScanBudget(1_000)
+        assert block.scan(b"s/c/a/", b"", 1, budget) == [b"s/c/a/00000"]
+        assert budget.visited <= 2
+    assert _CountedKey.operations <= scans * 64, _CountedKey.operations
+
+
+def test_invalid_scan_over_pending_deletes_is_counted_and_bounded(new_backend: Callable[[], Backend]) -> None:
+    # Deletes hide keys without returning them: they are visited, counted, and a budget
+    # stops a scan that would visit more than its caller can pay for.
+    head = commit(State.at(new_backend()).with_writes({f"k/{i:04d}".encode(): b"v" for i in range(1_000)}))
+    block = WriteBuffer(head)
+    block.apply({f"k/{i:04d}".encode(): None for i in range(999)})
+    budget = ScanBudget(10_000)
+    assert block.scan(b"k/", b"", 1, budget) == [b"k/0999"]
+    assert budget.visited >= 999
+    with pytest.raises(ScanBudgetExceeded, match="at most 100 key visits expected"):
+        block.scan(b"k/", b"", 1, ScanBudget(100))
 
 
 def test_invalid_scan_of_an_old_view(new_backend: Callable[[], Backend]) -> None:
