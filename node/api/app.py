@@ -96,8 +96,8 @@ class ApiContext:
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     api_key: str | None = None  # operator endpoints answer 401 while this is unset
     max_body_bytes: int = DEFAULT_MAX_BODY
-    # Called with the canonical bytes of the transactions the API admitted (for gossip).
-    on_admitted: Callable[[list[bytes]], None] | None = None
+    # Called with (hash, canonical bytes) of the transactions the API admitted (for gossip).
+    on_admitted: Callable[[list[tuple[bytes, bytes]]], None] | None = None
     events: EventHub = field(default_factory=EventHub)
 
 
@@ -248,7 +248,7 @@ async def post_transactions(request: web.Request) -> web.Response:
     answers = admit_batch(ctx, list(body.transactions))
     admitted = [ctx.mempool.get(a.tx_hash) for a in answers if a.accepted and a.tx_hash is not None]
     if ctx.on_admitted is not None and admitted:
-        ctx.on_admitted([tx.encode() for tx in admitted if tx is not None])
+        ctx.on_admitted([(tx.hash, tx.encode()) for tx in admitted if tx is not None])
     return _json(
         SubmitTransactionsResponse(
             accepted=len(admitted),

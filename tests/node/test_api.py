@@ -43,6 +43,7 @@ class Node:
     ctx: ApiContext
     base: str
     http: aiohttp.ClientSession
+    gossiped: list[tuple[bytes, bytes]]  # what the API handed on for gossip
 
     def tx(self, actor: Actor, function: str, args: list[Any], nonce: int | None = None) -> Transaction:
         if nonce is None:
@@ -83,7 +84,7 @@ class Node:
 async def running_node(max_body: int = 1024 * 1024, api_key: str | None = OPERATOR_KEY) -> AsyncIterator[Node]:
     chain = LocalChain.genesis()
     view = LocalChainView(chain)
-    gossiped: list[bytes] = []
+    gossiped: list[tuple[bytes, bytes]] = []
     ctx = ApiContext(
         view, Mempool(chain.chain_id), StandaloneNode("validator", (VALIDATOR_KEY,)),
         api_key=api_key, max_body_bytes=max_body, on_admitted=gossiped.extend,
@@ -95,7 +96,7 @@ async def running_node(max_body: int = 1024 * 1024, api_key: str | None = OPERAT
         await site.start()
         host, port = runner.addresses[0][:2]
         async with aiohttp.ClientSession() as http:
-            yield Node(chain, view, ctx, f"http://{host}:{port}", http)
+            yield Node(chain, view, ctx, f"http://{host}:{port}", http, gossiped)
     finally:
         await runner.cleanup()
 
@@ -150,6 +151,7 @@ def test_a_submitted_transaction_goes_from_pending_to_final_with_its_receipt_and
             tx = node.tx(GOV, "register_utility", ["ELEC", "Electric", "electricity", "EUR", "auto", ADMIN.public_key])
             [answer] = await node.submit(tx)
             assert answer == {"hash": tx.hash.hex(), "accepted": True, "reason": None, "message": None}
+            assert node.gossiped == [(tx.hash, tx.encode())]
             status, body = await node.get(f"/v1/transactions/{tx.hash.hex()}")
             assert (status, body["status"], body["height"], body["receipt"]) == (200, "pending", None, None)
             height = node.commit_block()
@@ -186,6 +188,7 @@ def test_invalid_transactions_in_a_batch_are_refused_each_with_its_reason() -> N
             assert results[2]["reason"] == "decode" and "expected" in results[2]["message"]
             assert results[3]["reason"] == "bad_signature" and results[3]["hash"] == forged.hash.hex()
             assert results[4]["reason"] == "duplicate"
+            assert node.gossiped == [(good.hash, good.encode())]  # only what was admitted
             _, metrics = await node.get("/metrics")
             assert 'meterchain_mempool_refused_total{reason="decode"} 2.0' in metrics
             assert 'meterchain_mempool_refused_total{reason="bad_signature"} 1.0' in metrics

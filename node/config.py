@@ -1,0 +1,256 @@
+"""A node's configuration: one TOML file per node (``HOME/node.toml``), read with tomllib.
+
+The file names everything the node needs and nothing secret: keys live in their own files
+beside it (``node_key_file``, ``validator_key_file``, each a hex seed), the operator API key
+too (``api.key_file``). Paths are relative to the node's home. Every section is a pydantic
+model that forbids unknown fields, so a typo is an error saying which field was expected
+and what was found, with the file's path, before anything starts.
+
+```toml
+[node]
+name = "validator-1"
+role = "validator"             # or "regulator"
+chain_id = "meterchain-devnet"
+node_key_file = "node_key"
+validator_key_file = "validator_key"
+log_format = "plain"           # or "json"
+
+[api]
+listen = "127.0.0.1:8545"
+key_file = "api_key"           # operator endpoints answer 401 without it
+
+[p2p]
+listen = "127.0.0.1:26656"
+[[p2p.peers]]
+name = "validator-2"
+url = "ws://127.0.0.1:26657/p2p"
+node_key = "<64 hex digits>"
+role = "validator"             # the default; "regulator" for a follower this node dials
+
+[mempool]
+max_transactions = 20000
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chain.signatures import keypair_from_seed
+from chain.types import MAX_CHAIN_ID_LEN
+from node.mempool import MempoolLimits
+from node.p2p import P2P_PATH, P2PConfig, PeerAddress
+
+CONFIG_FILE: Final = "node.toml"
+SEED_SIZE: Final = 32
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the file and the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"host:port expected, found {value!r}")
+    return value
+
+
+class NodeSection(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["validator", "regulator"]
+    chain_id: str = Field(min_length=1, max_length=MAX_CHAIN_ID_LEN)
+    node_key_file: str = "node_key"
+    validator_key_file: str | None = None
+    data_dir: str = "data"
+    log_format: Literal["plain", "json"] = "plain"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ApiSection(_Section):
+    listen: str = "127.0.0.1:8545"
+    key_file: str | None = None
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _host_port(value)
+
+
+class PeerSection(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    url: str
+    node_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the peer's node public key, hex")
+    role: Literal["validator", "regulator"] = "validator"
+
+    @field_validator("url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")) or not value.endswith(P2P_PATH):
+            raise ValueError(f"a ws://host:port{P2P_PATH} URL expected, found {value!r}")
+        return value
+
+
+class P2PSection(_Section):
+    listen: str = "127.0.0.1:26656"
+    peers: list[PeerSection] = Field(default_factory=list)
+    regulators: list[str] = Field(
+        default_factory=list, description="node keys (hex) of regulators allowed to follow this node"
+    )
+    max_frame_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _host_port(value)
+
+
+_LIMITS: Final = MempoolLimits()
+
+
+class MempoolSection(_Section):
+    max_transactions: int = Field(default=_LIMITS.max_transactions, gt=0)
+    max_bytes: int = Field(default=_LIMITS.max_bytes, gt=0)
+    max_per_sender: int = Field(default=_LIMITS.max_per_sender, gt=0)
+    max_nonce_ahead: int = Field(default=_LIMITS.max_nonce_ahead, gt=0)
+
+
+class ConsensusSection(_Section):
+    timeout_propose_ms: int = Field(default=3000, gt=0)
+    timeout_prevote_ms: int = Field(default=1000, gt=0)
+    timeout_precommit_ms: int = Field(default=1000, gt=0)
+    timeout_delta_ms: int = Field(default=500, ge=0)
+    max_block_transactions: int = Field(default=5000, gt=0)
+
+
+class ConfigFile(_Section):
+    node: NodeSection
+    api: ApiSection = Field(default_factory=ApiSection)
+    p2p: P2PSection = Field(default_factory=P2PSection)
+    mempool: MempoolSection = Field(default_factory=MempoolSection)
+    consensus: ConsensusSection = Field(default_factory=ConsensusSection)
+
+
+class NodeConfig:
+    """A loaded configuration: the file's sections plus the keys read from their files."""
+
+    def __init__(self, home: Path, file: ConfigFile, node_seed: bytes, validator_seed: bytes | None, api_key: str | None) -> None:
+        self.home = home
+        self.file = file
+        self.node_seed = node_seed
+        self.node_key = keypair_from_seed(node_seed)[1]
+        self.validator_seed = validator_seed
+        self.validator_key = None if validator_seed is None else keypair_from_seed(validator_seed)[1]
+        self.api_key = api_key
+
+    @property
+    def name(self) -> str:
+        return self.file.node.name
+
+    @property
+    def role(self) -> str:
+        return self.file.node.role
+
+    @property
+    def chain_id(self) -> str:
+        return self.file.node.chain_id
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / self.file.node.data_dir
+
+    def api_address(self) -> tuple[str, int]:
+        host, _, port = self.file.api.listen.rpartition(":")
+        return host, int(port)
+
+    def mempool_limits(self) -> MempoolLimits:
+        m = self.file.mempool
+        return MempoolLimits(m.max_transactions, m.max_bytes, m.max_per_sender, m.max_nonce_ahead)
+
+    def p2p_config(self) -> P2PConfig:
+        p2p = self.file.p2p
+        host, _, port = p2p.listen.rpartition(":")
+        peers = tuple(PeerAddress(p.name, p.url, bytes.fromhex(p.node_key)) for p in p2p.peers)
+        return P2PConfig(
+            self.chain_id, self.node_seed, listen_host=host, listen_port=int(port), peers=peers,
+            max_frame=p2p.max_frame_bytes,
+        )
+
+    def peer_roles(self) -> dict[bytes, Literal["validator", "regulator"]]:
+        """The node keys this node links with: its configured peers (validators unless
+        marked otherwise) and the regulators allowed to follow it."""
+        roles: dict[bytes, Literal["validator", "regulator"]] = {
+            bytes.fromhex(k): "regulator" for k in self.file.p2p.regulators
+        }
+        for peer in self.file.p2p.peers:
+            roles[bytes.fromhex(peer.node_key)] = peer.role
+        return roles
+
+
+def _read_seed(path: Path, what: str) -> bytes:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{what}: a readable key file at {path} expected, found {exc.strerror or exc}") from None
+    try:
+        seed = bytes.fromhex(text)
+    except ValueError:
+        raise ConfigError(f"{what}: {2 * SEED_SIZE} hex digits in {path} expected, found other text") from None
+    if len(seed) != SEED_SIZE:
+        raise ConfigError(f"{what}: a {SEED_SIZE}-byte seed in {path} expected, found {len(seed)} bytes")
+    return seed
+
+
+def parse_config(text: str, home: Path, source: str = CONFIG_FILE) -> NodeConfig:
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: TOML expected, found a syntax error: {exc}") from None
+    try:
+        file = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (found {e.get('input')!r:.60})" for e in exc.errors()[:5]
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+    for key in file.p2p.regulators:
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise ConfigError(f"{source}: p2p.regulators: 64 lowercase hex digits expected, found {key!r:.70}")
+    node = file.node
+    node_seed = _read_seed(home / node.node_key_file, "node.node_key_file")
+    validator_seed = None
+    if node.role == "validator":
+        if node.validator_key_file is None:
+            raise ConfigError(f"{source}: node.validator_key_file: a key file for a validator expected, found none")
+        validator_seed = _read_seed(home / node.validator_key_file, "node.validator_key_file")
+    elif node.validator_key_file is not None:
+        raise ConfigError(f"{source}: node.validator_key_file: none for a regulator (it never votes) expected, found one")
+    api_key = None
+    if file.api.key_file is not None:
+        path = home / file.api.key_file
+        try:
+            api_key = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"api.key_file: a readable file at {path} expected, found {exc.strerror or exc}") from None
+        if len(api_key) < 16:
+            raise ConfigError(f"api.key_file: an API key of at least 16 characters expected, found {len(api_key)}")
+    return NodeConfig(home, file, node_seed, validator_seed, api_key)
+
+
+def load_config(home: Path) -> NodeConfig:
+    """Read ``HOME/node.toml`` and the key files it names."""
+    path = home / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"a node configuration at {path} expected, found {exc.strerror or exc}") from None
+    return parse_config(text, home, str(path))
