@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chain.hashing import Hash32
 from chain.state import State
 from chain.transition import MAX_TX_GAS, CallContext, get_nonce
-from chain.types import Block, BlockHeader, Receipt
+from chain.types import Block, BlockHeader, Height, PublicKey, Receipt, Timestamp
 from node.localchain import LocalChain
 
 
@@ -124,6 +125,8 @@ class LocalChainView:
 
     def call(self, contract: str, function: str, args: list[Any], caller: bytes) -> CallOutcome:
         chain = self.local
-        ctx = CallContext(caller, bytes(32), chain.height, chain.time, chain.chain_id)
+        ctx = CallContext(
+            PublicKey(caller), Hash32(bytes(32)), Height(chain.height), Timestamp(chain.time), chain.chain_id
+        )
         result = chain.runtime.view(State.at(chain.backend), ctx, contract, function, list(args), MAX_TX_GAS)
         return CallOutcome(result.success, result.return_value, result.gas_used, result.error)

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from chain.transition import get_nonce
-from contracts.localchain import LocalChain
 from node.api import ApiContext, publish_block
 from node.api.app import admit_batch
 from node.api.models import PeerModel
 from node.chainview import LocalChainView
 from node.config import ConfigError, NodeConfig, load_config
+from node.localchain import LocalChain
 from node.mempool import Admission, Mempool
 from node.metrics import NodeMetrics
 from node.p2p import P2PNetwork, Role, serve_transaction_gossip

@@ -260,7 +260,7 @@ def test_invalid_frame_over_the_link_limit_closes_that_link_only() -> None:
 def test_invalid_consensus_message_from_a_regulator_is_dropped_but_the_regulator_receives() -> None:
     async def scenario() -> None:
         async with started("alice") as alice, started("regina", (alice.address(),)) as regina:
-            await wait_for(lambda: key_of("regina") in alice.network.links)
+            await wait_for(lambda: key_of("regina") in alice.network.links and key_of("alice") in regina.network.links)
             assert alice.network.links[key_of("regina")].role == "regulator"
             regina.network.broadcast("vote", a_vote("regina").encode())
             await wait_for(lambda: alice.dropped("not_validator") == 1)
@@ -317,7 +317,7 @@ def test_transactions_are_gossiped_along_the_links_once_and_never_back() -> None
             alice = await stack.enter_async_context(started("alice", (bob.address(),)))
             for peer in (alice, bob, carol):
                 serve_transaction_gossip(peer.network, admit_into(peer.name))
-            await wait_for(lambda: len(bob.network.links) == 2)
+            await wait_for(lambda: len(bob.network.links) == 2 and len(alice.network.links) == len(carol.network.links) == 1)
             answers = [pools["alice"].add_raw(tx.encode(), 1, lambda a: get_nonce(chain.state, a)) for tx in txs]
             alice.network.gossip_transactions([(a.tx_hash, tx.encode()) for a, tx in zip(answers, txs, strict=True)])
             await wait_for(lambda: len(pools["carol"]) == 5)

@@ -21,9 +21,9 @@ import pytest
 
 from chain.signatures import keypair_from_seed
 from chain.transition import get_nonce
-from contracts.localchain import Actor
 from node.config import ConfigError, load_config, parse_config
 from node.daemon import Node
+from node.localchain import Actor
 from node.service import ServiceRunner
 
 ROOT = Path(__file__).resolve().parents[2]
