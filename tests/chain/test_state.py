@@ -28,11 +28,13 @@ from chain.state import (
     StateConflict,
     WriteBuffer,
 )
+from node.statedb import LevelDBBackend
 
 BackendFactory = Callable[[Path], Backend]
 
 BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "memory": lambda directory: MemoryBackend(),
+    "leveldb": lambda directory: LevelDBBackend.open(str(directory)),  # the node's store
 }
 
 

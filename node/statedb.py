@@ -1,0 +1,111 @@
+"""The chain state's ``Backend`` (``chain.state``) on LevelDB, through plyvel.
+
+It keeps what ``MemoryBackend`` keeps, under three key prefixes of one LevelDB database
+(docs/storage.md): the latest value of every state key (``s:v:`` + key, an ordered index
+for free, so ``scan`` is a LevelDB range scan), the content-addressed tree nodes (``s:n:`` +
+node hash) and the root (``s:root``). The root is also held in memory: views ask for it on
+every read.
+
+A commit is one write batch. ``commit`` writes a batch of its own (synced); the block store
+instead calls ``stage`` to add the state's writes to the block's batch, writes that batch
+once, and then calls ``committed`` so the in-memory root follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import plyvel
+
+from chain.hashing import EMPTY_HASH, HASH_SIZE, Hash32
+from chain.state import StateChanges, StateConflict
+
+VALUE_PREFIX: Final = b"s:v:"
+NODE_PREFIX: Final = b"s:n:"
+ROOT_KEY: Final = b"s:root"
+
+
+def open_database(path: str) -> plyvel.DB:
+    """The node's LevelDB database at ``path``, created if missing."""
+    return plyvel.DB(path, create_if_missing=True)
+
+
+class LevelDBBackend:
+    """A ``chain.state.Backend`` over a plyvel database (shared with the block store)."""
+
+    def __init__(self, db: plyvel.DB) -> None:
+        self.db = db
+        stored = db.get(ROOT_KEY)
+        if stored is not None and len(stored) != HASH_SIZE:
+            raise ValueError(f"a {HASH_SIZE}-byte state root under {ROOT_KEY!r} expected, found {len(stored)} bytes")
+        self._root: Hash32 = Hash32(stored) if stored is not None else EMPTY_HASH
+
+    @classmethod
+    def open(cls, path: str) -> LevelDBBackend:
+        return cls(open_database(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get_value(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.db.get(VALUE_PREFIX + key)
+        return value
+
+    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
+        if limit <= 0:
+            return []
+        # Keys start with ``prefix`` and are greater than ``start_after``: begin at whichever
+        # bound is higher (``start_after`` itself excluded), stop at the first key that no
+        # longer starts with ``prefix``.
+        if start_after >= prefix:
+            iterator = self.db.iterator(start=VALUE_PREFIX + start_after, include_start=False, include_value=False)
+        else:
+            iterator = self.db.iterator(start=VALUE_PREFIX + prefix, include_value=False)
+        full_prefix = VALUE_PREFIX + prefix
+        skip = len(VALUE_PREFIX)
+        out: list[bytes] = []
+        with iterator:
+            for stored_key in iterator:
+                if not stored_key.startswith(full_prefix):
+                    break
+                out.append(stored_key[skip:])
+                if len(out) == limit:
+                    break
+        return out
+
+    def get_node(self, node_hash: bytes) -> bytes | None:
+        node: bytes | None = self.db.get(NODE_PREFIX + node_hash)
+        return node
+
+    def root(self) -> Hash32:
+        return self._root
+
+    # --- commits -----------------------------------------------------------------------
+
+    def commit(self, changes: StateChanges) -> None:
+        """Write ``changes`` in one synced batch (the state alone, without a block)."""
+        with self.db.write_batch(transaction=True, sync=True) as batch:
+            self.stage(changes, batch)
+        self.committed(changes)
+
+    def stage(self, changes: StateChanges, batch: Any) -> None:
+        """Add ``changes`` to ``batch`` (a plyvel write batch the caller writes); raise
+        ``StateConflict`` unless they build on the current root."""
+        if changes.base_root != self._root:
+            raise StateConflict(
+                f"changes built on the head root {self._root.hex()} expected, "
+                f"found changes built on {changes.base_root.hex()}"
+            )
+        for key in changes.deletes:
+            batch.delete(VALUE_PREFIX + key)
+        for key, value in changes.puts.items():
+            batch.put(VALUE_PREFIX + key, value)
+        for node_hash, node in changes.nodes.items():
+            batch.put(NODE_PREFIX + node_hash, node)
+        batch.put(ROOT_KEY, changes.root)
+
+    def committed(self, changes: StateChanges) -> None:
+        """The batch holding ``changes`` is written: the root in memory follows it."""
+        self._root = changes.root
