@@ -1,0 +1,248 @@
+"""The node's store of finalized blocks and the state they lead to, in one LevelDB database.
+
+Keys (docs/storage.md has the full layout; every height is 8 bytes big-endian, so keys
+sort by height):
+
+- ``b:blk:`` + height -> the block's canonical bytes (``Block.encode``)
+- ``b:cert:`` + height -> the commit certificate that finalized it (consensus's bytes)
+- ``b:rcpt:`` + height -> its receipts, one canonical array of receipt values
+- ``b:hash:`` + block hash -> height
+- ``t:`` + transaction hash -> height (8 bytes) + index in the block (4 bytes)
+- ``m:genesis`` -> the genesis header (height 0); ``m:head`` -> height + block hash
+- the state under ``s:`` (``node.statedb``)
+
+The batch rule: a block, its certificate, receipts, indexes, its state writes and the head
+marker go into ONE write batch written with ``sync=True``. LevelDB applies a batch whole
+or not at all, so whenever the process dies the head marker names a block whose bytes,
+indexes and state are all on disk, and the state root on disk is that block's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import plyvel
+
+from chain import codec
+from chain.errors import DecodeError
+from chain.hashing import Hash32
+from chain.state import State, StateChanges
+from chain.types import Block, BlockHeader, Receipt
+from node.chainview import FinalizedBlock, TxLocation
+from node.statedb import LevelDBBackend, open_database
+
+BLOCK_PREFIX: Final = b"b:blk:"
+CERTIFICATE_PREFIX: Final = b"b:cert:"
+RECEIPTS_PREFIX: Final = b"b:rcpt:"
+HASH_PREFIX: Final = b"b:hash:"
+TX_PREFIX: Final = b"t:"
+GENESIS_KEY: Final = b"m:genesis"
+HEAD_KEY: Final = b"m:head"
+
+
+class StoreError(Exception):
+    """The store was asked something impossible, or found inconsistent on disk."""
+
+
+def height_key(height: int) -> bytes:
+    return height.to_bytes(8, "big")
+
+
+def encode_receipts(receipts: tuple[Receipt, ...]) -> bytes:
+    return codec.encode([r.to_value() for r in receipts])
+
+
+def decode_receipts(data: bytes) -> tuple[Receipt, ...]:
+    value = codec.decode(data)
+    if not isinstance(value, list):
+        raise DecodeError(f"receipts: array expected, found {type(value).__name__}")
+    return tuple(Receipt.from_value(v) for v in value)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    height: int
+    block_hash: Hash32  # the genesis header's hash at height 0
+
+
+class BlockStore:
+    """Finalized blocks, their certificates, receipts and transaction index, and the state.
+
+    Open with ``BlockStore.open(path)``; a new store needs ``commit_genesis`` once. Then
+    ``commit_block`` appends each finalized block. ``state_backend`` is the chain state's
+    ``Backend`` (``State.at(store.state_backend)`` is the head state).
+    """
+
+    def __init__(self, db: plyvel.DB) -> None:
+        self.db = db
+        self.state_backend = LevelDBBackend(db)
+
+    @classmethod
+    def open(cls, path: str) -> BlockStore:
+        return cls(open_database(path))
+
+    def close(self) -> None:
+        self.state_backend.close()
+
+    # --- head --------------------------------------------------------------------------
+
+    @property
+    def initialized(self) -> bool:
+        return self._get(HEAD_KEY) is not None
+
+    def head(self) -> Head:
+        stored = self._get(HEAD_KEY)
+        if stored is None:
+            raise StoreError("a store with a genesis expected, found an empty store (commit_genesis first)")
+        return Head(int.from_bytes(stored[:8], "big"), Hash32(stored[8:]))
+
+    def head_header(self) -> BlockHeader:
+        head = self.head()
+        if head.height == 0:
+            return self.genesis_header()
+        block = self.block(head.height)
+        assert block is not None, "the head marker is written in the same batch as its block"
+        return block.header
+
+    def genesis_header(self) -> BlockHeader:
+        stored = self._get(GENESIS_KEY)
+        if stored is None:
+            raise StoreError("a store with a genesis expected, found an empty store (commit_genesis first)")
+        return BlockHeader.from_value(codec.decode(stored))
+
+    # --- commits -----------------------------------------------------------------------
+
+    def commit_genesis(self, header: BlockHeader, state: State) -> None:
+        """Store the genesis header and the genesis state (``state``'s pending writes over an
+        empty backend), with the head at height 0, in one synced batch."""
+        if self.initialized:
+            raise StoreError(f"an empty store expected for a genesis, found one at height {self.head().height}")
+        if header.height != 0 or header.state_root != state.root:
+            raise StoreError(
+                f"a height-0 header committing to the state root {state.root.hex()} expected, "
+                f"found height {header.height} and root {header.state_root.hex()}"
+            )
+        changes = state.changes()
+        self._write(changes, {GENESIS_KEY: header.encode(), HEAD_KEY: height_key(0) + header.hash})
+
+    def commit_block(
+        self, block: Block, receipts: tuple[Receipt, ...], certificate: bytes, state: State
+    ) -> None:
+        """Append the finalized ``block`` with its ``receipts``, its commit ``certificate``
+        and ``state``, the view its application produced, in one synced batch."""
+        header = block.header
+        head = self.head()
+        if header.height != head.height + 1 or header.parent_hash != head.block_hash:
+            raise StoreError(
+                f"block {head.height + 1} on parent {head.block_hash.hex()} expected, "
+                f"found block {header.height} on parent {header.parent_hash.hex()}"
+            )
+        if header.state_root != state.root:
+            raise StoreError(
+                f"a state with the header's root {header.state_root.hex()} expected, found {state.root.hex()}"
+            )
+        if len(receipts) != len(block.transactions):
+            raise StoreError(f"{len(block.transactions)} receipts expected, found {len(receipts)}")
+        height = height_key(header.height)
+        block_hash = header.hash
+        records = {
+            BLOCK_PREFIX + height: block.encode(),
+            CERTIFICATE_PREFIX + height: certificate,
+            RECEIPTS_PREFIX + height: encode_receipts(receipts),
+            HASH_PREFIX + block_hash: height,
+            HEAD_KEY: height + block_hash,
+        }
+        for index, tx in enumerate(block.transactions):
+            records[TX_PREFIX + tx.hash] = height + index.to_bytes(4, "big")
+        self._write(state.changes(), records)
+
+    def _write(self, changes: StateChanges, records: dict[bytes, bytes]) -> None:
+        with self.db.write_batch(transaction=True, sync=True) as batch:
+            self.state_backend.stage(changes, batch)
+            for key, value in records.items():
+                batch.put(key, value)
+        self.state_backend.committed(changes)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def block(self, height: int) -> Block | None:
+        stored = self._get(BLOCK_PREFIX + height_key(height)) if height >= 1 else None
+        return Block.decode(stored) if stored is not None else None
+
+    def certificate(self, height: int) -> bytes | None:
+        return self._get(CERTIFICATE_PREFIX + height_key(height)) if height >= 1 else None
+
+    def receipts(self, height: int) -> tuple[Receipt, ...] | None:
+        stored = self._get(RECEIPTS_PREFIX + height_key(height)) if height >= 1 else None
+        return decode_receipts(stored) if stored is not None else None
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        stored = self._get(HASH_PREFIX + block_hash)
+        return int.from_bytes(stored, "big") if stored is not None else None
+
+    def finalized_block(self, height: int) -> FinalizedBlock | None:
+        """The block at ``height`` with its receipts and certificate (``node.chainview``)."""
+        block = self.block(height)
+        if block is None:
+            return None
+        receipts = self.receipts(height)
+        assert receipts is not None, "receipts are written in the same batch as their block"
+        return FinalizedBlock(block, receipts, self.certificate(height))
+
+    def find_transaction(self, tx_hash: bytes) -> TxLocation | None:
+        stored = self._get(TX_PREFIX + tx_hash)
+        if stored is None:
+            return None
+        height, index = int.from_bytes(stored[:8], "big"), int.from_bytes(stored[8:], "big")
+        receipts = self.receipts(height)
+        assert receipts is not None, "the index is written in the same batch as its block"
+        return TxLocation(height, index, receipts[index])
+
+    def state(self, height: int | None = None) -> State:
+        """The state after block ``height`` (the head when ``None``); old roots stay
+        readable because tree nodes are never deleted. ``LookupError`` beyond the head."""
+        head = self.head().height
+        if height is None or height == head:
+            return State.at(self.state_backend)
+        if not 0 <= height <= head:
+            raise LookupError(f"a height from 0 to {head} expected, found {height}")
+        header = self.genesis_header() if height == 0 else self.block(height).header  # type: ignore[union-attr]
+        return State(self.state_backend, header.state_root)
+
+    # --- recovery check ----------------------------------------------------------------
+
+    def check_consistency(self) -> None:
+        """Raise ``StoreError`` unless the head names a stored block (or the genesis) whose
+        state root is the committed root, every stored block up to the head links to its
+        parent and carries a certificate and receipts, nothing is stored beyond the head, and
+        every transaction index entry points at its transaction in a stored block."""
+        head = self.head()
+        header = self.head_header()
+        if header.hash != head.block_hash:
+            raise StoreError(f"head block hash {head.block_hash.hex()} expected, found {header.hash.hex()}")
+        root = self.state_backend.root()
+        if root != header.state_root:
+            raise StoreError(f"committed state root {header.state_root.hex()} expected, found {root.hex()}")
+        parent = self.genesis_header()
+        for height in range(1, head.height + 1):
+            block = self.block(height)
+            if block is None or block.header.parent_hash != parent.hash:
+                raise StoreError(f"block {height} linked to {parent.hash.hex()} expected, found {block!r:.120}")
+            if self.certificate(height) is None or self.receipts(height) is None:
+                raise StoreError(f"block {height}'s certificate and receipts expected, found one missing")
+            if self.height_of(block.header.hash) != height:
+                raise StoreError(f"block {height}'s hash indexed at its height expected")
+            parent = block.header
+        if self._get(BLOCK_PREFIX + height_key(head.height + 1)) is not None:
+            raise StoreError(f"nothing stored beyond the head {head.height} expected, found block {head.height + 1}")
+        with self.db.iterator(prefix=TX_PREFIX) as entries:
+            for key, value in entries:
+                height, index = int.from_bytes(value[:8], "big"), int.from_bytes(value[8:], "big")
+                block = self.block(height) if height <= head.height else None
+                if block is None or index >= len(block.transactions) or block.transactions[index].hash != key[2:]:
+                    raise StoreError(f"transaction {key[2:].hex()} at block {height} index {index} expected, not found")
+
+    def _get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.db.get(key)
+        return value
