@@ -20,7 +20,7 @@ indexes and state are all on disk, and the state root on disk is that block's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import plyvel
 
@@ -29,8 +29,10 @@ from chain.errors import DecodeError
 from chain.hashing import Hash32
 from chain.state import State, StateChanges
 from chain.types import Block, BlockHeader, Receipt
-from node.chainview import FinalizedBlock, TxLocation
 from node.statedb import LevelDBBackend, open_database
+
+if TYPE_CHECKING:
+    from node.chainview import FinalizedBlock, TxLocation
 
 BLOCK_PREFIX: Final = b"b:blk:"
 CERTIFICATE_PREFIX: Final = b"b:cert:"
@@ -183,6 +185,10 @@ class BlockStore:
 
     def finalized_block(self, height: int) -> FinalizedBlock | None:
         """The block at ``height`` with its receipts and certificate (``node.chainview``)."""
+        # Imported here: node.chainview imports the VM (for its in-memory chain view), which
+        # a process that only stores blocks, like the crash tests' children, does not need.
+        from node.chainview import FinalizedBlock
+
         block = self.block(height)
         if block is None:
             return None
@@ -191,6 +197,8 @@ class BlockStore:
         return FinalizedBlock(block, receipts, self.certificate(height))
 
     def find_transaction(self, tx_hash: bytes) -> TxLocation | None:
+        from node.chainview import TxLocation  # see finalized_block
+
         stored = self._get(TX_PREFIX + tx_hash)
         if stored is None:
             return None
