@@ -420,7 +420,7 @@ class WriteBuffer:
 
     def apply(self, writes: Writes) -> None:
         own = self.writes
-        self._unindexed.extend(k for k in writes if k not in own)
+        self._unindexed.extend(writes.keys() - own.keys())  # the new keys; the index sorts them
         own.update(writes)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
