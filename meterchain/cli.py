@@ -19,6 +19,7 @@ _GROUPS = [
     ("read", "read", "Read real meter protocols into normalized readings"),
     ("sts", "sts", "STS (IEC 62055-41) tokens for keypad meters"),
     ("devnet", "devnet", "Run the local demonstration network"),
+    ("node", "node", "Run a node of a network"),
 ]
 
 for module_name, command, help_text in _GROUPS:

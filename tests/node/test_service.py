@@ -300,3 +300,13 @@ def test_invalid_configuration_stops_the_daemon_before_it_starts(tmp_path: Path)
     )
     assert result.returncode == 2
     assert b"a node configuration at" in result.stderr and b"expected" in result.stderr
+
+
+def test_meterchain_node_run_starts_the_daemon_from_its_home(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from meterchain.cli import app
+
+    result = CliRunner().invoke(app, ["node", "run", "--home", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "a node configuration at" in result.output and "expected" in result.output
