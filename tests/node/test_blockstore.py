@@ -128,3 +128,11 @@ def test_invalid_consistency_check_finds_a_dangling_transaction_index(store: Blo
     store.db.put(TX_PREFIX + bytes(32), height_key(1) + (99).to_bytes(4, "big"))
     with pytest.raises(StoreError, match="index 99"):
         store.check_consistency()
+
+
+def test_invalid_head_check_finds_a_state_root_that_is_not_the_heads(store: BlockStore) -> None:
+    grow(store, 2)
+    store.check_head()
+    store.db.put(b"s:root", bytes(32))
+    with pytest.raises(StoreError, match="committed state root"):
+        BlockStore(store.db).check_head()
