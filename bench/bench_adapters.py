@@ -20,6 +20,7 @@ import nacl.signing
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from chain.types import Height, Nonce  # noqa: E402
 from meter_adapters.dsmr import parse_dsmr  # noqa: E402
 from meter_adapters.errors import UnsupportedFrame  # noqa: E402
 from meter_adapters.iec62056_21 import MAX_READOUT, bcc, parse_iec62056_21  # noqa: E402
@@ -30,7 +31,7 @@ from meter_adapters.signed_reading import (  # noqa: E402
     sign_reading,
 )
 from meter_adapters.simulator import MeterState, advance, iec_readout  # noqa: E402
-from meter_adapters.transactions import TxParams, reading_transaction  # noqa: E402
+from wallet.reading_transactions import TxParams, reading_transaction  # noqa: E402
 
 
 def show(label: str, per_second: float, note: str = "") -> None:
@@ -72,7 +73,25 @@ def main() -> None:
     readings = parse_dsmr(telegram)
     register = next(r for r in readings if r.obis == "1-0:1.8.1")
     readout = iec_readout(advance(MeterState(), 60))
-    params = TxParams("meterchain-bench", bytes([7]) * 32, 0, 1000)
+    params = TxParams("meterchain-bench", bytes([7]) * 32, Nonce(0), Height(1000))
+    assert register.timestamp is not None
+
+    def consumer_tx() -> None:
+        reading_transaction(
+            params, register.meter, register.register, register.timestamp, register.value,
+            register.raw_hash,
+        )
+
+    def metered_tx() -> None:
+        signed = sign_reading(
+            meter_seed, register.meter, register.register, register.value, register.unit,
+            register.timestamp,
+        )
+        reading_transaction(
+            params, register.meter, register.register, register.timestamp, register.value,
+            register.raw_hash, "meter", signed.signature,
+        )
+
     meter_seed = bytes([9]) * 32
     key = nacl.signing.SigningKey(bytes([5]) * 32)
     message = b"x" * 120
@@ -98,13 +117,13 @@ def main() -> None:
     )
     raw = rate(lambda: key.sign(message))
     show("raw Ed25519 sign (nacl, 120 B)", raw)
-    consumer = rate(lambda: reading_transaction(register, params))
+    consumer = rate(consumer_tx)
     show(
         "reading -> signed transaction (consumer: 1 signature)",
         consumer,
         f"{consumer / raw:.0%} of raw sign",
     )
-    metered = rate(lambda: reading_transaction(register, params, meter_seed=meter_seed))
+    metered = rate(metered_tx)
     show(
         "reading -> signed transaction (meter + sender: 2 sigs)",
         metered,

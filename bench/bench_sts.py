@@ -15,7 +15,7 @@ from pathlib import Path
 from meter_adapters.sts.dkga02 import KeyParameters, MeterPan, derive_decoder_key
 from meter_adapters.sts.tid import BaseDate
 from meter_adapters.sts.token import CreditSubclass, TokenData, decode_token, encode_token
-from meter_adapters.sts.vending import JsonFileTidStore, MemoryTidStore, Meter, Vendor
+from utility_services.sts_vending import JsonFileTidStore, MemoryTidStore, Meter, Vendor
 
 VENDING_KEY = bytes.fromhex("abababababababab")
 METER = Meter(MeterPan("600727000000000009"), KeyParameters(2, "123456", 1, 1), BaseDate.Y2014)

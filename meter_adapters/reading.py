@@ -20,13 +20,17 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from chain.hashing import Domain, hash_domain
+from chain.hashing import Domain, Hash32, hash_domain
+from chain.types import Timestamp
 from meter_adapters.errors import AdapterError
 
 ROUND_EXACT: Final = "exact"
 ROUND_FLOOR: Final = "floor"
 VALUE_LIMIT: Final = 2**63  # the canonical codec's signed range; no meter counts further
 SOURCES: Final = ("dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc")
+# Cumulative registers (energy, volume, heat): what a bill is computed from. Instantaneous
+# values (W, V, A) are for display and never become reading transactions by default.
+REGISTER_UNITS: Final = frozenset({"Wh", "varh", "VAh", "J", "dm3"})
 
 
 class UnitError(AdapterError):
@@ -189,12 +193,12 @@ def to_base_unit(
 # --- the record --------------------------------------------------------------------------
 
 
-def raw_hash(frame: bytes) -> bytes:
+def raw_hash(frame: bytes) -> Hash32:
     """The hash that ties a reading to the exact bytes the meter sent."""
-    return bytes(hash_domain(Domain.RAW_METER_BYTES, bytes(frame)))
+    return hash_domain(Domain.RAW_METER_BYTES, bytes(frame))
 
 
-def iso_utc(timestamp: int | None) -> str | None:
+def iso_utc(timestamp: Timestamp | None) -> str | None:
     """``1700000000`` -> ``"2023-11-14T22:13:20Z"``; ``None`` stays ``None``."""
     if timestamp is None:
         return None
@@ -208,11 +212,11 @@ class Reading:
     meter: str  # the meter's identifier (serial / equipment id as text)
     obis: str | None  # OBIS code as "1-0:1.8.1" where the protocol has one, else None
     quantity: str  # e.g. "energy_import", "power_import", "volume", "energy_heat"
-    value: int  # integer in the base unit, never a float
+    value: int  # integer in the base unit (``unit``: Wh, dm3, W ...), never a float
     unit: str  # base unit: "Wh", "W", "varh", "dm3", "J", "mV", "mA", ...
-    timestamp: int | None  # unix seconds UTC when the meter gives a time, else None
+    timestamp: Timestamp | None  # unix seconds UTC when the meter gives a time, else None
     source: str  # "dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc"
-    raw_hash: bytes  # hash_domain(Domain.RAW_METER_BYTES, raw frame bytes)
+    raw_hash: Hash32  # hash_domain(Domain.RAW_METER_BYTES, raw frame bytes)
 
     def __post_init__(self) -> None:
         # Internal invariants: adapters build readings, so a violation is a bug in an
@@ -223,6 +227,16 @@ class Reading:
             raise TypeError(f"Reading.timestamp: int or None expected, found {self.timestamp!r}")
         if len(self.raw_hash) != 32:
             raise TypeError(f"Reading.raw_hash: 32 bytes expected, found {len(self.raw_hash)}")
+
+    @property
+    def register(self) -> str:
+        """The billing contract's register name: the OBIS code, else the quantity."""
+        return self.obis if self.obis is not None else self.quantity
+
+    @property
+    def is_register(self) -> bool:
+        """A cumulative register a bill is computed from (not an instantaneous value)."""
+        return self.unit in REGISTER_UNITS
 
     def to_json(self) -> dict[str, Any]:
         return {

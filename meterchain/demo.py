@@ -21,13 +21,13 @@ from typing import Any
 
 from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
 from chain.transition import get_nonce
-from chain.types import Receipt, Transaction
+from chain.types import Height, Receipt, Transaction
 from meter_adapters.dsmr import parse_dsmr
 from meter_adapters.reading import Reading
-from meter_adapters.signed_reading import meter_public_key
+from meter_adapters.signed_reading import meter_public_key, sign_reading
 from meter_adapters.simulator import MeterState, advance, dsmr_telegram
-from meter_adapters.transactions import TxParams, reading_transaction
 from node.localchain import Actor, LocalChain
+from wallet.reading_transactions import TxParams, reading_transaction
 
 UTILITY = "ELEC"
 BRANCH = "ELEC/CENTRE"
@@ -43,6 +43,24 @@ READ_AT = 9 * 3600  # households read their meters at 09:00 UTC
 TARIFF_V1 = {"standing_charge_per_day": 35, "tiers": [[8_000, 22_000], [None, 30_000]], "tax_bp": 2_000}
 # Announced at genesis, in force from 1 February: dearer first block.
 TARIFF_V2 = {"standing_charge_per_day": 35, "tiers": [[8_000, 24_000], [None, 30_000]], "tax_bp": 2_000}
+
+
+def submission(reading: Reading, params: TxParams, meter_seed: bytes | None = None) -> Transaction:
+    """The wallet's reading transaction; a smart meter (with ``meter_seed``) signs its reading
+    first, as its firmware would, and the transaction then carries trust "meter"."""
+    assert reading.timestamp is not None  # the simulated DSMR meter always gives its time
+    if meter_seed is None:
+        return reading_transaction(
+            params, reading.meter, reading.register, reading.timestamp, reading.value,
+            reading.raw_hash,
+        )
+    signed = sign_reading(
+        meter_seed, reading.meter, reading.register, reading.value, reading.unit, reading.timestamp
+    )
+    return reading_transaction(
+        params, reading.meter, reading.register, reading.timestamp, reading.value,
+        reading.raw_hash, trust="meter", meter_signature=signed.signature,
+    )
 
 
 @dataclass
@@ -209,9 +227,9 @@ class Demo:
             reading = self.total_import(telegram)
             params = TxParams(
                 self.chain.chain_id, home.consumer.seed,
-                get_nonce(self.chain.state, home.consumer.public_key), self.chain.height + 50,
+                get_nonce(self.chain.state, home.consumer.public_key), Height(self.chain.height + 50),
             )
-            txs.append(reading_transaction(reading, params, meter_seed=home.meter_seed))
+            txs.append(submission(reading, params, home.meter_seed))
             self.summary.meter_signed += home.meter_seed is not None
         receipts = self._record(self.chain.submit(txs, at=day_end + 120))
         for r in receipts:
@@ -230,7 +248,7 @@ class Demo:
             timestamp=day_end + 60,
             raw_hash=hash_domain(Domain.RAW_METER_BYTES, b"a mistyped index"),
         )
-        tx = reading_transaction(backwards, TxParams(self.chain.chain_id, home.consumer.seed, nonce, self.chain.height + 50))
+        tx = submission(backwards, TxParams(self.chain.chain_id, home.consumer.seed, nonce, Height(self.chain.height + 50)))
         (receipt,) = self._record(self.chain.submit([tx], at=day_end + 180))
         self.summary.rejections.append(f"backwards reading: {receipt.error}")
         stranger = self.chain.actor("stranger")

@@ -8,9 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["chain", "vm", "contracts", "consensus", "node", "wallet", "meter_adapters", "meterchain"]
+ORDER = [
+    "chain",
+    "vm",
+    "contracts",
+    "consensus",
+    "node",
+    "wallet",
+    "meter_adapters",
+    "utility_services",
+    "meterchain",
+]
 PURE = ["chain", "vm", "consensus", "contracts"]
-EDGES = {"node", "wallet", "meter_adapters", "meterchain"}
+EDGES = {"node", "wallet", "meter_adapters", "utility_services", "meterchain"}
 # contracts/ holds contract sources (VM programs, read as text and checked by the contract
 # compiler, never imported as Python) and these host modules, which are Python like any other.
 CONTRACT_HOST_MODULES = {"__init__.py", "genesis.py"}

@@ -1,7 +1,8 @@
 """STS (IEC 62055-41) 20-digit tokens for keypad prepayment meters.
 
-Pure token arithmetic (amount.py, crc.py, ea07.py, dkga02.py, tid.py, token.py,
-management.py) and the vending side that holds keys and remembers issued TIDs (vending.py).
+Pure token arithmetic: amount.py, crc.py, ea07.py, dkga02.py, tid.py, token.py,
+management.py. The vending side, which holds the vending key and remembers issued TIDs, is a
+service the utility runs and lives in ``utility_services.sts_vending``.
 Edition 1 algorithms: STA (EA07) encryption and DKGA02 key derivation; base dates 1993 and
 2014. See docs/sts.md for what is verified against the compliance tokens and what is inferred.
 """
@@ -31,15 +32,6 @@ from meter_adapters.sts.token import (
     decode_token,
     encode_token,
 )
-from meter_adapters.sts.vending import (
-    IssuedKeyChange,
-    IssuedToken,
-    JsonFileTidStore,
-    MemoryTidStore,
-    Meter,
-    TidStore,
-    Vendor,
-)
 
 __all__ = [
     "MAX_UNITS",
@@ -49,21 +41,14 @@ __all__ = [
     "DecodedToken",
     "DuplicateTid",
     "InvalidStsInput",
-    "IssuedKeyChange",
-    "IssuedToken",
-    "JsonFileTidStore",
     "KeyChange",
     "KeyParameters",
     "ManagementSubclass",
-    "MemoryTidStore",
-    "Meter",
     "MeterPan",
     "StsError",
     "TidOutOfRange",
-    "TidStore",
     "TokenClass",
     "TokenData",
-    "Vendor",
     "decode_amount_field",
     "decode_token",
     "derive_decoder_key",

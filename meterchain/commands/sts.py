@@ -36,7 +36,7 @@ from meter_adapters.sts.management import (
 )
 from meter_adapters.sts.tid import BaseDate, issued_at, parse_issue_time
 from meter_adapters.sts.token import CreditSubclass, TokenClass, decode_token
-from meter_adapters.sts.vending import (
+from utility_services.sts_vending import (
     IssuedToken,
     JsonFileTidStore,
     MemoryTidStore,

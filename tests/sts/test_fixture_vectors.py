@@ -23,7 +23,7 @@ from meter_adapters.sts.amount import (
 from meter_adapters.sts.dkga02 import KeyParameters, MeterPan, derive_decoder_key, to_nectar_hex
 from meter_adapters.sts.tid import BaseDate, tid_for
 from meter_adapters.sts.token import CreditSubclass, TokenClass, decode_token, encode_token
-from meter_adapters.sts.vending import MemoryTidStore, Meter, Vendor
+from utility_services.sts_vending import MemoryTidStore, Meter, Vendor
 
 # Requested maximum power limits (W) of compliance test CTSA12, by token: the field carries the
 # smallest representable value not below the request.

@@ -8,26 +8,36 @@ import pytest
 from chain import codec
 from chain.hashing import Domain
 from chain.signatures import check_transaction_signature, keypair_from_seed, verify
-from chain.types import Transaction
+from chain.types import Height, Nonce, Timestamp, Transaction
 from meter_adapters.dsmr import parse_dsmr
+from meter_adapters.reading import Reading
 from meter_adapters.signed_reading import encode_signed_reading, parse_signed_reading, sign_reading
-from meter_adapters.transactions import (
-    TxParams,
-    reading_transaction,
-    readings_to_transactions,
-    signed_reading_transaction,
-)
 from tests.adapters.conftest import dsmr_fixture, one
+from wallet.reading_transactions import TxParams, reading_transaction
 
 SENDER = bytes([7]) * 32
 METER = bytes([9]) * 32
-PARAMS = TxParams(chain_id="meterchain-test", sender_seed=SENDER, nonce=5, expiry_height=1000)
+PARAMS = TxParams(
+    chain_id="meterchain-test", sender_seed=SENDER, nonce=Nonce(5), expiry_height=Height(1000)
+)
+
+
+def consumer_tx(r: Reading, params: TxParams = PARAMS, trust: str = "consumer") -> Transaction:
+    assert r.timestamp is not None
+    return reading_transaction(params, r.meter, r.register, r.timestamp, r.value, r.raw_hash, trust)
+
+
+def meter_signed_tx(r: Reading, params: TxParams = PARAMS) -> Transaction:
+    assert r.timestamp is not None
+    signed = sign_reading(METER, r.meter, r.register, r.value, r.unit, r.timestamp)
+    return reading_transaction(
+        params, r.meter, r.register, r.timestamp, r.value, r.raw_hash, "meter", signed.signature
+    )
 
 
 def test_basic_consumer_reading_transaction() -> None:
-    readings = parse_dsmr(dsmr_fixture("v5"))
-    r = one(readings, "1-0:1.8.1")
-    tx = reading_transaction(r, PARAMS)
+    r = one(parse_dsmr(dsmr_fixture("v5")), "1-0:1.8.1")
+    tx = consumer_tx(r)
     check_transaction_signature(tx)
     assert (tx.chain_id, tx.sender, tx.nonce, tx.expiry_height, tx.kind) == (
         "meterchain-test",
@@ -47,7 +57,7 @@ def test_basic_consumer_reading_transaction() -> None:
 
 def test_basic_meter_signed_transaction() -> None:
     gas = one(parse_dsmr(dsmr_fixture("v5")), "0-1:24.2.1")
-    tx = reading_transaction(gas, PARAMS, meter_seed=METER)
+    tx = meter_signed_tx(gas)
     meter, register, when, index, trust, raw, signature = tx.payload[2]
     assert (meter, register, when, index, trust) == (
         "2222ABCD123456789",
@@ -67,7 +77,16 @@ def test_basic_nfc_reading_to_transaction() -> None:
     signed = sign_reading(METER, "SN42", "volume", 123456, "dm3", 1_700_000_000)
     message = encode_signed_reading(signed)
     signed_back, reading = parse_signed_reading(message, keypair_from_seed(METER)[1])
-    tx = signed_reading_transaction(signed_back, reading, PARAMS)
+    tx = reading_transaction(
+        PARAMS,
+        reading.meter,
+        reading.register,
+        Timestamp(signed_back.timestamp),
+        reading.value,
+        reading.raw_hash,
+        "meter",
+        signed_back.signature,
+    )
     assert tx.payload[2] == [
         "SN42",
         "volume",
@@ -79,30 +98,24 @@ def test_basic_nfc_reading_to_transaction() -> None:
     ]
 
 
-def test_basic_batch_only_registers_with_consecutive_nonces() -> None:
+def test_basic_only_registers_become_transactions() -> None:
     readings = parse_dsmr(dsmr_fixture("v5"))
-    txs = readings_to_transactions(readings, PARAMS)
-    registers = [tx.payload[2][1] for tx in txs]
+    registers = [r.register for r in readings if r.is_register]
     assert registers == ["1-0:1.8.1", "1-0:1.8.2", "1-0:2.8.1", "1-0:2.8.2", "0-1:24.2.1"]
-    assert [tx.nonce for tx in txs] == [5, 6, 7, 8, 9]
-    for tx in txs:
-        check_transaction_signature(tx)
 
 
-def test_invalid_missing_timestamp_and_bad_trust() -> None:
-    q3d = one(parse_dsmr(dsmr_fixture("esy5q3da1004_v304")), "1-0:1.8.0")  # no clock
-    with pytest.raises(
-        ValueError, match="a timestamp for reading 1ESY1336001560 1-0:1.8.0 expected"
-    ):
-        reading_transaction(q3d, PARAMS)
-    tx = reading_transaction(q3d, PARAMS, timestamp=1_700_000_000)
-    assert tx.payload[2][2] == 1_700_000_000
+def test_invalid_trust_and_meter_signature() -> None:
+    r = one(parse_dsmr(dsmr_fixture("v5")), "1-0:1.8.1")
     with pytest.raises(
         ValueError, match="trust one of meter, consumer, collector expected, found 'me'"
     ):
-        reading_transaction(q3d, PARAMS, trust="me", timestamp=1)
+        consumer_tx(r, trust="me")
     with pytest.raises(ValueError, match="trust 'meter' needs a 64-byte meter signature"):
-        reading_transaction(q3d, PARAMS, trust="meter", timestamp=1)
+        consumer_tx(r, trust="meter")
+    with pytest.raises(ValueError, match="a meter signature comes with trust 'meter'"):
+        reading_transaction(
+            PARAMS, r.meter, r.register, Timestamp(1), r.value, r.raw_hash, "consumer", bytes(64)
+        )
 
 
 def test_basic_simulated_meter_to_verified_transactions() -> None:
@@ -113,7 +126,7 @@ def test_basic_simulated_meter_to_verified_transactions() -> None:
 
     with TcpMeter("dsmr", interval=0.1) as meter:
         telegram = read_port(meter.url, "dsmr", timeout=5)
-    txs = readings_to_transactions(parse_dsmr(telegram), PARAMS, meter_seed=METER)
+    txs = [meter_signed_tx(r) for r in parse_dsmr(telegram) if r.is_register]
     assert [tx.payload[2][1] for tx in txs] == [
         "1-0:1.8.1",
         "1-0:1.8.2",

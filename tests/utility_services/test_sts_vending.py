@@ -15,7 +15,7 @@ from meter_adapters.sts.errors import DuplicateTid, InvalidStsInput, TidOutOfRan
 from meter_adapters.sts.management import ManagementSubclass, parse_key_change
 from meter_adapters.sts.tid import TID_MAX, BaseDate, tid_for
 from meter_adapters.sts.token import CreditSubclass, decode_token
-from meter_adapters.sts.vending import JsonFileTidStore, MemoryTidStore, Meter, Vendor
+from utility_services.sts_vending import JsonFileTidStore, MemoryTidStore, Meter, Vendor
 
 VENDING_KEY = bytes.fromhex("0123456789abcdef")
 ALICE = Meter(MeterPan("600727000000000009"), KeyParameters(2, "123456", 1, 1), BaseDate.Y2014)
