@@ -6,13 +6,13 @@ Run: .venv/bin/python bench/bench_vm.py
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Callable
 
 import nacl.signing
 
 from chain import codec, keys
+from chain.state import MemoryBackend, State, WriteBuffer
 from contracts.genesis import compile_contracts
 from vm import CallContext, compile_source, execute
 from vm.bytecode import verify_code
@@ -62,19 +62,6 @@ def credit(account: str, amount: int) -> int:
 '''
 
 
-class MemoryState:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
-        ks = sorted(self.data)
-        i = bisect.bisect_right(ks, start_after)
-        return [k for k in ks[i:] if k.startswith(prefix)][:limit]
-
-
 def _best(fn: Callable[[], object], reps: int, rounds: int = 5) -> float:
     """Best per-call seconds over a few rounds (the machine is shared: take the least noisy)."""
     best = float("inf")
@@ -88,8 +75,8 @@ def _best(fn: Callable[[], object], reps: int, rounds: int = 5) -> float:
 
 def main() -> None:
     compiled = compile_source(TARIFF)
-    state = MemoryState()
-    state.data[keys.code_key("tariff")] = codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])
+    state = WriteBuffer(State.at(MemoryBackend()))
+    state.apply({keys.code_key("tariff"): codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])})
     ctx = CallContext(bytes(32), bytes(32), 1, 1_700_000_000, "bench")
 
     # Instruction rate: every instruction of spin() costs exactly 1 gas and nothing else is

@@ -6,7 +6,7 @@ The language is docs/contract-language.md; the architecture is docs/vm.md.
 from vm.bytecode import FunctionInfo, InvalidBytecode, Program, verify_code
 from vm.compiler import CompiledContract, CompileError, compile_source
 from vm.errors import VMError
-from vm.interpreter import CallContext, ExecutionResult, StateAccess, execute
+from vm.interpreter import CallContext, ExecutionResult, execute
 
 __all__ = [
     "CallContext",
@@ -16,7 +16,6 @@ __all__ = [
     "FunctionInfo",
     "InvalidBytecode",
     "Program",
-    "StateAccess",
     "VMError",
     "compile_source",
     "execute",

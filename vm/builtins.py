@@ -22,6 +22,7 @@ from vm.values import (
     div_floor,
     div_round_half_up,
     parse_int,
+    short,
     to_text,
     type_name,
     values_equal,
@@ -336,7 +337,7 @@ def call_method(m: Meter, mid: int, recv: Any, a: list[Any]) -> Any:
                 return recv.pop(k)
             if len(a) > 1:
                 return a[1]
-            raise VMError(f"a present key expected in dict.pop(), found {_short(k)} absent")
+            raise VMError(f"a present key expected in dict.pop(), found {short(k)} absent")
         if mid == 8:  # setdefault
             k = check_key(a[0])
             if k not in recv:
@@ -383,8 +384,3 @@ def call_method(m: Meter, mid: int, recv: Any, a: list[Any]) -> Any:
 # upper() and lower() change only ASCII letters.
 _UPPER: Final = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
 _LOWER: Final = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

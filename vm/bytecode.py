@@ -205,47 +205,43 @@ def stack_pushes(op: int, arg: int) -> int:
     return o.OPS[op].pushes
 
 
-_NONE, _CONST, _LOCAL, _JUMP = o.Arg.NONE, o.Arg.CONST, o.Arg.LOCAL, o.Arg.JUMP
-
-
 def _check_arg(fn: FunctionCode, pc: int, op: int, arg: int, n: int, nconsts: int, nfuncs: int) -> None:
     kind = o.OPS[op].arg
-    # Fast acceptance of the common cases; anything else gets the full check and message.
-    if kind is _NONE and arg == 0:
-        return
-    if (kind is _CONST and arg < nconsts) or (kind is _LOCAL and arg < fn.nlocals) or (kind is _JUMP and arg < n):
-        return
-    where = f"function {fn.name} instruction {pc} ({o.OPS[op].name})"
+    problem = ""
     if kind is o.Arg.NONE and arg != 0:
-        raise _fail(f"{where}: argument 0 expected, found {arg}")
-    if kind is o.Arg.CONST and arg >= nconsts:
-        raise _fail(f"{where}: constant index below {nconsts} expected, found {arg}")
-    if kind is o.Arg.LOCAL and arg >= fn.nlocals:
-        raise _fail(f"{where}: local index below {fn.nlocals} expected, found {arg}")
-    if kind is o.Arg.JUMP and arg >= n:
-        raise _fail(f"{where}: jump target below {n} expected, found {arg}")
-    if kind is o.Arg.FUNC and arg >= nfuncs:
-        raise _fail(f"{where}: function index below {nfuncs} expected, found {arg}")
-    if kind is o.Arg.FLAGS and arg > 3:
-        raise _fail(f"{where}: slice flags 0..3 expected, found {arg}")
-    if kind is o.Arg.TYPES and not 0 < arg < 256:
-        raise _fail(f"{where}: type mask 1..255 expected, found {arg}")
-    if op == o.RANGE_ITER and not 1 <= arg <= 3:
-        raise _fail(f"{where}: 1 to 3 range arguments expected, found {arg}")
-    if kind is o.Arg.BUILTIN:
+        problem = f"argument 0 expected, found {arg}"
+    elif kind is o.Arg.CONST and arg >= nconsts:
+        problem = f"constant index below {nconsts} expected, found {arg}"
+    elif kind is o.Arg.LOCAL and arg >= fn.nlocals:
+        problem = f"local index below {fn.nlocals} expected, found {arg}"
+    elif kind is o.Arg.JUMP and arg >= n:
+        problem = f"jump target below {n} expected, found {arg}"
+    elif kind is o.Arg.FUNC and arg >= nfuncs:
+        problem = f"function index below {nfuncs} expected, found {arg}"
+    elif kind is o.Arg.FLAGS and arg > 3:
+        problem = f"slice flags 0..3 expected, found {arg}"
+    elif kind is o.Arg.TYPES and not 0 < arg < 256:
+        problem = f"type mask 1..255 expected, found {arg}"
+    elif op == o.RANGE_ITER and not 1 <= arg <= 3:
+        problem = f"1 to 3 range arguments expected, found {arg}"
+    elif kind is o.Arg.BUILTIN:
         bid, argc = arg >> 8, arg & 0xFF
         if bid not in BUILTIN_NAMES:
-            raise _fail(f"{where}: known builtin id expected, found {bid}")
-        sig = BUILTINS[BUILTIN_NAMES[bid]]
-        if (sig.variadic and argc < 1) or (not sig.variadic and argc != len(sig.params)):
-            raise _fail(f"{where}: {sig.name} with its arity expected, found {argc} arguments")
-    if kind is o.Arg.METHOD:
+            problem = f"known builtin id expected, found {bid}"
+        else:
+            sig = BUILTINS[BUILTIN_NAMES[bid]]
+            if (sig.variadic and argc < 1) or (not sig.variadic and argc != len(sig.params)):
+                problem = f"{sig.name} with its arity expected, found {argc} arguments"
+    elif kind is o.Arg.METHOD:
         mid, argc = arg >> 8, arg & 0xFF
         if mid not in METHOD_NAMES:
-            raise _fail(f"{where}: known method id expected, found {mid}")
-        _, lo, hi = METHODS[METHOD_NAMES[mid]]
-        if not lo <= argc <= hi:
-            raise _fail(f"{where}: {lo} to {hi} arguments expected, found {argc}")
+            problem = f"known method id expected, found {mid}"
+        else:
+            _, lo, hi = METHODS[METHOD_NAMES[mid]]
+            if not lo <= argc <= hi:
+                problem = f"{lo} to {hi} arguments expected, found {argc}"
+    if problem:
+        raise _fail(f"function {fn.name} instruction {pc} ({o.OPS[op].name}): {problem}")
 
 
 def _verify_function(fn: FunctionCode, nconsts: int, functions: tuple[FunctionCode, ...]) -> None:

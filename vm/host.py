@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_KEY, storage_prefix
 from chain.signatures import verify_raw
-from chain.state import ScanBudget, scan_with_writes
+from chain.state import StateReads, scan_with_writes
+from chain.transition import CallContext
 from chain.types import Event
 from vm import gas as g
 from vm.errors import OutOfGas, ReadOnlyViolation, VMError
@@ -28,33 +29,6 @@ MAX_STORAGE_KEYS: Final = 1_000  # storage_keys limit
 MAX_STORED_VALUE: Final = 65_536  # bytes, encoded
 MAX_EVENT_NAME: Final = 64
 MAX_EVENT_SIZE: Final = 65_536  # bytes of encoded fields
-
-
-class StateAccess(Protocol):
-    """Committed state plus the writes of earlier transactions of the block."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
-        """Up to ``limit`` keys starting with ``prefix``, greater than ``start_after``,
-        ascending."""
-        ...
-
-
-class Context(Protocol):
-    """What ``execute`` reads from its context: ``CallContext`` or any record with these
-    fields (the chain's transition has its own, identical dataclass)."""
-
-    @property
-    def signer(self) -> bytes: ...
-    @property
-    def tx_hash(self) -> bytes: ...
-    @property
-    def block_height(self) -> int: ...
-    @property
-    def block_time(self) -> int: ...
-    @property
-    def chain_id(self) -> str: ...
 
 
 class Execution:
@@ -72,7 +46,7 @@ class Execution:
         "writes",
     )
 
-    def __init__(self, state: StateAccess, ctx: Context, limit: int, read_only: bool) -> None:
+    def __init__(self, state: StateReads, ctx: CallContext, limit: int, read_only: bool) -> None:
         self.state = state
         self.ctx = ctx
         self.limit = limit

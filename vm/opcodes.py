@@ -151,7 +151,6 @@ OPS: Final[dict[int, OpInfo]] = {
 JUMPS: Final = frozenset(
     {JUMP, JUMP_IF_FALSE, JUMP_IF_TRUE, JUMP_IF_FALSE_OR_POP, JUMP_IF_TRUE_OR_POP, FOR_ITER}
 )
-TERMINATORS: Final = frozenset({JUMP, RETURN})
 
 # ISINSTANCE type codes (bit positions of the mask).
 TYPE_CODES: Final = ("int", "bool", "str", "bytes", "list", "dict", "tuple", "None")

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import vm
-from chain.state import State
+from chain.state import StateReads
 from chain.transition import CallContext
+from vm.bytecode import InvalidBytecode, verify_code
+from vm.interpreter import ExecutionResult, execute
 
 
 class VMRuntime:
     # ``vm.execute`` itself, not a method calling it: one call less on every contract call.
-    execute = staticmethod(vm.execute)
+    execute = staticmethod(execute)
 
-    def view(self, state: State, ctx: CallContext, contract: str, function: str, args: list[Any], gas_limit: int) -> vm.ExecutionResult:
+    def view(self, state: StateReads, ctx: CallContext, contract: str, function: str, args: list[Any], gas_limit: int) -> ExecutionResult:
         """A read-only call (queries for operators, regulators and the API)."""
-        return vm.execute(state, ctx, contract, function, args, gas_limit, read_only=True)
+        return execute(state, ctx, contract, function, args, gas_limit, read_only=True)
 
     def check_code(self, code: bytes) -> str:
         try:
-            vm.verify_code(code)
-        except vm.InvalidBytecode as exc:
+            verify_code(code)
+        except InvalidBytecode as exc:
             return str(exc)
         return ""

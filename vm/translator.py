@@ -12,7 +12,7 @@ function of a verified program becomes one Python function instead, in which
 * a basic block is straight-line Python; blocks are chosen by a small dispatch on ``blk``
   (a binary tree of comparisons), so only jumps cost a dispatch;
 * the text generated for an instruction performs exactly the checks, charges and
-  operations the instruction's definition requires, in the same order, calling the same
+  operations of the instruction's definition (``vm.instructions``), in the same order, calling the same
   helpers (``runtime`` names them), so gas, results and error messages are those of the
   definition. ``pc`` records the instruction (lowered index + 1) before anything that can
   fail, for the error's "at contract.function line N".
@@ -35,9 +35,8 @@ from vm import gas as g
 from vm import opcodes as o
 from vm.builtins import BUILTINS, CALL_ID
 from vm.bytecode import LoadedFunction, Program, stack_pops, stack_pushes
+from vm.instructions.calls import MAX_DEPTH
 from vm.values import INT_LIMIT, INT_MIN, MAX_LEN
-
-MAX_DEPTH: Final = 64  # frames, counting cross-contract calls
 
 # Instructions that can neither fail nor charge: no ``pc`` bookkeeping before them.
 _CANNOT_FAIL: Final = frozenset(
@@ -236,6 +235,7 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, "size = sum(map(len, parts))")  # before joining: never build an oversized str
         w(ind, f"if size > {MAX_LEN}: check_len(size, 'str')")
         w(ind, f"gas -= size // {g.BYTES_PER_GAS}")
+        w(ind, over)
         w(ind, f"s{first} = ''.join(parts)")
     elif op == o.FORMAT_VALUE:
         if known.get(d - 1) is not str:  # a str formats as itself

@@ -2,48 +2,32 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from chain import codec, keys
+from chain.state import MemoryBackend, State, WriteBuffer
 from vm import CallContext, ExecutionResult, compile_source, execute
 
 ALICE = bytes([0xA1]) * 32
 TX_HASH = bytes([0x7E]) * 32
 
 
-class MemoryState:
-    """``StateAccess`` over a dict; ``scan`` walks the sorted keys."""
+class MemoryState(WriteBuffer):
+    """The chain's own in-memory store (a block's ``WriteBuffer`` over an empty
+    ``MemoryBackend``), with a deploy helper; ``apply`` takes a result's writes."""
 
     def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
-        ks = sorted(self.data)
-        i = max(bisect.bisect_right(ks, start_after), bisect.bisect_left(ks, prefix))
-        out: list[bytes] = []
-        for k in ks[i:]:
-            if len(out) >= limit or not k.startswith(prefix):
-                break
-            out.append(k)
-        return out
+        super().__init__(State.at(MemoryBackend()))
 
     def deploy(self, name: str, source: str) -> None:
         compiled = compile_source(source, name)
-        self.data[keys.code_key(name)] = codec.encode([compiled.code, compiled.source_hash, 1, ALICE])
+        self.put(keys.code_key(name), codec.encode([compiled.code, compiled.source_hash, 1, ALICE]))
 
-    def apply(self, result: ExecutionResult) -> None:
-        for k, v in result.writes.items():
-            if v is None:
-                self.data.pop(k, None)
-            else:
-                self.data[k] = v
+    def put(self, key: bytes, value: bytes) -> None:
+        self.apply({key: value})
 
 
 CTX = CallContext(signer=ALICE, tx_hash=TX_HASH, block_height=42, block_time=1_700_000_000, chain_id="test")
@@ -71,7 +55,7 @@ def run(state: MemoryState) -> Runner:
             deployed[contract] = source
         result = execute(state, CTX, contract, function, list(args), gas, read_only=read_only)
         if result.success and commit:
-            state.apply(result)
+            state.apply(result.writes)
         return result
 
     return _run

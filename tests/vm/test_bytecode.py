@@ -103,7 +103,7 @@ def test_hand_made_code_verifies_and_runs() -> None:
     code = [(o.LOAD_LOCAL, 0), (o.LOAD_CONST, 0), (o.ADD, 0), (o.RETURN, 0)]
     data = encode_program([5], [_fn(code, params=("x",))])
     state = MemoryState()
-    state.data[code_key("h")] = codec.encode([data, bytes(32), 1, ALICE])
+    state.put(code_key("h"), codec.encode([data, bytes(32), 1, ALICE]))
     result = execute(state, CTX, "h", "f", [2], 100)
     assert result.success and result.return_value == 7 and result.gas_used == 4  # 4 instructions
 
@@ -153,7 +153,7 @@ def test_invalid_non_canonical_and_oversized() -> None:
 
 def _deploy(data: bytes) -> MemoryState:
     state = MemoryState()
-    state.data[code_key("x")] = codec.encode([data, bytes(32), 1, ALICE])
+    state.put(code_key("x"), codec.encode([data, bytes(32), 1, ALICE]))
     return state
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r'''
-import bisect, sys
+import sys
 from chain import codec, keys
+from chain.state import MemoryBackend, State, WriteBuffer
 from vm import CallContext, compile_source, execute
 
 SOURCE = """
@@ -40,24 +41,11 @@ def fail(seed: int) -> None:
 """
 
 
-class State:
-    def __init__(self):
-        self.data = {}
-
-    def get(self, key):
-        return self.data.get(key)
-
-    def scan(self, prefix, start_after, limit):
-        ks = sorted(self.data)
-        i = max(bisect.bisect_right(ks, start_after), bisect.bisect_left(ks, prefix))
-        return [k for k in ks[i:] if k.startswith(prefix)][:limit]
-
-
 compiled = compile_source(SOURCE)
-state = State()
-state.data[keys.code_key("d")] = codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])
+state = WriteBuffer(State.at(MemoryBackend()))
+state.apply({keys.code_key("d"): codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])})
 for i in range(5):
-    state.data[keys.storage_key("d", f"acct/pre{i}")] = codec.encode(i)
+    state.apply({keys.storage_key("d", f"acct/pre{i}"): codec.encode(i)})
 ctx = CallContext(bytes(32), bytes(32), 7, 1_700_000_000, "det")
 out = []
 for fn in ("run", "fail"):

@@ -74,7 +74,7 @@ def test_invalid_out_of_gas_reverts_writes_and_events(run: Any, state: MemorySta
     assert result.gas_used == full.gas_used - 1
     assert re.fullmatch(rf"out of gas: limit {full.gas_used - 1}, needed more at c\.work line \d+", result.error)
     assert result.writes == {} and result.events == ()
-    assert storage_key("c", "k0") not in state.data
+    assert state.get(storage_key("c", "k0")) is None
 
 
 @settings(max_examples=25, deadline=None)

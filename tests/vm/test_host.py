@@ -111,12 +111,12 @@ def bad_key() -> None:
 def test_storage_round_trip(call: Any, state: MemoryState) -> None:
     value = {"n": 1, "l": [1, "a", b"b", None, True], "t": (1, 2)}
     call(STORE, "put", "acct/1", value)
-    assert state.data[storage_key("c", "acct/1")] == codec.encode(value)
+    assert state.get(storage_key("c", "acct/1")) == codec.encode(value)
     assert call(STORE, "get", "acct/1") == {"n": 1, "l": [1, "a", b"b", None, True], "t": [1, 2]}
     assert call(STORE, "has", "acct/1") is True
     assert call(STORE, "get", "missing", 7) == 7
     call(STORE, "delete", "acct/1")
-    assert storage_key("c", "acct/1") not in state.data
+    assert state.get(storage_key("c", "acct/1")) is None
     assert call(STORE, "has", "acct/1") is False
 
 
@@ -153,7 +153,7 @@ def test_failure_discards_writes_and_events(run: Any, state: MemoryState) -> Non
     assert not result.success
     assert result.error.startswith("reverted: changed my mind at c.put_then_fail line")
     assert result.writes == {} and result.events == ()
-    assert storage_key("c", "k") not in state.data
+    assert state.get(storage_key("c", "k")) is None
     assert result.gas_used > 0
 
 
@@ -226,7 +226,7 @@ def test_invalid_calls(state: MemoryState) -> None:
 
 
 def test_invalid_code_record(state: MemoryState) -> None:
-    state.data[b"k/broken"] = codec.encode([b"not bytecode", bytes(32), 1, ALICE])
+    state.put(b"k/broken", codec.encode([b"not bytecode", bytes(32), 1, ALICE]))
     result = execute(state, CTX, "broken", "f", [], 1000)
     assert not result.success and "valid bytecode expected" in result.error
 
@@ -373,7 +373,7 @@ def test_scan_with_writes_matches_a_reference(
     committed: set[bytes], writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
 ) -> None:
     state = MemoryState()
-    state.data = {k: b"c" for k in committed}
+    state.apply({k: b"c" for k in committed})
     live = {k for k in committed if writes.get(k, b"") is not None} | {k for k, v in writes.items() if v is not None}
     expected = sorted(k for k in live if k.startswith(prefix) and k > after)[:limit]
     assert scan_with_writes(state, writes, prefix, after, limit) == expected

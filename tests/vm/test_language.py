@@ -677,7 +677,7 @@ def week() -> int:
 
 def deploy_with_modules(state: MemoryState, source: str, modules: dict[str, str]) -> CompiledContract:
     compiled = compile_source(source, "c", modules.get)
-    state.data[keys.code_key("c")] = codec.encode([compiled.code, compiled.source_hash, 1, ALICE])
+    state.put(keys.code_key("c"), codec.encode([compiled.code, compiled.source_hash, 1, ALICE]))
     return compiled
 
 

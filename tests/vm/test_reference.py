@@ -1,5 +1,5 @@
 """Differential tests: the translated functions against the reference interpreter
-(``tests/vm/reference_interpreter.py``) on random programs, calls at their limits and the
+(``vm.reference``, a plain loop over the definitions in ``vm.instructions``) on random programs, calls at their limits and the
 local demonstration: the same results, gas, writes, events and error strings."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from meterchain.demo import Demo
 from tests.vm.conftest import CTX, MemoryState
-from tests.vm.reference_interpreter import reference_loop
 from tests.vm.test_random_programs import _EXPRS, _STMTS
 from vm import execute
 from vm.interpreter import ExecutionResult
+from vm.reference import reference_loop
 
 
 def _fields(result: ExecutionResult) -> tuple[Any, ...]:

@@ -29,7 +29,7 @@ def helper(x):
 
 
 def _deploy_code(state: MemoryState, name: str, data: bytes) -> None:
-    state.data[code_key(name)] = codec.encode([data, bytes(32), 1, ALICE])
+    state.put(code_key(name), codec.encode([data, bytes(32), 1, ALICE]))
 
 
 def test_translation_is_a_function_of_the_bytecode() -> None:

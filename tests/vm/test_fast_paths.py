@@ -1,0 +1,67 @@
+"""The VM's remaining fast paths equal their plain definitions (docs/vm.md lists them; the
+translation itself is compared with the reference interpreter in test_reference.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vm.bytecode import verify_code
+from vm.compiler import compile_source
+from vm.interpreter import _bind_args
+from vm.values import check_value, deep_copy, weight, weight_walk
+
+_SCALARS = st.one_of(
+    st.integers(min_value=-(2**260), max_value=2**260),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+)
+_KEYS = st.one_of(st.integers(min_value=-5, max_value=5), st.text(max_size=20), st.binary(max_size=20))
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.lists(inner, max_size=5).map(tuple),
+        st.dictionaries(_KEYS, inner, max_size=5),
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.one_of(st.dictionaries(_KEYS, _SCALARS, max_size=12), _VALUES), st.integers(min_value=0, max_value=60))
+def test_weight_of_a_flat_dict_is_the_walk_s_count(value: Any, limit: int) -> None:
+    fast = weight(value, limit)
+    plain = weight_walk(value, limit)
+    if plain <= limit:
+        assert fast == plain
+    else:  # past the limit both only say "more than the gas left"
+        assert fast > limit
+
+
+SOURCE = '''
+@public
+def f(a, b, c=7):
+    return a
+'''
+
+
+@given(st.lists(_VALUES, min_size=2, max_size=3))
+def test_arguments_bound_without_a_copy_are_the_checked_copies(args: list[Any]) -> None:
+    fn = verify_code(compile_source(SOURCE).code).by_name["f"]
+    try:
+        plain = [deep_copy(check_value(a)) for a in args]
+    except Exception as exc:  # an invalid argument is refused the same way by both
+        try:
+            _bind_args(fn, args, "c")
+        except type(exc) as again:
+            assert str(again) == str(exc)
+        else:
+            raise AssertionError("a refused argument was bound") from None
+        return
+    bound = _bind_args(fn, args, "c")
+    assert bound == plain + [7] * (3 - len(args))
+    assert all(type(x) is type(y) for x, y in zip(bound, plain, strict=False))
