@@ -180,7 +180,7 @@ def _hex_bytes(m: Meter, a: list[Any]) -> Any:
     s = _str_arg(a[0], "hex_bytes()")
     m.charge(g.size_gas(len(s)))
     if len(s) % 2 or not all(c in _HEX_DIGITS for c in s):
-        raise VMError(f"an even number of hex digits expected in hex_bytes(), found {s[:80]!r}")
+        raise VMError(f"an even number of hex digits expected in hex_bytes(), found {short(s)}")
     return bytes.fromhex(s)
 
 

@@ -30,7 +30,7 @@ from chain.hashing import Domain, Hash32, hash_domain
 from vm import gas as g
 from vm import opcodes as o
 from vm.builtins import BUILTIN_NAMES, BUILTINS, METHOD_NAMES, METHODS
-from vm.values import INT_LIMIT, INT_MIN
+from vm.values import INT_LIMIT, INT_MIN, short
 
 MAGIC: Final = "meterchain-vm"
 VERSION: Final = 1
@@ -38,6 +38,12 @@ MAX_CODE_SIZE: Final = 262_144
 MAX_STACK: Final = 1_024
 MAX_PARAMS: Final = 64
 MAX_LOCALS: Final = 65_535
+# Stack items a function's instructions pop and push, on average per instruction. The
+# translation (vm.translator) writes text for every item an instruction names, so this
+# bounds it linearly in the bytecode; the compiler's output names fewer than 2 (every item
+# a BUILD pops or an UNPACK pushes is pushed or popped by an instruction of its own), while
+# alternating UNPACK 1000 / BUILD_TUPLE 1000 would name 1000 per instruction.
+MAX_ITEMS_PER_INSTRUCTION: Final = 4
 KINDS: Final = ("public", "view", "private")
 
 
@@ -140,7 +146,7 @@ def _fail(message: str) -> InvalidBytecode:
 
 def _uint(value: Any, what: str, limit: int) -> int:
     if type(value) is not int or not 0 <= value <= limit:
-        raise _fail(f"{what}: int in [0, {limit}] expected, found {value!r}"[:200])
+        raise _fail(f"{what}: int in [0, {limit}] expected, found {short(value)}")
     return int(value)
 
 
@@ -160,9 +166,9 @@ def _decode_function(value: Any, i: int, nconsts: int) -> FunctionCode:
         raise _fail(f"function {i}: array of 7 fields expected")
     name, kind, params, defaults, local_names, code, lines = value
     if type(name) is not str or not name.isidentifier() or name.startswith("__"):
-        raise _fail(f"function {i}: identifier name expected, found {name!r}"[:200])
+        raise _fail(f"function {i}: identifier name expected, found {short(name)}")
     if kind not in KINDS:
-        raise _fail(f"function {name}: kind public, view or private expected, found {kind!r}"[:200])
+        raise _fail(f"function {name}: kind public, view or private expected, found {short(kind)}")
     if type(params) is not list or len(params) > MAX_PARAMS:
         raise _fail(f"function {name}: list of at most {MAX_PARAMS} parameter names expected")
     if any(type(p) is not str or not p.isidentifier() for p in params) or len(set(params)) != len(params):
@@ -251,6 +257,12 @@ def _verify_function(fn: FunctionCode, nconsts: int, functions: tuple[FunctionCo
         if op not in o.OPS:
             raise _fail(f"function {fn.name} instruction {pc}: known opcode expected, found {op}")
         _check_arg(fn, pc, op, arg, n, nconsts, len(functions))
+    items = sum(stack_pops(op, arg, functions) + stack_pushes(op, arg) for op, arg in instrs)
+    if items > MAX_ITEMS_PER_INSTRUCTION * n:
+        raise _fail(
+            f"function {fn.name}: at most {MAX_ITEMS_PER_INSTRUCTION} stack items per instruction "
+            f"expected on average, found {items} in {n} instructions"
+        )
     # STACK: one depth per instruction on every path; a worklist over the control flow.
     depth: list[int] = [-1] * n
     depth[0] = 0
@@ -345,9 +357,9 @@ def verify_code(code: bytes) -> Program:
         raise _fail("container [magic, version, constants, functions] expected")
     magic, version, raw_consts, raw_funcs = value
     if magic != MAGIC:
-        raise _fail(f"magic {MAGIC!r} expected, found {magic!r}"[:200])
+        raise _fail(f"magic {MAGIC!r} expected, found {short(magic)}")
     if version != VERSION:
-        raise _fail(f"bytecode version {VERSION} expected, found {version!r}"[:200])
+        raise _fail(f"bytecode version {VERSION} expected, found {short(version)}")
     if type(raw_consts) is not list or type(raw_funcs) is not list or not raw_funcs:
         raise _fail("a list of constants and a non-empty list of functions expected")
     constants = tuple(_decode_constant(c, i) for i, c in enumerate(raw_consts))

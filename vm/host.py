@@ -23,7 +23,7 @@ from chain.transition import CallContext
 from chain.types import Event
 from vm import gas as g
 from vm.errors import OutOfGas, ReadOnlyViolation, VMError
-from vm.values import check_len, type_name, weight
+from vm.values import check_len, short, type_name, weight
 
 MAX_STORAGE_KEYS: Final = 1_000  # storage_keys limit
 MAX_STORED_VALUE: Final = 65_536  # bytes, encoded
@@ -109,7 +109,7 @@ def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
     try:
         return codec.decode_stored(raw)
     except DecodeError as exc:
-        raise VMError(f"canonical stored value expected under {a[0]!r}: {exc}"[:300]) from None
+        raise VMError(f"canonical stored value expected under {short(a[0])}: {exc}"[:300]) from None
 
 
 def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
@@ -151,7 +151,7 @@ def _h_storage_keys(ex: Execution, a: list[Any]) -> Any:
     if type(prefix) is not str or type(start_after) is not str:
         raise VMError("str prefix and start_after expected in storage_keys()")
     if type(limit) is not int or not 0 <= limit <= MAX_STORAGE_KEYS:
-        raise VMError(f"limit in [0, {MAX_STORAGE_KEYS}] expected in storage_keys(), found {limit!r}"[:200])
+        raise VMError(f"limit in [0, {MAX_STORAGE_KEYS}] expected in storage_keys(), found {short(limit)}")
     ex.charge(g.STORAGE_SCAN)
     ns = storage_prefix(ex.contract)
     keys = scan_with_writes(ex.state, ex.writes, ns + prefix.encode(), ns + start_after.encode() if start_after else b"", limit)

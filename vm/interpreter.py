@@ -23,6 +23,7 @@ from typing import Any, Final
 from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_NAME, code_key
+from chain.merkle import StateError
 from chain.state import StateReads
 from chain.transition import CallContext  # one definition, owned by the transition
 from chain.types import Event
@@ -103,7 +104,7 @@ def clear_program_cache() -> None:
 def _load(state: StateReads, contract: str) -> tuple[Program, tuple[Callable[..., Any], ...]]:
     """The deployed program of ``contract`` and its functions translated to Python."""
     if type(contract) is not str or not 0 < len(contract) <= MAX_CONTRACT_NAME:
-        raise VMError(f"contract name of 1 to {MAX_CONTRACT_NAME} characters expected, found {contract!r}"[:200])
+        raise VMError(f"contract name of 1 to {MAX_CONTRACT_NAME} characters expected, found {short(contract)}")
     record = state.get(code_key(contract))
     if record is None:
         raise VMError(f"a deployed contract expected, found no contract named {contract!r}")
@@ -123,7 +124,13 @@ def _load(state: StateReads, contract: str) -> tuple[Program, tuple[Callable[...
         raise VMError(f"contract {contract!r}: valid bytecode expected: {exc}") from None
     if len(_programs) >= PROGRAM_CACHE_SIZE:
         _programs.clear()
-    cached = program, make_functions(program)
+    try:
+        functions = make_functions(program)
+    except MemoryError:
+        raise  # the node's memory, not the code: what translation makes is bounded by the verifier
+    except Exception as exc:  # deploys translate first (VMRuntime.check_code): not reached from them
+        raise VMError(f"contract {contract!r}: translatable bytecode expected ({type(exc).__name__})") from None
+    cached = program, functions
     _programs[record] = cached
     return cached
 
@@ -171,19 +178,22 @@ def failure(ex: Execution, fn: LoadedFunction, pc: int, gas: int, exc: Exception
     if isinstance(exc, VMError):
         ex.gas = min(gas, ex.gas)
         return Failure(exc, _where(ex, fn, pc))
-    if isinstance(exc, (RecursionError, MemoryError)):
+    if isinstance(exc, (MemoryError, StateError)):
+        # Not the contract's doing: the node is out of memory or its storage failed. Made a
+        # receipt, it would differ between nodes; it stops this node instead. (Allocations a
+        # contract can cause are bounded by gas and size limits before they are made.)
+        return exc
+    if isinstance(exc, RecursionError):
         return Failure(VMError("values nested too deeply"), _where(ex, fn, pc))
     if isinstance(exc, RuntimeError):
         # Python's dict iterator refuses a dict that changed size during the loop.
         return Failure(VMError("a dict changed size while a for loop iterated it"), _where(ex, fn, pc))
-    if isinstance(exc, (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError, ZeroDivisionError)):
-        # Only bytecode that did not come from the compiler (operands of types the compiler
-        # never puts there) reaches this net. The message names the exception class and
-        # the instruction, never Python's own wording, which may change between versions.
-        op = fn.code[pc - 1][0] if pc else o.GAS
-        op_name = o.OPS[op].name if op in o.OPS else "GAS"
-        return Failure(VMError(f"invalid operands for {op_name} ({type(exc).__name__})"), _where(ex, fn, pc))
-    return exc
+    # Only bytecode that did not come from the compiler (operands of types the compiler never
+    # puts there), or a host error, reaches this net. The message names the exception class
+    # and the instruction, never Python's own wording, which may change between versions.
+    op = fn.code[pc - 1][0] if pc else o.GAS
+    op_name = o.OPS[op].name if op in o.OPS else "GAS"
+    return Failure(VMError(f"invalid operands for {op_name} ({type(exc).__name__})"), _where(ex, fn, pc))
 
 
 def cross_call(ex: Execution, depth: int, callee: Any, fname: Any, cargs: Any) -> Any:
@@ -281,7 +291,7 @@ def execute(
 ) -> ExecutionResult:
     """Run ``contract.function(*args)`` with at most ``gas_limit`` gas."""
     if type(gas_limit) is not int or gas_limit < 0:
-        return ExecutionResult(False, None, 0, (), {}, f"non-negative int gas limit expected, found {gas_limit!r}")
+        return ExecutionResult(False, None, 0, (), {}, f"non-negative int gas limit expected, found {short(gas_limit)}")
     ex = Execution(state, ctx, gas_limit, read_only)
     ex.contract = contract
     ex.caller = ctx.signer

@@ -18,8 +18,10 @@ function of a verified program becomes one Python function instead, in which
   fail, for the error's "at contract.function line N".
 
 No value from the bytecode is ever spliced into the text except constants, and those only
-through ``repr`` of an int, bool, str, bytes or None (the verifier admits nothing else),
-which is always a literal of the same value. Names of locals appear only in messages bound
+through ``repr`` of an int, bool, None or a short str or bytes (the verifier admits nothing
+else), which is always a literal of the same value; a longer str or bytes is read from the
+program's constants (``consts[i]``), so the text stays linear in the bytecode (the verifier
+bounds the items instructions name, ``bytecode.MAX_ITEMS_PER_INSTRUCTION``). Names of locals appear only in messages bound
 in the namespace, never in the text.
 
 The generated text is deterministic (a function of the bytecode alone); ``source_of``
@@ -126,7 +128,7 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, f"gas -= {arg}")
         w(ind, over)
     elif op == o.LOAD_CONST:
-        w(ind, f"s{d} = {_literal(program.constants[arg])}")
+        w(ind, f"s{d} = {_literal(program.constants[arg], arg)}")
     elif op == o.LOAD_LOCAL:
         w(ind, f"s{d} = l{arg}")
         if arg >= fn.nparams:  # parameters are bound by the call; other locals may not be yet
@@ -294,15 +296,21 @@ def _track(known: dict[int, type], op: int, arg: int, d: int, program: Program) 
     if op == o.GAS:
         return
     lowest = d - stack_pops(op, arg, program.functions)
-    for slot in [slot for slot in known if slot >= lowest]:
-        del known[slot]
+    # Only the slots it writes: an entry above the stack is replaced before it is read.
+    for slot in range(lowest, lowest + max(stack_pushes(op, arg), 1)):
+        known.pop(slot, None)
     if op == o.LOAD_CONST:
         known[d] = type(program.constants[arg])
     elif op == o.FORMAT_VALUE or op == o.BUILD_STRING:
         known[lowest] = str
 
 
-def _literal(value: Any) -> str:
+_LONG_LITERAL: Final = 40  # characters of str or bytes written in the text; longer ones by index
+
+
+def _literal(value: Any, index: int) -> str:
+    if type(value) in (str, bytes) and len(value) > _LONG_LITERAL:
+        return f"consts[{index}]"
     if value is None or type(value) in (int, bool, str, bytes):
         return repr(value)
     raise AssertionError(f"scalar constant expected, found {type(value).__name__}")  # verified before
@@ -397,6 +405,7 @@ def translate(program: Program, runtime: dict[str, Any]) -> tuple[Callable[..., 
     its own namespace holding them, its unbound-local messages and its own functions."""
     namespace = dict(runtime)
     namespace["loaded"] = program.loaded
+    namespace["consts"] = program.constants
     for fn in program.loaded:
         for slot in range(fn.nparams, fn.nlocals):
             namespace[f"unbound_{fn.index}_{slot}"] = (

@@ -39,9 +39,20 @@ def type_name(value: Any) -> str:
 
 
 def short(value: Any) -> str:
-    """``repr(value)`` cut to 80 characters, for error messages."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A value in an error message, in at most about 90 characters whatever its size: the
+    text is built from a bounded part of the value (never a whole ``repr`` cut afterwards,
+    which would cost work and memory growing with the value and paid by no gas)."""
+    t = type(value)
+    if t is str or t is bytes:
+        text = repr(value[:80])
+        return text if len(value) <= 80 else f"{text[:77]}... ({len(value)} {'characters' if t is str else 'bytes'})"
+    if t is int:
+        return str(value) if value.bit_length() <= 256 else f"an int of {value.bit_length()} bits"
+    if t is bool or value is None:
+        return repr(value)
+    if t is list or t is tuple or t is dict:
+        return f"a {t.__name__} of {len(value)} items"
+    return type(value).__name__
 
 
 def check_int(value: int) -> int:
@@ -250,7 +261,7 @@ def parse_int(text: Any) -> int:
         raise VMError(f"decimal str expected in int(), found {type_name(text)}")
     digits = text[1:] if text.startswith("-") else text
     if not digits or len(digits) > 78 or not all("0" <= c <= "9" for c in digits):
-        raise VMError(f"decimal str (optional leading '-') expected in int(), found {text[:80]!r}")
+        raise VMError(f"decimal str (optional leading '-') expected in int(), found {short(text)}")
     return check_int(int(text))
 
 
