@@ -315,6 +315,11 @@ class CosemValue:
     unit: int | None = None
 
 
+# The scaler of a scaler_unit is an integer8 (Blue Book, class 3): a power of ten the value is
+# multiplied by. A frame may encode it in a wider integer type; a value outside integer8 is
+# refused, not raised to a power no decimal context can hold.
+SCALER_RANGE: Final = (-128, 127)
+
 # COSEM unit enumeration (Blue Book, class 3 scaler_unit) -> unit symbol of reading.UNITS.
 _UNITS: Final[dict[int, str]] = {
     7: "s",
@@ -422,10 +427,12 @@ def body_objects(body: object) -> list[CosemValue]:
                     isinstance(scaler_unit, Structure)
                     and len(scaler_unit.items) == 2
                     and isinstance(scaler_unit.items[0], int)
+                    and SCALER_RANGE[0] <= scaler_unit.items[0] <= SCALER_RANGE[1]
                     and isinstance(scaler_unit.items[1], Enum)
                 ):
                     raise UnsupportedFrame(
-                        f"scaler_unit (integer, enum) expected, found {scaler_unit!r}"
+                        "scaler_unit (integer8 scaler -128..127, enum unit) expected, "
+                        f"found {scaler_unit!r}"
                     )
                 scaler, unit = scaler_unit.items[0], scaler_unit.items[1].value
             objects.append(CosemValue(name, fields[1], scaler, unit))

@@ -27,6 +27,7 @@ from meter_adapters.errors import AdapterError
 ROUND_EXACT: Final = "exact"
 ROUND_FLOOR: Final = "floor"
 VALUE_LIMIT: Final = 2**63  # the canonical codec's signed range; no meter counts further
+VALUE_DIGITS: Final = 80  # decimal digits a meter value may have before or after the point
 SOURCES: Final = ("dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc")
 # Cumulative registers (energy, volume, heat): what a bill is computed from. Instantaneous
 # values (W, V, A) are for display and never become reading transactions by default.
@@ -168,12 +169,16 @@ def to_base_unit(
         raise UnitError(f"a decimal number expected, found {value!r}") from None
     if not number.is_finite():
         raise UnitError(f"a finite number expected, found {value!r}")
+    if number and not -VALUE_DIGITS <= number.adjusted() <= VALUE_DIGITS:
+        # Refused before any arithmetic: an exponent beyond the decimal context's would
+        # raise InvalidOperation instead of saying what is wrong.
+        raise UnitError(f"a value of at most {VALUE_DIGITS} digits expected, found {value!r}")
     name = normalize_unit(unit)
     factor, base = UNITS[name]
     # A context wide enough for any meter value, trapping Inexact: the product is exact or
     # an error, never silently rounded to the default 28 digits.
     with decimal.localcontext() as ctx:
-        ctx.prec = 80
+        ctx.prec = VALUE_DIGITS
         ctx.traps[decimal.Inexact] = True
         try:
             scaled = number * factor

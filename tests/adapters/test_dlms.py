@@ -371,3 +371,23 @@ def test_property_changed_apdu_bytes_raise_only_adapter_errors(index: int, delta
         dlms.parse_dlms(bytes(apdu))
     except AdapterError:
         pass
+
+
+@pytest.mark.parametrize(("scaler", "within_80_digits"), [(-128, False), (127, False), (-1, True)])
+def test_scaler_in_the_integer8_range_reaches_the_unit_rule(scaler: int, within_80_digits: bool) -> None:
+    # integer8 (0F) scaler: in range, so the value is scaled and then judged by its unit:
+    # 5 x 10^-1 Wh is not a whole Wh, 5 x 10^127 is beyond 2**63: refused with a UnitError.
+    body = "0101" "0203" "09060100010800FF" "0600000005" "0202" f"0F{scaler & 0xFF:02X}" "161E"
+    frame = bytes.fromhex("0F0000000100" + body)
+    if within_80_digits:
+        with pytest.raises(AdapterError, match="a whole number of Wh expected"):
+            dlms.parse_dlms(frame)
+    else:
+        with pytest.raises(AdapterError, match="a value of at most 80 digits expected"):
+            dlms.parse_dlms(frame)
+
+
+def test_invalid_scaler_beyond_integer8() -> None:
+    body = "0101" "0203" "09060100010800FF" "0600000005" "0202" "140000010000000000" "161E"
+    with pytest.raises(UnsupportedFrame, match="integer8 scaler -128..127, enum unit"):
+        dlms.parse_dlms(bytes.fromhex("0F0000000100" + body))

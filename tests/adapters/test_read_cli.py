@@ -179,3 +179,22 @@ def test_basic_wmbus_hex_file_with_key_and_wrong_key(tmp_path: Path) -> None:
     assert {(0, "Wh"), (71, "dm3")} <= {(i["value"], i["unit"]) for i in json.loads(result.stdout)}
     result = run("wmbus", "--file", str(capture), "--key", "00" * 16, "--json")
     assert result.exit_code == 1 and "wmbus input rejected" in result.stderr
+
+
+# A DATA-NOTIFICATION with one register (1-0:1.8.0 = 5) whose scaler is a long64 of 2**40:
+# a power of ten no decimal context holds (issue 9, item 12: a decimal.InvalidOperation
+# traceback before).
+UNBOUNDED_SCALER = bytes.fromhex(
+    "0F0000000100" "0101" "0203" "09060100010800FF" "0600000005" "0202" "140000010000000000" "161E"
+)
+
+
+def test_invalid_dlms_unbounded_scaler_is_one_error_line(tmp_path: Path) -> None:
+    frame = tmp_path / "scaler.bin"
+    frame.write_bytes(UNBOUNDED_SCALER)
+    result = run("dlms", "--file", str(frame))
+    assert result.exit_code == 1
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: dlms input rejected: scaler_unit (integer8 scaler")
+    assert "found Structure(items=(1099511627776" in result.stderr
