@@ -20,15 +20,15 @@ CONFIG_DEFAULTS = {
 }
 
 
-def meter_info(meter: str) -> dict:
-    info = call("registry", "meter", [meter])
+def meter_info(meter_id: str) -> dict:
+    info = call("registry", "meter", [meter_id])
     if info is None:
-        revert(f"a registered meter expected, found no meter {meter}")
+        revert(f"a registered meter expected, found no meter {meter_id}")
     return info
 
 
-def config(utility: str) -> dict:
-    cfg = storage_get("cfg/" + utility, None)
+def config(utility_id: str) -> dict:
+    cfg = storage_get("cfg/" + utility_id, None)
     out = {}
     for k in CONFIG_DEFAULTS.keys():
         out[k] = CONFIG_DEFAULTS[k]
@@ -38,14 +38,14 @@ def config(utility: str) -> dict:
     return out
 
 
-def load_state(meter: str, info: dict) -> dict:
-    st = storage_get("ms/" + meter, None)
+def load_state(meter_id: str, info: dict) -> dict:
+    st = storage_get("ms/" + meter_id, None)
     if st is not None:
         return st
     # First touch: the baseline is the meter's installation index and time.
     at = info["installed_at"]
     st = {
-        "meter": meter,
+        "meter": meter_id,
         "utility": info["utility"],
         "scope": info["field"],
         "register": "",
@@ -63,7 +63,7 @@ def load_state(meter: str, info: dict) -> dict:
         "opened": 0,
         "unbilled": 0,
     }
-    storage_set("um/" + info["utility"] + "/" + meter, True)
+    storage_set("um/" + info["utility"] + "/" + meter_id, True)
     return st
 
 
@@ -102,10 +102,10 @@ def save_sub_account(rec: dict) -> None:
     storage_set("sb/" + rec["subscription"], rec)
 
 
-def current_account(meter: str) -> dict:
+def current_account(meter_id: str) -> dict:
     # The account of the meter's current subscription in the registry (active, pending, or
     # the last one terminated while the meter waits for the next); None if it never had one.
-    sub = call("registry", "subscription", [meter])
+    sub = call("registry", "subscription", [meter_id])
     if sub is None:
         return None
     return sub_account(sub["id"], sub["consumer"])

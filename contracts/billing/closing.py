@@ -41,17 +41,17 @@ def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -
 
 
 @public
-def close_account(meter: str, final_index: int) -> dict:
+def close_account(meter_id: str, final_index: int) -> dict:
     # The final reading and final invoice of a subscription (terminate, move out). Afterwards
     # the meter belongs to no subscription until the next one opens: what is read meanwhile
     # is unbilled consumption.
     if caller() != b"contract:registry":
         revert(f"a call from contract registry expected, found {bytes_hex(caller())}")
-    info = meter_info(meter)
-    sub = call("registry", "subscription", [meter])
+    info = meter_info(meter_id)
+    sub = call("registry", "subscription", [meter_id])
     if sub is None or sub["status"] != "active":
-        revert(f"an active subscription on meter {meter} expected, found none")
-    st = load_state(meter, info)
+        revert(f"an active subscription on meter {meter_id} expected, found none")
+    st = load_state(meter_id, info)
     adopt(st, sub)
     now = block_time()
     billed = 0
@@ -59,21 +59,21 @@ def close_account(meter: str, final_index: int) -> dict:
         billed = final_reading(st, sub, info, now, final_index)
     else:
         if final_index != st["index"]:
-            revert(f"final index {st['index']} (read at {now}) expected for {meter}, found {final_index}")
+            revert(f"final index {st['index']} (read at {now}) expected for {meter_id}, found {final_index}")
         save_state(st)
-    st = storage_get("ms/" + meter, None)
+    st = storage_get("ms/" + meter_id, None)
     inv = None
     if sub["mode"] == "postpaid" and st["ts"] > st["span_start"]:
         if has_tariff(st):
             inv = close_actual(st, sub, config(st["utility"]), now)
-            settle_with_credit(meter, inv)
+            settle_with_credit(meter_id, inv)
         else:
             # The consumption on the subscription's record, with no price: nothing to pay.
             inv = issue(st, sub, st["span_start"], st["ts"], billed, [], 0, 0, False, True)
             st["span_start"] = st["ts"]
             st["est_start"] = st["ts"]
             save_state(st)
-    st = storage_get("ms/" + meter, None)
+    st = storage_get("ms/" + meter_id, None)
     st["sub"] = ""
     save_state(st)
     acct = sub_account(sub["id"], sub["consumer"])
@@ -83,7 +83,7 @@ def close_account(meter: str, final_index: int) -> dict:
     for inv_id in acct["open"]:
         i = storage_get("inv/" + inv_id, None)
         due += i["total"] - i["paid"]
-    emit("account_closed", {"meter": meter, "subscription": sub["id"], "consumer": sub["consumer"],
+    emit("account_closed", {"meter": meter_id, "subscription": sub["id"], "consumer": sub["consumer"],
                             "final_index": final_index, "invoice": inv["id"] if inv is not None else "",
                             "balance_due": due, "credit_left": acct["carry"], "by": caller(), "at": now})
     if inv is None:

@@ -98,7 +98,7 @@ def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
 
 def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, lines: list,
           taxable: int, tax: int, estimated: bool, unpriced: bool) -> dict:
-    meter = st["meter"]
+    meter_id = st["meter"]
     cfg = config(st["utility"])
     now = block_time()
     acct = sub_account(sub["id"], sub["consumer"])
@@ -118,10 +118,10 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
         total = 0
     seq = st["seq"] + 1
     st["seq"] = seq
-    inv_id = meter + "/" + pad(seq, SEQ_PAD)
+    inv_id = meter_id + "/" + pad(seq, SEQ_PAD)
     inv = {
         "id": inv_id,
-        "meter": meter,
+        "meter": meter_id,
         "utility": st["utility"],
         "scope": st["scope"],
         "segment": sub.get("segment", ""),
@@ -150,23 +150,23 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
     if total > 0:
         acct["open"] = acct["open"] + [inv_id]
     save_sub_account(acct)
-    emit("invoice", {"id": inv_id, "meter": meter, "consumer": sub["consumer"], "subscription": sub["id"],
+    emit("invoice", {"id": inv_id, "meter": meter_id, "consumer": sub["consumer"], "subscription": sub["id"],
                      "period_start": period_start, "period_end": period_end, "consumption": units,
                      "subtotal": subtotal, "tax": tax, "total": total, "due": inv["due"],
                      "estimated": estimated, "unpriced": unpriced, "by": caller(), "at": now})
     return inv
 
 
-def close_one(meter: str, period_end: int) -> dict:
+def close_one(meter_id: str, period_end: int) -> dict:
     # The invoice of one postpaid meter for the period ending at period_end; None if the
     # meter has nothing to bill (no time has passed since its last invoice).
-    info = meter_info(meter)
-    sub = call("registry", "subscription", [meter])
+    info = meter_info(meter_id)
+    sub = call("registry", "subscription", [meter_id])
     if not (sub is not None and sub["status"] == "active"):
-        revert(f"an active subscription on meter {meter} expected, found none")
+        revert(f"an active subscription on meter {meter_id} expected, found none")
     if sub["mode"] != "postpaid":
-        revert(f"a postpaid subscription expected for an invoice, found {sub['mode']} on {meter}")
-    st = load_state(meter, info)
+        revert(f"a postpaid subscription expected for an invoice, found {sub['mode']} on {meter_id}")
+    st = load_state(meter_id, info)
     if adopt(st, sub):
         save_state(st)
     cfg = config(st["utility"])
@@ -178,15 +178,15 @@ def close_one(meter: str, period_end: int) -> dict:
             # Too soon after the last invoice to estimate anything: nothing to bill.
             return None
         inv = close_estimated(st, sub, cfg, start, period_end)
-    settle_with_credit(meter, inv)
+    settle_with_credit(meter_id, inv)
     return storage_get("inv/" + inv["id"], inv)
 
 
-def settle_with_credit(meter: str, inv: dict) -> None:
+def settle_with_credit(meter_id: str, inv: dict) -> None:
     # Advance credit (an overpayment held by payments) pays a new invoice at once, so that a
     # consumer in credit is never in arrears.
     if inv["status"] == "open":
-        call("payments", "apply_credit", [meter])
+        call("payments", "apply_credit", [meter_id])
 
 
 def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
@@ -240,34 +240,34 @@ def close_estimated(st: dict, sub: dict, cfg: dict, start: int, end: int) -> dic
 
 
 @public
-def close_period(meter: str) -> dict:
-    info = meter_info(meter)
+def close_period(meter_id: str) -> dict:
+    info = meter_info(meter_id)
     require_role(info["utility"], ["operator", "admin"])
-    inv = close_one(meter, block_time())
+    inv = close_one(meter_id, block_time())
     if inv is None:
-        revert(f"a period to bill expected for meter {meter}, found none since the last invoice")
+        revert(f"a period to bill expected for meter {meter_id}, found none since the last invoice")
     return inv
 
 
 @public
-def run_billing(utility: str, period_end: int, start_after: str = "", limit: int = 100) -> dict:
+def run_billing(utility_id: str, period_end: int, start_after: str = "", limit: int = 100) -> dict:
     # Close the period of every postpaid meter of the utility (paged: pass back "next").
-    require_role(utility, ["operator", "admin"])
+    require_role(utility_id, ["operator", "admin"])
     if not (period_end <= block_time()):
         revert(f"a period end not in the future (<= {block_time()}) expected, found {period_end}")
     if not (limit > 0 and limit <= PAGE):
         revert(f"a page of 1 to {PAGE} meters expected, found {limit}")
-    prefix = "um/" + utility + "/"
+    prefix = "um/" + utility_id + "/"
     after = "" if start_after == "" else prefix + start_after
     keys = storage_keys(prefix, after, limit)
     issued = 0
     last = ""
     for k in keys:
-        meter = k[len(prefix):]
-        last = meter
-        sub = call("registry", "subscription", [meter])
+        meter_id = k[len(prefix):]
+        last = meter_id
+        sub = call("registry", "subscription", [meter_id])
         if sub is not None and sub["status"] == "active" and sub["mode"] == "postpaid":
-            if close_one(meter, period_end) is not None:
+            if close_one(meter_id, period_end) is not None:
                 issued += 1
     more = len(keys) == limit
     return {"invoices": issued, "next": last if more else ""}

@@ -13,7 +13,7 @@ from common.text import pad
 
 def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
     # A prepaid meter pays each reading's span at once, priced exactly like an invoice.
-    meter = st["meter"]
+    meter_id = st["meter"]
     tid = tariff_in(st)
     vs = versions(st["utility"], tid)
     acc = {}
@@ -22,16 +22,16 @@ def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
             acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
     else:
         acc_add(acc, tid, vs, version_at(vs, t0), t1 - t0, units, window)
-    charge_acc(st, acc, t0, t1, meter + "@" + pad(t1, TIME_PAD))
+    charge_acc(st, acc, t0, t1, meter_id + "@" + pad(t1, TIME_PAD))
 
 
 def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
-    meter = st["meter"]
+    meter_id = st["meter"]
     priced = price_acc(st["utility"], acc)
     tax = div_round_half_up(priced[2], BP)
     amount = priced[1] + tax
-    emit("prepaid_charge", {"meter": meter, "subscription": st["sub"], "period_start": t0, "period_end": t1,
+    emit("prepaid_charge", {"meter": meter_id, "subscription": st["sub"], "period_start": t0, "period_end": t1,
                             "consumption": priced[3], "subtotal": priced[1], "tax": tax,
                             "amount": amount, "ref": ref, "by": caller(), "at": block_time()})
     if amount > 0:
-        call("payments", "charge_prepaid", [meter, amount, ref])
+        call("payments", "charge_prepaid", [meter_id, amount, ref])

@@ -103,7 +103,7 @@ def price_share(spec: dict, eff: int, seconds: int, units: int, windows: dict) -
     return [lines, taxable, taxable * spec["tax_bp"]]
 
 
-def price_acc(utility: str, acc: dict) -> list:
+def price_acc(utility_id: str, acc: dict) -> list:
     # [lines, taxable, tax numerator, units] over an accumulator of tariff shares.
     lines = []
     taxable = 0
@@ -111,7 +111,7 @@ def price_acc(utility: str, acc: dict) -> list:
     units = 0
     for key in sorted(list(acc.keys())):
         e = acc[key]
-        vs = versions(utility, e["tariff"])
+        vs = versions(utility_id, e["tariff"])
         v = vs[e["version"]]
         priced = price_share(v["spec"], v["effective_from"], e["seconds"], e["units"], e["windows"])
         lines = lines + priced[0]

@@ -17,7 +17,7 @@ READING_TAG = b"mc/meter-reading"
 MAX_BATCH = 500
 
 
-def check_signer(meter: str, info: dict, sub: dict, trust: str, register: str, ts: int,
+def check_signer(meter_id: str, info: dict, sub: dict, trust: str, register: str, ts: int,
                  index: int, signature: bytes) -> str:
     who = caller()
     if trust == "consumer":
@@ -25,33 +25,33 @@ def check_signer(meter: str, info: dict, sub: dict, trust: str, register: str, t
         # whose subscription awaits approval) is billed to nobody, so it must come from the
         # utility's side (collector or meter signature), not from someone it costs nothing.
         if sub is None or sub["status"] != "active" or who != sub["consumer"]:
-            return f"the active subscriber of meter {meter} expected for a consumer reading, found {bytes_hex(who)}"
+            return f"the active subscriber of meter {meter_id} expected for a consumer reading, found {bytes_hex(who)}"
         return ""
     if trust == "collector":
         if info["collector"] == b"" or who != info["collector"]:
-            return f"the data collector of meter {meter} expected, found {bytes_hex(who)}"
+            return f"the data collector of meter {meter_id} expected, found {bytes_hex(who)}"
         return ""
     if trust == "meter":
         pk = info["public_key"]
         if pk == b"":
-            return f"a meter with a registered public key expected for a meter-signed reading, found none for {meter}"
-        message = READING_TAG + canonical_bytes([meter, register, index, info["unit"], ts])
+            return f"a meter with a registered public key expected for a meter-signed reading, found none for {meter_id}"
+        message = READING_TAG + canonical_bytes([meter_id, register, index, info["unit"], ts])
         if not ed25519_verify(pk, message, signature):
-            return f"a signature of meter {meter} over its reading expected, found one that does not verify"
+            return f"a signature of meter {meter_id} over its reading expected, found one that does not verify"
         return ""
     return f"trust one of consumer, collector, meter expected, found {trust}"
 
 
 def consumption_of(info: dict, st: dict, ts: int, index: int) -> list:
     # [consumption in base units, status, message]; status "ok", "anomalous" or "rejected".
-    meter = st["meter"]
+    meter_id = st["meter"]
     modulus = 10 ** info["digits"]
     last = st["index"]
     dt = ts - st["ts"]
     rate = info["max_rate"]
     mult = info["multiplier"]
     if index < 0 or index >= modulus:
-        return [0, "rejected", f"index in [0, {modulus}) expected for meter {meter}, found {index}"]
+        return [0, "rejected", f"index in [0, {modulus}) expected for meter {meter_id}, found {index}"]
     if index >= last:
         units = (index - last) * mult
         if rate > 0 and units * 3600 > rate * dt:
@@ -67,54 +67,54 @@ def consumption_of(info: dict, st: dict, ts: int, index: int) -> list:
         plausible = last * 10 >= modulus * 9 and index * 10 < modulus
     if plausible:
         return [rolled, "ok", ""]
-    return [0, "rejected", f"index >= {last} expected for meter {meter} (or a plausible roll-over at {modulus}), found {index}"]
+    return [0, "rejected", f"index >= {last} expected for meter {meter_id} (or a plausible roll-over at {modulus}), found {index}"]
 
 
-def take_reading(meter: str, register: str, ts: int, index: int, trust: str, raw_hash: bytes,
+def take_reading(meter_id: str, register: str, ts: int, index: int, trust: str, raw_hash: bytes,
                  signature: bytes, interval: bool) -> str:
     # Validate and record one reading; "" on success, else what was expected and found.
     # Nothing here reverts for a bad reading, so that one bad item of a batch spares the rest.
-    if not (isinstance(meter, str) and isinstance(register, str) and isinstance(ts, int)
+    if not (isinstance(meter_id, str) and isinstance(register, str) and isinstance(ts, int)
             and isinstance(index, int) and isinstance(trust, str) and isinstance(raw_hash, bytes)
             and isinstance(signature, bytes)):
         return "a reading [meter str, register str, timestamp int, index int, trust str, raw_hash bytes, signature bytes] expected"
-    info = call("registry", "meter", [meter])
+    info = call("registry", "meter", [meter_id])
     if info is None:
-        return f"a registered meter expected, found no meter {meter}"
+        return f"a registered meter expected, found no meter {meter_id}"
     if info["status"] != "active":
-        return f"an active meter expected, found meter {meter} {info['status']}"
+        return f"an active meter expected, found meter {meter_id} {info['status']}"
     # Without an active subscription the reading is still validated and recorded (the index
     # history must not break), but its consumption is billed to nobody (see record).
-    sub = call("registry", "subscription", [meter])
-    problem = check_signer(meter, info, sub, trust, register, ts, index, signature)
+    sub = call("registry", "subscription", [meter_id])
+    problem = check_signer(meter_id, info, sub, trust, register, ts, index, signature)
     if problem != "":
         return problem
     if ts > block_time():
-        return f"a reading not in the future (<= {block_time()}) expected for meter {meter}, found {ts}"
-    st = load_state(meter, info)
+        return f"a reading not in the future (<= {block_time()}) expected for meter {meter_id}, found {ts}"
+    st = load_state(meter_id, info)
     if sub is not None and sub["status"] == "active" and not has_tariff(st):
-        return f"a tariff assigned to meter {meter} expected, found none"
+        return f"a tariff assigned to meter {meter_id} expected, found none"
     if st["register"] != "" and register != st["register"]:
-        return f"register {st['register']} expected for meter {meter}, found {register}"
+        return f"register {st['register']} expected for meter {meter_id}, found {register}"
     if ts == st["ts"]:
-        return f"a new reading expected for meter {meter}, found a duplicate at {ts}"
+        return f"a new reading expected for meter {meter_id}, found a duplicate at {ts}"
     if ts < st["ts"]:
-        return f"a reading after the last one at {st['ts']} expected for meter {meter}, found {ts}"
+        return f"a reading after the last one at {st['ts']} expected for meter {meter_id}, found {ts}"
     if raw_hash != b"" and storage_has("raw/" + bytes_hex(raw_hash)):
-        return f"a new raw reading expected for meter {meter}, found duplicate raw hash {bytes_hex(raw_hash)}"
+        return f"a new raw reading expected for meter {meter_id}, found duplicate raw hash {bytes_hex(raw_hash)}"
     c = consumption_of(info, st, ts, index)
     if c[1] == "rejected":
         return c[2]
     if raw_hash != b"":
-        storage_set("raw/" + bytes_hex(raw_hash), meter)
+        storage_set("raw/" + bytes_hex(raw_hash), meter_id)
     flag = trust
     if c[1] == "anomalous":
         flag = "anomalous"
-        emit("anomaly", {"meter": meter, "timestamp": ts, "index": index, "consumption": c[0],
+        emit("anomaly", {"meter": meter_id, "timestamp": ts, "index": index, "consumption": c[0],
                          "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
     record(st, sub, info, register, ts, index, c[0], flag, -1, None, True)
     if not interval:
-        emit("reading", {"meter": meter, "register": register, "timestamp": ts, "index": index,
+        emit("reading", {"meter": meter_id, "register": register, "timestamp": ts, "index": index,
                          "consumption": c[0], "trust": flag, "by": caller(), "at": block_time()})
     return ""
 
@@ -128,7 +128,7 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
     # event for the utility to review. `priced` is False for a final reading on a meter
     # without a tariff: its billed share is returned for the caller to report, not priced.
     # Returns the billed units.
-    meter = st["meter"]
+    meter_id = st["meter"]
     t0 = st["ts"]
     start = ts
     if sub is not None and sub["status"] == "active":
@@ -170,18 +170,18 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
         reason = "no active subscription"
         if sub is not None and sub["status"] == "active":
             reason = f"before subscription {st['sub']} opened at {st['opened']}"
-        emit("unbilled_consumption", {"meter": meter, "period_start": t0, "period_end": min(start, ts),
+        emit("unbilled_consumption", {"meter": meter_id, "period_start": t0, "period_end": min(start, ts),
                                       "timestamp": ts, "index": index, "consumption": unbilled,
                                       "reason": reason, "trust": flag, "by": caller(), "at": block_time()})
-    storage_set("rd/" + meter + "/" + pad(ts, TIME_PAD), rd)
+    storage_set("rd/" + meter_id + "/" + pad(ts, TIME_PAD), rd)
     save_state(st)
     return billed
 
 
 @public
-def submit_reading(meter: str, register: str, timestamp: int, index: int, trust: str,
+def submit_reading(meter_id: str, register: str, timestamp: int, index: int, trust: str,
                    raw_hash: bytes, meter_signature: bytes) -> None:
-    problem = take_reading(meter, register, timestamp, index, trust, raw_hash, meter_signature, False)
+    problem = take_reading(meter_id, register, timestamp, index, trust, raw_hash, meter_signature, False)
     require(problem == "", problem)
 
 
@@ -203,13 +203,13 @@ def submit_readings(batch: list) -> dict:
             accepted += 1
         else:
             rejected += 1
-            meter = item[0] if isinstance(item, list) and len(item) > 0 else ""
-            emit("reading_rejected", {"meter": meter, "reason": problem, "by": caller(), "at": block_time()})
+            meter_id = item[0] if isinstance(item, list) and len(item) > 0 else ""
+            emit("reading_rejected", {"meter": meter_id, "reason": problem, "by": caller(), "at": block_time()})
     return {"accepted": accepted, "rejected": rejected}
 
 
 @public
-def submit_load_profile(meter: str, register: str, day_start: int, interval_seconds: int,
+def submit_load_profile(meter_id: str, register: str, day_start: int, interval_seconds: int,
                         indexes: list) -> None:
     # One day of interval readings: indexes[k] is the register at day_start + k * interval.
     # The consumption of each interval is priced in the time-of-use window of its start.
@@ -217,41 +217,41 @@ def submit_load_profile(meter: str, register: str, day_start: int, interval_seco
         revert(f"an interval dividing a day expected, found {interval_seconds} s")
     if not (len(indexes) >= 2 and len(indexes) <= div_floor(SECONDS_PER_DAY, interval_seconds) + 1):
         revert(f"2 to {div_floor(SECONDS_PER_DAY, interval_seconds) + 1} indexes for one day expected, found {len(indexes)}")
-    key = "lp/" + meter + "/" + pad(day_start, TIME_PAD)
+    key = "lp/" + meter_id + "/" + pad(day_start, TIME_PAD)
     if storage_has(key):
-        revert(f"one load profile per meter and day expected, found a second one for {meter} at {day_start}")
-    info = meter_info(meter)
-    sub = call("registry", "subscription", [meter])
+        revert(f"one load profile per meter and day expected, found a second one for {meter_id} at {day_start}")
+    info = meter_info(meter_id)
+    sub = call("registry", "subscription", [meter_id])
     if not (sub is not None and sub["status"] == "active"):
-        revert(f"an active subscription on meter {meter} expected, found none")
+        revert(f"an active subscription on meter {meter_id} expected, found none")
     trust = "collector" if caller() == info["collector"] else "consumer"
-    problem = check_signer(meter, info, sub, trust, register, day_start, 0, b"")
+    problem = check_signer(meter_id, info, sub, trust, register, day_start, 0, b"")
     require(problem == "", problem)
     last_ts = day_start + (len(indexes) - 1) * interval_seconds
     if not (last_ts <= block_time()):
         revert(f"a load profile not in the future (<= {block_time()}) expected, found one ending {last_ts}")
-    tid = tariff_of(meter)[1]
+    tid = tariff_of(meter_id)[1]
     vs = versions(info["utility"], tid)
     # The first index is an ordinary reading (it closes the gap since the last reading).
-    st0 = load_state(meter, info)
+    st0 = load_state(meter_id, info)
     if st0["ts"] < day_start:
-        problem = take_reading(meter, register, day_start, indexes[0], trust, b"", b"", True)
+        problem = take_reading(meter_id, register, day_start, indexes[0], trust, b"", b"", True)
         require(problem == "", problem)
     else:
         if not (st0["ts"] == day_start and st0["index"] == indexes[0]):
-            revert(f"a load profile starting at the last reading or later expected for {meter}, found {day_start}")
+            revert(f"a load profile starting at the last reading or later expected for {meter_id}, found {day_start}")
         save_state(st0)
     total = 0
     pending = {} if sub["mode"] == "prepaid" else None
     for k in range(1, len(indexes)):
-        st = storage_get("ms/" + meter, None)
+        st = storage_get("ms/" + meter_id, None)
         t = day_start + k * interval_seconds
         c = consumption_of(info, st, t, indexes[k])
         require(c[1] != "rejected", c[2])
         flag = trust
         if c[1] == "anomalous":
             flag = "anomalous"
-            emit("anomaly", {"meter": meter, "timestamp": t, "index": indexes[k], "consumption": c[0],
+            emit("anomaly", {"meter": meter_id, "timestamp": t, "index": indexes[k], "consumption": c[0],
                              "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
         window = -1
         spec = vs[version_at(vs, t - interval_seconds)]["spec"]
@@ -264,9 +264,9 @@ def submit_load_profile(meter: str, register: str, day_start: int, interval_seco
         record(st, sub, info, register, t, indexes[k], c[0], flag, window, pending, True)
         total += c[0]
     if pending is not None:
-        charge_acc(storage_get("ms/" + meter, None), pending, day_start, last_ts,
-                   meter + "@" + pad(day_start, TIME_PAD) + "/profile")
+        charge_acc(storage_get("ms/" + meter_id, None), pending, day_start, last_ts,
+                   meter_id + "@" + pad(day_start, TIME_PAD) + "/profile")
     storage_set(key, True)
-    emit("load_profile", {"meter": meter, "register": register, "day_start": day_start,
+    emit("load_profile", {"meter": meter_id, "register": register, "day_start": day_start,
                           "interval_seconds": interval_seconds, "intervals": len(indexes) - 1,
                           "consumption": total, "trust": trust, "by": caller(), "at": block_time()})

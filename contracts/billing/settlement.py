@@ -35,12 +35,12 @@ def new_payment(amount: int, payment_id: str) -> None:
 
 
 @public
-def apply_payment(meter: str, amount: int, payment_id: str) -> int:
+def apply_payment(meter_id: str, amount: int, payment_id: str) -> int:
     # Pays the open invoices of the meter's current subscription, oldest first; invoices of
     # an earlier subscription are paid by id (apply_invoice_payment), never from here.
     require_payments()
     new_payment(amount, payment_id)
-    acct = current_account(meter)
+    acct = current_account(meter_id)
     allocations = []
     remaining = amount
     sub_id = ""
@@ -59,9 +59,9 @@ def apply_payment(meter: str, amount: int, payment_id: str) -> int:
         if len(allocations) > 0:
             acct["open"] = still_open
             save_sub_account(acct)
-    storage_set("alloc/" + payment_id, {"meter": meter, "subscription": sub_id, "amount": amount,
+    storage_set("alloc/" + payment_id, {"meter": meter_id, "subscription": sub_id, "amount": amount,
                                         "allocations": allocations, "reverted": False, "at": block_time()})
-    emit("payment_applied", {"meter": meter, "subscription": sub_id, "payment_id": payment_id, "amount": amount,
+    emit("payment_applied", {"meter": meter_id, "subscription": sub_id, "payment_id": payment_id, "amount": amount,
                              "allocations": allocations, "remainder": remaining, "at": block_time()})
     return remaining
 
@@ -100,13 +100,13 @@ def apply_invoice_payment(invoice_id: str, amount: int, payment_id: str) -> int:
 
 
 @public
-def revert_payment(meter: str, payment_id: str) -> int:
+def revert_payment(meter_id: str, payment_id: str) -> int:
     require_payments()
     rec = storage_get("alloc/" + payment_id, None)
     if rec is None:
         revert(f"an applied payment expected, found no payment {payment_id}")
-    if rec["meter"] != meter:
-        revert(f"payment {payment_id} of meter {rec['meter']} expected, found meter {meter}")
+    if rec["meter"] != meter_id:
+        revert(f"payment {payment_id} of meter {rec['meter']} expected, found meter {meter_id}")
     if rec["reverted"]:
         revert(f"a payment not yet reverted expected, found {payment_id} reverted")
     undone = 0
@@ -125,6 +125,6 @@ def revert_payment(meter: str, payment_id: str) -> int:
             add_totals(inv, {"paid": -a[1]}, a[1])
     rec["reverted"] = True
     storage_set("alloc/" + payment_id, rec)
-    emit("payment_reverted", {"meter": meter, "subscription": rec.get("subscription", ""), "payment_id": payment_id,
+    emit("payment_reverted", {"meter": meter_id, "subscription": rec.get("subscription", ""), "payment_id": payment_id,
                               "amount": undone, "at": block_time()})
     return undone

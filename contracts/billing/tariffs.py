@@ -20,10 +20,10 @@ def has_tariff(st: dict) -> bool:
     return st.get("tariff", "") != "" or storage_has("assign/" + st["meter"])
 
 
-def tariff_of(meter: str) -> list:
-    a = storage_get("assign/" + meter, None)
+def tariff_of(meter_id: str) -> list:
+    a = storage_get("assign/" + meter_id, None)
     if a is None:
-        revert(f"a tariff assigned to meter {meter} expected, found none")
+        revert(f"a tariff assigned to meter {meter_id} expected, found none")
     return a
 
 
@@ -36,10 +36,10 @@ def tariff_in(st: dict) -> str:
     return t
 
 
-def versions(utility: str, tariff_id: str) -> list:
-    vs = storage_get("tariff/" + utility + "/" + tariff_id, None)
+def versions(utility_id: str, tariff_id: str) -> list:
+    vs = storage_get("tariff/" + utility_id + "/" + tariff_id, None)
     if vs is None:
-        revert(f"tariff {tariff_id} of utility {utility} expected, found none")
+        revert(f"tariff {tariff_id} of utility {utility_id} expected, found none")
     return vs
 
 
@@ -101,14 +101,14 @@ def check_spec(spec: dict) -> None:
 
 
 @public
-def set_tariff(utility: str, tariff_id: str, spec: dict, effective_from: int) -> None:
-    require_role(utility, ["admin"])
+def set_tariff(utility_id: str, tariff_id: str, spec: dict, effective_from: int) -> None:
+    require_role(utility_id, ["admin"])
     if not (len(tariff_id) > 0 and "/" not in tariff_id and "@" not in tariff_id):
         revert(f"a tariff id without / or @ expected, found {tariff_id}")
     check_spec(spec)
     if not (effective_from >= block_time()):
         revert(f"a tariff effective now or later (>= {block_time()}) expected, found {effective_from}: prices never change retroactively")
-    key = "tariff/" + utility + "/" + tariff_id
+    key = "tariff/" + utility_id + "/" + tariff_id
     vs = storage_get(key, [])
     if len(vs) > 0:
         last = vs[len(vs) - 1]["effective_from"]
@@ -116,31 +116,31 @@ def set_tariff(utility: str, tariff_id: str, spec: dict, effective_from: int) ->
             revert(f"a version effective after {last} expected for tariff {tariff_id}, found {effective_from}")
     vs.append({"effective_from": effective_from, "spec": spec, "by": caller(), "at": block_time()})
     storage_set(key, vs)
-    emit("tariff_set", {"utility": utility, "tariff": tariff_id, "effective_from": effective_from,
+    emit("tariff_set", {"utility": utility_id, "tariff": tariff_id, "effective_from": effective_from,
                         "version": len(vs) - 1, "spec": spec, "by": caller(), "at": block_time()})
 
 
 @public
-def assign_tariff(meter: str, tariff_id: str) -> None:
-    info = meter_info(meter)
-    utility = info["utility"]
-    require_role(utility, ["admin", "operator"])
-    versions(utility, tariff_id)
+def assign_tariff(meter_id: str, tariff_id: str) -> None:
+    info = meter_info(meter_id)
+    utility_id = info["utility"]
+    require_role(utility_id, ["admin", "operator"])
+    versions(utility_id, tariff_id)
     # A change of tariff closes nothing: the spans read from now on are priced at the new one;
     # what was accumulated keeps the tariff it was read under.
-    storage_set("assign/" + meter, [utility, tariff_id])
-    st = storage_get("ms/" + meter, None)
+    storage_set("assign/" + meter_id, [utility_id, tariff_id])
+    st = storage_get("ms/" + meter_id, None)
     if st is not None:
         st["tariff"] = tariff_id
         save_state(st)
-    storage_set("um/" + utility + "/" + meter, True)
-    emit("tariff_assigned", {"meter": meter, "utility": utility, "tariff": tariff_id,
+    storage_set("um/" + utility_id + "/" + meter_id, True)
+    emit("tariff_assigned", {"meter": meter_id, "utility": utility_id, "tariff": tariff_id,
                              "by": caller(), "at": block_time()})
 
 
 @public
-def set_billing_config(utility: str, cfg: dict) -> None:
-    require_role(utility, ["admin"])
+def set_billing_config(utility_id: str, cfg: dict) -> None:
+    require_role(utility_id, ["admin"])
     for k in cfg.keys():
         if k not in CONFIG_DEFAULTS:
             revert(f"config keys among {', '.join(list(CONFIG_DEFAULTS.keys()))} expected, found {k}")
@@ -148,5 +148,5 @@ def set_billing_config(utility: str, cfg: dict) -> None:
             revert(f"a non-negative int for {k} expected, found {show(cfg[k])}")
     if not (cfg.get("late_fee_bp", 0) <= BP):
         revert(f"late_fee_bp <= 10000 expected, found {cfg.get('late_fee_bp', 0)}")
-    storage_set("cfg/" + utility, cfg)
-    emit("billing_config", {"utility": utility, "config": cfg, "by": caller(), "at": block_time()})
+    storage_set("cfg/" + utility_id, cfg)
+    emit("billing_config", {"utility": utility_id, "config": cfg, "by": caller(), "at": block_time()})

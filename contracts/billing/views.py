@@ -13,30 +13,30 @@ MAX_TOTAL_DAYS = 3660
 
 
 @view
-def arrears(meter: str) -> int:
+def arrears(meter_id: str) -> int:
     # The current subscription's overdue invoices: a new tenant never inherits the debt of
     # the one who moved out (that stays with its subscription: subscription_balance).
-    return unpaid(current_account(meter), block_time())
+    return unpaid(current_account(meter_id), block_time())
 
 
 @view
-def balance_due(meter: str) -> int:
+def balance_due(meter_id: str) -> int:
     # Everything unpaid of the current subscription, due or not yet due.
-    return unpaid(current_account(meter), 0)
+    return unpaid(current_account(meter_id), 0)
 
 
 @view
-def oldest_due(meter: str) -> int:
-    acct = current_account(meter)
+def oldest_due(meter_id: str) -> int:
+    acct = current_account(meter_id)
     if acct is None or len(acct["open"]) == 0:
         return 0
     return storage_get("inv/" + acct["open"][0], None)["due"]
 
 
 @view
-def open_invoices(meter: str) -> list:
+def open_invoices(meter_id: str) -> list:
     # The current subscription's open invoices, oldest first.
-    acct = current_account(meter)
+    acct = current_account(meter_id)
     out = []
     if acct is None:
         return out
@@ -67,25 +67,25 @@ def invoice(invoice_id: str) -> dict:
 
 
 @view
-def invoices(meter: str) -> list:
+def invoices(meter_id: str) -> list:
     out = []
-    for k in storage_keys("inv/" + meter + "/", "", 1000):
+    for k in storage_keys("inv/" + meter_id + "/", "", 1000):
         out.append(storage_get(k, None))
     return out
 
 
 @view
-def last_reading(meter: str) -> dict:
-    st = storage_get("ms/" + meter, None)
+def last_reading(meter_id: str) -> dict:
+    st = storage_get("ms/" + meter_id, None)
     if st is None:
         return None
-    return {"meter": meter, "register": st["register"], "timestamp": st["ts"], "index": st["index"],
+    return {"meter": meter_id, "register": st["register"], "timestamp": st["ts"], "index": st["index"],
             "trust": st["trust"]}
 
 
 @view
-def readings(meter: str, start_after: int = 0, limit: int = 100) -> list:
-    prefix = "rd/" + meter + "/"
+def readings(meter_id: str, start_after: int = 0, limit: int = 100) -> list:
+    prefix = "rd/" + meter_id + "/"
     after = "" if start_after <= 0 else prefix + pad(start_after, TIME_PAD)
     out = []
     for k in storage_keys(prefix, after, min(limit, 1000)):
@@ -96,33 +96,33 @@ def readings(meter: str, start_after: int = 0, limit: int = 100) -> list:
 
 
 @view
-def tariff(utility: str, tariff_id: str) -> list:
-    return storage_get("tariff/" + utility + "/" + tariff_id, None)
+def tariff(utility_id: str, tariff_id: str) -> list:
+    return storage_get("tariff/" + utility_id + "/" + tariff_id, None)
 
 
 @view
-def assigned_tariff(meter: str) -> str:
-    a = storage_get("assign/" + meter, None)
+def assigned_tariff(meter_id: str) -> str:
+    a = storage_get("assign/" + meter_id, None)
     return "" if a is None else a[1]
 
 
 @view
-def billing_config(utility: str) -> dict:
-    return config(utility)
+def billing_config(utility_id: str) -> dict:
+    return config(utility_id)
 
 
 @view
-def billing_state(meter: str) -> dict:
-    return storage_get("ms/" + meter, None)
+def billing_state(meter_id: str) -> dict:
+    return storage_get("ms/" + meter_id, None)
 
 
 @view
-def consumption_totals(utility: str, scope_prefix: str, period_start: int, period_end: int) -> dict:
+def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, period_end: int) -> dict:
     # Totals of the invoices of a utility, branch or field (scope_prefix is its id) whose period
     # ends on a UTC day in [day of period_start, day of period_end): consumption, billed, tax,
     # paid, outstanding, estimated count, and arrears = what is unpaid past its due day.
-    if scope_prefix != utility and not scope_prefix.startswith(utility + "/"):
-        revert(f"a scope of utility {utility} (its id, or a branch or field id under it) expected, found {scope_prefix}")
+    if scope_prefix != utility_id and not scope_prefix.startswith(utility_id + "/"):
+        revert(f"a scope of utility {utility_id} (its id, or a branch or field id under it) expected, found {scope_prefix}")
     first = div_floor(period_start, SECONDS_PER_DAY)
     last = div_floor(period_end, SECONDS_PER_DAY)
     if last - first > MAX_TOTAL_DAYS:
@@ -153,10 +153,10 @@ def consumption_totals(utility: str, scope_prefix: str, period_start: int, perio
 
 
 @view
-def segments(utility: str) -> dict:
+def segments(utility_id: str) -> dict:
     # Per customer segment (registry's segmentation), all time: invoices, consumption, billed,
     # tax, paid, outstanding, estimated count.
-    prefix = "seg/" + utility + "#"
+    prefix = "seg/" + utility_id + "#"
     out = {}
     for k in storage_keys(prefix, "", 1000):
         rec = storage_get(k, None)

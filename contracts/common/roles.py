@@ -6,17 +6,17 @@ A contract module (docs/contract-language.md, "Modules"). Governance holds every
 REGISTRY = "registry"
 
 
-def has_role(account: bytes, utility: str, role: str) -> bool:
-    return call(REGISTRY, "has_role", [account, utility, role])
+def has_role(account: bytes, utility_id: str, role: str) -> bool:
+    return call(REGISTRY, "has_role", [account, utility_id, role])
 
 
-def require_role(utility: str, roles: list) -> bytes:
+def require_role(utility_id: str, roles: list) -> bytes:
     """The caller must hold one of ``roles`` in ``utility``; returns the caller (to record
     it as ``by``)."""
     who = caller()
     for role in roles:
-        if has_role(who, utility, role):
+        if has_role(who, utility_id, role):
             return who
     wanted = " or ".join(roles)
-    revert(f"caller with role {wanted} of utility {utility} expected, found account {bytes_hex(who)}")
+    revert(f"caller with role {wanted} of utility {utility_id} expected, found account {bytes_hex(who)}")
     return who

@@ -14,16 +14,16 @@ def account_key(sub: dict) -> str:
     return "acct:" + sub["id"]
 
 
-def new_account(sub: dict, meter: str, utility: str) -> dict:
+def new_account(sub: dict, meter_id: str, utility_id: str) -> dict:
     """An account as it is before its first use; the emergency reserve of the utility's
     policy is granted to prepaid subscriptions when the account opens (at activation)."""
     reserve = 0
     if sub["mode"] == "prepaid":
-        reserve = policy_of(utility)["emergency_credit"]
+        reserve = policy_of(utility_id)["emergency_credit"]
     return {
         "subscription": sub["id"],
-        "meter": meter,
-        "utility": utility,
+        "meter": meter_id,
+        "utility": utility_id,
         "consumer": sub["consumer"],
         "balance": 0,
         "emergency_limit": reserve,
@@ -39,10 +39,10 @@ def new_account(sub: dict, meter: str, utility: str) -> dict:
     }
 
 
-def load_account(sub: dict, meter: str, utility: str) -> dict:
+def load_account(sub: dict, meter_id: str, utility_id: str) -> dict:
     acct = storage_get(account_key(sub), None)
     if acct is None:
-        return new_account(sub, meter, utility)
+        return new_account(sub, meter_id, utility_id)
     # A replaced meter hands its subscription (and so this account) to the new meter.
     acct["meter"] = sub["meter"]
     return acct
@@ -88,11 +88,11 @@ def after_credit(sub: dict, acct: dict) -> None:
         acct["exhausted"] = False
 
 
-def prepaid_subscription(meter: str) -> dict:
-    sub = subscription_record(meter)
-    require(sub["mode"] == "prepaid", f"a prepaid subscription on {meter} expected, found {sub['mode']}")
+def prepaid_subscription(meter_id: str) -> dict:
+    sub = subscription_record(meter_id)
+    require(sub["mode"] == "prepaid", f"a prepaid subscription on {meter_id} expected, found {sub['mode']}")
     require(
         sub["status"] != "terminated",
-        f"an open subscription on {meter} expected, found status {sub['status']}",
+        f"an open subscription on {meter_id} expected, found status {sub['status']}",
     )
     return sub

@@ -20,9 +20,9 @@ from payments.ledger import ledger_add
 from payments.reconciliation import recon_add, recon_key, recon_load
 
 
-def take_agent_payment(utility: str, amount: int, reference: str) -> list:
+def take_agent_payment(utility_id: str, amount: int, reference: str) -> list:
     """The checks every agent payment passes; returns [agent, reference key]."""
-    require_role(utility, ["agent"])
+    require_role(utility_id, ["agent"])
     check_amount(amount, "payment")
     check_reference(reference)
     agent = caller()
@@ -34,7 +34,7 @@ def take_agent_payment(utility: str, amount: int, reference: str) -> list:
     return [agent, ref_key]
 
 
-def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str, pid: str, amount: int,
+def book_payment(meter_id: str, utility_id: str, sub: dict, agent: bytes, ref_key: str, pid: str, amount: int,
                  reference: str, remainder, invoice_id: str) -> dict:
     """Credit what billing did not apply to the subscription's account and record the
     payment (ledger, agent reconciliation, event). Returns the payment record."""
@@ -44,9 +44,9 @@ def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str
     )
     applied = amount - remainder
     now = block_time()
-    day = local_day(utility, now)
+    day = local_day(utility_id, now)
 
-    acct = load_account(sub, meter, utility)
+    acct = load_account(sub, meter_id, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
     repaid = add_credit(acct, remainder)
@@ -56,8 +56,8 @@ def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str
 
     record = {
         "id": pid,
-        "meter": meter,
-        "utility": utility,
+        "meter": meter_id,
+        "utility": utility_id,
         "subscription": sub["id"],
         "consumer": sub["consumer"],
         "agent": agent,
@@ -76,12 +76,12 @@ def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str
     storage_set("pay:" + pid, record)
     storage_set(ref_key, pid)
     recon_add(agent, day, pid, amount)
-    ledger_add(utility, {"paid": amount, "allocated": applied})
+    ledger_add(utility_id, {"paid": amount, "allocated": applied})
     emit(
         "payment",
         {
             "id": pid,
-            "meter": meter,
+            "meter": meter_id,
             "subscription": sub["id"],
             "invoice": invoice_id,
             "amount": amount,
@@ -98,33 +98,33 @@ def book_payment(meter: str, utility: str, sub: dict, agent: bytes, ref_key: str
 
 
 @public
-def record_payment(meter: str, amount: int, reference: str) -> str:
+def record_payment(meter_id: str, amount: int, reference: str) -> str:
     """A payment taken by a registered agent for the meter's current subscription. Billing
     applies it to that subscription's oldest open invoice first (never to an earlier
     subscription's); what remains becomes the subscription's credit. Returns the payment id."""
-    m = meter_record(meter)
-    utility = m["utility"]
-    checked = take_agent_payment(utility, amount, reference)
-    sub = subscription_record(meter)
+    m = meter_record(meter_id)
+    utility_id = m["utility"]
+    checked = take_agent_payment(utility_id, amount, reference)
+    sub = subscription_record(meter_id)
     pid = next_id("PAY")
     # A new payment settles a reversal of the day: the agent has re-keyed it.
-    storage_delete("rev:" + meter)
-    remainder = call("billing", "apply_payment", [meter, amount, pid])
-    book_payment(meter, utility, sub, checked[0], checked[1], pid, amount, reference, remainder, "")
-    call("supply", "on_payment", [meter])
+    storage_delete("rev:" + meter_id)
+    remainder = call("billing", "apply_payment", [meter_id, amount, pid])
+    book_payment(meter_id, utility_id, sub, checked[0], checked[1], pid, amount, reference, remainder, "")
+    call("supply", "on_payment", [meter_id])
     return pid
 
 
-def current_subscription_of(meter: str, sub_id: str):
+def current_subscription_of(meter_id: str, sub_id: str):
     """The registry record of subscription ``sub_id`` if it is still the current one of
     ``meter`` or of the meter that replaced it; None once it has ended (or moved on)."""
     hops = 0
-    while meter != "" and hops < 16:
-        sub = call("registry", "subscription", [meter])
+    while meter_id != "" and hops < 16:
+        sub = call("registry", "subscription", [meter_id])
         if sub is not None and sub["id"] == sub_id:
             return sub
-        m = call("registry", "meter", [meter])
-        meter = "" if m is None else m["replaced_by"]
+        m = call("registry", "meter", [meter_id])
+        meter_id = "" if m is None else m["replaced_by"]
         hops += 1
     return None
 
@@ -138,9 +138,9 @@ def invoice_subscription(inv: dict):
     if sub is not None:
         return [sub, sub["meter"], sub["status"] != "terminated"]
     acct = storage_get("acct:" + sub_id, None)
-    meter = inv["meter"] if acct is None else acct["meter"]
-    return [{"id": sub_id, "meter": meter, "consumer": inv["consumer"], "mode": "postpaid",
-             "status": "terminated"}, meter, False]
+    meter_id = inv["meter"] if acct is None else acct["meter"]
+    return [{"id": sub_id, "meter": meter_id, "consumer": inv["consumer"], "mode": "postpaid",
+             "status": "terminated"}, meter_id, False]
 
 
 @public
@@ -154,11 +154,11 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
     inv = call("billing", "invoice", [invoice_id])
     require(inv is not None, f"an invoice expected, found no invoice {invoice_id}")
     require(inv["status"] == "open", f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
-    utility = inv["utility"]
-    checked = take_agent_payment(utility, amount, reference)
+    utility_id = inv["utility"]
+    checked = take_agent_payment(utility_id, amount, reference)
     found = invoice_subscription(inv)
     sub = found[0]
-    meter = inv["meter"]
+    meter_id = inv["meter"]
     if not found[2]:
         # An ended subscription has nothing left to spend credit on: no overpayment.
         owed = inv["total"] - inv["paid"]
@@ -168,7 +168,7 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
         )
     pid = next_id("PAY")
     remainder = call("billing", "apply_invoice_payment", [invoice_id, amount, pid])
-    book_payment(meter, utility, sub, checked[0], checked[1], pid, amount, reference, remainder, invoice_id)
+    book_payment(meter_id, utility_id, sub, checked[0], checked[1], pid, amount, reference, remainder, invoice_id)
     if found[2]:
         # Still the subscription in place: its supply may be restored by this payment.
         storage_delete("rev:" + found[1])
@@ -194,24 +194,24 @@ def reverse_payment(payment_id: str, reason: str) -> None:
         f"reversal by the agent {bytes_hex(p['agent'])} that took {payment_id} expected, found {bytes_hex(agent)}",
     )
     now = block_time()
-    utility = p["utility"]
-    today = local_day(utility, now)
+    utility_id = p["utility"]
+    today = local_day(utility_id, now)
     require(
         today == p["day"],
         f"reversal on the payment's day {p['day']} expected, found day {today}",
     )
-    meter = p["meter"]
+    meter_id = p["meter"]
     # Marked before billing runs, so that a disconnection decided on the transient
     # arrears of this reversal (in this transaction or later today) is refused. Not for a
     # payment of an ended subscription's invoice: that debt is no ground for disconnecting
     # anyone on the meter.
-    current = current_subscription_of(meter, p["subscription"])
+    current = current_subscription_of(meter_id, p["subscription"])
     if current is not None:
         storage_set("rev:" + current["meter"], {"payment": payment_id, "day": today, "at": now,
-                                                "utility": utility})
+                                                "utility": utility_id})
 
     if p["applied"] > 0:
-        call("billing", "revert_payment", [meter, payment_id])
+        call("billing", "revert_payment", [meter_id, payment_id])
 
     # The credit the payment created is taken back in full, even if it was spent since:
     # the account then shows a debt rather than money that never arrived.
@@ -223,7 +223,7 @@ def reverse_payment(payment_id: str, reason: str) -> None:
     acct["credited"] = acct["credited"] - p["remainder"]
     acct["allocated"] = acct["allocated"] - p["applied"]
     save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
-    ledger_add(utility, {"reversed": p["amount"], "allocated": 0 - p["applied"]})
+    ledger_add(utility_id, {"reversed": p["amount"], "allocated": 0 - p["applied"]})
 
     p["reversed"] = True
     p["reversed_at"] = now
@@ -237,7 +237,7 @@ def reverse_payment(payment_id: str, reason: str) -> None:
         "payment_reversed",
         {
             "id": payment_id,
-            "meter": meter,
+            "meter": meter_id,
             "subscription": p["subscription"],
             "amount": p["amount"],
             "agent": agent,
@@ -252,11 +252,11 @@ def reverse_payment(payment_id: str, reason: str) -> None:
 
 
 @view
-def reversal_pending(meter: str) -> bool:
+def reversal_pending(meter_id: str) -> bool:
     """True from a payment's reversal until the agent records a new payment for the meter or
     the local day of the reversal ends: the arrears it brings back may be an agent's keying
     error about to be corrected, so no disconnection may be based on them meanwhile."""
-    rev = storage_get("rev:" + meter, None)
+    rev = storage_get("rev:" + meter_id, None)
     if rev is None:
         return False
     return local_day(rev["utility"], block_time()) == rev["day"]

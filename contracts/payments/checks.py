@@ -54,27 +54,27 @@ def check_reference(reference) -> None:
     )
 
 
-def meter_record(meter: str) -> dict:
-    require(isinstance(meter, str), f"meter id of type str expected, found {shape(meter)}")
-    m = call("registry", "meter", [meter])
-    require(m is not None, f"registered meter expected, found no meter {meter}")
+def meter_record(meter_id: str) -> dict:
+    require(isinstance(meter_id, str), f"meter id of type str expected, found {shape(meter_id)}")
+    m = call("registry", "meter", [meter_id])
+    require(m is not None, f"registered meter expected, found no meter {meter_id}")
     return m
 
 
-def subscription_record(meter: str) -> dict:
-    sub = call("registry", "subscription", [meter])
-    require(sub is not None, f"a subscription on meter {meter} expected, found none")
+def subscription_record(meter_id: str) -> dict:
+    sub = call("registry", "subscription", [meter_id])
+    require(sub is not None, f"a subscription on meter {meter_id} expected, found none")
     return sub
 
 
-def utc_offset(utility: str) -> int:
+def utc_offset(utility_id: str) -> int:
     """The utility's local-time offset, kept by supply with its protection rules."""
-    rules = call("supply", "protection_rules", [utility])
+    rules = call("supply", "protection_rules", [utility_id])
     if rules is None:
         return 0
     return rules.get("utc_offset", 0)
 
 
-def local_day(utility: str, t: int) -> int:
+def local_day(utility_id: str, t: int) -> int:
     """Day number (days since 1970-01-01 local time) of unix time ``t`` in ``utility``."""
-    return div_floor(t + utc_offset(utility), SECONDS_PER_DAY)
+    return div_floor(t + utc_offset(utility_id), SECONDS_PER_DAY)

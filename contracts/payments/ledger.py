@@ -25,8 +25,8 @@ LEDGER_FIELDS = [
 ]
 
 
-def ledger_of(utility: str) -> dict:
-    stored = storage_get("ledger:" + utility, None)
+def ledger_of(utility_id: str) -> dict:
+    stored = storage_get("ledger:" + utility_id, None)
     totals = {}
     for name in LEDGER_FIELDS:
         totals[name] = 0
@@ -37,18 +37,18 @@ def ledger_of(utility: str) -> dict:
     return totals
 
 
-def ledger_add(utility: str, changes: dict) -> None:
-    totals = ledger_of(utility)
+def ledger_add(utility_id: str, changes: dict) -> None:
+    totals = ledger_of(utility_id)
     for name in changes.keys():
         delta = changes[name]
         totals[name] = totals[name] + delta
-    storage_set("ledger:" + utility, totals)
+    storage_set("ledger:" + utility_id, totals)
 
 
 @view
-def ledger(utility: str) -> dict:
+def ledger(utility_id: str) -> dict:
     """Money totals of a utility. Always: paid - reversed + purchased - purchase_reversed +
     vouchers == allocated + charged + refunded + credit_position; float_deposited ==
     float_balance + purchased - purchase_reversed; commission - commission_reversed -
     commission_settled == the commission owed to the utility's vendors."""
-    return ledger_of(utility)
+    return ledger_of(utility_id)

@@ -20,8 +20,8 @@ DEFAULT_POLICY = {
 POLICY_ACTIONS = ["disconnect", "load_limit"]
 
 
-def policy_of(utility: str) -> dict:
-    stored = storage_get("policy:" + utility, None)
+def policy_of(utility_id: str) -> dict:
+    stored = storage_get("policy:" + utility_id, None)
     rules = {}
     for name in DEFAULT_POLICY.keys():
         value = DEFAULT_POLICY[name]
@@ -34,13 +34,13 @@ def policy_of(utility: str) -> dict:
 
 
 @public
-def set_policy(utility: str, changes: dict) -> None:
+def set_policy(utility_id: str, changes: dict) -> None:
     """Prepaid policy of a utility, by its admin: vendor commission (basis points), the
     emergency reserve granted when an account opens, what happens when credit is exhausted
     ("disconnect" or "load_limit" at ``load_limit_watts``), the voucher denominations."""
-    require_role(utility, ["admin"])
+    require_role(utility_id, ["admin"])
     require(isinstance(changes, dict), f"policy of type dict expected, found {shape(changes)}")
-    merged = policy_of(utility)
+    merged = policy_of(utility_id)
     for name in changes.keys():
         value = changes[name]
         require(name in DEFAULT_POLICY, f"policy key among {', '.join(list(DEFAULT_POLICY.keys()))} expected, found {shape(name)}")
@@ -60,10 +60,10 @@ def set_policy(utility: str, changes: dict) -> None:
         check_amount(d, "voucher denomination")
     merged["by"] = caller()
     merged["at"] = block_time()
-    storage_set("policy:" + utility, merged)
-    emit("policy_set", {"utility": utility, "policy": merged, "by": caller(), "at": block_time()})
+    storage_set("policy:" + utility_id, merged)
+    emit("policy_set", {"utility": utility_id, "policy": merged, "by": caller(), "at": block_time()})
 
 
 @view
-def policy(utility: str) -> dict:
-    return policy_of(utility)
+def policy(utility_id: str) -> dict:
+    return policy_of(utility_id)

@@ -22,24 +22,24 @@ from payments.policy import policy_of
 EXHAUSTED_REASON = "prepaid credit exhausted"
 
 
-def supply_connected(meter: str) -> bool:
-    status = call("supply", "supply_status", [meter])
+def supply_connected(meter_id: str) -> bool:
+    status = call("supply", "supply_status", [meter_id])
     if status is None:
         return True
     return status["status"] == "connected"
 
 
 @public
-def grant_emergency_credit(meter: str, amount: int) -> int:
+def grant_emergency_credit(meter_id: str, amount: int) -> int:
     """Raise a prepaid account's emergency reserve, by an operator. The reserve is used when
     the balance reaches 0 and is repaid from the next purchase; once repaid it is available
     again. Returns the consumer's credit."""
-    m = meter_record(meter)
-    utility = m["utility"]
-    require_role(utility, ["operator"])
+    m = meter_record(meter_id)
+    utility_id = m["utility"]
+    require_role(utility_id, ["operator"])
     check_amount(amount, "emergency credit")
-    sub = prepaid_subscription(meter)
-    acct = load_account(sub, meter, utility)
+    sub = prepaid_subscription(meter_id)
+    acct = load_account(sub, meter_id, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
     acct["emergency_limit"] = acct["emergency_limit"] + amount
@@ -47,15 +47,15 @@ def grant_emergency_credit(meter: str, amount: int) -> int:
     save_account(sub, acct, before_position, before_emergency)
     emit(
         "emergency_credit_granted",
-        {"meter": meter, "subscription": sub["id"], "amount": amount, "limit": acct["emergency_limit"],
+        {"meter": meter_id, "subscription": sub["id"], "amount": amount, "limit": acct["emergency_limit"],
          "credit": credit_of(acct), "by": caller(), "at": block_time()},
     )
-    call("supply", "on_payment", [meter])
+    call("supply", "on_payment", [meter_id])
     return credit_of(acct)
 
 
 @public
-def charge_prepaid(meter: str, amount: int, ref) -> int:
+def charge_prepaid(meter_id: str, amount: int, ref) -> int:
     """Deduct priced consumption from a prepaid account; called by billing only, once per
     ``ref`` (the reading). Warns at the low-balance threshold, draws on the emergency
     reserve at 0, and when credit is exhausted orders disconnection or a load limit
@@ -63,23 +63,23 @@ def charge_prepaid(meter: str, amount: int, ref) -> int:
     require(caller() == BILLING, f"caller contract:billing expected, found {shape(caller())}")
     require(isinstance(amount, int) and amount >= 0, f"a charge >= 0 expected, found {shape(amount)}")
     require(amount <= MAX_AMOUNT, f"a charge of at most {MAX_AMOUNT} expected, found {amount}")
-    m = meter_record(meter)
-    utility = m["utility"]
-    sub = call("registry", "subscription", [meter])
+    m = meter_record(meter_id)
+    utility_id = m["utility"]
+    sub = call("registry", "subscription", [meter_id])
     if sub is None and m.get("replaced_by", "") != "":
         # Billing settles a replaced meter's last reading after its subscription has moved
         # to the new meter: the charge belongs to that subscription, orders to that meter.
         sub = call("registry", "subscription", [m["replaced_by"]])
-    require(sub is not None, f"a subscription on meter {meter} expected, found none")
-    require(sub["mode"] == "prepaid", f"a prepaid subscription on {meter} expected, found {sub['mode']}")
+    require(sub is not None, f"a subscription on meter {meter_id} expected, found none")
+    require(sub["mode"] == "prepaid", f"a prepaid subscription on {meter_id} expected, found {sub['mode']}")
     current = sub["meter"]
     # Keyed by a hash of (meter, ref): ids may contain any separator, a hash never collides.
-    ckey = "charge:" + bytes_hex(sha256(canonical_bytes([meter, key_text(ref)])))
-    require(not storage_has(ckey), f"a new charge reference for {meter} expected, found {key_text(ref)} already charged")
+    ckey = "charge:" + bytes_hex(sha256(canonical_bytes([meter_id, key_text(ref)])))
+    require(not storage_has(ckey), f"a new charge reference for {meter_id} expected, found {key_text(ref)} already charged")
     now = block_time()
     storage_set(ckey, {"amount": amount, "at": now})
 
-    acct = load_account(sub, current, utility)
+    acct = load_account(sub, current, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
     before_balance = acct["balance"]
@@ -108,7 +108,7 @@ def charge_prepaid(meter: str, amount: int, ref) -> int:
         events.append(["credit_exhausted", {"meter": current, "consumer": sub["consumer"], "balance": acct["balance"],
                                             "credit": left, "at": now}])
     save_account(sub, acct, before_position, before_emergency)
-    ledger_add(utility, {"charged": amount})
+    ledger_add(utility_id, {"charged": amount})
     emit("credit_deducted", {"meter": current, "subscription": sub["id"], "amount": amount, "ref": ref,
                             "balance": acct["balance"],
                             "credit": left, "at": now})
@@ -117,7 +117,7 @@ def charge_prepaid(meter: str, amount: int, ref) -> int:
     # Retried on every charge while credit is exhausted and supply is still on: an order
     # deferred by friendly hours or a pending reversal is tried again at the next reading.
     if exhausted and supply_connected(current):
-        p = policy_of(utility)
+        p = policy_of(utility_id)
         if p["exhausted_action"] == "load_limit":
             call("supply", "set_load_limit", [current, p["load_limit_watts"], EXHAUSTED_REASON])
         else:

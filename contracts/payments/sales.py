@@ -22,13 +22,13 @@ from payments.policy import BASIS_POINTS, policy_of
 
 
 @public
-def buy_credit(meter: str, amount: int, reference: str) -> str:
+def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     """A vendor sells prepaid credit: the amount is drawn from the vendor's float, the vendor
     earns the utility's commission on it, the emergency credit in use is repaid first and
     the rest is added to the balance. Returns the purchase id (one STS token per id)."""
-    m = meter_record(meter)
-    utility = m["utility"]
-    require_role(utility, ["vendor"])
+    m = meter_record(meter_id)
+    utility_id = m["utility"]
+    require_role(utility_id, ["vendor"])
     check_amount(amount, "purchase")
     check_reference(reference)
     vendor = caller()
@@ -37,17 +37,17 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
         not storage_has(ref_key),
         f"a new reference for vendor expected, found {reference} already used by {storage_get(ref_key)}",
     )
-    sub = prepaid_subscription(meter)
-    fkey = float_key(utility, vendor)
+    sub = prepaid_subscription(meter_id)
+    fkey = float_key(utility_id, vendor)
     available = storage_get(fkey, 0)
     require(amount <= available, f"vendor float of at least {amount} expected, found {available}")
     storage_set(fkey, available - amount)
-    commission = mul_div(amount, policy_of(utility)["commission_bp"], BASIS_POINTS)
-    c = commission_load(utility, vendor)
+    commission = mul_div(amount, policy_of(utility_id)["commission_bp"], BASIS_POINTS)
+    c = commission_load(utility_id, vendor)
     c["earned"] = c["earned"] + commission
-    storage_set(commission_key(utility, vendor), c)
+    storage_set(commission_key(utility_id, vendor), c)
 
-    acct = load_account(sub, meter, utility)
+    acct = load_account(sub, meter_id, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
     repaid = add_credit(acct, amount)
@@ -55,12 +55,12 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
     save_account(sub, acct, before_position, before_emergency)
 
     bid = next_id("BUY")
-    sts_ref = sha256(canonical_bytes(["mc/purchase", bid, meter, amount, tx_hash()]))
+    sts_ref = sha256(canonical_bytes(["mc/purchase", bid, meter_id, amount, tx_hash()]))
     now = block_time()
     record = {
         "id": bid,
-        "meter": meter,
-        "utility": utility,
+        "meter": meter_id,
+        "utility": utility_id,
         "subscription": sub["id"],
         "vendor": vendor,
         "amount": amount,
@@ -69,7 +69,7 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
         "reference": reference,
         "sts_ref": sts_ref,
         "at": now,
-        "day": local_day(utility, now),
+        "day": local_day(utility_id, now),
         # A reversed purchase's STS token is void: a vending side must refuse to issue it.
         "void": False,
         "reversed": False,
@@ -78,12 +78,12 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
     }
     storage_set("buy:" + bid, record)
     storage_set(ref_key, bid)
-    ledger_add(utility, {"purchased": amount, "float_balance": 0 - amount, "commission": commission})
+    ledger_add(utility_id, {"purchased": amount, "float_balance": 0 - amount, "commission": commission})
     emit(
         "credit_purchase",
         {
             "id": bid,
-            "meter": meter,
+            "meter": meter_id,
             "subscription": sub["id"],
             "amount": amount,
             "commission": commission,
@@ -96,7 +96,7 @@ def buy_credit(meter: str, amount: int, reference: str) -> str:
             "at": now,
         },
     )
-    call("supply", "on_payment", [meter])
+    call("supply", "on_payment", [meter_id])
     return bid
 
 
@@ -126,8 +126,8 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
         f"reversal by the vendor {bytes_hex(p['vendor'])} that sold {purchase_id} expected, found {bytes_hex(vendor)}",
     )
     now = block_time()
-    utility = p["utility"]
-    today = local_day(utility, now)
+    utility_id = p["utility"]
+    today = local_day(utility_id, now)
     require(today == p["day"], f"reversal on the purchase's day {p['day']} expected, found day {today}")
 
     amount = p["amount"]
@@ -148,7 +148,7 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
         room >= repaid,
         f"emergency reserve room of at least {repaid} to reverse {purchase_id} expected, found {room}",
     )
-    vendor_c = commission_load(utility, vendor)
+    vendor_c = commission_load(utility_id, vendor)
     owed = commission_owed(vendor_c)
     require(
         owed >= p["commission"],
@@ -162,11 +162,11 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     acct["credited"] = acct["credited"] - amount
     save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
 
-    fkey = float_key(utility, vendor)
+    fkey = float_key(utility_id, vendor)
     storage_set(fkey, storage_get(fkey, 0) + amount)
     vendor_c["reversed"] = vendor_c["reversed"] + p["commission"]
-    storage_set(commission_key(utility, vendor), vendor_c)
-    ledger_add(utility, {"purchase_reversed": amount, "float_balance": amount, "commission_reversed": p["commission"]})
+    storage_set(commission_key(utility_id, vendor), vendor_c)
+    ledger_add(utility_id, {"purchase_reversed": amount, "float_balance": amount, "commission_reversed": p["commission"]})
 
     p["void"] = True
     p["reversed"] = True

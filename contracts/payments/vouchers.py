@@ -27,13 +27,13 @@ VOUCHER_TAG = b"mc/voucher\x00\x00\x00\x00\x00\x00"
 
 
 @public
-def issue_vouchers(utility: str, denomination: int, public_keys: list) -> str:
+def issue_vouchers(utility_id: str, denomination: int, public_keys: list) -> str:
     """Issue a batch of scratch-card vouchers of one denomination, by an admin of the
     utility. Only the vouchers' Ed25519 public keys are stored (each derived from a printed
     code, wallet/vouchers.py); the codes never reach the chain. Returns the batch id."""
-    require_role(utility, ["admin"])
+    require_role(utility_id, ["admin"])
     check_amount(denomination, "voucher denomination")
-    allowed = policy_of(utility)["voucher_denominations"]
+    allowed = policy_of(utility_id)["voucher_denominations"]
     require(
         len(allowed) == 0 or denomination in allowed,
         f"a voucher denomination among {ints_text(allowed)} expected, found {denomination}",
@@ -52,13 +52,13 @@ def issue_vouchers(utility: str, denomination: int, public_keys: list) -> str:
         require(not storage_has(key), f"a new voucher key expected, found {bytes_hex(pk)} already issued")
         storage_set(
             key,
-            {"utility": utility, "denomination": denomination, "batch": batch, "status": "issued",
+            {"utility": utility_id, "denomination": denomination, "batch": batch, "status": "issued",
              "issued_by": caller(), "issued_at": now, "redeemed_by": b"", "meter": "", "redeemed_at": 0, "redemption": ""},
         )
-    ledger_add(utility, {"vouchers_issued": denomination * count})
+    ledger_add(utility_id, {"vouchers_issued": denomination * count})
     emit(
         "vouchers_issued",
-        {"batch": batch, "utility": utility, "denomination": denomination, "count": count,
+        {"batch": batch, "utility": utility_id, "denomination": denomination, "count": count,
          "total": denomination * count, "by": caller(), "at": now},
     )
     return batch
@@ -70,12 +70,12 @@ def voucher(public_key: bytes):
 
 
 @public
-def redeem_voucher(meter: str, voucher_public_key: bytes, signature: bytes) -> str:
+def redeem_voucher(meter_id: str, voucher_public_key: bytes, signature: bytes) -> str:
     """The consumer of a prepaid subscription redeems a voucher on it by signing, with the
     voucher's key, the meter and the consumer's own account: the code never travels, and a
     signature copied from the mempool is worth nothing for another meter or account."""
-    m = meter_record(meter)
-    utility = m["utility"]
+    m = meter_record(meter_id)
+    utility_id = m["utility"]
     require(
         isinstance(voucher_public_key, bytes) and len(voucher_public_key) == 32,
         f"a 32-byte voucher public key expected, found {shape(voucher_public_key)}",
@@ -87,8 +87,8 @@ def redeem_voucher(meter: str, voucher_public_key: bytes, signature: bytes) -> s
     key = "voucher:" + bytes_hex(voucher_public_key)
     v = storage_get(key, None)
     require(
-        v is not None and v["utility"] == utility,
-        f"a voucher issued by {utility} expected, found unknown voucher key {bytes_hex(voucher_public_key)}",
+        v is not None and v["utility"] == utility_id,
+        f"a voucher issued by {utility_id} expected, found unknown voucher key {bytes_hex(voucher_public_key)}",
     )
     require(
         v["status"] == "issued",
@@ -97,36 +97,36 @@ def redeem_voucher(meter: str, voucher_public_key: bytes, signature: bytes) -> s
     who = caller()
     # Checked before the subscription: whoever copies the signature learns why it fails.
     require(
-        ed25519_verify(voucher_public_key, VOUCHER_TAG + canonical_bytes([meter, who]), signature),
-        f"a voucher signature for meter {meter} and account {bytes_hex(who)} expected, found one that does not verify",
+        ed25519_verify(voucher_public_key, VOUCHER_TAG + canonical_bytes([meter_id, who]), signature),
+        f"a voucher signature for meter {meter_id} and account {bytes_hex(who)} expected, found one that does not verify",
     )
-    sub = prepaid_subscription(meter)
+    sub = prepaid_subscription(meter_id)
     require(
         who == sub["consumer"],
-        f"the consumer {bytes_hex(sub['consumer'])} of {meter} expected, found {bytes_hex(who)}",
+        f"the consumer {bytes_hex(sub['consumer'])} of {meter_id} expected, found {bytes_hex(who)}",
     )
     rid = next_id("VCH")
     now = block_time()
     amount = v["denomination"]
     v["status"] = "redeemed"
     v["redeemed_by"] = who
-    v["meter"] = meter
+    v["meter"] = meter_id
     v["redeemed_at"] = now
     v["redemption"] = rid
     storage_set(key, v)
 
-    acct = load_account(sub, meter, utility)
+    acct = load_account(sub, meter_id, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
     repaid = add_credit(acct, amount)
     after_credit(sub, acct)
     save_account(sub, acct, before_position, before_emergency)
-    ledger_add(utility, {"vouchers": amount})
+    ledger_add(utility_id, {"vouchers": amount})
     emit(
         "voucher_redeemed",
-        {"id": rid, "meter": meter, "subscription": sub["id"], "amount": amount, "batch": v["batch"],
+        {"id": rid, "meter": meter_id, "subscription": sub["id"], "amount": amount, "batch": v["batch"],
          "repaid_emergency": repaid,
          "balance": acct["balance"], "credit": credit_of(acct), "by": who, "at": now},
     )
-    call("supply", "on_payment", [meter])
+    call("supply", "on_payment", [meter_id])
     return rid
