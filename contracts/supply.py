@@ -26,6 +26,7 @@
 #   a/<scope>#<day>        orders, deferrals and reminders per scope and UTC day
 
 from common.activity import activity, bump_activity
+from common.keys import storage_key
 from common.records import copy
 from common.roles import require_role
 from common.text import pad, shape
@@ -76,11 +77,11 @@ def require_staff_or_contract(utility_id: str) -> bytes:
 
 
 def rules_of(utility_id: str) -> dict:
-    return storage_get("rules/" + utility_id, DEFAULT_RULES)
+    return storage_get(storage_key("rules/", [utility_id]), DEFAULT_RULES)
 
 
 def status_of(meter_id: str) -> dict:
-    return storage_get("st/" + meter_id, {"meter": meter_id, "status": "connected", "since": 0,
+    return storage_get(storage_key("st/", [meter_id]), {"meter": meter_id, "status": "connected", "since": 0,
                                           "reason": "", "watts": 0, "arrears": 0,
                                           "for_arrears": False, "by": b"", "at": 0})
 
@@ -155,7 +156,7 @@ def count(m: dict, status: str, delta: int) -> None:
     if status == "connected":
         return
     for scope in [m["utility"], m["branch"], m["field"]]:
-        key = "n/" + scope
+        key = storage_key("n/", [scope])
         counts = storage_get(key, {})
         counts[status] = counts.get(status, 0) + delta
         storage_set(key, counts)
@@ -168,13 +169,13 @@ def record_order(m: dict, kind: str, status: str, reason: str, watts: int, arrea
     meter_id = m["id"]
     old = status_of(meter_id)
     now = block_time()
-    count(m, old["status"], -1)
+    count(m, old["status"], delta=-1)
     count(m, status, 1)
-    seq = storage_get("on/" + meter_id, 0) + 1
-    storage_set("on/" + meter_id, seq)
+    seq = storage_get(storage_key("on/", [meter_id]), 0) + 1
+    storage_set(storage_key("on/", [meter_id]), seq)
     order = {"seq": seq, "meter": meter_id, "kind": kind, "status": status, "reason": reason,
              "watts": watts, "arrears": arrears, "by": caller(), "at": now}
-    storage_set("o/" + meter_id + "/" + pad(seq, ORDER_WIDTH), order)
+    storage_set(storage_key("o/", [meter_id, pad(seq, ORDER_WIDTH)]), order)
     bump_activity(m, kind)
     since = now
     if old["status"] == status:
@@ -183,22 +184,22 @@ def record_order(m: dict, kind: str, status: str, reason: str, watts: int, arrea
            "watts": watts, "arrears": arrears, "for_arrears": for_arrears, "by": caller(),
            "at": now}
     if status == "connected":
-        storage_delete("st/" + meter_id)
+        storage_delete(storage_key("st/", [meter_id]))
     else:
-        storage_set("st/" + meter_id, new)
+        storage_set(storage_key("st/", [meter_id]), new)
     return new
 
 
 def disconnect(m: dict, sub: dict, reason: str, check: dict) -> None:
     meter_id = m["id"]
-    record_order(m, "disconnect", "disconnected", reason, 0, check["arrears"], True)
+    record_order(m, "disconnect", "disconnected", reason, 0, check["arrears"], for_arrears=True)
     emit("disconnect_order", {"meter": meter_id, "consumer": sub["consumer"], "mode": sub["mode"],
                               "reason": reason, "arrears": check["arrears"],
                               "balance": check["balance"], "by": caller(), "at": block_time()})
 
 
 def reconnect(m: dict, reason: str) -> None:
-    record_order(m, "reconnect", "connected", reason, 0, 0, False)
+    record_order(m, "reconnect", "connected", reason, 0, 0, for_arrears=False)
     emit("reconnect_order", {"meter": m["id"], "reason": reason, "by": caller(), "at": block_time()})
 
 
@@ -226,7 +227,7 @@ def debtors(utility_id: str, scope: str, start_after: str, limit: int, want: int
                     entries.append({"meter": sub["meter"], "consumer": sub["consumer"],
                                     "mode": sub["mode"], "arrears": check["arrears"],
                                     "oldest_due": check["oldest_due"],
-                                    "reminded_at": storage_get("rem/" + sub["meter"], 0)})
+                                    "reminded_at": storage_get(storage_key("rem/", [sub["meter"]]), 0)})
         cursor = page[1]
         if cursor == "" or len(entries) >= want:
             return [entries, cursor]
@@ -270,7 +271,7 @@ def set_protection_rules(utility_id: str, rules: dict) -> None:
                 f"holiday: a day number (local unix time // 86400) expected, found {shape(day)}")
     new["by"] = who
     new["at"] = block_time()
-    storage_set("rules/" + utility_id, new)
+    storage_set(storage_key("rules/", [utility_id]), new)
     emit("protection_rules_set", {"utility": utility_id, "rules": new, "by": who, "at": block_time()})
 
 
@@ -388,7 +389,7 @@ def send_reminders(utility_id: str, scope: str, start_after: str = "", limit: in
         if sub["status"] == "active":
             check = arrears_check({"id": sub["meter"]}, sub)
             if check["arrears"] > 0:
-                storage_set("rem/" + sub["meter"], now)
+                storage_set(storage_key("rem/", [sub["meter"]]), now)
                 bump_activity(sub, "reminder")
                 sent += 1
                 emit("reminder", {"meter": sub["meter"], "consumer": sub["consumer"],
@@ -407,7 +408,7 @@ def supply_status(meter_id: str) -> dict:
 @view
 def orders(meter_id: str, start_after: int = 0, limit: int = 100) -> list:
     # The meter's disconnect / load-limit / reconnect orders, oldest first.
-    prefix = "o/" + meter_id + "/"
+    prefix = storage_key("o/", [meter_id, ""])
     after = ""
     if start_after > 0:
         after = prefix + pad(start_after, ORDER_WIDTH)
@@ -447,6 +448,6 @@ def arrears_list(utility_id: str, scope_prefix: str, start_after: str = "", limi
 @view
 def supply_counts(scope: str) -> dict:
     # Meters disconnected and load-limited in a utility, branch or field.
-    counts = storage_get("n/" + scope, {})
+    counts = storage_get(storage_key("n/", [scope]), {})
     return {"disconnected": counts.get("disconnected", 0),
             "load_limited": counts.get("load_limited", 0)}

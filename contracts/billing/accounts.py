@@ -6,6 +6,8 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the bill
 never imported as Python.
 """
 
+from common.keys import storage_key
+
 TIME_PAD = 12
 SEQ_PAD = 6
 DAY_PAD = 8
@@ -28,7 +30,7 @@ def meter_info(meter_id: str) -> dict:
 
 
 def config(utility_id: str) -> dict:
-    cfg = storage_get("cfg/" + utility_id, None)
+    cfg = storage_get(storage_key("cfg/", [utility_id]))
     out = {}
     for k in CONFIG_DEFAULTS.keys():
         out[k] = CONFIG_DEFAULTS[k]
@@ -39,7 +41,7 @@ def config(utility_id: str) -> dict:
 
 
 def load_state(meter_id: str, info: dict) -> dict:
-    st = storage_get("ms/" + meter_id, None)
+    st = storage_get(storage_key("ms/", [meter_id]))
     if st is not None:
         return st
     # First touch: the baseline is the meter's installation index and time.
@@ -63,12 +65,12 @@ def load_state(meter_id: str, info: dict) -> dict:
         "opened": 0,
         "unbilled": 0,
     }
-    storage_set("um/" + info["utility"] + "/" + meter_id, True)
+    storage_set(storage_key("um/", [info["utility"], meter_id]), True)
     return st
 
 
 def save_state(st: dict) -> None:
-    storage_set("ms/" + st["meter"], st)
+    storage_set(storage_key("ms/", [st["meter"]]), st)
 
 
 def adopt(st: dict, sub: dict) -> bool:
@@ -92,14 +94,14 @@ def adopt(st: dict, sub: dict) -> bool:
 
 def sub_account(sub_id: str, consumer: bytes) -> dict:
     # The open invoices (oldest first) and carried credit of one subscription.
-    rec = storage_get("sb/" + sub_id, None)
+    rec = storage_get(storage_key("sb/", [sub_id]))
     if rec is None:
         rec = {"subscription": sub_id, "consumer": consumer, "open": [], "carry": 0, "closed_at": 0}
     return rec
 
 
 def save_sub_account(rec: dict) -> None:
-    storage_set("sb/" + rec["subscription"], rec)
+    storage_set(storage_key("sb/", [rec["subscription"]]), rec)
 
 
 def current_account(meter_id: str) -> dict:
@@ -117,7 +119,7 @@ def unpaid(acct: dict, overdue_at: int) -> int:
     if acct is None:
         return 0
     for inv_id in acct["open"]:
-        inv = storage_get("inv/" + inv_id, None)
+        inv = storage_get(storage_key("inv/", [inv_id]))
         if overdue_at == 0 or inv["due"] < overdue_at:
             total += inv["total"] - inv["paid"]
     return total

@@ -17,6 +17,7 @@ from billing.accounts import (
 from billing.invoices import close_actual, issue, settle_with_credit
 from billing.readings import consumption_of, record
 from billing.tariffs import has_tariff
+from common.keys import storage_key
 
 
 def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -> int:
@@ -24,13 +25,13 @@ def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -
     # its billed units. Without a tariff the reading is recorded but cannot be priced: its
     # consumption is reported with `unpriced_final_reading` for the utility to bill by hand,
     # so that ending a subscription or replacing a meter is never blocked by a missing tariff.
-    c = consumption_of(info, st, now, final_index)
-    require(c[1] != "rejected", c[2])
+    consumed, verdict, why = consumption_of(info, st, now, final_index)
+    require(verdict != "rejected", why)
     t0 = st["ts"]
     priced = has_tariff(st)
-    billed = record(st, sub, info, st["register"], now, final_index, c[0], "final", -1, None, priced)
+    billed = record(st, sub, info, st["register"], now, final_index, consumed, "final", window=-1, pending=None, priced=priced)
     emit("reading", {"meter": st["meter"], "register": st["register"], "timestamp": now, "index": final_index,
-                     "consumption": c[0], "trust": "final", "by": caller(), "at": now})
+                     "consumption": consumed, "trust": "final", "by": caller(), "at": now})
     if not priced and billed > 0:
         emit("unpriced_final_reading", {"meter": st["meter"], "subscription": st["sub"],
                                         "consumer": sub["consumer"], "period_start": max(t0, st["opened"]),
@@ -61,7 +62,7 @@ def close_account(meter_id: str, final_index: int) -> dict:
         if final_index != st["index"]:
             revert(f"final index {st['index']} (read at {now}) expected for {meter_id}, found {final_index}")
         save_state(st)
-    st = storage_get("ms/" + meter_id, None)
+    st = storage_get(storage_key("ms/", [meter_id]))
     inv = None
     if sub["mode"] == "postpaid" and st["ts"] > st["span_start"]:
         if has_tariff(st):
@@ -69,11 +70,11 @@ def close_account(meter_id: str, final_index: int) -> dict:
             settle_with_credit(meter_id, inv)
         else:
             # The consumption on the subscription's record, with no price: nothing to pay.
-            inv = issue(st, sub, st["span_start"], st["ts"], billed, [], 0, 0, False, True)
+            inv = issue(st, sub, st["span_start"], st["ts"], billed, [], 0, 0, estimated=False, unpriced=True)
             st["span_start"] = st["ts"]
             st["est_start"] = st["ts"]
             save_state(st)
-    st = storage_get("ms/" + meter_id, None)
+    st = storage_get(storage_key("ms/", [meter_id]))
     st["sub"] = ""
     save_state(st)
     acct = sub_account(sub["id"], sub["consumer"])
@@ -81,14 +82,14 @@ def close_account(meter_id: str, final_index: int) -> dict:
     save_sub_account(acct)
     due = 0
     for inv_id in acct["open"]:
-        i = storage_get("inv/" + inv_id, None)
+        i = storage_get(storage_key("inv/", [inv_id]))
         due += i["total"] - i["paid"]
     emit("account_closed", {"meter": meter_id, "subscription": sub["id"], "consumer": sub["consumer"],
                             "final_index": final_index, "invoice": inv["id"] if inv is not None else "",
                             "balance_due": due, "credit_left": acct["carry"], "by": caller(), "at": now})
     if inv is None:
         return None
-    return storage_get("inv/" + inv["id"], None)
+    return storage_get(storage_key("inv/", [inv["id"]]))
 
 
 @public
@@ -105,10 +106,10 @@ def meter_replaced(old: str, new: str, old_final_index: int, new_initial_index: 
         if sub is None:
             sub = call("registry", "subscription", [new])
         final_reading(st, sub, info, now, old_final_index)
-        st = storage_get("ms/" + old, None)
+        st = storage_get(storage_key("ms/", [old]))
     # The old meter keeps its last reading but hands its open span to the new one (the
     # subscription's invoices are the subscription's, wherever its meter is).
-    storage_set("ms/" + old, {"meter": old, "utility": st["utility"], "scope": st["scope"],
+    storage_set(storage_key("ms/", [old]), {"meter": old, "utility": st["utility"], "scope": st["scope"],
                               "register": st["register"], "index": st["index"], "ts": st["ts"],
                               "trust": st["trust"], "span_start": st["ts"], "est_start": st["ts"],
                               "acc": {}, "estimates": [], "hist_units": 0, "hist_seconds": 0,
@@ -119,11 +120,11 @@ def meter_replaced(old: str, new: str, old_final_index: int, new_initial_index: 
     st["ts"] = now
     st["register"] = ""
     st["unbilled"] = 0
-    storage_set("ms/" + new, st)
-    storage_set("um/" + st["utility"] + "/" + new, True)
-    storage_delete("um/" + st["utility"] + "/" + old)
-    a = storage_get("assign/" + old, None)
+    storage_set(storage_key("ms/", [new]), st)
+    storage_set(storage_key("um/", [st["utility"], new]), True)
+    storage_delete(storage_key("um/", [st["utility"], old]))
+    a = storage_get(storage_key("assign/", [old]))
     if a is not None:
-        storage_set("assign/" + new, a)
+        storage_set(storage_key("assign/", [new]), a)
     emit("meter_replaced", {"old": old, "new": new, "old_final_index": old_final_index,
                             "new_initial_index": new_initial_index, "by": caller(), "at": now})

@@ -18,6 +18,7 @@ from billing.accounts import (
 )
 from billing.pricing import acc_add, line, price_acc, split_span
 from billing.tariffs import BP, tariff_in, versions
+from common.keys import scope_key, storage_key
 from common.roles import require_role
 from common.text import pad
 from common.time import SECONDS_PER_DAY
@@ -32,13 +33,13 @@ def late_fees(acct: dict, cfg: dict, now: int) -> list:
     if cfg["late_fee_bp"] == 0 and cfg["late_fee_min"] == 0:
         return lines
     for inv_id in acct["open"]:
-        inv = storage_get("inv/" + inv_id, None)
+        inv = storage_get(storage_key("inv/", [inv_id]))
         unpaid = inv["total"] - inv["paid"]
         if inv["due"] < now and unpaid > 0 and not inv["late_fee_charged"]:
             fee = max(cfg["late_fee_min"], div_round_half_up(unpaid * cfg["late_fee_bp"], BP))
             lines.append(line("late_fee", unpaid, cfg["late_fee_bp"], fee, 0, inv_id))
             inv["late_fee_charged"] = True
-            storage_set("inv/" + inv_id, inv)
+            storage_set(storage_key("inv/", [inv_id]), inv)
     return lines
 
 
@@ -76,8 +77,8 @@ def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
     day = div_floor(inv["period_end"], SECONDS_PER_DAY)
     due_day = str(div_floor(inv["due"], SECONDS_PER_DAY))
     for level in scope_levels(inv["scope"]):
-        key = "tot/" + level + "#" + pad(day, DAY_PAD)
-        rec = storage_get(key, None)
+        key = scope_key("tot/", level, pad(day, DAY_PAD))
+        rec = storage_get(key)
         if rec is None:
             rec = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "estimated": 0,
                    "due": {}}
@@ -87,8 +88,8 @@ def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
         due[due_day] = due.get(due_day, 0) + outstanding
         rec["due"] = due
         storage_set(key, rec)
-    skey = "seg/" + inv["utility"] + "#" + inv["segment"]
-    seg = storage_get(skey, None)
+    skey = scope_key("seg/", inv["utility"], inv["segment"])
+    seg = storage_get(skey)
     if seg is None:
         seg = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "estimated": 0}
     for k in changes.keys():
@@ -144,7 +145,7 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
         "issued_at": now,
         "by": caller(),
     }
-    storage_set("inv/" + inv_id, inv)
+    storage_set(storage_key("inv/", [inv_id]), inv)
     add_totals(inv, {"invoices": 1, "consumption": units, "billed": total, "tax": tax,
                      "estimated": 1 if estimated else 0}, total)
     if total > 0:
@@ -179,7 +180,7 @@ def close_one(meter_id: str, period_end: int) -> dict:
             return None
         inv = close_estimated(st, sub, cfg, start, period_end)
     settle_with_credit(meter_id, inv)
-    return storage_get("inv/" + inv["id"], inv)
+    return storage_get(storage_key("inv/", [inv["id"]]), inv)
 
 
 def settle_with_credit(meter_id: str, inv: dict) -> None:
@@ -191,14 +192,12 @@ def settle_with_credit(meter_id: str, inv: dict) -> None:
 
 def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
     # Read to read: the whole span since the last actual invoice, minus what estimates charged.
-    priced = price_acc(st["utility"], st["acc"])
-    lines = priced[0]
-    taxable = priced[1]
-    tax = div_round_half_up(priced[2], BP)
+    lines, taxable, numerator, units = price_acc(st["utility"], st["acc"])
+    tax = div_round_half_up(numerator, BP)
     est_taxable = 0
     est_tax = 0
     for inv_id in st["estimates"]:
-        est = storage_get("inv/" + inv_id, None)
+        est = storage_get(storage_key("inv/", [inv_id]))
         est_taxable += est["taxable"]
         est_tax += est["tax"]
     if len(st["estimates"]) > 0:
@@ -207,7 +206,7 @@ def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
     window = cfg["self_read_window_days"] * SECONDS_PER_DAY
     if cfg["self_read_reward"] > 0 and st["trust"] == "consumer" and st["ts"] + window >= period_end:
         lines.append(line("self_read_reward", 0, 0, -cfg["self_read_reward"], 0, "on-time self-reading"))
-    inv = issue(st, sub, st["span_start"], st["ts"], priced[3], lines, taxable - est_taxable, tax, False, False)
+    inv = issue(st, sub, st["span_start"], st["ts"], units, lines, taxable - est_taxable, tax, estimated=False, unpriced=False)
     st["span_start"] = st["ts"]
     st["est_start"] = st["ts"]
     st["acc"] = {}
@@ -226,13 +225,12 @@ def close_estimated(st: dict, sub: dict, cfg: dict, start: int, end: int) -> dic
     tid = tariff_in(st)
     vs = versions(st["utility"], tid)
     acc = {}
-    for p in split_span(vs, start, end, units):
-        acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
-    priced = price_acc(st["utility"], acc)
-    lines = priced[0]
+    for version, share_seconds, share in split_span(vs, start, end, units):
+        acc_add(acc, tid, vs, version, share_seconds, share, window=-1)
+    lines, taxable, numerator, _units = price_acc(st["utility"], acc)
     if cfg["self_read_penalty"] > 0:
         lines.append(line("self_read_penalty", 0, 0, cfg["self_read_penalty"], 0, "no reading in the period"))
-    inv = issue(st, sub, start, end, units, lines, priced[1], div_round_half_up(priced[2], BP), True, False)
+    inv = issue(st, sub, start, end, units, lines, taxable, div_round_half_up(numerator, BP), estimated=True, unpriced=False)
     st["estimates"] = st["estimates"] + [inv["id"]]
     st["est_start"] = end
     save_state(st)
@@ -257,7 +255,7 @@ def run_billing(utility_id: str, period_end: int, start_after: str = "", limit: 
         revert(f"a period end not in the future (<= {block_time()}) expected, found {period_end}")
     if not (limit > 0 and limit <= PAGE):
         revert(f"a page of 1 to {PAGE} meters expected, found {limit}")
-    prefix = "um/" + utility_id + "/"
+    prefix = storage_key("um/", [utility_id, ""])
     after = "" if start_after == "" else prefix + start_after
     keys = storage_keys(prefix, after, limit)
     issued = 0

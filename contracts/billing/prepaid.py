@@ -18,8 +18,8 @@ def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
     vs = versions(st["utility"], tid)
     acc = {}
     if window < 0:
-        for p in split_span(vs, t0, t1, units):
-            acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+        for version, seconds, share in split_span(vs, t0, t1, units):
+            acc_add(acc, tid, vs, version, seconds, share, window=-1)
     else:
         acc_add(acc, tid, vs, version_at(vs, t0), t1 - t0, units, window)
     charge_acc(st, acc, t0, t1, meter_id + "@" + pad(t1, TIME_PAD))
@@ -27,11 +27,11 @@ def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
 
 def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
     meter_id = st["meter"]
-    priced = price_acc(st["utility"], acc)
-    tax = div_round_half_up(priced[2], BP)
-    amount = priced[1] + tax
+    _lines, taxable, numerator, units = price_acc(st["utility"], acc)
+    tax = div_round_half_up(numerator, BP)
+    amount = taxable + tax
     emit("prepaid_charge", {"meter": meter_id, "subscription": st["sub"], "period_start": t0, "period_end": t1,
-                            "consumption": priced[3], "subtotal": priced[1], "tax": tax,
+                            "consumption": units, "subtotal": taxable, "tax": tax,
                             "amount": amount, "ref": ref, "by": caller(), "at": block_time()})
     if amount > 0:
         call("payments", "charge_prepaid", [meter_id, amount, ref])

@@ -113,10 +113,10 @@ def price_acc(utility_id: str, acc: dict) -> list:
         e = acc[key]
         vs = versions(utility_id, e["tariff"])
         v = vs[e["version"]]
-        priced = price_share(v["spec"], v["effective_from"], e["seconds"], e["units"], e["windows"])
-        lines = lines + priced[0]
-        taxable += priced[1]
-        numerator += priced[2]
+        share_lines, share_taxable, share_numerator = price_share(v["spec"], v["effective_from"], e["seconds"], e["units"], e["windows"])
+        lines = lines + share_lines
+        taxable += share_taxable
+        numerator += share_numerator
         units += e["units"]
         for wk in e["windows"].keys():
             units += e["windows"][wk]

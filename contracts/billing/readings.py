@@ -10,6 +10,7 @@ from billing.accounts import TIME_PAD, adopt, load_state, meter_info, save_state
 from billing.prepaid import charge_acc, charge_prepaid
 from billing.pricing import acc_add, split_span
 from billing.tariffs import has_tariff, tariff_in, tariff_of, version_at, versions
+from common.keys import storage_key
 from common.text import pad
 from common.time import SECONDS_PER_DAY
 
@@ -100,22 +101,22 @@ def take_reading(meter_id: str, register: str, ts: int, index: int, trust: str, 
         return f"a new reading expected for meter {meter_id}, found a duplicate at {ts}"
     if ts < st["ts"]:
         return f"a reading after the last one at {st['ts']} expected for meter {meter_id}, found {ts}"
-    if raw_hash != b"" and storage_has("raw/" + bytes_hex(raw_hash)):
+    if raw_hash != b"" and storage_has(storage_key("raw/", [bytes_hex(raw_hash)])):
         return f"a new raw reading expected for meter {meter_id}, found duplicate raw hash {bytes_hex(raw_hash)}"
-    c = consumption_of(info, st, ts, index)
-    if c[1] == "rejected":
-        return c[2]
+    consumed, verdict, why = consumption_of(info, st, ts, index)
+    if verdict == "rejected":
+        return why
     if raw_hash != b"":
-        storage_set("raw/" + bytes_hex(raw_hash), meter_id)
+        storage_set(storage_key("raw/", [bytes_hex(raw_hash)]), meter_id)
     flag = trust
-    if c[1] == "anomalous":
+    if verdict == "anomalous":
         flag = "anomalous"
-        emit("anomaly", {"meter": meter_id, "timestamp": ts, "index": index, "consumption": c[0],
-                         "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
-    record(st, sub, info, register, ts, index, c[0], flag, -1, None, True)
+        emit("anomaly", {"meter": meter_id, "timestamp": ts, "index": index, "consumption": consumed,
+                         "reason": why, "trust": trust, "by": caller(), "at": block_time()})
+    record(st, sub, info, register, ts, index, consumed, flag, window=-1, pending=None, priced=True)
     if not interval:
         emit("reading", {"meter": meter_id, "register": register, "timestamp": ts, "index": index,
-                         "consumption": c[0], "trust": flag, "by": caller(), "at": block_time()})
+                         "consumption": consumed, "trust": flag, "by": caller(), "at": block_time()})
     return ""
 
 
@@ -150,8 +151,8 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
             vs = versions(st["utility"], tid)
             acc = st["acc"] if pending is None else pending
             if window < 0:
-                for p in split_span(vs, start, ts, billed):
-                    acc_add(acc, tid, vs, p[0], p[1], p[2], -1)
+                for version, seconds, share in split_span(vs, start, ts, billed):
+                    acc_add(acc, tid, vs, version, seconds, share, window=-1)
             else:
                 acc_add(acc, tid, vs, version_at(vs, start), ts - start, billed, window)
             if pending is None:
@@ -173,7 +174,7 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
         emit("unbilled_consumption", {"meter": meter_id, "period_start": t0, "period_end": min(start, ts),
                                       "timestamp": ts, "index": index, "consumption": unbilled,
                                       "reason": reason, "trust": flag, "by": caller(), "at": block_time()})
-    storage_set("rd/" + meter_id + "/" + pad(ts, TIME_PAD), rd)
+    storage_set(storage_key("rd/", [meter_id, pad(ts, TIME_PAD)]), rd)
     save_state(st)
     return billed
 
@@ -181,7 +182,7 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
 @public
 def submit_reading(meter_id: str, register: str, timestamp: int, index: int, trust: str,
                    raw_hash: bytes, meter_signature: bytes) -> None:
-    problem = take_reading(meter_id, register, timestamp, index, trust, raw_hash, meter_signature, False)
+    problem = take_reading(meter_id, register, timestamp, index, trust, raw_hash, meter_signature, interval=False)
     require(problem == "", problem)
 
 
@@ -198,7 +199,7 @@ def submit_readings(batch: list) -> dict:
         if not isinstance(item, list) or len(item) != 7:
             problem = "a reading [meter, register, timestamp, index, trust, raw_hash, signature] expected"
         else:
-            problem = take_reading(item[0], item[1], item[2], item[3], item[4], item[5], item[6], False)
+            problem = take_reading(item[0], item[1], item[2], item[3], item[4], item[5], item[6], interval=False)
         if problem == "":
             accepted += 1
         else:
@@ -217,7 +218,7 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
         revert(f"an interval dividing a day expected, found {interval_seconds} s")
     if not (len(indexes) >= 2 and len(indexes) <= div_floor(SECONDS_PER_DAY, interval_seconds) + 1):
         revert(f"2 to {div_floor(SECONDS_PER_DAY, interval_seconds) + 1} indexes for one day expected, found {len(indexes)}")
-    key = "lp/" + meter_id + "/" + pad(day_start, TIME_PAD)
+    key = storage_key("lp/", [meter_id, pad(day_start, TIME_PAD)])
     if storage_has(key):
         revert(f"one load profile per meter and day expected, found a second one for {meter_id} at {day_start}")
     info = meter_info(meter_id)
@@ -235,7 +236,7 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
     # The first index is an ordinary reading (it closes the gap since the last reading).
     st0 = load_state(meter_id, info)
     if st0["ts"] < day_start:
-        problem = take_reading(meter_id, register, day_start, indexes[0], trust, b"", b"", True)
+        problem = take_reading(meter_id, register, day_start, indexes[0], trust, b"", b"", interval=True)
         require(problem == "", problem)
     else:
         if not (st0["ts"] == day_start and st0["index"] == indexes[0]):
@@ -244,15 +245,15 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
     total = 0
     pending = {} if sub["mode"] == "prepaid" else None
     for k in range(1, len(indexes)):
-        st = storage_get("ms/" + meter_id, None)
+        st = storage_get(storage_key("ms/", [meter_id]))
         t = day_start + k * interval_seconds
-        c = consumption_of(info, st, t, indexes[k])
-        require(c[1] != "rejected", c[2])
+        consumed, verdict, why = consumption_of(info, st, t, indexes[k])
+        require(verdict != "rejected", why)
         flag = trust
-        if c[1] == "anomalous":
+        if verdict == "anomalous":
             flag = "anomalous"
-            emit("anomaly", {"meter": meter_id, "timestamp": t, "index": indexes[k], "consumption": c[0],
-                             "reason": c[2], "trust": trust, "by": caller(), "at": block_time()})
+            emit("anomaly", {"meter": meter_id, "timestamp": t, "index": indexes[k], "consumption": consumed,
+                             "reason": why, "trust": trust, "by": caller(), "at": block_time()})
         window = -1
         spec = vs[version_at(vs, t - interval_seconds)]["spec"]
         tou = spec.get("tou", None)
@@ -261,10 +262,10 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
             for wi in range(len(tou)):
                 if tou[wi][0] <= minute and minute < tou[wi][1]:
                     window = wi
-        record(st, sub, info, register, t, indexes[k], c[0], flag, window, pending, True)
-        total += c[0]
+        record(st, sub, info, register, t, indexes[k], consumed, flag, window, pending, priced=True)
+        total += consumed
     if pending is not None:
-        charge_acc(storage_get("ms/" + meter_id, None), pending, day_start, last_ts,
+        charge_acc(storage_get(storage_key("ms/", [meter_id])), pending, day_start, last_ts,
                    meter_id + "@" + pad(day_start, TIME_PAD) + "/profile")
     storage_set(key, True)
     emit("load_profile", {"meter": meter_id, "register": register, "day_start": day_start,

@@ -7,17 +7,18 @@ never imported as Python.
 
 from billing.accounts import current_account, save_sub_account, sub_account
 from billing.invoices import add_totals, insert_open
+from common.keys import storage_key
 
 
 def pay_invoice(inv_id: str, amount: int) -> list:
     # Pay up to `amount` of one invoice: [the part paid, whether it is still open].
-    inv = storage_get("inv/" + inv_id, None)
+    inv = storage_get(storage_key("inv/", [inv_id]))
     part = min(amount, inv["total"] - inv["paid"])
     if part > 0:
         inv["paid"] = inv["paid"] + part
         if inv["paid"] == inv["total"]:
             inv["status"] = "paid"
-        storage_set("inv/" + inv_id, inv)
+        storage_set(storage_key("inv/", [inv_id]), inv)
         add_totals(inv, {"paid": part}, -part)
     return [part, inv["status"] == "open"]
 
@@ -30,7 +31,7 @@ def require_payments() -> None:
 def new_payment(amount: int, payment_id: str) -> None:
     if not (amount > 0):
         revert(f"a positive payment expected, found {amount}")
-    if storage_has("alloc/" + payment_id):
+    if storage_has(storage_key("alloc/", [payment_id])):
         revert(f"a new payment id expected, found {payment_id} already applied")
 
 
@@ -49,17 +50,17 @@ def apply_payment(meter_id: str, amount: int, payment_id: str) -> int:
         still_open = []
         for inv_id in acct["open"]:
             if remaining > 0:
-                paid = pay_invoice(inv_id, remaining)
-                remaining -= paid[0]
-                allocations.append([inv_id, paid[0]])
-                if paid[1]:
+                part, still = pay_invoice(inv_id, remaining)
+                remaining -= part
+                allocations.append([inv_id, part])
+                if still:
                     still_open.append(inv_id)
             else:
                 still_open.append(inv_id)
         if len(allocations) > 0:
             acct["open"] = still_open
             save_sub_account(acct)
-    storage_set("alloc/" + payment_id, {"meter": meter_id, "subscription": sub_id, "amount": amount,
+    storage_set(storage_key("alloc/", [payment_id]), {"meter": meter_id, "subscription": sub_id, "amount": amount,
                                         "allocations": allocations, "reverted": False, "at": block_time()})
     emit("payment_applied", {"meter": meter_id, "subscription": sub_id, "payment_id": payment_id, "amount": amount,
                              "allocations": allocations, "remainder": remaining, "at": block_time()})
@@ -73,14 +74,13 @@ def apply_invoice_payment(invoice_id: str, amount: int, payment_id: str) -> int:
     # exceeded the unpaid amount, for payments to credit to that invoice's subscription.
     require_payments()
     new_payment(amount, payment_id)
-    inv = storage_get("inv/" + invoice_id, None)
+    inv = storage_get(storage_key("inv/", [invoice_id]))
     if inv is None:
         revert(f"an invoice expected, found no invoice {invoice_id}")
     if inv["status"] != "open":
         revert(f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
-    paid = pay_invoice(invoice_id, amount)
-    part = paid[0]
-    if not paid[1]:
+    part, still = pay_invoice(invoice_id, amount)
+    if not still:
         acct = sub_account(inv["subscription"], inv["consumer"])
         still_open = []
         for other in acct["open"]:
@@ -90,7 +90,7 @@ def apply_invoice_payment(invoice_id: str, amount: int, payment_id: str) -> int:
         save_sub_account(acct)
     allocations = [[invoice_id, part]]
     remaining = amount - part
-    storage_set("alloc/" + payment_id, {"meter": inv["meter"], "subscription": inv["subscription"],
+    storage_set(storage_key("alloc/", [payment_id]), {"meter": inv["meter"], "subscription": inv["subscription"],
                                         "amount": amount, "allocations": allocations, "reverted": False,
                                         "at": block_time()})
     emit("payment_applied", {"meter": inv["meter"], "subscription": inv["subscription"], "payment_id": payment_id,
@@ -102,7 +102,7 @@ def apply_invoice_payment(invoice_id: str, amount: int, payment_id: str) -> int:
 @public
 def revert_payment(meter_id: str, payment_id: str) -> int:
     require_payments()
-    rec = storage_get("alloc/" + payment_id, None)
+    rec = storage_get(storage_key("alloc/", [payment_id]))
     if rec is None:
         revert(f"an applied payment expected, found no payment {payment_id}")
     if rec["meter"] != meter_id:
@@ -110,21 +110,21 @@ def revert_payment(meter_id: str, payment_id: str) -> int:
     if rec["reverted"]:
         revert(f"a payment not yet reverted expected, found {payment_id} reverted")
     undone = 0
-    for a in rec["allocations"]:
-        inv = storage_get("inv/" + a[0], None)
-        inv["paid"] = inv["paid"] - a[1]
-        undone += a[1]
+    for inv_id, amount in rec["allocations"]:
+        inv = storage_get(storage_key("inv/", [inv_id]))
+        inv["paid"] = inv["paid"] - amount
+        undone += amount
         if inv["status"] == "paid" and inv["paid"] < inv["total"]:
             # Reopened in its own subscription's list, wherever the meter has gone since.
             inv["status"] = "open"
             acct = sub_account(inv["subscription"], inv["consumer"])
-            acct["open"] = insert_open(acct["open"], a[0])
+            acct["open"] = insert_open(acct["open"], inv_id)
             save_sub_account(acct)
-        storage_set("inv/" + a[0], inv)
-        if a[1] > 0:
-            add_totals(inv, {"paid": -a[1]}, a[1])
+        storage_set(storage_key("inv/", [inv_id]), inv)
+        if amount > 0:
+            add_totals(inv, {"paid": -amount}, amount)
     rec["reverted"] = True
-    storage_set("alloc/" + payment_id, rec)
+    storage_set(storage_key("alloc/", [payment_id]), rec)
     emit("payment_reverted", {"meter": meter_id, "subscription": rec.get("subscription", ""), "payment_id": payment_id,
                               "amount": undone, "at": block_time()})
     return undone

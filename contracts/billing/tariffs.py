@@ -6,6 +6,7 @@ never imported as Python.
 """
 
 from billing.accounts import CONFIG_DEFAULTS, meter_info, save_state
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import show
 
@@ -17,11 +18,11 @@ TARIFF_KEYS = ("standing_charge_per_day", "tiers", "tou", "utc_offset", "tax_bp"
 
 
 def has_tariff(st: dict) -> bool:
-    return st.get("tariff", "") != "" or storage_has("assign/" + st["meter"])
+    return st.get("tariff", "") != "" or storage_has(storage_key("assign/", [st["meter"]]))
 
 
 def tariff_of(meter_id: str) -> list:
-    a = storage_get("assign/" + meter_id, None)
+    a = storage_get(storage_key("assign/", [meter_id]))
     if a is None:
         revert(f"a tariff assigned to meter {meter_id} expected, found none")
     return a
@@ -37,7 +38,7 @@ def tariff_in(st: dict) -> str:
 
 
 def versions(utility_id: str, tariff_id: str) -> list:
-    vs = storage_get("tariff/" + utility_id + "/" + tariff_id, None)
+    vs = storage_get(storage_key("tariff/", [utility_id, tariff_id]))
     if vs is None:
         revert(f"tariff {tariff_id} of utility {utility_id} expected, found none")
     return vs
@@ -108,7 +109,7 @@ def set_tariff(utility_id: str, tariff_id: str, spec: dict, effective_from: int)
     check_spec(spec)
     if not (effective_from >= block_time()):
         revert(f"a tariff effective now or later (>= {block_time()}) expected, found {effective_from}: prices never change retroactively")
-    key = "tariff/" + utility_id + "/" + tariff_id
+    key = storage_key("tariff/", [utility_id, tariff_id])
     vs = storage_get(key, [])
     if len(vs) > 0:
         last = vs[len(vs) - 1]["effective_from"]
@@ -128,12 +129,12 @@ def assign_tariff(meter_id: str, tariff_id: str) -> None:
     versions(utility_id, tariff_id)
     # A change of tariff closes nothing: the spans read from now on are priced at the new one;
     # what was accumulated keeps the tariff it was read under.
-    storage_set("assign/" + meter_id, [utility_id, tariff_id])
-    st = storage_get("ms/" + meter_id, None)
+    storage_set(storage_key("assign/", [meter_id]), [utility_id, tariff_id])
+    st = storage_get(storage_key("ms/", [meter_id]))
     if st is not None:
         st["tariff"] = tariff_id
         save_state(st)
-    storage_set("um/" + utility_id + "/" + meter_id, True)
+    storage_set(storage_key("um/", [utility_id, meter_id]), True)
     emit("tariff_assigned", {"meter": meter_id, "utility": utility_id, "tariff": tariff_id,
                              "by": caller(), "at": block_time()})
 
@@ -148,5 +149,5 @@ def set_billing_config(utility_id: str, cfg: dict) -> None:
             revert(f"a non-negative int for {k} expected, found {show(cfg[k])}")
     if not (cfg.get("late_fee_bp", 0) <= BP):
         revert(f"late_fee_bp <= 10000 expected, found {cfg.get('late_fee_bp', 0)}")
-    storage_set("cfg/" + utility_id, cfg)
+    storage_set(storage_key("cfg/", [utility_id]), cfg)
     emit("billing_config", {"utility": utility_id, "config": cfg, "by": caller(), "at": block_time()})

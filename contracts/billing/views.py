@@ -6,6 +6,7 @@ never imported as Python.
 """
 
 from billing.accounts import DAY_PAD, TIME_PAD, config, current_account, unpaid
+from common.keys import scope_key, storage_key
 from common.text import pad
 from common.time import SECONDS_PER_DAY
 
@@ -30,7 +31,7 @@ def oldest_due(meter_id: str) -> int:
     acct = current_account(meter_id)
     if acct is None or len(acct["open"]) == 0:
         return 0
-    return storage_get("inv/" + acct["open"][0], None)["due"]
+    return storage_get(storage_key("inv/", [acct["open"][0]]))["due"]
 
 
 @view
@@ -41,7 +42,7 @@ def open_invoices(meter_id: str) -> list:
     if acct is None:
         return out
     for inv_id in acct["open"]:
-        out.append(storage_get("inv/" + inv_id, None))
+        out.append(storage_get(storage_key("inv/", [inv_id])))
     return out
 
 
@@ -49,13 +50,13 @@ def open_invoices(meter_id: str) -> list:
 def subscription_balance(subscription_id: str) -> dict:
     # Any subscription, current or ended: its open invoices, what it owes (all of it, and
     # the overdue part), the credit a true-up left it, and when its account closed.
-    acct = storage_get("sb/" + subscription_id, None)
+    acct = storage_get(storage_key("sb/", [subscription_id]))
     if acct is None:
         return {"subscription": subscription_id, "open": [], "balance_due": 0, "arrears": 0, "carry": 0,
                 "closed_at": 0}
     out = []
     for inv_id in acct["open"]:
-        out.append(storage_get("inv/" + inv_id, None))
+        out.append(storage_get(storage_key("inv/", [inv_id])))
     return {"subscription": subscription_id, "consumer": acct["consumer"], "open": out,
             "balance_due": unpaid(acct, 0), "arrears": unpaid(acct, block_time()), "carry": acct["carry"],
             "closed_at": acct["closed_at"]}
@@ -63,20 +64,20 @@ def subscription_balance(subscription_id: str) -> dict:
 
 @view
 def invoice(invoice_id: str) -> dict:
-    return storage_get("inv/" + invoice_id, None)
+    return storage_get(storage_key("inv/", [invoice_id]))
 
 
 @view
 def invoices(meter_id: str) -> list:
     out = []
-    for k in storage_keys("inv/" + meter_id + "/", "", 1000):
-        out.append(storage_get(k, None))
+    for k in storage_keys(storage_key("inv/", [meter_id, ""]), "", 1000):
+        out.append(storage_get(k))
     return out
 
 
 @view
 def last_reading(meter_id: str) -> dict:
-    st = storage_get("ms/" + meter_id, None)
+    st = storage_get(storage_key("ms/", [meter_id]))
     if st is None:
         return None
     return {"meter": meter_id, "register": st["register"], "timestamp": st["ts"], "index": st["index"],
@@ -85,11 +86,11 @@ def last_reading(meter_id: str) -> dict:
 
 @view
 def readings(meter_id: str, start_after: int = 0, limit: int = 100) -> list:
-    prefix = "rd/" + meter_id + "/"
+    prefix = storage_key("rd/", [meter_id, ""])
     after = "" if start_after <= 0 else prefix + pad(start_after, TIME_PAD)
     out = []
     for k in storage_keys(prefix, after, min(limit, 1000)):
-        r = storage_get(k, None)
+        r = storage_get(k)
         r["timestamp"] = int(k[len(prefix):])
         out.append(r)
     return out
@@ -97,12 +98,12 @@ def readings(meter_id: str, start_after: int = 0, limit: int = 100) -> list:
 
 @view
 def tariff(utility_id: str, tariff_id: str) -> list:
-    return storage_get("tariff/" + utility_id + "/" + tariff_id, None)
+    return storage_get(storage_key("tariff/", [utility_id, tariff_id]))
 
 
 @view
 def assigned_tariff(meter_id: str) -> str:
-    a = storage_get("assign/" + meter_id, None)
+    a = storage_get(storage_key("assign/", [meter_id]))
     return "" if a is None else a[1]
 
 
@@ -113,7 +114,7 @@ def billing_config(utility_id: str) -> dict:
 
 @view
 def billing_state(meter_id: str) -> dict:
-    return storage_get("ms/" + meter_id, None)
+    return storage_get(storage_key("ms/", [meter_id]))
 
 
 @view
@@ -127,7 +128,7 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
     last = div_floor(period_end, SECONDS_PER_DAY)
     if last - first > MAX_TOTAL_DAYS:
         revert(f"a period of at most {MAX_TOTAL_DAYS} days expected, found {last - first}")
-    prefix = "tot/" + scope_prefix + "#"
+    prefix = scope_key("tot/", scope_prefix, "")
     after = "" if first <= 0 else prefix + pad(first - 1, DAY_PAD)
     today = div_floor(block_time(), SECONDS_PER_DAY)
     out = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "outstanding": 0,
@@ -140,7 +141,7 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
                 done = True
                 break
             after = k
-            rec = storage_get(k, None)
+            rec = storage_get(k)
             for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
                 out[f] = out[f] + rec[f]
             for d in rec["due"].keys():
@@ -156,10 +157,10 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
 def segments(utility_id: str) -> dict:
     # Per customer segment (registry's segmentation), all time: invoices, consumption, billed,
     # tax, paid, outstanding, estimated count.
-    prefix = "seg/" + utility_id + "#"
+    prefix = scope_key("seg/", utility_id, "")
     out = {}
     for k in storage_keys(prefix, "", 1000):
-        rec = storage_get(k, None)
+        rec = storage_get(k)
         rec["outstanding"] = rec["billed"] - rec["paid"]
         name = k[len(prefix):]
         out[name] = rec

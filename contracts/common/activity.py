@@ -7,6 +7,7 @@ prefix ``a/<scope>#`` never matches the keys of a nested scope (``ELEC/CENTRE`` 
 ``ELEC#``).
 """
 
+from common.keys import scope_key
 from common.records import scopes_of
 from common.text import pad
 from common.time import SECONDS_PER_DAY
@@ -18,7 +19,7 @@ def bump_activity(record: dict, name: str) -> None:
     """Count one ``name`` today in the record's utility, branch and field."""
     day = div_floor(block_time(), SECONDS_PER_DAY)
     for scope in scopes_of(record):
-        key = "a/" + scope + "#" + pad(day, DAY_WIDTH)
+        key = scope_key("a/", scope, pad(day, DAY_WIDTH))
         counts = storage_get(key, {})
         counts[name] = counts.get(name, 0) + 1
         storage_set(key, counts)
@@ -29,7 +30,7 @@ def activity(scope: str, day_from: int, day_to: int) -> dict:
     """What happened in a utility, branch or field from UTC day ``day_from`` to ``day_to``
     inclusive (day = unix time // 86400), summed per name over at most 1000 days with
     activity per call (the names are the importing contract's: docs/contracts/)."""
-    prefix = "a/" + scope + "#"
+    prefix = scope_key("a/", scope, "")
     after = ""
     if day_from > 0:
         after = prefix + pad(day_from - 1, DAY_WIDTH)

@@ -5,13 +5,14 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from payments.checks import subscription_record
 from payments.ledger import ledger_add
 from payments.policy import policy_of
 
 
 def account_key(sub: dict) -> str:
-    return "acct:" + sub["id"]
+    return storage_key("acct:", [sub["id"]])
 
 
 def new_account(sub: dict, meter_id: str, utility_id: str) -> dict:
@@ -40,7 +41,7 @@ def new_account(sub: dict, meter_id: str, utility_id: str) -> dict:
 
 
 def load_account(sub: dict, meter_id: str, utility_id: str) -> dict:
-    acct = storage_get(account_key(sub), None)
+    acct = storage_get(account_key(sub))
     if acct is None:
         return new_account(sub, meter_id, utility_id)
     # A replaced meter hands its subscription (and so this account) to the new meter.

@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.accounts import add_credit, after_credit, load_account, position_of, save_account
@@ -26,7 +27,7 @@ def take_agent_payment(utility_id: str, amount: int, reference: str) -> list:
     check_amount(amount, "payment")
     check_reference(reference)
     agent = caller()
-    ref_key = "pref:" + bytes_hex(agent) + ":" + reference
+    ref_key = storage_key("pref:", [bytes_hex(agent), reference])
     require(
         not storage_has(ref_key),
         f"a new reference for agent expected, found {reference} already used by {storage_get(ref_key)}",
@@ -73,7 +74,7 @@ def book_payment(meter_id: str, utility_id: str, sub: dict, agent: bytes, ref_ke
         "reversed_at": 0,
         "reversal_reason": "",
     }
-    storage_set("pay:" + pid, record)
+    storage_set(storage_key("pay:", [pid]), record)
     storage_set(ref_key, pid)
     recon_add(agent, day, pid, amount)
     ledger_add(utility_id, {"paid": amount, "allocated": applied})
@@ -104,13 +105,13 @@ def record_payment(meter_id: str, amount: int, reference: str) -> str:
     subscription's); what remains becomes the subscription's credit. Returns the payment id."""
     m = meter_record(meter_id)
     utility_id = m["utility"]
-    checked = take_agent_payment(utility_id, amount, reference)
+    agent, ref_key = take_agent_payment(utility_id, amount, reference)
     sub = subscription_record(meter_id)
     pid = next_id("PAY")
     # A new payment settles a reversal of the day: the agent has re-keyed it.
-    storage_delete("rev:" + meter_id)
+    storage_delete(storage_key("rev:", [meter_id]))
     remainder = call("billing", "apply_payment", [meter_id, amount, pid])
-    book_payment(meter_id, utility_id, sub, checked[0], checked[1], pid, amount, reference, remainder, "")
+    book_payment(meter_id, utility_id, sub, agent, ref_key, pid, amount, reference, remainder, "")
     call("supply", "on_payment", [meter_id])
     return pid
 
@@ -137,7 +138,7 @@ def invoice_subscription(inv: dict):
     sub = current_subscription_of(inv["meter"], sub_id)
     if sub is not None:
         return [sub, sub["meter"], sub["status"] != "terminated"]
-    acct = storage_get("acct:" + sub_id, None)
+    acct = storage_get(storage_key("acct:", [sub_id]))
     meter_id = inv["meter"] if acct is None else acct["meter"]
     return [{"id": sub_id, "meter": meter_id, "consumer": inv["consumer"], "mode": "postpaid",
              "status": "terminated"}, meter_id, False]
@@ -155,11 +156,10 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
     require(inv is not None, f"an invoice expected, found no invoice {invoice_id}")
     require(inv["status"] == "open", f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
     utility_id = inv["utility"]
-    checked = take_agent_payment(utility_id, amount, reference)
-    found = invoice_subscription(inv)
-    sub = found[0]
+    agent, ref_key = take_agent_payment(utility_id, amount, reference)
+    sub, current_meter, is_current = invoice_subscription(inv)
     meter_id = inv["meter"]
-    if not found[2]:
+    if not is_current:
         # An ended subscription has nothing left to spend credit on: no overpayment.
         owed = inv["total"] - inv["paid"]
         require(
@@ -168,11 +168,11 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
         )
     pid = next_id("PAY")
     remainder = call("billing", "apply_invoice_payment", [invoice_id, amount, pid])
-    book_payment(meter_id, utility_id, sub, checked[0], checked[1], pid, amount, reference, remainder, invoice_id)
-    if found[2]:
+    book_payment(meter_id, utility_id, sub, agent, ref_key, pid, amount, reference, remainder, invoice_id)
+    if is_current:
         # Still the subscription in place: its supply may be restored by this payment.
-        storage_delete("rev:" + found[1])
-        call("supply", "on_payment", [found[1]])
+        storage_delete(storage_key("rev:", [current_meter]))
+        call("supply", "on_payment", [current_meter])
     return pid
 
 
@@ -180,7 +180,7 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
 def reverse_payment(payment_id: str, reason: str) -> None:
     """Undo a payment: only by the agent that took it, only on the same local day, once."""
     require(isinstance(payment_id, str), f"payment id of type str expected, found {shape(payment_id)}")
-    p = storage_get("pay:" + payment_id, None)
+    p = storage_get(storage_key("pay:", [payment_id]))
     require(p is not None, f"a recorded payment expected, found no payment {payment_id}")
     require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
     require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
@@ -207,7 +207,7 @@ def reverse_payment(payment_id: str, reason: str) -> None:
     # anyone on the meter.
     current = current_subscription_of(meter_id, p["subscription"])
     if current is not None:
-        storage_set("rev:" + current["meter"], {"payment": payment_id, "day": today, "at": now,
+        storage_set(storage_key("rev:", [current["meter"]]), {"payment": payment_id, "day": today, "at": now,
                                                 "utility": utility_id})
 
     if p["applied"] > 0:
@@ -215,7 +215,7 @@ def reverse_payment(payment_id: str, reason: str) -> None:
 
     # The credit the payment created is taken back in full, even if it was spent since:
     # the account then shows a debt rather than money that never arrived.
-    acct = storage_get("acct:" + p["subscription"], None)
+    acct = storage_get(storage_key("acct:", [p["subscription"]]))
     require(acct is not None, f"the account of subscription {p['subscription']} expected, found none")
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
@@ -228,7 +228,7 @@ def reverse_payment(payment_id: str, reason: str) -> None:
     p["reversed"] = True
     p["reversed_at"] = now
     p["reversal_reason"] = reason
-    storage_set("pay:" + payment_id, p)
+    storage_set(storage_key("pay:", [payment_id]), p)
     r = recon_load(agent, p["day"])
     r["reversed_count"] = r["reversed_count"] + 1
     r["reversed_total"] = r["reversed_total"] + p["amount"]
@@ -256,7 +256,7 @@ def reversal_pending(meter_id: str) -> bool:
     """True from a payment's reversal until the agent records a new payment for the meter or
     the local day of the reversal ends: the arrears it brings back may be an agent's keying
     error about to be corrected, so no disconnection may be based on them meanwhile."""
-    rev = storage_get("rev:" + meter_id, None)
+    rev = storage_get(storage_key("rev:", [meter_id]))
     if rev is None:
         return False
     return local_day(rev["utility"], block_time()) == rev["day"]
@@ -264,4 +264,4 @@ def reversal_pending(meter_id: str) -> bool:
 
 @view
 def payment(payment_id: str):
-    return storage_get("pay:" + payment_id, None)
+    return storage_get(storage_key("pay:", [payment_id]))

@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.text import shape
 from common.time import SECONDS_PER_DAY
 
@@ -16,8 +17,8 @@ ID_DIGITS = 10
 
 def next_id(prefix: str) -> str:
     """A new id ``PREFIX-0000000001``: zero-padded so ids sort in issue order."""
-    n = storage_get("seq:" + prefix, 0) + 1
-    storage_set("seq:" + prefix, n)
+    n = storage_get(storage_key("seq:", [prefix]), 0) + 1
+    storage_set(storage_key("seq:", [prefix]), n)
     text = str(n)
     while len(text) < ID_DIGITS:
         text = "0" + text

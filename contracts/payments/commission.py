@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import has_role, require_role
 from common.text import shape
 from payments.checks import check_amount, check_reference, next_id
@@ -12,7 +13,7 @@ from payments.ledger import ledger_add
 
 
 def float_key(utility_id: str, vendor: bytes) -> str:
-    return "float:" + utility_id + ":" + bytes_hex(vendor)
+    return storage_key("float:", [utility_id, bytes_hex(vendor)])
 
 
 @public
@@ -35,7 +36,7 @@ def register_vendor_float(utility_id: str, vendor: bytes, amount: int) -> int:
 
 
 def commission_key(utility_id: str, vendor: bytes) -> str:
-    return "comm:" + utility_id + ":" + bytes_hex(vendor)
+    return storage_key("comm:", [utility_id, bytes_hex(vendor)])
 
 
 def commission_load(utility_id: str, vendor: bytes) -> dict:
@@ -58,7 +59,7 @@ def vendor_float(utility_id: str, vendor: bytes) -> dict:
 
 
 def settlement_index(utility_id: str, vendor: bytes) -> str:
-    return "cms-v:" + utility_id + ":" + bytes_hex(vendor) + ":"
+    return storage_key("cms-v:", [utility_id, bytes_hex(vendor), ""])
 
 
 @public
@@ -70,7 +71,7 @@ def settle_commission(utility_id: str, vendor: bytes, amount: int, reference: st
     require(isinstance(vendor, bytes) and len(vendor) == 32, f"a 32-byte vendor account expected, found {shape(vendor)}")
     check_amount(amount, "commission settlement")
     check_reference(reference)
-    ref_key = "cref:" + utility_id + ":" + reference
+    ref_key = storage_key("cref:", [utility_id, reference])
     require(
         not storage_has(ref_key),
         f"a new settlement reference expected, found {reference} already used by {storage_get(ref_key)}",
@@ -84,7 +85,7 @@ def settle_commission(utility_id: str, vendor: bytes, amount: int, reference: st
     sid = next_id("CMS")
     record = {"id": sid, "utility": utility_id, "vendor": vendor, "amount": amount, "reference": reference,
               "owed_before": owed, "owed_after": owed - amount, "by": caller(), "at": block_time()}
-    storage_set("cms:" + sid, record)
+    storage_set(storage_key("cms:", [sid]), record)
     storage_set(settlement_index(utility_id, vendor) + sid, amount)
     storage_set(ref_key, sid)
     ledger_add(utility_id, {"commission_settled": amount})
@@ -118,10 +119,10 @@ def commission_settlements(utility_id: str, vendor: bytes, start_after: str, lim
         after = prefix + start_after
     items = []
     for key in storage_keys(prefix, after, limit):
-        items.append(storage_get("cms:" + key[len(prefix):]))
+        items.append(storage_get(storage_key("cms:", [key[len(prefix):]])))
     return items
 
 
 @view
 def commission_settlement(settlement_id: str):
-    return storage_get("cms:" + settlement_id, None)
+    return storage_get(storage_key("cms:", [settlement_id]))

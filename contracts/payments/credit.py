@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.accounts import after_credit, credit_of, load_account, position_of, save_account
@@ -72,7 +73,7 @@ def refund_from(sub: dict, acct: dict, meter_id: str, utility_id: str, amount: i
     ledger_add(utility_id, {"refunded": amount})
     record = {"id": rid, "meter": meter_id, "subscription": sub["id"], "amount": amount,
               "reference": reference, "by": caller(), "at": block_time()}
-    storage_set("refund:" + rid, record)
+    storage_set(storage_key("refund:", [rid]), record)
     emit("refund", record)
     return rid
 
@@ -94,7 +95,7 @@ def refund_subscription_credit(subscription_id: str, amount: int, reference: str
     outgoing subscriber's money once the premises have a new subscriber (the meter's
     `refund_credit` then means the new one). By an operator. Returns the refund id."""
     require(isinstance(subscription_id, str), f"subscription id of type str expected, found {shape(subscription_id)}")
-    acct = storage_get("acct:" + subscription_id, None)
+    acct = storage_get(storage_key("acct:", [subscription_id]))
     require(acct is not None, f"a credit account of subscription {subscription_id} expected, found none")
     utility_id = acct["utility"]
     require_role(utility_id, ["operator"])
@@ -133,4 +134,4 @@ def account(meter_id: str):
 @view
 def subscription_account(subscription_id: str):
     """The credit account of any subscription, current or past (None if never used)."""
-    return storage_get("acct:" + subscription_id, None)
+    return storage_get(storage_key("acct:", [subscription_id]))

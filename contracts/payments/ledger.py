@@ -5,6 +5,8 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
+
 LEDGER_FIELDS = [
     "paid",
     "reversed",
@@ -26,7 +28,7 @@ LEDGER_FIELDS = [
 
 
 def ledger_of(utility_id: str) -> dict:
-    stored = storage_get("ledger:" + utility_id, None)
+    stored = storage_get(storage_key("ledger:", [utility_id]))
     totals = {}
     for name in LEDGER_FIELDS:
         totals[name] = 0
@@ -42,7 +44,7 @@ def ledger_add(utility_id: str, changes: dict) -> None:
     for name in changes.keys():
         delta = changes[name]
         totals[name] = totals[name] + delta
-    storage_set("ledger:" + utility_id, totals)
+    storage_set(storage_key("ledger:", [utility_id]), totals)
 
 
 @view

@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.checks import MAX_AMOUNT, check_amount
@@ -21,7 +22,7 @@ POLICY_ACTIONS = ["disconnect", "load_limit"]
 
 
 def policy_of(utility_id: str) -> dict:
-    stored = storage_get("policy:" + utility_id, None)
+    stored = storage_get(storage_key("policy:", [utility_id]))
     rules = {}
     for name in DEFAULT_POLICY.keys():
         value = DEFAULT_POLICY[name]
@@ -60,7 +61,7 @@ def set_policy(utility_id: str, changes: dict) -> None:
         check_amount(d, "voucher denomination")
     merged["by"] = caller()
     merged["at"] = block_time()
-    storage_set("policy:" + utility_id, merged)
+    storage_set(storage_key("policy:", [utility_id]), merged)
     emit("policy_set", {"utility": utility_id, "policy": merged, "by": caller(), "at": block_time()})
 
 

@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.accounts import (
@@ -74,7 +75,7 @@ def charge_prepaid(meter_id: str, amount: int, ref) -> int:
     require(sub["mode"] == "prepaid", f"a prepaid subscription on {meter_id} expected, found {sub['mode']}")
     current = sub["meter"]
     # Keyed by a hash of (meter, ref): ids may contain any separator, a hash never collides.
-    ckey = "charge:" + bytes_hex(sha256(canonical_bytes([meter_id, key_text(ref)])))
+    ckey = storage_key("charge:", [bytes_hex(sha256(canonical_bytes([meter_id, key_text(ref)])))])
     require(not storage_has(ckey), f"a new charge reference for {meter_id} expected, found {key_text(ref)} already charged")
     now = block_time()
     storage_set(ckey, {"amount": amount, "at": now})
@@ -112,8 +113,8 @@ def charge_prepaid(meter_id: str, amount: int, ref) -> int:
     emit("credit_deducted", {"meter": current, "subscription": sub["id"], "amount": amount, "ref": ref,
                             "balance": acct["balance"],
                             "credit": left, "at": now})
-    for e in events:
-        emit(e[0], e[1])
+    for name, fields in events:
+        emit(name, fields)
     # Retried on every charge while credit is exhausted and supply is still on: an order
     # deferred by friendly hours or a pending reversal is tried again at the next reading.
     if exhausted and supply_connected(current):

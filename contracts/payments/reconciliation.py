@@ -5,13 +5,15 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
+
 
 def recon_key(agent: bytes, day: int) -> str:
-    return "recon:" + bytes_hex(agent) + ":" + str(day)
+    return storage_key("recon:", [bytes_hex(agent), str(day)])
 
 
 def recon_ids_prefix(agent: bytes, day: int) -> str:
-    return "recon-id:" + bytes_hex(agent) + ":" + str(day) + ":"
+    return storage_key("recon-id:", [bytes_hex(agent), str(day), ""])
 
 
 def recon_load(agent: bytes, day: int) -> dict:
@@ -69,6 +71,6 @@ def reconciliation_items(agent: bytes, day: int, start_after: str, limit: int) -
     ``[id, reference, meter, amount, reversed]`` each, in issue order, paged by id."""
     items = []
     for pid in reconciliation_ids(agent, day, start_after, limit):
-        p = storage_get("pay:" + pid)
+        p = storage_get(storage_key("pay:", [pid]))
         items.append([pid, p["reference"], p["meter"], p["amount"], p["reversed"]])
     return items

@@ -4,6 +4,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.accounts import (
@@ -32,7 +33,7 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     check_amount(amount, "purchase")
     check_reference(reference)
     vendor = caller()
-    ref_key = "bref:" + bytes_hex(vendor) + ":" + reference
+    ref_key = storage_key("bref:", [bytes_hex(vendor), reference])
     require(
         not storage_has(ref_key),
         f"a new reference for vendor expected, found {reference} already used by {storage_get(ref_key)}",
@@ -76,7 +77,7 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
         "reversed_at": 0,
         "reversal_reason": "",
     }
-    storage_set("buy:" + bid, record)
+    storage_set(storage_key("buy:", [bid]), record)
     storage_set(ref_key, bid)
     ledger_add(utility_id, {"purchased": amount, "float_balance": 0 - amount, "commission": commission})
     emit(
@@ -102,7 +103,7 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
 
 @view
 def purchase(purchase_id: str):
-    return storage_get("buy:" + purchase_id, None)
+    return storage_get(storage_key("buy:", [purchase_id]))
 
 
 @public
@@ -112,7 +113,7 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     back to the vendor's float, the commission out of what the vendor has accrued, and the
     purchase's STS token is void."""
     require(isinstance(purchase_id, str), f"purchase id of type str expected, found {shape(purchase_id)}")
-    p = storage_get("buy:" + purchase_id, None)
+    p = storage_get(storage_key("buy:", [purchase_id]))
     require(p is not None, f"a recorded purchase expected, found no purchase {purchase_id}")
     require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
     require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
@@ -133,7 +134,7 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     amount = p["amount"]
     repaid = p["repaid_emergency"]
     to_balance = amount - repaid
-    acct = storage_get("acct:" + p["subscription"], None)
+    acct = storage_get(storage_key("acct:", [p["subscription"]]))
     require(acct is not None, f"the account of subscription {p['subscription']} expected, found none")
     # Unlike an agent's payment, a sale is reversed only while its credit is unspent: the
     # token may already be in the meter, and a reversal must never turn a consumer's
@@ -172,7 +173,7 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     p["reversed"] = True
     p["reversed_at"] = now
     p["reversal_reason"] = reason
-    storage_set("buy:" + purchase_id, p)
+    storage_set(storage_key("buy:", [purchase_id]), p)
     emit(
         "purchase_reversed",
         {

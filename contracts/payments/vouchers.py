@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.accounts import (
@@ -48,7 +49,7 @@ def issue_vouchers(utility_id: str, denomination: int, public_keys: list) -> str
     now = block_time()
     for pk in public_keys:
         require(isinstance(pk, bytes) and len(pk) == 32, f"32-byte voucher public keys expected, found {shape(pk)}")
-        key = "voucher:" + bytes_hex(pk)
+        key = storage_key("voucher:", [bytes_hex(pk)])
         require(not storage_has(key), f"a new voucher key expected, found {bytes_hex(pk)} already issued")
         storage_set(
             key,
@@ -66,7 +67,7 @@ def issue_vouchers(utility_id: str, denomination: int, public_keys: list) -> str
 
 @view
 def voucher(public_key: bytes):
-    return storage_get("voucher:" + bytes_hex(public_key), None)
+    return storage_get(storage_key("voucher:", [bytes_hex(public_key)]))
 
 
 @public
@@ -84,8 +85,8 @@ def redeem_voucher(meter_id: str, voucher_public_key: bytes, signature: bytes) -
         isinstance(signature, bytes) and len(signature) == 64,
         f"a 64-byte voucher signature expected, found {shape(signature)}",
     )
-    key = "voucher:" + bytes_hex(voucher_public_key)
-    v = storage_get(key, None)
+    key = storage_key("voucher:", [bytes_hex(voucher_public_key)])
+    v = storage_get(key)
     require(
         v is not None and v["utility"] == utility_id,
         f"a voucher issued by {utility_id} expected, found unknown voucher key {bytes_hex(voucher_public_key)}",

@@ -6,6 +6,7 @@ never imported as Python.
 """
 
 from common.activity import bump_activity
+from common.keys import storage_key
 from common.text import shape
 from registry.checks import require_id, require_int, require_text
 from registry.records import BILLING, load_meter, load_utility, scope_prefix
@@ -17,9 +18,9 @@ MAX_DIGITS = 12
 def new_meter(meter_id: str, field_id: str, premises: str, multiplier: int, digits: int,
               max_rate: int, initial_index: int, public_key: bytes, collector: bytes,
               status: str, replaces: str) -> dict:
-    require_id(meter_id, "meter id", False)
-    require(not storage_has("m/" + meter_id), f"a new meter id expected, found meter '{meter_id}' already registered")
-    fld = storage_get("f/" + field_id)
+    require_id(meter_id, "meter id", allow_slash=False)
+    require(not storage_has(storage_key("m/", [meter_id])), f"a new meter id expected, found meter '{meter_id}' already registered")
+    fld = storage_get(storage_key("f/", [field_id]))
     require(fld is not None, f"registered field expected, found no field '{field_id}'")
     u = load_utility(fld["utility"])
     require_text(premises, "premises")
@@ -58,8 +59,8 @@ def new_meter(meter_id: str, field_id: str, premises: str, multiplier: int, digi
         "by": caller(),
         "at": now,
     }
-    storage_set("m/" + meter_id, m)
-    storage_set("ix/" + field_id + "/" + meter_id, True)
+    storage_set(storage_key("m/", [meter_id]), m)
+    storage_set(storage_key("ix/", [field_id, meter_id]), True)
     bump_activity(m, "meters_registered")
     emit("meter_registered", {"meter": meter_id, "utility": m["utility"], "field": field_id,
                               "premises": premises, "multiplier": multiplier, "digits": digits,
@@ -72,8 +73,8 @@ def new_meter(meter_id: str, field_id: str, premises: str, multiplier: int, digi
 @public
 def register_meter(meter_id: str, field_id: str, premises: str, multiplier: int, digits: int,
                    max_rate: int, initial_index: int, public_key: bytes, collector: bytes) -> None:
-    require_id(field_id, "field id", True)
-    fld = storage_get("f/" + field_id)
+    require_id(field_id, "field id", allow_slash=True)
+    fld = storage_get(storage_key("f/", [field_id]))
     require(fld is not None, f"registered field expected, found no field '{field_id}'")
     require_role(fld["utility"], ["admin"])
     new_meter(meter_id, field_id, premises, multiplier, digits, max_rate, initial_index,
@@ -90,7 +91,7 @@ def activate_meter(meter_id: str) -> None:
     m["status"] = "active"
     m["by"] = who
     m["at"] = block_time()
-    storage_set("m/" + meter_id, m)
+    storage_set(storage_key("m/", [meter_id]), m)
     emit("meter_activated", {"meter": meter_id, "by": who, "at": block_time()})
 
 
@@ -100,7 +101,7 @@ def deactivate_meter(meter_id: str, reason: str) -> None:
     who = require_role(m["utility"], ["operator", "admin"])
     require_text(reason, "reason")
     require(m["status"] == "active", f"meter {meter_id} active expected, found {m['status']}")
-    sub = storage_get("s/" + meter_id)
+    sub = storage_get(storage_key("s/", [meter_id]))
     if sub is not None:
         status = sub["status"]
         require(status == "terminated",
@@ -108,7 +109,7 @@ def deactivate_meter(meter_id: str, reason: str) -> None:
     m["status"] = "inactive"
     m["by"] = who
     m["at"] = block_time()
-    storage_set("m/" + meter_id, m)
+    storage_set(storage_key("m/", [meter_id]), m)
     emit("meter_deactivated", {"meter": meter_id, "reason": reason, "by": who, "at": block_time()})
 
 
@@ -140,7 +141,7 @@ def update_meter(meter_id: str, changes: dict) -> None:
         m["max_rate"] = changes["max_rate"]
     m["by"] = who
     m["at"] = block_time()
-    storage_set("m/" + meter_id, m)
+    storage_set(storage_key("m/", [meter_id]), m)
     emit("meter_updated", {"meter": meter_id, "changes": changes, "by": who, "at": block_time()})
 
 
@@ -165,18 +166,18 @@ def replace_meter(old_meter_id: str, new_meter_id: str, multiplier: int, digits:
     old["final_index"] = old_final_index
     old["by"] = who
     old["at"] = now
-    storage_set("m/" + old_meter_id, old)
-    sub = storage_get("s/" + old_meter_id)
+    storage_set(storage_key("m/", [old_meter_id]), old)
+    sub = storage_get(storage_key("s/", [old_meter_id]))
     moved = ""
     if sub is not None and sub["status"] != "terminated":
         # The subscription keeps its id and history; only its meter changes.
         moved = sub["id"]
-        storage_delete("s/" + old_meter_id)
-        storage_delete("c/" + bytes_hex(sub["consumer"]) + "/" + old_meter_id)
+        storage_delete(storage_key("s/", [old_meter_id]))
+        storage_delete(storage_key("c/", [bytes_hex(sub["consumer"]), old_meter_id]))
         sub["meter"] = new_meter_id
-        storage_set("s/" + new_meter_id, sub)
-        storage_set("c/" + bytes_hex(sub["consumer"]) + "/" + new_meter_id, sub["id"])
-        storage_set("sn/" + new_meter_id, int(sub["id"].split("#")[1]))
+        storage_set(storage_key("s/", [new_meter_id]), sub)
+        storage_set(storage_key("c/", [bytes_hex(sub["consumer"]), new_meter_id]), sub["id"])
+        storage_set(storage_key("sn/", [new_meter_id]), int(sub["id"].split("#")[1]))
     bump_activity(old, "meters_replaced")
     emit("meter_replaced", {"old": old_meter_id, "new": new_meter_id,
                             "old_final_index": old_final_index,
@@ -187,7 +188,7 @@ def replace_meter(old_meter_id: str, new_meter_id: str, multiplier: int, digits:
 
 @view
 def meter(meter_id: str):
-    m = storage_get("m/" + meter_id)
+    m = storage_get(storage_key("m/", [meter_id]))
     # Authority is read at the moment of use: a collector whose role was revoked no longer
     # speaks for the meter (billing accepts collector readings from `collector` only).
     if m is not None and len(m["collector"]) == 32 and not holds(m["collector"], m["utility"], "collector"):
@@ -203,9 +204,9 @@ def meters_in(scope: str, start_after: str = "", limit: int = 100) -> list:
     prefix = scope_prefix(scope)
     after = ""
     if start_after != "":
-        m = storage_get("m/" + start_after)
+        m = storage_get(storage_key("m/", [start_after]))
         require(m is not None, f"start_after: a registered meter expected, found '{start_after}'")
-        after = "ix/" + m["field"] + "/" + start_after
+        after = storage_key("ix/", [m["field"], start_after])
     out = []
     for key in storage_keys(prefix, after, limit):
         parts = key.split("/")

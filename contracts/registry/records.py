@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the regi
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.text import shape
 
 DEFAULT_SEGMENT = "residential"
@@ -12,20 +13,20 @@ BILLING = "billing"
 
 
 def load_utility(utility_id: str) -> dict:
-    u = storage_get("u/" + utility_id)
+    u = storage_get(storage_key("u/", [utility_id]))
     require(u is not None, f"registered utility expected, found no utility '{utility_id}'")
     return u
 
 
 def load_meter(meter_id: str) -> dict:
     require(isinstance(meter_id, str), f"meter id: text expected, found {shape(meter_id)}")
-    m = storage_get("m/" + meter_id)
+    m = storage_get(storage_key("m/", [meter_id]))
     require(m is not None, f"registered meter expected, found no meter '{meter_id}'")
     return m
 
 
 def load_subscription(meter_id: str, statuses: list) -> dict:
-    s = storage_get("s/" + meter_id)
+    s = storage_get(storage_key("s/", [meter_id]))
     wanted = " or ".join(statuses)
     require(s is not None, f"a subscription ({wanted}) on meter {meter_id} expected, found none")
     status = s["status"]
@@ -36,6 +37,6 @@ def load_subscription(meter_id: str, statuses: list) -> dict:
 def scope_prefix(scope: str) -> str:
     # A scope is a utility, branch or field id; its meters are under "ix/<scope>/".
     require(isinstance(scope, str), f"scope: a utility, branch or field id expected, found {shape(scope)}")
-    known = storage_has("u/" + scope) or storage_has("b/" + scope) or storage_has("f/" + scope)
+    known = storage_has(storage_key("u/", [scope])) or storage_has(storage_key("b/", [scope])) or storage_has(storage_key("f/", [scope]))
     require(known, f"scope: a registered utility, branch or field id expected, found '{scope}'")
-    return "ix/" + scope + "/"
+    return storage_key("ix/", [scope, ""])

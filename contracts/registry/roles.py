@@ -5,6 +5,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the regi
 never imported as Python.
 """
 
+from common.keys import storage_key
 from common.text import shape
 from registry.checks import require_account, require_text
 from registry.records import load_utility
@@ -17,7 +18,7 @@ def is_governance(account: bytes) -> bool:
 
 
 def role_key(utility_id: str, role: str, account: bytes) -> str:
-    return "r/" + utility_id + "/" + role + "/" + bytes_hex(account)
+    return storage_key("r/", [utility_id, role, bytes_hex(account)])
 
 
 def holds(account: bytes, utility_id: str, role: str) -> bool:
@@ -104,7 +105,7 @@ def roles_of(account: bytes, utility_id: str) -> list:
 def role_holders(utility_id: str, role: str, start_after: bytes = b"", limit: int = 100) -> list:
     # The accounts holding a role in a utility (for regulators and the explorer), in key
     # order; page with the last account returned.
-    prefix = "r/" + utility_id + "/" + role + "/"
+    prefix = storage_key("r/", [utility_id, role, ""])
     after = ""
     if len(start_after) > 0:
         after = prefix + bytes_hex(start_after)

@@ -7,6 +7,7 @@ never imported as Python.
 """
 
 from common.activity import bump_activity
+from common.keys import storage_key
 from common.records import copy, scopes_of
 from common.text import pad, shape
 from registry.checks import require_account, require_id, require_int, require_text
@@ -28,7 +29,7 @@ def count_subscription(sub: dict, delta: int) -> None:
         if sub["protected"]:
             names.append("protected")
     for scope in scopes_of(sub):
-        key = "n/" + scope
+        key = storage_key("n/", [scope])
         counts = storage_get(key, {})
         for name in names:
             counts[name] = counts.get(name, 0) + delta
@@ -37,24 +38,24 @@ def count_subscription(sub: dict, delta: int) -> None:
 
 def save_subscription(old, new: dict) -> None:
     if old is not None:
-        count_subscription(old, -1)
+        count_subscription(old, delta=-1)
     count_subscription(new, 1)
-    storage_set("s/" + new["meter"], new)
+    storage_set(storage_key("s/", [new["meter"]]), new)
 
 
 def archive_subscription(sub: dict) -> None:
     # A closed subscription is copied into the meter's history and leaves the consumer's
     # index; the current slot keeps it (status terminated) until a new one replaces it.
     seq = int(sub["id"].split("#")[1])
-    storage_set("h/" + sub["meter"] + "/" + pad(seq, HISTORY_WIDTH), sub)
-    storage_delete("c/" + bytes_hex(sub["consumer"]) + "/" + sub["meter"])
+    storage_set(storage_key("h/", [sub["meter"], pad(seq, HISTORY_WIDTH)]), sub)
+    storage_delete(storage_key("c/", [bytes_hex(sub["consumer"]), sub["meter"]]))
 
 
 def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes, active: bool) -> dict:
     meter_id = m["id"]
     u = load_utility(m["utility"])
-    n = storage_get("sn/" + meter_id, 0) + 1
-    storage_set("sn/" + meter_id, n)
+    n = storage_get(storage_key("sn/", [meter_id]), 0) + 1
+    storage_set(storage_key("sn/", [meter_id]), n)
     now = block_time()
     sub = {
         "id": meter_id + "#" + str(n),
@@ -78,8 +79,8 @@ def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes,
     }
     # The terminated subscription it replaces stays counted as terminated (it is in the
     # history), so the old record is not counted out here.
-    save_subscription(None, sub)
-    storage_set("c/" + bytes_hex(consumer) + "/" + meter_id, sub["id"])
+    save_subscription(old=None, new=sub)
+    storage_set(storage_key("c/", [bytes_hex(consumer), meter_id]), sub["id"])
     event = "subscription_opened" if active else "subscription_requested"
     bump_activity(sub, "opened" if active else "requested")
     emit(event, {"subscription": sub["id"], "meter": meter_id, "consumer": consumer,
@@ -120,7 +121,7 @@ def subscribe(meter_id: str, mode: str, identity_hash: bytes) -> None:
     if u["identity_required"]:
         require(len(identity_hash) == 32,
                 f"identity hash of 32 bytes expected (utility {u['id']} requires identity), found none")
-    current = storage_get("s/" + meter_id)
+    current = storage_get(storage_key("s/", [meter_id]))
     if current is not None:
         status = current["status"]
         require(status == "terminated",
@@ -154,7 +155,7 @@ def reject_subscription(meter_id: str, reason: str) -> None:
     require_text(reason, "reason")
     require(len(reason) > 0, "a reason for the rejection expected, found none")
     sub = load_subscription(meter_id, ["pending"])
-    close_subscription(sub, None, "rejected: " + reason, "rejected")
+    close_subscription(sub, final_index=None, reason="rejected: " + reason, kind="rejected")
 
 
 @public
@@ -180,7 +181,7 @@ def set_protected(meter_id: str, protected: bool, reason: str) -> None:
 def set_segment(meter_id: str, segment: str) -> None:
     m = load_meter(meter_id)
     who = require_role(m["utility"], ["operator", "admin"])
-    require_id(segment, "segment", False)
+    require_id(segment, "segment", allow_slash=False)
     sub = load_subscription(meter_id, ["pending", "active"])
     new = copy(sub)
     new["segment"] = segment
@@ -241,7 +242,7 @@ def terminate_subscription(meter_id: str, final_index: int) -> None:
     sub = load_subscription(meter_id, ["pending", "active"])
     require_consumer_or_staff(m, sub)
     if sub["status"] == "pending":
-        close_subscription(sub, None, "withdrawn", "withdrawn")
+        close_subscription(sub, final_index=None, reason="withdrawn", kind="withdrawn")
         return
     require_int(final_index, "final index", 0, 10**m["digits"] - 1)
     call(BILLING, "close_account", [meter_id, final_index])
@@ -273,13 +274,13 @@ def move_in(meter_id: str, new_consumer: bytes, reading_index: int) -> None:
 
 @view
 def subscription(meter_id: str):
-    return storage_get("s/" + meter_id)
+    return storage_get(storage_key("s/", [meter_id]))
 
 
 @view
 def subscription_history(meter_id: str, start_after: str = "", limit: int = 100) -> list:
     # Past subscriptions of a meter, oldest first; page with the last id returned.
-    prefix = "h/" + meter_id + "/"
+    prefix = storage_key("h/", [meter_id, ""])
     after = ""
     if start_after != "":
         after = prefix + pad(int(start_after.split("#")[1]), HISTORY_WIDTH)
@@ -292,7 +293,7 @@ def subscription_history(meter_id: str, start_after: str = "", limit: int = 100)
 @view
 def subscriptions_of(consumer: bytes) -> list:
     # Meter ids of the consumer's current (pending or active) subscriptions.
-    prefix = "c/" + bytes_hex(consumer) + "/"
+    prefix = storage_key("c/", [bytes_hex(consumer), ""])
     out = []
     for key in storage_keys(prefix, "", 1000):
         out.append(key[len(prefix):])
@@ -306,7 +307,7 @@ def subscriptions_in(scope: str, start_after: str = "", limit: int = 100) -> lis
     ids = meters_in(scope, start_after, limit)
     subs = []
     for meter_id in ids:
-        sub = storage_get("s/" + meter_id)
+        sub = storage_get(storage_key("s/", [meter_id]))
         if sub is not None:
             subs.append(sub)
     nxt = ""
@@ -320,4 +321,4 @@ def subscription_counts(scope: str) -> dict:
     # Counts of subscriptions per status, and of active ones per mode, segment and protection,
     # for a utility, branch or field.
     scope_prefix(scope)
-    return storage_get("n/" + scope, {})
+    return storage_get(storage_key("n/", [scope]), {})
