@@ -22,6 +22,8 @@ from typing import Any
 
 import typer
 
+from meterchain.failure import fail
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 # How many items go in one transaction: each must stay under the transaction gas limit.
@@ -398,8 +400,7 @@ def simulate_command(
         doc = load_tariff_file(tariff)
         result = simulate(doc, load_readings_file(readings), period, final)
     except SimulationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(str(exc), 2)
     out = result_document(result)
     if as_json:
         json.dump(out, sys.stdout, indent=2, sort_keys=True)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
+from meterchain.failure import fail
 from vm import CompiledContract, CompileError, InvalidBytecode, compile_source, verify_code
 from vm.bytecode import disassemble
 from vm.translator import source_of
@@ -30,11 +30,11 @@ def _read_source(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     except UnicodeDecodeError:
-        _fail(f"{path}: UTF-8 text expected")
+        fail(f"{path}: UTF-8 text expected")
     except OSError as exc:
-        _fail(f"{path}: cannot read: {exc.strerror}")
+        fail(f"{path}: cannot read: {exc.strerror}")
 
 
 def _modules_beside(file: Path) -> Callable[[str], str | None]:
@@ -51,12 +51,9 @@ def _compile(file: Path) -> CompiledContract:
     try:
         return compile_source(_read_source(file), file.name, _modules_beside(file))
     except CompileError as exc:
-        _fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}")
 
 
-def _fail(message: str) -> Any:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 @app.command("compile")
@@ -106,11 +103,11 @@ def disasm_command(
         try:
             code = file.read_bytes()
         except OSError as exc:
-            _fail(f"{file}: cannot read: {exc.strerror}")
+            fail(f"{file}: cannot read: {exc.strerror}")
     else:
         code = _compile(file).code
     try:
         program = verify_code(code)
     except InvalidBytecode as exc:
-        _fail(f"{file}: invalid bytecode: {exc}")
+        fail(f"{file}: invalid bytecode: {exc}")
     typer.echo(source_of(program) if python else disassemble(program))

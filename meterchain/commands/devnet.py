@@ -11,9 +11,6 @@ import typer
 
 from meterchain.demo import run_demo
 
-SINGLE_COMMAND = True
-app = typer.Typer()
-
 
 def main(
     households: int = typer.Option(12, min=1, max=500, help="simulated households (meters)"),

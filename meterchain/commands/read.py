@@ -16,16 +16,12 @@ import typer
 
 from meter_adapters.errors import AdapterError
 from meter_adapters.reading import Reading
+from meterchain.failure import fail
 
-SINGLE_COMMAND = True
 FORMATS: Final = ("dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc")
 
-app = typer.Typer(add_completion=False)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _parser(
@@ -73,7 +69,7 @@ def _parser(
 
         return lambda data: parse_dlms(data, key)
     except ImportError as exc:
-        raise _fail(f"format {fmt} is not available in this installation: {exc}") from None
+        fail(f"format {fmt} is not available in this installation: {exc}")
 
 
 def _text(readings: list[Reading]) -> str:
@@ -88,7 +84,6 @@ def _text(readings: list[Reading]) -> str:
     return "\n".join(lines)
 
 
-@app.command()
 def main(
     format: str = typer.Argument(..., help="dsmr, iec62056-21, mbus, wmbus, dlms or nfc"),
     file: str = typer.Option(
@@ -119,22 +114,22 @@ def main(
 ) -> None:
     """Read one meter capture or port into normalized readings."""
     if format not in FORMATS:
-        raise _fail(f"FORMAT one of {', '.join(FORMATS)} expected, found {format!r}", 2)
+        fail(f"FORMAT one of {', '.join(FORMATS)} expected, found {format!r}", 2)
     if (file is None) == (port is None):
-        raise _fail("exactly one of --file or --port expected", 2)
+        fail("exactly one of --file or --port expected", 2)
     key_bytes: bytes | None = None
     if key is not None:
         try:
             key_bytes = bytes.fromhex(key)
         except ValueError:
-            raise _fail(f"--key: hex digits expected, found {key!r}", 2) from None
+            fail(f"--key: hex digits expected, found {key!r}", 2)
     if zone is not None:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _fail(
+            fail(
                 f"--zone: an IANA time zone like Europe/Amsterdam expected, found {zone!r}", 2
-            ) from None
+            )
     parse = _parser(format, key_bytes, relaxed_bcc, zone, medium, assume_unit)
 
     from meter_adapters import serial_io
@@ -145,13 +140,13 @@ def main(
         else:
             data = serial_io.read_port(port, format, timeout=timeout)
     except AdapterError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     except (OSError, ValueError) as exc:  # includes serial.SerialException
-        raise _fail(f"cannot read {file or port}: {exc}") from None
+        fail(f"cannot read {file or port}: {exc}")
     try:
         readings = parse(data)
     except ValueError as exc:  # AdapterError and the chain's DecodeError paths
-        raise _fail(f"{format} input rejected: {exc}") from None
+        fail(f"{format} input rejected: {exc}")
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in readings], indent=2))
     else:

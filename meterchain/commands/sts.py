@@ -36,6 +36,7 @@ from meter_adapters.sts.management import (
 )
 from meter_adapters.sts.tid import BaseDate, issued_at, parse_issue_time
 from meter_adapters.sts.token import CreditSubclass, TokenClass, decode_token
+from meterchain.failure import fail
 from utility_services.sts_vending import (
     IssuedToken,
     JsonFileTidStore,
@@ -84,8 +85,7 @@ _UNITS = {CreditSubclass.ELECTRICITY: "kWh", CreditSubclass.WATER: "m3", CreditS
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
 def _guard(step: Callable[[], T]) -> T:
