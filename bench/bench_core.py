@@ -91,7 +91,7 @@ def main() -> None:
     env = chain.env()
     header = BlockHeader(
         chain.height + 1, chain.head.hash, chain.time + 1, alice.public_key,
-        bytes(32), bytes(32), bytes(32), env.validator_set_hash,
+        bytes(32), bytes(32), bytes(32), env.validator_set_hash, env.validator_set_hash, bytes(32),
     )
     state = chain.state
     start = time.perf_counter()
@@ -167,7 +167,7 @@ def core_path_setup(n: int):  # type: ignore[no-untyped-def]
     env = chain.env()
     header = BlockHeader(
         chain.height + 1, chain.head.hash, chain.time + 1, alice.public_key,
-        bytes(32), bytes(32), bytes(32), env.validator_set_hash,
+        bytes(32), bytes(32), bytes(32), env.validator_set_hash, env.validator_set_hash, bytes(32),
     )
     return chain.state, [tx.encode() for tx in txs], header, env
 

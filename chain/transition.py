@@ -41,6 +41,7 @@ from chain.types import (
     KIND_DEPLOY,
     MAX_BLOCK_SIZE,
     MAX_EVENT_NAME_LEN,
+    MAX_LAST_COMMIT_SIZE,
     MAX_RECEIPT_ERROR,
     MAX_RECEIPT_EVENT_BYTES,
     MAX_RECEIPT_EVENTS,
@@ -57,6 +58,7 @@ from chain.types import (
     Receipt,
     Timestamp,
     Transaction,
+    last_commit_hash,
 )
 
 # --- constants -------------------------------------------------------------------------
@@ -67,9 +69,10 @@ GAS_TX_BASE: Final = 1_000  # every transaction: signature check, nonce, receipt
 GAS_TX_BYTE: Final = 4  # per byte of the encoded transaction
 GAS_DEPLOY_BYTE: Final = 20  # per byte of installed bytecode
 MAX_TXS_PER_BLOCK: Final = 10_000
-# The encoded transactions of one block; the rest of ``MAX_BLOCK_SIZE`` is for the header
-# (under 400 bytes) and the array headers, so a valid block always fits its own limit.
-MAX_BLOCK_TX_BYTES: Final = MAX_BLOCK_SIZE - 4096
+# The encoded transactions of one block; the rest of ``MAX_BLOCK_SIZE`` is for the parent's
+# certificate, the header (under 500 bytes) and the array headers, so a valid block always
+# fits its own limit.
+MAX_BLOCK_TX_BYTES: Final = MAX_BLOCK_SIZE - MAX_LAST_COMMIT_SIZE - 4096
 MAX_TX_NESTING: Final = codec.MAX_DEPTH - 2  # levels of a transaction's value; see validate_transaction
 
 
@@ -127,13 +130,22 @@ class BlockEnv:
 
     chain_id: str
     parent: BlockHeader  # the previous block's header (the genesis header for block 1)
-    validator_set_hash: Hash32
+    validator_set_hash: Hash32  # the validators of this height, as the node's consensus knows them
     runtime: ContractRuntime
     # Hashes of transactions whose signature this node already verified (its mempool did, at
     # admission). A hash covers the signature bytes, so a listed hash vouches for exactly the
     # signature that was checked; every other transaction is verified here. Validity never
     # depends on it: it only spares a second verification of the same bytes.
     verified_tx_hashes: Set[bytes] = frozenset()
+    # The validators of the next height; None: the same as this height's.
+    next_validator_set_hash: Hash32 | None = None
+    # The parent's encoded commit certificate, for ``propose_block`` to carry (b"" for block
+    # 1, and on a local chain without consensus). ``apply_block`` reads the block's own.
+    last_commit: bytes = b""
+
+    def next_set_hash(self) -> Hash32:
+        """The hash a header must carry as ``next_validator_set_hash``."""
+        return self.validator_set_hash if self.next_validator_set_hash is None else self.next_validator_set_hash
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -331,7 +343,7 @@ def apply_transaction(
 
 
 def check_header_links(header: BlockHeader, env: BlockEnv) -> None:
-    """The header's place in the chain: height, parent hash, time, validator set."""
+    """The header's place in the chain: height, parent hash, time, validator sets."""
     expected_height = env.parent.height + 1
     expected_parent = env.parent.hash
     min_time = env.parent.time + 1
@@ -345,6 +357,30 @@ def check_header_links(header: BlockHeader, env: BlockEnv) -> None:
         raise InvalidBlock(
             f"validator set hash {env.validator_set_hash.hex()} expected, found {header.validator_set_hash.hex()}"
         )
+    next_set = env.next_set_hash()
+    if header.next_validator_set_hash != next_set:
+        raise InvalidBlock(
+            f"next validator set hash {next_set.hex()} expected, found {header.next_validator_set_hash.hex()}"
+        )
+
+
+def check_last_commit(header: BlockHeader, last_commit: bytes) -> None:
+    """The header commits to the certificate bytes its block carries, which are bounded and,
+    in block 1, empty (the genesis is not voted on).
+
+    Only the commitment is checked here: chain/ cannot read a certificate (consensus/ sits
+    above it). Whether ``last_commit`` is a valid certificate for the parent (and present
+    beyond block 1) is the node's check, with ``consensus.certificate.verify_commit``.
+    """
+    if len(last_commit) > MAX_LAST_COMMIT_SIZE:
+        raise InvalidBlock(
+            f"a last commit of at most {MAX_LAST_COMMIT_SIZE} bytes expected, found {len(last_commit)}"
+        )
+    if header.height == 1 and last_commit:
+        raise InvalidBlock(f"no last commit in block 1 expected, found {len(last_commit)} bytes")
+    expected = last_commit_hash(last_commit)
+    if header.last_commit_hash != expected:
+        raise InvalidBlock(f"last commit hash {expected.hex()} expected, found {header.last_commit_hash.hex()}")
 
 
 def _hash_text(tx: Transaction) -> str:
@@ -441,10 +477,12 @@ def apply_block(state: State, block: Block, env: BlockEnv) -> tuple[State, tuple
     else sees.
 
     Raises ``InvalidBlock`` (with what was expected and found) if any header field, any
-    transaction's validity (nonce included), or any committed root is wrong.
+    transaction's validity (nonce included), or any committed root is wrong. The certificate
+    the block carries for its parent is checked only against its hash (``check_last_commit``).
     """
     header = block.header
     check_header_links(header, env)
+    check_last_commit(header, block.last_commit)
     # TX ROOT: the header commits to exactly these transactions.
     expected_tx_root = tx_root(block.transactions)
     if header.tx_root != expected_tx_root:
@@ -471,15 +509,20 @@ def propose_block(
 ) -> tuple[Block, State, tuple[Receipt, ...]]:
     """Build the block a proposer offers from candidate transactions: keep those that may be
     included (``select_transactions``), run them, fill in every root. The block holds only
-    the chosen transactions (``block.transactions``); the receipts are theirs. Like
-    ``apply_block``, it never mutates ``state``.
+    the chosen transactions (``block.transactions``); the receipts are theirs. It carries
+    the parent's certificate the node gave (``env.last_commit``) and commits to it and to
+    the env's validator sets in the header. Like ``apply_block``, it never mutates ``state``.
     """
     height = Height(env.parent.height + 1)
     parent_hash = env.parent.hash
+    next_set = env.next_set_hash()
+    commit_hash = last_commit_hash(env.last_commit)
     draft = BlockHeader(
-        height, parent_hash, time, proposer, EMPTY_HASH, EMPTY_HASH, EMPTY_HASH, env.validator_set_hash
-    )
+        height, parent_hash, time, proposer, EMPTY_HASH, EMPTY_HASH, EMPTY_HASH,
+        env.validator_set_hash, next_set, commit_hash,
+    )  # fmt: skip
     check_header_links(draft, env)
+    check_last_commit(draft, env.last_commit)
     chosen, new_state, receipts = select_transactions(state, draft, transactions, env)
     header = BlockHeader(
         height,
@@ -490,5 +533,7 @@ def propose_block(
         new_state.root,
         receipts_root(receipts),
         env.validator_set_hash,
+        next_set,
+        commit_hash,
     )
-    return Block(header, chosen), new_state, receipts
+    return Block(header, chosen, env.last_commit), new_state, receipts

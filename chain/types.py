@@ -13,7 +13,7 @@ from typing import Any, Final, NewType
 
 from chain import codec, fast, keys
 from chain.errors import DecodeError
-from chain.hashing import Domain, Hash32, hash_domain
+from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
 
 PublicKey = NewType("PublicKey", bytes)  # a 32-byte Ed25519 public key; accounts are keys
 Signature = NewType("Signature", bytes)  # a 64-byte Ed25519 signature
@@ -28,6 +28,10 @@ PUBLIC_KEY_SIZE: Final = 32
 SIGNATURE_SIZE: Final = 64
 MAX_TX_SIZE: Final = 128 * 1024
 MAX_BLOCK_SIZE: Final = 8 * 1024 * 1024
+# The parent's commit certificate a block carries (``Block.last_commit``): consensus keeps its
+# certificates under this (tests/chain checks ``consensus.certificate.MAX_CERTIFICATE_SIZE``),
+# and the transition keeps the block's transactions under the rest of ``MAX_BLOCK_SIZE``.
+MAX_LAST_COMMIT_SIZE: Final = 1024 * 1024
 MAX_CHAIN_ID_LEN: Final = 64
 U64_MAX: Final = 2**64 - 1
 _ENCODED_NONE: Final = codec.encode(None)
@@ -312,7 +316,11 @@ class BlockHeader:
     tx_root: Hash32
     state_root: Hash32  # root of the state after applying this block
     receipts_root: Hash32
-    validator_set_hash: Hash32
+    validator_set_hash: Hash32  # the validators of this height (they sign its certificate)
+    next_validator_set_hash: Hash32  # the validators of the next height
+    # ``last_commit_hash(block.last_commit)``: the parent's commit certificate, so the chain
+    # carries its own proof of finality (EMPTY_HASH in block 1: the genesis is not voted on).
+    last_commit_hash: Hash32
 
     def to_value(self) -> list[Any]:
         return [
@@ -324,6 +332,8 @@ class BlockHeader:
             self.state_root,
             self.receipts_root,
             self.validator_set_hash,
+            self.next_validator_set_hash,
+            self.last_commit_hash,
         ]
 
     def encode(self) -> bytes:
@@ -335,7 +345,7 @@ class BlockHeader:
 
     @classmethod
     def from_value(cls, value: Any) -> BlockHeader:
-        f = _expect_list(value, "header", 8)
+        f = _expect_list(value, "header", 10)
         return cls(
             Height(_expect_uint(f[0], "header.height")),
             Hash32(_expect_bytes(f[1], "header.parent_hash", 32)),
@@ -345,24 +355,46 @@ class BlockHeader:
             Hash32(_expect_bytes(f[5], "header.state_root", 32)),
             Hash32(_expect_bytes(f[6], "header.receipts_root", 32)),
             Hash32(_expect_bytes(f[7], "header.validator_set_hash", 32)),
+            Hash32(_expect_bytes(f[8], "header.next_validator_set_hash", 32)),
+            Hash32(_expect_bytes(f[9], "header.last_commit_hash", 32)),
         )
+
+
+def last_commit_hash(last_commit: bytes) -> Hash32:
+    """What a header commits to for the certificate bytes its block carries: their
+    ``Domain.COMMIT`` hash (as ``consensus.certificate.CommitCertificate.hash``), or
+    EMPTY_HASH for none (block 1, and the blocks of a local chain without consensus)."""
+    return EMPTY_HASH if not last_commit else hash_domain(Domain.COMMIT, last_commit)
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A header and its transactions. The commit certificate that finalizes a block is
-    carried beside it by consensus (it signs the header hash, so it cannot be inside)."""
+    """A header, its transactions, and the parent's commit certificate.
+
+    A block's own certificate signs its header hash, so it cannot be inside the block: it
+    travels beside it and is carried by the next block as ``last_commit`` (the encoded
+    certificate, opaque here: chain/ does not know consensus's types). The chain checks only
+    that the header commits to these bytes; whether they are a valid certificate for the
+    parent is the node's check (``consensus.certificate.verify_commit``).
+    """
 
     header: BlockHeader
     transactions: tuple[Transaction, ...]
+    last_commit: bytes
 
     def encode(self) -> bytes:
-        return codec.encode([self.header.to_value(), [[*tx.body_fields(), tx.signature] for tx in self.transactions]])
+        transactions = [[*tx.body_fields(), tx.signature] for tx in self.transactions]
+        return codec.encode([self.header.to_value(), transactions, self.last_commit])
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
         value = codec.decode(data, max_size=MAX_BLOCK_SIZE)
-        f = _expect_list(value, "block", 2)
+        f = _expect_list(value, "block", 3)
         if not isinstance(f[1], list):
             raise DecodeError(f"block.transactions: array expected, found {type(f[1]).__name__}")
-        return cls(BlockHeader.from_value(f[0]), tuple(Transaction.from_value(t) for t in f[1]))
+        last_commit = _expect_bytes(f[2], "block.last_commit")
+        if len(last_commit) > MAX_LAST_COMMIT_SIZE:
+            raise DecodeError(
+                f"block.last_commit: at most {MAX_LAST_COMMIT_SIZE} bytes expected, found {len(last_commit)}"
+            )
+        return cls(BlockHeader.from_value(f[0]), tuple(Transaction.from_value(t) for t in f[1]), last_commit)

@@ -86,5 +86,7 @@ def build_genesis(
         state.root,
         EMPTY_HASH,
         config.validator_set_hash,
+        config.validator_set_hash,  # the first set is also the next one
+        EMPTY_HASH,  # no certificate before the genesis
     )
     return state, header

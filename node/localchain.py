@@ -96,7 +96,8 @@ class LocalChain:
         return self.head.height
 
     def env(self) -> BlockEnv:
-        return BlockEnv(self.chain_id, self.head, self.head.validator_set_hash, self.runtime)
+        # No consensus here: the set never changes, and no block carries a certificate.
+        return BlockEnv(self.chain_id, self.head, self.head.next_validator_set_hash, self.runtime)
 
     def transaction(
         self,

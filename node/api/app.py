@@ -318,6 +318,8 @@ def block_response(finalized: FinalizedBlock) -> BlockResponse:
             state_root=header.state_root.hex(),
             receipts_root=header.receipts_root.hex(),
             validator_set_hash=header.validator_set_hash.hex(),
+            next_validator_set_hash=header.next_validator_set_hash.hex(),
+            last_commit_hash=header.last_commit_hash.hex(),
         ),
         transactions=transactions,
         receipts=[receipt_model(r) for r in finalized.receipts],

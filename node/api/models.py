@@ -108,6 +108,8 @@ class HeaderModel(_Model):
     state_root: Hex
     receipts_root: Hex
     validator_set_hash: Hex
+    next_validator_set_hash: Hex
+    last_commit_hash: Hex
 
 
 class BlockTransactionModel(_Model):

@@ -80,8 +80,8 @@ def test_invalid_transaction_trailing_bytes() -> None:
 
 
 def test_block_round_trip() -> None:
-    header = BlockHeader(1, bytes(32), 1_700_000_000, ALICE, bytes(32), bytes(32), bytes(32), bytes(32))
-    block = Block(header, (alice_tx(), alice_tx(nonce=1)))
+    header = BlockHeader(1, bytes(32), 1_700_000_000, ALICE, *(bytes(32),) * 6)
+    block = Block(header, (alice_tx(), alice_tx(nonce=1)), b"")
     assert Block.decode(block.encode()) == block
     assert BlockHeader.from_value(codec.decode(header.encode())).hash == header.hash
 

@@ -81,9 +81,10 @@ def _unproposed_block(chain: LocalChain, transactions: list[Transaction]) -> Blo
     env = chain.env()
     header = BlockHeader(
         Height(chain.height + 1), chain.head.hash, Timestamp(chain.time + 1), chain.governance.public_key,
-        tx_root(tuple(transactions)), EMPTY_HASH, EMPTY_HASH, env.validator_set_hash,
+        tx_root(tuple(transactions)), EMPTY_HASH, EMPTY_HASH, env.validator_set_hash, env.validator_set_hash,
+        EMPTY_HASH,
     )  # fmt: skip
-    return Block(header, tuple(transactions))
+    return Block(header, tuple(transactions), b"")
 
 
 def test_invalid_block_with_a_future_nonce(chain: LocalChain) -> None:
@@ -196,7 +197,7 @@ def test_invalid_block_with_wrong_state_root(chain: LocalChain) -> None:
     alice = chain.actor("alice")
     tx = chain.transaction(alice, "counter", "claim", ["MTR-1"], nonce=0)
     block, _, _ = propose_block(chain.state, (tx,), chain.time + 1, alice.public_key, chain.env())
-    bad = Block(replace(block.header, state_root=bytes(32)), block.transactions)
+    bad = replace(block, header=replace(block.header, state_root=bytes(32)))
     with pytest.raises(InvalidBlock, match="state root .* expected, found 0000"):
         apply_block(chain.state, bad, chain.env())
     # The given state is untouched by a rejected block.
@@ -213,8 +214,10 @@ def test_invalid_block_links(chain: LocalChain) -> None:
         ("time", chain.time, "block time >= .* expected"),
         ("tx_root", bytes(32), "tx root .* expected"),
         ("receipts_root", bytes(32), "receipts root .* expected"),
+        ("next_validator_set_hash", b"\x01" * 32, "next validator set hash 0{64} expected, found (01){32}"),
+        ("last_commit_hash", b"\x01" * 32, "last commit hash 0{64} expected, found (01){32}"),
     ]:
-        bad = Block(replace(block.header, **{field: value}), block.transactions)
+        bad = replace(block, header=replace(block.header, **{field: value}))
         with pytest.raises(InvalidBlock, match=message):
             apply_block(chain.state, bad, chain.env())
 
@@ -295,7 +298,7 @@ def test_a_block_equals_its_transactions_applied_one_by_one(steps: list[tuple[st
     env = chain.env()
     header = BlockHeader(
         chain.height + 1, chain.head.hash, chain.time + 1, chain.actor("alice").public_key,
-        bytes(32), bytes(32), bytes(32), env.validator_set_hash,
+        bytes(32), bytes(32), bytes(32), env.validator_set_hash, env.validator_set_hash, bytes(32),
     )  # fmt: skip
     chosen, block_state, block_receipts = select_transactions(chain.state, header, tuple(transactions), env)
     state = chain.state

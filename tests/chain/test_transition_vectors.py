@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from chain.errors import InvalidBlock
-from chain.hashing import EMPTY_HASH
+from chain.hashing import EMPTY_HASH, Hash32
 from chain.signatures import sign_transaction
 from chain.state import MemoryBackend, State
 from chain.transition import BlockEnv, apply_block, propose_block, tx_root
@@ -86,8 +86,9 @@ def _unchecked(chain: LocalChain, transactions: list[Transaction]) -> Block:
     header = BlockHeader(
         Height(chain.height + 1), chain.head.hash, Timestamp(chain.time + 1), chain.governance.public_key,
         tx_root(tuple(transactions)), EMPTY_HASH, EMPTY_HASH, chain.env().validator_set_hash,
+        chain.env().validator_set_hash, EMPTY_HASH,
     )  # fmt: skip
-    return Block(header, tuple(transactions))
+    return Block(header, tuple(transactions), b"")
 
 
 # --- valid blocks -------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def invalid_expired_transaction() -> Vector:
 def invalid_wrong_state_root() -> Vector:
     chain = _chain()
     block = _proposed(chain, [chain.transaction(chain.actor("alice"), "counter", "claim", ["MTR-1"], nonce=0)])
-    bad = Block(replace(block.header, state_root=EMPTY_HASH), block.transactions)
+    bad = replace(block, header=replace(block.header, state_root=EMPTY_HASH))
     return Vector(
         "invalid_wrong_state_root", "A header whose state root is not the result.", chain, bad,
         r"state root [0-9a-f]{64} expected, found 0{64}",
@@ -242,10 +243,71 @@ def invalid_wrong_state_root() -> Vector:
 def invalid_wrong_receipts_root() -> Vector:
     chain = _chain()
     block = _proposed(chain, [chain.transaction(chain.actor("alice"), "counter", "claim", ["MTR-1"], nonce=0)])
-    bad = Block(replace(block.header, receipts_root=EMPTY_HASH), block.transactions)
+    bad = replace(block, header=replace(block.header, receipts_root=EMPTY_HASH))
     return Vector(
         "invalid_wrong_receipts_root", "A header whose receipts root is not the result.", chain, bad,
         r"receipts root [0-9a-f]{64} expected, found 0{64}",
+    )  # fmt: skip
+
+
+# Stand-in certificate bytes: the transition checks only that the header commits to what the
+# block carries; whether it is a valid certificate for the parent is the node's check
+# (consensus.certificate.verify_commit), outside these vectors.
+PARENT_CERTIFICATE = b"\x94\x01\x00\xc4\x20" + bytes(range(32)) + b"\x90"
+
+
+def _second_block(chain: LocalChain) -> Block:
+    """Block 2 on ``chain``, carrying the stand-in certificate of block 1."""
+    chain.submit([])
+    block, _, _ = propose_block(
+        chain.state, (), Timestamp(chain.time + 1), chain.governance.public_key,
+        replace(chain.env(), last_commit=PARENT_CERTIFICATE),
+    )  # fmt: skip
+    return block
+
+
+@case
+def basic_block_carries_the_parents_certificate() -> Vector:
+    chain = _chain()
+    block = _second_block(chain)
+    return Vector(
+        "basic_block_carries_the_parents_certificate",
+        "Block 2 carries block 1's certificate bytes; its header commits to their hash.",
+        chain,
+        block,
+    )
+
+
+@case
+def invalid_wrong_last_commit_hash() -> Vector:
+    chain = _chain()
+    block = _second_block(chain)
+    bad = replace(block, last_commit=PARENT_CERTIFICATE + b"\x00")
+    return Vector(
+        "invalid_wrong_last_commit_hash", "Other certificate bytes than the header commits to.", chain, bad,
+        r"last commit hash [0-9a-f]{64} expected, found [0-9a-f]{64}",
+    )  # fmt: skip
+
+
+@case
+def invalid_last_commit_in_block_one() -> Vector:
+    chain = _chain()
+    block = _proposed(chain, [])
+    bad = replace(block, last_commit=PARENT_CERTIFICATE)
+    return Vector(
+        "invalid_last_commit_in_block_one", "Block 1 has no parent certificate to carry.", chain, bad,
+        r"no last commit in block 1 expected, found 38 bytes",
+    )  # fmt: skip
+
+
+@case
+def invalid_wrong_next_validator_set() -> Vector:
+    chain = _chain()
+    block = _proposed(chain, [])
+    bad = replace(block, header=replace(block.header, next_validator_set_hash=Hash32(b"\x01" * 32)))
+    return Vector(
+        "invalid_wrong_next_validator_set", "A header naming another next validator set.", chain, bad,
+        r"next validator set hash 0{64} expected, found (01){32}",
     )  # fmt: skip
 
 
@@ -253,7 +315,7 @@ def invalid_wrong_receipts_root() -> Vector:
 def invalid_wrong_parent() -> Vector:
     chain = _chain()
     block = _proposed(chain, [])
-    bad = Block(replace(block.header, parent_hash=EMPTY_HASH), block.transactions)
+    bad = replace(block, header=replace(block.header, parent_hash=EMPTY_HASH))
     return Vector(
         "invalid_wrong_parent", "A header that names another parent.", chain, bad, r"parent hash [0-9a-f]{64} expected"
     )
@@ -287,6 +349,7 @@ def to_json(vector: Vector) -> dict[str, Any]:
             "chain_id": pre.chain_id,
             "parent": pre.head.encode().hex(),
             "validator_set_hash": pre.env().validator_set_hash.hex(),
+            "next_validator_set_hash": pre.env().next_set_hash().hex(),
             "state": _committed(pre.backend),
         },
         "block": vector.block.encode().hex(),
@@ -315,7 +378,13 @@ def replay(data: dict[str, Any]) -> None:
     pre = State.at(backend).with_writes({bytes.fromhex(k): bytes.fromhex(v) for k, v in data["pre"]["state"]})
     backend.commit(pre.changes())
     parent = BlockHeader.from_value(_decode(data["pre"]["parent"]))
-    env = BlockEnv(data["pre"]["chain_id"], parent, bytes.fromhex(data["pre"]["validator_set_hash"]), VMRuntime())  # type: ignore[arg-type]
+    env = BlockEnv(
+        data["pre"]["chain_id"],
+        parent,
+        Hash32(bytes.fromhex(data["pre"]["validator_set_hash"])),
+        VMRuntime(),
+        next_validator_set_hash=Hash32(bytes.fromhex(data["pre"]["next_validator_set_hash"])),
+    )
     block = Block.decode(bytes.fromhex(data["block"]))
     if data["post"] is None:
         with pytest.raises(InvalidBlock, match=data["invalid"]):

@@ -57,13 +57,13 @@ def test_invalid_certificate_for_another_block_or_height():
     certificate = cert(["alice", "bob", "carol"])
     with pytest.raises(InvalidCommit, match="precommits for block"):
         verify_commit(CHAIN_ID, block("y"), certificate, validator_set())
-    header = BlockHeader(Height(4), Hash32(bytes(32)), Timestamp(0), KEYS["alice"], *(Hash32(bytes(32)),) * 4)
+    header = BlockHeader(Height(4), Hash32(bytes(32)), Timestamp(0), KEYS["alice"], *(Hash32(bytes(32)),) * 6)
     with pytest.raises(InvalidCommit, match="height 4 expected"):
         verify_commit(CHAIN_ID, header, certificate, validator_set())
 
 
 def test_certificate_checks_against_a_header():
-    header = BlockHeader(Height(3), Hash32(bytes(32)), Timestamp(0), KEYS["alice"], *(Hash32(bytes(32)),) * 4)
+    header = BlockHeader(Height(3), Hash32(bytes(32)), Timestamp(0), KEYS["alice"], *(Hash32(bytes(32)),) * 6)
     verify_commit(CHAIN_ID, header, cert(["alice", "bob", "dave"], block_hash=header.hash), validator_set())
 
 

@@ -38,7 +38,8 @@ def genesis(state: State) -> tuple[BlockHeader, State]:
     """A genesis header over ``state`` with one account per test key."""
     view = state.with_writes({b"n/" + key: codec.encode(0) for key in KEYS})
     header = BlockHeader(
-        Height(0), EMPTY_HASH, Timestamp(1_735_689_600), PublicKey(bytes(32)), EMPTY_HASH, view.root, EMPTY_HASH, EMPTY_HASH
+        Height(0), EMPTY_HASH, Timestamp(1_735_689_600), PublicKey(bytes(32)), EMPTY_HASH, view.root, EMPTY_HASH, EMPTY_HASH,
+        EMPTY_HASH, EMPTY_HASH,
     )
     return header, view
 
@@ -69,9 +70,9 @@ def next_block(state: State, parent: BlockHeader, rng: random.Random, count: int
         receipts.append(Receipt(tx.hash, STATUS_SUCCESS, Gas(21_000), (), ""))
     header = BlockHeader(
         Height(height), parent.hash, Timestamp(parent.time + 1), KEYS[height % len(KEYS)],
-        tx_root(tuple(txs)), state.root, receipts_root(tuple(receipts)), EMPTY_HASH,
+        tx_root(tuple(txs)), state.root, receipts_root(tuple(receipts)), EMPTY_HASH, EMPTY_HASH, EMPTY_HASH,
     )  # fmt: skip
-    return Block(header, tuple(txs)), tuple(receipts), state
+    return Block(header, tuple(txs), b""), tuple(receipts), state
 
 
 def certificate_for(header: BlockHeader) -> bytes:
