@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 devnet: $(STAMP)
-	$(BIN)/meterchain devnet
+	$(BIN)/meterchain demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,14 +1,14 @@
 """Entry point of the ``meterchain`` command.
 
 Each command group lives in its own module under ``meterchain.commands``; this module only
-assembles them. ``read`` and ``devnet`` are single commands, the others are groups.
+assembles them. ``read``, ``demo`` and ``init`` are single commands, the others are groups.
 """
 
 from __future__ import annotations
 
 import typer
 
-from meterchain.commands import billing, contract, devnet, node, read, sts
+from meterchain.commands import billing, contract, demo, init, node, read, sts
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="meterchain: metering and billing on a BFT chain")
 
@@ -16,7 +16,8 @@ app.add_typer(contract.app, name="contract", help="Compile and inspect contracts
 app.add_typer(billing.app, name="billing", help="Run the billing contract off chain (what-if billing)")
 app.command("read", help="Read real meter protocols into normalized readings")(read.main)
 app.add_typer(sts.app, name="sts", help="STS (IEC 62055-41) tokens for keypad meters")
-app.command("devnet", help="Run the local demonstration network")(devnet.main)
+app.command("demo", help="Run the local demonstration (one process, no network)")(demo.main)
+app.command("init", help="Write a network's node homes: keys, genesis, configs")(init.main)
 app.add_typer(node.app, name="node", help="Run a node of a network")
 
 

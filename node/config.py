@@ -13,6 +13,8 @@ role = "validator"             # or "regulator"
 chain_id = "meterchain-devnet"
 node_key_file = "node_key"
 validator_key_file = "validator_key"
+genesis_file = "genesis.json"  # the network's genesis document (node.genesis)
+data_dir = "data"              # the block store: DATA_DIR/db
 log_format = "plain"           # or "json"
 
 [api]
@@ -26,6 +28,7 @@ name = "validator-2"
 url = "ws://127.0.0.1:26657/p2p"
 node_key = "<64 hex digits>"
 role = "validator"             # the default; "regulator" for a follower this node dials
+api = "http://127.0.0.1:8546"  # the peer's HTTP API, where block sync fetches blocks
 
 [mempool]
 max_transactions = 20000
@@ -70,6 +73,7 @@ class NodeSection(_Section):
     chain_id: str = Field(min_length=1, max_length=MAX_CHAIN_ID_LEN)
     node_key_file: str = "node_key"
     validator_key_file: str | None = None
+    genesis_file: str = "genesis.json"
     data_dir: str = "data"
     log_format: Literal["plain", "json"] = "plain"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -91,6 +95,7 @@ class PeerSection(_Section):
     url: str
     node_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the peer's node public key, hex")
     role: Literal["validator", "regulator"] = "validator"
+    api: str | None = Field(default=None, description="the peer's HTTP API (block sync), http://host:port")
 
     @field_validator("url")
     @classmethod
@@ -98,6 +103,13 @@ class PeerSection(_Section):
         if not value.startswith(("ws://", "wss://")) or not value.endswith(P2P_PATH):
             raise ValueError(f"a ws://host:port{P2P_PATH} URL expected, found {value!r}")
         return value
+
+    @field_validator("api")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"an http://host:port URL expected, found {value!r}")
+        return None if value is None else value.rstrip("/")
 
 
 class P2PSection(_Section):
@@ -167,6 +179,14 @@ class NodeConfig:
     @property
     def data_dir(self) -> Path:
         return self.home / self.file.node.data_dir
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.home / self.file.node.genesis_file
+
+    def peer_apis(self) -> dict[str, str]:
+        """Peer name -> HTTP API URL, for the peers whose API is configured (block sync)."""
+        return {p.name: p.api for p in self.file.p2p.peers if p.api is not None}
 
     def api_address(self) -> tuple[str, int]:
         host, _, port = self.file.api.listen.rpartition(":")

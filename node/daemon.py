@@ -5,11 +5,10 @@ and the HTTP API over a ``ChainView``; ``Node.run()`` serves until SIGINT or SIG
 stops gracefully. ``block_committed`` is what happens after each finalized block: the
 mempool is rechecked, the metrics move on, the block's events are streamed.
 
-Not wired yet (see the report of issue 10): the node's chain is the in-memory
-``LocalChain`` built from the chain id's genesis (LevelDB storage, the write-ahead log and
-the signer come from the storage work), and no consensus driver runs ``consensus.machine``
-here yet, so a node admits, gossips and serves, but only a caller of ``LocalChain.submit``
-followed by ``block_committed`` makes blocks.
+The node's chain is its LevelDB block store (``node.storechain``: ``DATA_DIR/db``, opened
+against ``HOME/genesis.json``, the network's genesis document), read through a
+``StoredChainView``. Whoever commits a block to ``store`` (consensus, block sync) then
+calls ``block_committed``.
 
 Run it as ``python -m node.daemon --home DIR`` (``DIR/node.toml``).
 """
@@ -30,13 +29,14 @@ from chain.transition import get_nonce
 from node.api import ApiContext, publish_block
 from node.api.app import admit_batch
 from node.api.models import PeerModel
-from node.chainview import LocalChainView
+from node.blockstore import StoreError
 from node.config import ConfigError, NodeConfig, load_config
-from node.localchain import LocalChain
+from node.genesis import GenesisDocument, GenesisError
 from node.mempool import Admission, Mempool
 from node.metrics import NodeMetrics
 from node.p2p import P2PNetwork, Role, serve_transaction_gossip
-from node.service import ApiService, P2PService, ServiceRunner
+from node.service import ApiService, P2PService, ServiceRunner, StoreService
+from node.storechain import StoredChainView, open_chain
 
 log = logging.getLogger("meterchain.node")
 
@@ -52,8 +52,7 @@ class NodeStatus:
         return self._node.config.role
 
     def validators(self) -> list[bytes]:
-        key = self._node.config.validator_key
-        return [] if key is None else [key]
+        return [v.public_key for v in self._node.validator_set.validators]
 
     def peers(self) -> list[PeerModel]:
         return [PeerModel.model_validate(p) for p in self._node.p2p.peer_summaries()]
@@ -66,8 +65,11 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.metrics = NodeMetrics()
-        self.chain = LocalChain.genesis(chain_id=config.chain_id)
-        self.view = LocalChainView(self.chain)
+        self.genesis = GenesisDocument.load(config.genesis_path)
+        self.validator_set = self.genesis.validator_set()  # of height 1; governance changes it later
+        self.store = open_chain(config, self.genesis)
+        self.view = StoredChainView(self.store, config.chain_id)
+        self.metrics.height.set(self.store.head().height)
         self.mempool = Mempool(config.chain_id, config.mempool_limits())
         self._peer_roles = config.peer_roles()
         self.p2p = P2PNetwork(config.p2p_config(), self.peer_role, self.metrics)
@@ -84,7 +86,8 @@ class Node:
         host, port = config.api_address()
         self.api_service = ApiService(self.api, host, port)
         # Started in this order, stopped in the reverse: peers before the public API.
-        self.runner = ServiceRunner([P2PService(self.p2p), self.api_service])
+        # The store is opened above and closed last, after everything that reads it.
+        self.runner = ServiceRunner([StoreService(self.store), P2PService(self.p2p), self.api_service])
 
     def peer_role(self, node_key: bytes) -> Role | None:
         return self._peer_roles.get(node_key)
@@ -156,7 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(config.file.node.log_format, config.file.node.log_level)
     log.info("node %s (%s) on chain %s starting", config.name, config.role, config.chain_id)
-    reason = asyncio.run(Node(config).run())
+    try:
+        node = Node(config)
+    except (GenesisError, StoreError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    log.info("chain %s at height %d (genesis %s)", config.chain_id, node.store.head().height,
+             node.store.genesis_header().hash.hex())
+    reason = asyncio.run(node.run())
     log.info("node %s stopped (%s)", config.name, reason)
     return 0
 

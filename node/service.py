@@ -21,6 +21,7 @@ from typing import Final, Protocol
 from aiohttp import web
 
 from node.api import ApiContext, make_app
+from node.blockstore import BlockStore
 from node.p2p import P2PNetwork
 
 log = logging.getLogger("meterchain.service")
@@ -120,6 +121,22 @@ class ApiService:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+
+
+class StoreService:
+    """The node's block store: opened before the node is assembled (everything reads it),
+    closed last."""
+
+    name = "store"
+
+    def __init__(self, store: BlockStore) -> None:
+        self.store = store
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        self.store.close()
 
 
 class P2PService:

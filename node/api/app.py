@@ -386,7 +386,8 @@ async def post_call(request: web.Request) -> web.Response:
         caller = parse_hex(body.caller, "caller", PUBLIC_KEY_SIZE) if body.caller else bytes(PUBLIC_KEY_SIZE)
     except BadInput as exc:
         raise ApiError(422, str(exc)) from None
-    outcome = ctx.view.call(body.contract, body.function, args, caller)
+    # In a worker thread: a heavy call must not stall the event loop (consensus runs there).
+    outcome = await asyncio.to_thread(ctx.view.call, body.contract, body.function, args, caller)
     return_hex = None
     if outcome.success:
         return_hex = codec.encode(outcome.return_value).hex()

@@ -23,11 +23,10 @@ from chain.signatures import keypair_from_seed
 from chain.transition import get_nonce
 from node.config import ConfigError, load_config, parse_config
 from node.daemon import Node
-from node.localchain import Actor
 from node.service import ServiceRunner
+from tests.node.certified_chain import CHAIN, CertifiedChain, genesis_document
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAIN = "meterchain-test"
 
 
 # --- the runner -------------------------------------------------------------------------------
@@ -114,6 +113,7 @@ def write_home(
     (home / "node_key").write_text(seed_of(name).hex() + "\n")
     (home / "validator_key").write_text(seed_of("validator:" + name).hex())
     (home / "api_key").write_text("operator-key-of-" + name)
+    genesis_document().save(home / "genesis.json")
     peer_tables = "".join(
         f'\n[[p2p.peers]]\nname = "{p}"\nurl = "ws://127.0.0.1:{port}/p2p"\nnode_key = "{node_key_of(p).hex()}"\n'
         for p, port in peers
@@ -197,7 +197,6 @@ def test_two_assembled_nodes_link_gossip_and_serve(tmp_path: Path) -> None:
     ports = {n: (free_port(), free_port()) for n in ("alice", "bob")}
     alice_home = write_home(tmp_path / "alice", "alice", *ports["alice"], [("bob", ports["bob"][1])])
     bob_home = write_home(tmp_path / "bob", "bob", *ports["bob"], [("alice", ports["alice"][1])])
-    user = Actor.named("user")
 
     async def scenario() -> None:
         alice, bob = Node(load_config(alice_home)), Node(load_config(bob_home))
@@ -205,7 +204,7 @@ def test_two_assembled_nodes_link_gossip_and_serve(tmp_path: Path) -> None:
         await bob.runner.start()
         try:
             await wait_for(lambda: len(alice.p2p.links) == 1 and len(bob.p2p.links) == 1)
-            tx = alice.chain.transaction(user, "registry", "utility", ["X"], 0)
+            tx = CertifiedChain(alice.store, genesis_document()).transaction("user", "registry", "utility", ["X"])
             async with aiohttp.ClientSession() as http:
                 url = f"http://127.0.0.1:{ports['alice'][0]}"
                 async with http.post(url + "/v1/transactions", json={"transactions": [tx.encode().hex()]}) as r:
@@ -215,7 +214,9 @@ def test_two_assembled_nodes_link_gossip_and_serve(tmp_path: Path) -> None:
                     status = await r.json()
                 assert status["peers"] == 1 and status["mempool"] == 1 and status["chain_id"] == CHAIN
                 # A block committed on bob (the consensus driver's job) rechecks bob's pool.
-                bob.chain.submit(bob.mempool.ready(lambda a: get_nonce(bob.chain.state, a), 10))
+                CertifiedChain(bob.store, genesis_document()).commit(
+                    tuple(bob.mempool.ready(lambda a: get_nonce(bob.store.state(), a), 10))
+                )
                 bob.block_committed(1)
                 assert len(bob.mempool) == 0
                 assert bob.metrics.registry.get_sample_value("meterchain_finalized_transactions_total") == 1.0

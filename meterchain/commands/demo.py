@@ -1,9 +1,7 @@
-"""`meterchain devnet`: the main job.
-
-Until the validator network exists, this runs the local demonstration
-(``meterchain.demo``): simulated meters emitting real DSMR P1 telegrams, billed by the
-contracts through ``apply_block``, with a summary at the end.
-"""
+"""`meterchain demo`: the local demonstration in one process (``meterchain.demo``):
+simulated meters emitting real DSMR P1 telegrams, billed by the contracts through
+``apply_block``, with a summary at the end. The network of separate node processes is
+`meterchain devnet up`."""
 
 from __future__ import annotations
 
@@ -17,7 +15,7 @@ def main(
     days: int = typer.Option(62, min=1, max=730, help="days to simulate, from 2025-01-01"),
 ) -> None:
     """Run the local demonstration and print its summary."""
-    typer.echo(f"meterchain devnet: {households} simulated meters, {days} days, every block through apply_block")
+    typer.echo(f"meterchain demo: {households} simulated meters, {days} days, every block through apply_block")
     summary = run_demo(households, days, say=lambda line: typer.echo(f"  {line}"))
     typer.echo("summary:")
     for line in summary.lines():
