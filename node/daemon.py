@@ -37,6 +37,7 @@ from node.metrics import NodeMetrics
 from node.p2p import P2PNetwork, Role, serve_transaction_gossip
 from node.service import ApiService, P2PService, ServiceRunner, StoreService
 from node.storechain import StoredChainView, open_chain
+from node.sync import BlockSync, SyncService, fixed_validators
 
 log = logging.getLogger("meterchain.node")
 
@@ -58,7 +59,7 @@ class NodeStatus:
         return [PeerModel.model_validate(p) for p in self._node.p2p.peer_summaries()]
 
     def syncing(self) -> bool:
-        return False
+        return self._node.sync.syncing
 
 
 class Node:
@@ -70,6 +71,12 @@ class Node:
         self.store = open_chain(config, self.genesis)
         self.view = StoredChainView(self.store, config.chain_id)
         self.metrics.height.set(self.store.head().height)
+        # Block sync from the peers' APIs: a regulator follows continuously; a validator's
+        # consensus engine calls ``self.sync.catch_up(height)`` when it falls behind.
+        self.sync = BlockSync(
+            self.store, config.chain_id, fixed_validators(self.validator_set), config.peer_apis(),
+            self.view.runtime, on_committed=self.block_committed,
+        )  # fmt: skip
         self.mempool = Mempool(config.chain_id, config.mempool_limits())
         self._peer_roles = config.peer_roles()
         self.p2p = P2PNetwork(config.p2p_config(), self.peer_role, self.metrics)
@@ -81,13 +88,17 @@ class Node:
             api_key=config.api_key,
             max_body_bytes=config.file.api.max_body_bytes,
             on_admitted=self.p2p.gossip_transactions,
+            genesis=self.genesis,
         )
         serve_transaction_gossip(self.p2p, self._admit)
         host, port = config.api_address()
         self.api_service = ApiService(self.api, host, port)
         # Started in this order, stopped in the reverse: peers before the public API.
         # The store is opened above and closed last, after everything that reads it.
-        self.runner = ServiceRunner([StoreService(self.store), P2PService(self.p2p), self.api_service])
+        self.sync_service = SyncService(self.sync, follow=config.role == "regulator")
+        self.runner = ServiceRunner(
+            [StoreService(self.store), P2PService(self.p2p), self.sync_service, self.api_service]
+        )
 
     def peer_role(self, node_key: bytes) -> Role | None:
         return self._peer_roles.get(node_key)

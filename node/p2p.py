@@ -170,6 +170,7 @@ class P2PNetwork:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
+        self._inbound: set[web.WebSocketResponse] = set()  # accepted sockets, linked or not yet
         self._tx_outbox: list[tuple[bytes, bytes, bytes | None]] = []  # (hash, raw, source key)
         self._tx_flush: asyncio.TimerHandle | None = None
         self.bound: tuple[str, int] | None = None
@@ -207,6 +208,11 @@ class P2PNetwork:
         for link in list(self._links.values()):
             with contextlib.suppress(Exception):
                 await link.ws.close(message=b"node stopping")
+        # Sockets accepted but not (or no longer) a link, e.g. mid-handshake or a duplicate:
+        # left open, they would hold the listener's cleanup until their own timeouts.
+        for ws in list(self._inbound):
+            with contextlib.suppress(Exception):
+                await ws.close(message=b"node stopping")
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
@@ -322,9 +328,14 @@ class P2PNetwork:
             finally:
                 await ws.close()
 
-    async def _accept(self, request: web.Request) -> web.WebSocketResponse:
+    async def _accept(self, request: web.Request) -> web.StreamResponse:
+        if self._stopping:
+            # A peer redialling while this node stops would hold the listener's cleanup
+            # until that new link timed out.
+            return web.Response(status=503, text="node stopping")
         ws = web.WebSocketResponse(max_msg_size=self.config.max_frame, heartbeat=15)
         await ws.prepare(request)
+        self._inbound.add(ws)
         try:
             await self._run_link(ws, "inbound", None)
         except HandshakeError as exc:
@@ -332,6 +343,7 @@ class P2PNetwork:
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             log.info("inbound link from %s lost: %s", request.remote, exc)
         finally:
+            self._inbound.discard(ws)
             await ws.close()
         return ws
 

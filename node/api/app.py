@@ -26,6 +26,7 @@ from chain.transition import get_nonce
 from chain.types import KIND_CALL, PUBLIC_KEY_SIZE, Block
 from node.api.events import EventFilter, EventHub
 from node.api.models import (
+    BlockBatchResponse,
     BlockResponse,
     BlockTransactionModel,
     CallRequest,
@@ -36,6 +37,7 @@ from node.api.models import (
     MempoolSummary,
     PeerModel,
     PeersResponse,
+    RawBlockModel,
     StateResponse,
     StatusResponse,
     SubmitTransactionsRequest,
@@ -46,6 +48,7 @@ from node.api.models import (
 from node.api.openapi import Param, Route, build_document
 from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_json
 from node.chainview import ChainView, FinalizedBlock
+from node.genesis import GenesisDocument
 from node.mempool import Admission, Mempool, Reason
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 
@@ -54,6 +57,8 @@ log = logging.getLogger("meterchain.api")
 API_VERSION: Final = "1"
 DEFAULT_MAX_BODY: Final = 16 * 1024 * 1024  # a full batch of the largest transactions, in hex
 API_KEY_HEADER: Final = "X-API-Key"
+MAX_BLOCK_BATCH: Final = 256  # blocks per GET /v1/blocks
+MAX_BLOCK_BATCH_BYTES: Final = 4 * 1024 * 1024  # canonical bytes per batch (at least one block)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -99,6 +104,7 @@ class ApiContext:
     # Called with (hash, canonical bytes) of the transactions the API admitted (for gossip).
     on_admitted: Callable[[list[tuple[bytes, bytes]]], None] | None = None
     events: EventHub = field(default_factory=EventHub)
+    genesis: GenesisDocument | None = None  # served at /v1/genesis when known
 
 
 CONTEXT: Final = web.AppKey("meterchain.api.context", ApiContext)
@@ -340,6 +346,38 @@ async def get_block(request: web.Request) -> web.Response:
     return _json(block_response(finalized))
 
 
+async def get_block_batch(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    query = request.query
+    if "from" not in query:
+        raise ApiError(400, "from: a block height expected, found no 'from' parameter")
+    start = _int_param(query["from"], "from")
+    count = _int_param(query.get("count", "64"), "count")
+    if start < 1 or not 1 <= count <= MAX_BLOCK_BATCH:
+        raise ApiError(400, f"from >= 1 and count from 1 to {MAX_BLOCK_BATCH} expected, found from {start}, count {count}")
+    head = ctx.view.head().height
+    blocks: list[RawBlockModel] = []
+    size = 0
+    for height in range(start, min(head, start + count - 1) + 1):
+        finalized = ctx.view.block(height)
+        if finalized is None:
+            break
+        raw = finalized.block.encode()
+        size += len(raw)
+        if blocks and size > MAX_BLOCK_BATCH_BYTES:
+            break
+        certificate = None if finalized.certificate is None else finalized.certificate.hex()
+        blocks.append(RawBlockModel(height=height, block=raw.hex(), certificate=certificate))
+    return _json(BlockBatchResponse(head=head, blocks=blocks))
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    genesis = request.app[CONTEXT].genesis
+    if genesis is None:
+        raise ApiError(404, "a genesis document expected, found none on this node (a local chain)")
+    return _json(genesis)
+
+
 async def get_state(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     try:
@@ -486,6 +524,17 @@ ROUTES: Final = (
         params=(Param("height", "path", {"type": "string", "pattern": "^([0-9]+|latest)$"}, "height or latest"),),
         errors=(400, 404),
     ),
+    Route(
+        "GET", "/v1/blocks", get_block_batch,
+        "Consecutive finalized blocks with their certificates as canonical bytes (block sync, audits)",
+        BlockBatchResponse,
+        params=(
+            Param("from", "query", {"type": "integer", "minimum": 1}, "the first height"),
+            Param("count", "query", {"type": "integer", "minimum": 1, "maximum": MAX_BLOCK_BATCH}, "at most this many (default 64)", False),
+        ),
+        errors=(400,),
+    ),
+    Route("GET", "/v1/genesis", get_genesis, "The network's genesis document", GenesisDocument, errors=(404,)),
     Route(
         "GET", "/v1/state/{key}", get_state, "A state key's value at a height, with its Merkle proof",
         StateResponse,

@@ -130,6 +130,19 @@ class BlockResponse(_Model):
     certificate: Hex | None = Field(description="canonical commit certificate; null on a local chain")
 
 
+class RawBlockModel(_Model):
+    height: int
+    block: Hex = Field(description="the block's canonical bytes (Block.encode)")
+    certificate: Hex | None = Field(description="the commit certificate that finalized it; null on a local chain")
+
+
+class BlockBatchResponse(_Model):
+    """Consecutive finalized blocks as canonical bytes, for block sync and audits."""
+
+    head: int = Field(description="the node's head height")
+    blocks: list[RawBlockModel] = Field(description="from the asked height on, at most count, fewer past the head")
+
+
 # --- state ------------------------------------------------------------------------------
 
 
