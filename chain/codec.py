@@ -179,6 +179,12 @@ def _pack(value: Value) -> bytes:
     return packed
 
 
+def pack_ready(value: Value) -> bytes:
+    """The msgpack bytes of a value ``encode`` would not change before packing (no maps, no
+    tuples, no subclasses, nothing out of range): its canonical encoding, without the walk."""
+    return _pack(value)
+
+
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically; raise ``DecodeError`` for a value with no encoding."""
     if type(value) is int and INT_MIN <= value <= INT_MAX:
@@ -244,14 +250,18 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Value:
         # float makes one of the two packings (floats as float64, as float32) longer or
         # shorter than the input. Two packs in C instead of ``encode``'s walk in Python: this
         # is the decode of every transaction.
-        try:
-            canonical = _packer.pack(value) == data and _single_float_packer.pack(value) == data
-        except OverflowError:  # a float64 beyond float32's range: a float, so not canonical
-            canonical = False
-        # Nesting: ``encode`` refuses more than MAX_DEPTH levels, so decode does too (the
-        # walk above is in C and does not count levels).
-        if canonical:
-            check_nesting(value, MAX_DEPTH, data)
+        canonical = _packer.pack(value) == data
+        # FAST PATH (chain/fast.py): no float header byte and few container headers prove
+        # the two checks below for the common value.
+        if canonical and not fast.surely_no_float_and_nesting_within(data, MAX_DEPTH):
+            try:
+                canonical = _single_float_packer.pack(value) == data
+            except OverflowError:  # a float64 beyond float32's range: a float, so not canonical
+                canonical = False
+            # Nesting: ``encode`` refuses more than MAX_DEPTH levels, so decode does too (the
+            # walk above is in C and does not count levels).
+            if canonical:
+                check_nesting(value, MAX_DEPTH, data)
     if not canonical:
         raise DecodeError(
             "canonical encoding expected (shortest integers, sorted unique map keys, "
@@ -269,6 +279,26 @@ def check_nesting(value: Value, max_depth: int = MAX_DEPTH, data: bytes | None =
         return
     if not _nesting_within(value, 0, max_depth):
         raise DecodeError(f"nesting of at most {max_depth} levels expected, found nesting deeper")
+
+
+def nesting_levels(value: Value, limit: int = MAX_DEPTH + 1) -> int:
+    """How many levels of arrays and maps ``value`` nests (a scalar 0, ``[1]`` 1, ``[[1]]``
+    2), as ``check_nesting`` counts them; the walk stops at ``limit`` levels."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        items = value
+    elif kind is dict:
+        items = value.values()
+    else:
+        return 0
+    if limit <= 1:
+        return 1
+    deepest = 0
+    for item in items:
+        deepest = max(deepest, nesting_levels(item, limit - 1))
+        if deepest == limit - 1:
+            break
+    return 1 + deepest
 
 
 def _nesting_within(value: Value, depth: int, max_depth: int) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from chain import codec, keys
+from chain import codec, fast, keys
 from chain.errors import (
     DecodeError,
     Expired,
@@ -79,6 +79,7 @@ MAX_TX_NESTING: Final = codec.MAX_DEPTH - 2  # levels of a transaction's value; 
 # --- the contract runtime, as the transition sees it -------------------------------------
 
 
+@fast.frozen_slots_init  # FAST PATH: one per contract call (chain/fast.py)
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """What a contract may know about the transaction and block it runs in (the VM's one
@@ -206,11 +207,12 @@ def validate_transaction(
     # arguments have a canonical encoding is known once it is encoded.
     try:
         encoded = tx.encode()
-        # A transaction sits two levels down in a block ([header, [tx, ...]]): its own
-        # nesting leaves room for them, so every block of valid transactions encodes.
-        codec.check_nesting(tx.fields(), MAX_TX_NESTING, encoded)
     except DecodeError as exc:
         raise InvalidTransaction(f"a transaction with a canonical encoding expected: {exc}") from exc
+    # A transaction sits two levels down in a block ([header, [tx, ...]]): its own nesting
+    # leaves room for them, so every block of valid transactions encodes.
+    if tx.nesting > MAX_TX_NESTING:
+        raise InvalidTransaction(f"nesting of at most {MAX_TX_NESTING} levels expected, found {tx.nesting}")
     size = len(encoded)
     if tx.chain_id != chain_id:
         raise WrongChain(f"chain id {chain_id!r} expected, found {tx.chain_id!r}")

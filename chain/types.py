@@ -136,6 +136,13 @@ class Transaction:
     def hash(self) -> Hash32:
         return hash_domain(Domain.TRANSACTION, self.encode())
 
+    @cached_property
+    def nesting(self) -> int:
+        """Levels of arrays and maps in the transaction, its own array included (at most
+        ``codec.MAX_DEPTH``: deeper has no encoding, and ``encode`` raises first)."""
+        self.encode()
+        return codec.nesting_levels(self.fields())
+
     @classmethod
     def from_value(cls, value: Any) -> Transaction:
         # FAST PATH: ``cls(*fields)`` without the generated __init__ (chain/fast.py).
@@ -145,13 +152,17 @@ class Transaction:
     @classmethod
     def decode(cls, data: bytes) -> Transaction:
         data = bytes(data)
-        tx = cls.from_value(codec.decode(data, max_size=MAX_TX_SIZE))
+        # FAST PATH: the common contract call in one unpack and one pack (chain/fast.py).
+        tx: Transaction | None = fast.decode_common_transaction(cls, data, MAX_TX_SIZE)
+        if tx is None:
+            tx = cls.from_value(codec.decode(data, max_size=MAX_TX_SIZE))
         # FAST PATH: the strict decode proved ``data`` is the canonical encoding of these
         # fields, i.e. exactly what ``_encoded`` would compute: keep it instead of encoding
         # again. Every decoded transaction is hashed (mempool, block, receipt), so hash it
         # here too: the same value, without cached_property's lock on first access.
-        tx.__dict__["_encoded"] = data
-        tx.__dict__["hash"] = hash_domain(Domain.TRANSACTION, data)
+        attributes = tx.__dict__
+        attributes["_encoded"] = data
+        attributes["hash"] = hash_domain(Domain.TRANSACTION, data)
         return tx
 
 
@@ -203,6 +214,7 @@ MAX_RECEIPT_EVENT_BYTES: Final = 1024 * 1024  # encoded event fields of one tran
 MAX_EVENT_NAME_LEN: Final = 256  # characters of an event's contract name and of its name
 
 
+@fast.frozen_slots_init  # FAST PATH: made by every emit (chain/fast.py)
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something a contract announced: a bill, a warning, a disconnect order...
@@ -244,6 +256,7 @@ STATUS_SUCCESS: Final = 1
 STATUS_FAILED: Final = 0
 
 
+@fast.frozen_slots_init  # FAST PATH: one per transaction (chain/fast.py)
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """The outcome of one transaction in a block."""

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chain import codec
+from chain import codec, fast
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_NAME, code_key
 from chain.merkle import StateError
@@ -71,6 +71,7 @@ PROGRAM_CACHE_SIZE: Final = 256
 CONTRACT_CALLER_PREFIX: Final = b"contract:"
 
 
+@fast.frozen_slots_init  # FAST PATH: one per execution (chain/fast.py)
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
     success: bool

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain import codec, fast
 from chain.errors import DecodeError
 from chain.hashing import Domain, hash_domain
-from chain.types import TX_KINDS, Transaction, check_payload_shape
+from chain.types import MAX_TX_SIZE, TX_KINDS, Transaction, check_payload_shape
 
 _SCALARS = st.one_of(st.integers(min_value=-(2**63), max_value=2**64 - 1), st.text(max_size=8), st.binary(max_size=8))
 _ARGS = st.lists(st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6), max_size=4)
@@ -137,3 +140,133 @@ def test_fast_construction_equals_the_constructor(fields: tuple[Any, ...]) -> No
     made = fast.new_checked_transaction(Transaction, list(fields))
     assert type(made) is Transaction and made == plain
     assert vars(made) == vars(plain)  # the same attributes, nothing else
+
+
+# --- decoding the common transaction ------------------------------------------------------
+
+
+def _plain_decode(data: bytes) -> Transaction | None:
+    """The definition: strict decode, then the record's checks (None: refused)."""
+    try:
+        return Transaction.from_value(codec.decode(data, max_size=MAX_TX_SIZE))
+    except DecodeError:
+        return None
+
+
+_EDITS = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3)
+
+
+_CALLS = st.tuples(
+    st.text(max_size=70), st.binary(min_size=32, max_size=32), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1),
+    st.integers(0, 2**64 - 1), st.just("call"),
+    st.tuples(st.text(max_size=70), st.text(max_size=70), _ARGS).map(list), st.binary(min_size=64, max_size=64),
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(_CALLS, _FIELDS),
+    st.one_of(st.just([]), _EDITS),
+    st.sampled_from(["as is", "float arg", "long int", "map arg", "trailing"]),
+)
+def test_fast_decode_equals_the_strict_decode(fields: tuple[Any, ...], edits: list[tuple[int, int]], twist: str) -> None:
+    try:
+        data = Transaction(*fields).encode()
+    except DecodeError:
+        return
+    value = msgpack.unpackb(data, raw=False)
+    if twist == "float arg" and type(value[6]) is list and type(value[6][2]) is list:
+        value[6][2].append(1.5)  # msgpack writes it; the strict decode refuses it
+    elif twist == "map arg" and type(value[6]) is list and type(value[6][2]) is list:
+        value[6][2].append({"b": 1, "a": 2})  # not in canonical key order
+    if twist != "long int":
+        data = msgpack.packb(value, use_bin_type=True)
+    if twist == "long int":
+        # The nonce as a uint64 whatever its size: a longer form than the shortest.
+        data = b"\x98" + b"".join(
+            b"\xcf" + v.to_bytes(8, "big") if i == 2 and type(v) is int and 0 <= v < 2**64
+            else msgpack.packb(v, use_bin_type=True)
+            for i, v in enumerate(value)
+        )  # fmt: skip
+    if twist == "trailing":
+        data += b"\x00"
+    mutated = bytearray(data)
+    for position, byte in edits:
+        if mutated:
+            mutated[position % len(mutated)] = byte
+    data = bytes(mutated)
+    made = fast.decode_common_transaction(Transaction, data, MAX_TX_SIZE)
+    plain = _plain_decode(data)
+    if made is not None:
+        assert plain is not None, "the fast path accepted what the strict decode refuses"
+        assert made == plain and made.nesting == Transaction(*plain.fields()).nesting
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(_SCALARS, st.booleans(), st.none()), max_size=4))
+def test_fast_decode_takes_every_call_with_scalar_arguments(args: list[Any]) -> None:
+    tx = Transaction("chain", bytes(32), 1, 2, 3, "call", ["counter", "add", args], bytes(64))
+    made = fast.decode_common_transaction(Transaction, tx.encode(), MAX_TX_SIZE)
+    assert made is not None and made == tx == Transaction.decode(tx.encode())
+    assert vars(made)["nesting"] == codec.nesting_levels(tx.fields()) == 3
+
+
+_NESTED = st.recursive(
+    st.one_of(_SCALARS, st.floats(allow_nan=False), st.none()),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NESTED, st.integers(1, 6))
+def test_no_float_and_nesting_test_never_passes_what_the_checks_refuse(value: Any, max_depth: int) -> None:
+    data = msgpack.packb(value, use_bin_type=True)
+    if fast.surely_no_float_and_nesting_within(data, max_depth):
+        decoded = msgpack.unpackb(data, raw=False)
+        assert codec.nesting_levels(decoded) <= max_depth
+        assert msgpack.packb(decoded, use_bin_type=True, use_single_float=True) == data  # no float
+
+
+@settings(max_examples=200, deadline=None)
+@given(_NESTED, st.integers(0, 8))
+def test_nesting_levels_agree_with_the_nesting_check(value: Any, max_depth: int) -> None:
+    try:
+        codec.check_nesting(value, max_depth)
+    except DecodeError:
+        assert codec.nesting_levels(value) > max_depth
+    else:
+        assert codec.nesting_levels(value) <= max_depth
+
+
+# --- records made without the generated __init__ ------------------------------------------
+
+_RECORD_VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.binary(max_size=5))
+
+
+@pytest.mark.parametrize("cls", sorted(fast.PLAIN_INITS, key=lambda c: c.__name__), ids=lambda c: c.__name__)
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_fast_init_equals_the_generated_one(cls: type, data: st.DataObject) -> None:
+    fields = dataclasses.fields(cls)
+    required = [f for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    given_count = data.draw(st.integers(len(required), len(fields)))
+    values = [data.draw(_RECORD_VALUES) for _ in range(given_count)]
+    made = cls(*values)
+    plain = object.__new__(cls)
+    fast.PLAIN_INITS[cls](plain, *values)
+    assert made == plain
+    for f in fields:
+        assert getattr(made, f.name) is getattr(plain, f.name) or getattr(made, f.name) == getattr(plain, f.name)
+    keywords = {f.name: v for f, v in zip(fields, values, strict=False)}
+    assert cls(**keywords) == plain and dataclasses.replace(made) == plain
+
+
+def test_fast_init_covers_the_core_path_records() -> None:
+    from chain.transition import CallContext
+    from chain.types import Event, Receipt
+    from vm.interpreter import ExecutionResult
+
+    assert {Receipt, Event, CallContext, ExecutionResult} <= set(fast.PLAIN_INITS)
+    assert ExecutionResult(True, 1, 2, ()).writes == {}  # a default factory, a new dict each time
+    assert ExecutionResult(True, 1, 2, ()).writes is not ExecutionResult(True, 1, 2, ()).writes
