@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from meterchain.commands import billing, contract, demo, init, node, read, sts
+from meterchain.commands import (
+    audit,
+    billing,
+    contract,
+    demo,
+    devnet,
+    init,
+    node,
+    read,
+    status,
+    sts,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="meterchain: metering and billing on a BFT chain")
 
@@ -18,7 +29,10 @@ app.command("read", help="Read real meter protocols into normalized readings")(r
 app.add_typer(sts.app, name="sts", help="STS (IEC 62055-41) tokens for keypad meters")
 app.command("demo", help="Run the local demonstration (one process, no network)")(demo.main)
 app.command("init", help="Write a network's node homes: keys, genesis, configs")(init.main)
+app.add_typer(devnet.app, name="devnet", help="A network of separate node processes on this machine")
 app.add_typer(node.app, name="node", help="Run a node of a network")
+app.command("status", help="A node's chain, head, role, peers and mempool")(status.main)
+app.command("audit", help="Verify every block and certificate from genesis through a node's API")(audit.main)
 
 
 def main() -> None:

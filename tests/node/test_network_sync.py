@@ -10,25 +10,9 @@ from pathlib import Path
 
 import aiohttp
 
-from node.config import load_config
-from node.genesis import GenesisDocument
-from node.storechain import open_chain
-from node.testnet import NodeHome, write_network
-from tests.node.certified_chain import CertifiedChain
+from node.testnet import write_network
+from tests.node.certified_chain import commit_blocks
 from tests.node.processes import NodeProcesses, node_ports, nodes  # noqa: F401 (fixture)
-
-
-def commit_blocks(validator: NodeHome, count: int) -> None:
-    """``count`` certified blocks, each with a transaction, into the stopped validator's store."""
-    genesis = GenesisDocument.load(validator.home / "genesis.json")
-    store = open_chain(load_config(validator.home), genesis)
-    seed = bytes.fromhex((validator.home / "validator_key").read_text().strip())
-    chain = CertifiedChain(store, genesis, seeds={validator.name: seed})
-    try:
-        for _ in range(count):
-            chain.commit((chain.transaction("alice", "registry", "utility", ["ELEC"]),))
-    finally:
-        store.close()
 
 
 def headers(api_url: str, top: int) -> list[tuple[str, str]]:

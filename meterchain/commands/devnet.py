@@ -1,0 +1,104 @@
+"""`meterchain devnet up` / `down`: a network of separate node processes on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import aiohttp
+import typer
+
+from meterchain.devnet import (
+    DEVNET_FILE,
+    DevnetError,
+    LiveView,
+    RunningNode,
+    node_homes,
+    read_devnet,
+    start_network,
+    stop_network,
+    wait_serving,
+)
+from meterchain.failure import fail
+from node.testnet import ports_from, write_network
+
+app = typer.Typer(no_args_is_help=True)
+
+DEFAULT_HOME = Path(".devnet")
+
+
+def _stop(directory: Path, nodes: list[RunningNode]) -> None:
+    stopped = stop_network(nodes)
+    (directory / DEVNET_FILE).unlink(missing_ok=True)
+    typer.echo(f"stopped {len(stopped)} nodes" + (f": {', '.join(stopped)}" if stopped else ""))
+
+
+async def _live(nodes: list[RunningNode], interval: float) -> None:
+    view = LiveView(nodes)
+    tty = sys.stdout.isatty()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while True:
+            line = await view.line(http)
+            if tty:
+                typer.echo("\r" + line.ljust(100), nl=False)
+            else:
+                typer.echo(line)
+            await asyncio.sleep(interval)
+
+
+@app.command("up")
+def up(
+    validators: int = typer.Option(4, min=1, max=32, help="validators (when DIR has no node homes yet)"),
+    regulators: int = typer.Option(1, min=0, max=8, help="regulators (when DIR has no node homes yet)"),
+    home: Path = typer.Option(DEFAULT_HOME, "--home", help="the network's directory (node homes, devnet.json)"),
+    base_port: int = typer.Option(27000, min=1024, max=65000, help="node i: API BASE+2i, p2p BASE+2i+1"),
+    detach: bool = typer.Option(False, "--detach", help="leave the nodes running and return"),
+    interval: float = typer.Option(1.0, min=0.1, help="seconds between live lines"),
+) -> None:
+    """Start the network in DIR (writing its node homes first if there are none); without
+    --detach, print a live line until Ctrl-C, then stop every node."""
+    if not node_homes(home):
+        count = validators + regulators
+        write_network(home, validators, regulators, ports_from(base_port, count))
+        typer.echo(f"wrote {count} node homes in {home}")
+    try:
+        nodes = start_network(home)
+    except DevnetError as exc:
+        fail(str(exc))
+    try:
+        asyncio.run(wait_serving(nodes))
+    except DevnetError as exc:
+        stop_network(nodes)
+        (home / DEVNET_FILE).unlink(missing_ok=True)
+        fail(str(exc))
+    typer.echo(f"devnet up: {len(nodes)} nodes ({home / DEVNET_FILE})")
+    for node in nodes:
+        typer.echo(f"  {node.name:<14} {node.role:<10} {node.api}  pid {node.pid}  log {node.home}/node.log")
+    if detach:
+        typer.echo(f"stop it with: meterchain devnet down --home {home}")
+        return
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    typer.echo("Ctrl-C stops every node")
+    try:
+        asyncio.run(_live(nodes, interval))
+    except KeyboardInterrupt:
+        typer.echo("")
+    finally:
+        _stop(home, nodes)
+
+
+@app.command("down")
+def down(home: Path = typer.Option(DEFAULT_HOME, "--home", help="the network's directory")) -> None:
+    """Stop the nodes DIR/devnet.json lists (SIGTERM, then SIGKILL after 15 s)."""
+    try:
+        nodes = read_devnet(home)
+    except DevnetError as exc:
+        fail(str(exc))
+    _stop(home, nodes)

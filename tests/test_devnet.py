@@ -1,0 +1,82 @@
+"""`meterchain devnet up/down`: separate node processes started from their homes, described
+in devnet.json, stopped by `down` (detached) or by Ctrl-C (attached, with its live line)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from meterchain.cli import app
+from meterchain.devnet import is_node_process
+from node.testnet import write_network
+from tests.node.processes import ROOT, node_ports
+
+
+def test_devnet_up_detached_writes_devnet_json_and_down_stops_every_node(tmp_path: Path) -> None:
+    write_network(tmp_path, 2, 1, node_ports(3))
+    runner = CliRunner()
+    pids: list[int] = []
+    try:
+        result = runner.invoke(app, ["devnet", "up", "--home", str(tmp_path), "--detach"])
+        assert result.exit_code == 0, result.output
+        described = json.loads((tmp_path / "devnet.json").read_text())["nodes"]
+        pids = [n["pid"] for n in described]
+        assert [(n["name"], n["role"]) for n in described] == [
+            ("validator-1", "validator"), ("validator-2", "validator"), ("regulator-1", "regulator"),
+        ]  # fmt: skip
+        assert all(is_node_process(n["pid"], n["home"]) for n in described)
+        assert all(set(n) == {"name", "role", "api", "home", "pid"} for n in described)
+        again = runner.invoke(app, ["devnet", "up", "--home", str(tmp_path), "--detach"])
+        assert again.exit_code == 1 and "no running devnet" in again.output
+        result = runner.invoke(app, ["devnet", "down", "--home", str(tmp_path)])
+        assert result.exit_code == 0 and "stopped 3 nodes" in result.output, result.output
+        assert not any(is_node_process(n["pid"], n["home"]) for n in described)
+        assert not (tmp_path / "devnet.json").exists()
+        assert "stopped (SIGTERM)" in (tmp_path / "validator-1" / "node.log").read_text()
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_devnet_up_attached_prints_live_lines_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    write_network(tmp_path, 2, 0, node_ports(2))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from meterchain.cli import main; main()", "devnet", "up", "--home", str(tmp_path), "--interval", "0.2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    described: list[dict[str, object]] = []
+    try:
+        assert process.stdout is not None
+        output = []
+        deadline = time.monotonic() + 60
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("height "):
+                break
+            assert time.monotonic() < deadline, "".join(output)
+        assert "finalized" in output[-1] and "nodes up 2/2" in output[-1], "".join(output)
+        described = json.loads((tmp_path / "devnet.json").read_text())["nodes"]
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, "".join(output) + rest
+        assert "stopped 2 nodes" in rest
+        assert not any(is_node_process(int(str(n["pid"])), str(n["home"])) for n in described)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for n in described:
+            try:
+                os.kill(int(str(n["pid"])), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
