@@ -53,6 +53,7 @@ from registry.organisation import (
 )
 from registry.roles import governance, grant_role, has_role, revoke_role, role_holders, roles_of
 from registry.subscriptions import (
+    accept_move_in,
     approve_subscription,
     move_in,
     reject_subscription,

@@ -16,6 +16,9 @@ from registry.records import BILLING, load_meter, load_subscription, load_utilit
 from registry.roles import holds, require_role
 
 MODES = ["postpaid", "prepaid"]
+# The event (subscription_<word>) and the activity counter of a subscription opened in
+# each status.
+OPENING_EVENTS = {"active": "opened", "pending": "requested", "offered": "offered"}
 HISTORY_WIDTH = 6
 
 
@@ -51,7 +54,10 @@ def archive_subscription(sub: dict) -> None:
     storage_delete(storage_key("c/", [bytes_hex(sub["consumer"]), sub["meter"]]))
 
 
-def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes, active: bool) -> dict:
+def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes, status: str,
+                      approved_by) -> dict:
+    # status: "active" (approved), "pending" (awaits the operator) or "offered" (a move-in
+    # awaiting the named consumer's acceptance: nobody is subscribed without signing).
     meter_id = m["id"]
     u = load_utility(m["utility"])
     n = storage_get(storage_key("sn/", [meter_id]), 0) + 1
@@ -65,9 +71,9 @@ def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes,
         "field": m["field"],
         "consumer": consumer,
         "mode": mode,
-        "status": "active" if active else "pending",
+        "status": status,
         "requested_at": now,
-        "opened_at": now if active else 0,
+        "opened_at": now if status == "active" else 0,
         "closed_at": 0,
         "final_index": None,
         "protected": False,
@@ -77,12 +83,14 @@ def open_subscription(m: dict, consumer: bytes, mode: str, identity_hash: bytes,
         "by": caller(),
         "at": now,
     }
+    if approved_by is not None:
+        sub["approved_by"] = approved_by
     # The terminated subscription it replaces stays counted as terminated (it is in the
     # history), so the old record is not counted out here.
     save_subscription(old=None, new=sub)
     storage_set(storage_key("c/", [bytes_hex(consumer), meter_id]), sub["id"])
-    event = "subscription_opened" if active else "subscription_requested"
-    bump_activity(sub, "opened" if active else "requested")
+    event = "subscription_" + OPENING_EVENTS[status]
+    bump_activity(sub, OPENING_EVENTS[status])
     emit(event, {"subscription": sub["id"], "meter": meter_id, "consumer": consumer,
                  "mode": mode, "identity_hash": identity_hash, "by": caller(), "at": now})
     return sub
@@ -106,6 +114,16 @@ def close_subscription(sub: dict, final_index, reason: str, kind: str) -> dict:
     return closed
 
 
+def require_identity(u: dict, identity_hash: bytes) -> None:
+    # The one identity rule of a new subscriber, whether they subscribe or accept a move-in:
+    # a hash of their off-chain record, 32 bytes, required where the utility requires it.
+    require(isinstance(identity_hash, bytes) and (len(identity_hash) == 0 or len(identity_hash) == 32),
+            f"identity hash: empty or 32 bytes expected, found {shape(identity_hash)}")
+    if u["identity_required"]:
+        require(len(identity_hash) == 32,
+                f"identity hash of 32 bytes expected (utility {u['id']} requires identity), found none")
+
+
 @public
 def subscribe(meter_id: str, mode: str, identity_hash: bytes) -> None:
     # Opened by the consumer's own wallet: no paperwork; personal data stays off chain and
@@ -115,18 +133,15 @@ def subscribe(meter_id: str, mode: str, identity_hash: bytes) -> None:
     m = load_meter(meter_id)
     require(m["status"] == "active", f"meter {meter_id} active expected, found {m['status']}")
     require(mode in MODES, f"mode postpaid or prepaid expected, found {shape(mode)}")
-    require(isinstance(identity_hash, bytes) and (len(identity_hash) == 0 or len(identity_hash) == 32),
-            f"identity hash: empty or 32 bytes expected, found {shape(identity_hash)}")
     u = load_utility(m["utility"])
-    if u["identity_required"]:
-        require(len(identity_hash) == 32,
-                f"identity hash of 32 bytes expected (utility {u['id']} requires identity), found none")
+    require_identity(u, identity_hash)
     current = storage_get(storage_key("s/", [meter_id]))
     if current is not None:
         status = current["status"]
         require(status == "terminated",
                 f"meter {meter_id} free expected, found a subscription {status}")
-    open_subscription(m, consumer, mode, identity_hash, u["approval"] == "auto")
+    open_subscription(m, consumer, mode, identity_hash, "active" if u["approval"] == "auto" else "pending",
+                      approved_by=None)
 
 
 @public
@@ -234,14 +249,22 @@ def require_consumer_or_staff(m: dict, sub: dict) -> bytes:
     return require_role(m["utility"], ["operator", "admin"])
 
 
+def is_staff(who: bytes, utility_id: str) -> bool:
+    return holds(who, utility_id, "operator") or holds(who, utility_id, "admin")
+
+
 @public
 def terminate_subscription(meter_id: str, final_index: int) -> None:
     # An active subscription ends with a final reading that billing turns into the final
-    # invoice; a pending one is simply withdrawn (nothing was ever billed).
+    # invoice; a pending one is simply withdrawn (nothing was ever billed), and an offered
+    # one (a move-in not yet accepted) is declined by its consumer or withdrawn by staff.
     m = load_meter(meter_id)
-    sub = load_subscription(meter_id, ["pending", "active"])
-    require_consumer_or_staff(m, sub)
-    if sub["status"] == "pending":
+    sub = load_subscription(meter_id, ["pending", "offered", "active"])
+    who = require_consumer_or_staff(m, sub)
+    if sub["status"] == "offered" and who == sub["consumer"]:
+        close_subscription(sub, final_index=None, reason="declined", kind="declined")
+        return
+    if sub["status"] != "active":
         close_subscription(sub, final_index=None, reason="withdrawn", kind="withdrawn")
         return
     require_int(final_index, "final index", 0, 10**m["digits"] - 1)
@@ -253,6 +276,11 @@ def terminate_subscription(meter_id: str, final_index: int) -> None:
 def move_in(meter_id: str, new_consumer: bytes, reading_index: int) -> None:
     # Premises change hands: the outgoing subscriber gets a final bill at the handover
     # reading, the incoming one a new subscription on the same meter; both stay in history.
+    # Nobody is subscribed without signing: the utility's staff may open the new
+    # subscription at once (their word is the approval, as in approve_subscription) where
+    # the utility needs no identity hash; otherwise, and always when the outgoing consumer
+    # hands over, it is only offered, and the incoming consumer accepts it with their own
+    # transaction (accept_move_in) under the rules of subscribe.
     m = load_meter(meter_id)
     sub = load_subscription(meter_id, ["active"])
     who = require_consumer_or_staff(m, sub)
@@ -263,13 +291,43 @@ def move_in(meter_id: str, new_consumer: bytes, reading_index: int) -> None:
     call(BILLING, "close_account", [meter_id, reading_index])
     close_subscription(sub, reading_index, "moved out", "moved_out")
     u = load_utility(m["utility"])
-    # The operator's word is an approval; an outgoing consumer's handover still needs one
-    # where the utility approves subscriptions by hand.
-    active = u["approval"] == "auto" or holds(who, m["utility"], "operator") or holds(who, m["utility"], "admin")
-    new = open_subscription(m, new_consumer, sub["mode"], b"", active)
+    staff = is_staff(who, m["utility"])
+    status = "active" if staff and not u["identity_required"] else "offered"
+    new = open_subscription(m, new_consumer, sub["mode"], b"", status, approved_by=who if staff else None)
     emit("premises_moved", {"meter": meter_id, "from": sub["consumer"], "to": new_consumer,
                             "reading_index": reading_index, "old_subscription": sub["id"],
-                            "new_subscription": new["id"], "by": who, "at": block_time()})
+                            "new_subscription": new["id"], "status": status, "by": who,
+                            "at": block_time()})
+
+
+@public
+def accept_move_in(meter_id: str, identity_hash: bytes) -> None:
+    # The incoming consumer signs for the subscription a move-in offered them, with the
+    # identity hash subscribe would ask of them. It opens at once when staff made the offer
+    # or the utility approves automatically; else it waits for an operator, like any request.
+    m = load_meter(meter_id)
+    sub = load_subscription(meter_id, ["offered"])
+    who = caller()
+    require(who == sub["consumer"],
+            f"the consumer offered meter {meter_id} expected, found account {bytes_hex(who)}")
+    require(m["status"] == "active", f"meter {meter_id} active expected, found {m['status']}")
+    u = load_utility(m["utility"])
+    require_identity(u, identity_hash)
+    approved = sub.get("approved_by", None) is not None or u["approval"] == "auto"
+    new = copy(sub)
+    now = block_time()
+    new["status"] = "active" if approved else "pending"
+    new["identity_hash"] = identity_hash
+    new["accepted_at"] = now
+    if approved:
+        new["opened_at"] = now
+    new["by"] = who
+    new["at"] = now
+    save_subscription(sub, new)
+    bump_activity(new, "opened" if approved else "requested")
+    emit("move_in_accepted", {"subscription": sub["id"], "meter": meter_id, "consumer": who,
+                              "mode": sub["mode"], "status": new["status"],
+                              "identity_hash": identity_hash, "by": who, "at": now})
 
 
 @view

@@ -272,9 +272,14 @@ def test_move_in_bills_the_old_subscriber_and_starts_the_new_one(w: Any) -> None
     r = w.ok(w.alice, "registry", "move_in", ["MTR-A", erin.public_key, 4_000], at=T1 + 3 * DAY)
     [closed] = w.chain.events(r, "account_closed")
     assert w.view("billing", "invoice", [closed["invoice"]])["consumer"] == w.alice.public_key
-    sub = w.view("registry", "subscription", ["MTR-A"])
-    if sub["status"] == "pending":
-        w.ok(w.operator, "registry", "approve_subscription", ["MTR-A"])
+    # alice only offers the flat: erin signs to accept, and the operator approves (the
+    # utility approves subscriptions by hand) in the same block.
+    assert w.view("registry", "subscription", ["MTR-A"])["status"] == "offered"
+    receipts = w.chain.block([
+        (erin, "registry", "accept_move_in", ["MTR-A", b""]),
+        (w.operator, "registry", "approve_subscription", ["MTR-A"]),
+    ], at=T1 + 3 * DAY + 60)
+    assert all(x.ok for x in receipts), [x.error for x in receipts]
     assert read(w, erin, "MTR-A", T1 + 5 * DAY, 6_000).ok
     inv = w.chain.return_value(w.ok(w.operator, "billing", "close_period", ["MTR-A"]))
     assert inv["consumer"] == erin.public_key and inv["consumption"] == 2_000

@@ -226,12 +226,14 @@ def test_move_in_keeps_history(world):
     world.ok(carol, "billing", "submit_reading", ["MTR-A", "1.8.0", t + 7200, 1_100, "consumer", b"", b""], at=t + 7200)
 
 
-def test_outgoing_consumer_hands_over_pending_approval(world):
+def test_outgoing_consumer_hands_over_an_offer_carol_accepts_then_the_operator_approves(world):
     world.flat_tariff("MTR-A")
     carol = world.chain.actor("carol")
     world.ok(world.alice, "registry", "move_in", ["MTR-A", carol.public_key, 0])
     sub = world.view("registry", "subscription", ["MTR-A"])
-    assert sub["consumer"] == carol.public_key and sub["status"] == "pending"
+    assert sub["consumer"] == carol.public_key and sub["status"] == "offered"
+    world.ok(carol, "registry", "accept_move_in", ["MTR-A", b""])
+    assert world.view("registry", "subscription", ["MTR-A"])["status"] == "pending"
     world.ok(world.operator, "registry", "approve_subscription", ["MTR-A"])
 
 
