@@ -27,7 +27,7 @@ from typing import Final, Protocol
 
 import serial
 
-from meter_adapters.errors import TruncatedFrame
+from meter_adapters.errors import AdapterError, TruncatedFrame
 from meter_adapters.iec62056_21 import ETX, STX, find_identification
 
 ACK: Final = b"\x06"
@@ -35,6 +35,9 @@ IEC_REQUEST: Final = b"/?!\r\n"
 # Baud-rate characters of mode C identification (IEC 62056-21, 6.3.14).
 MODE_C_BAUD: Final = {"0": 300, "1": 600, "2": 1200, "3": 2400, "4": 4800, "5": 9600, "6": 19200}
 MAX_FRAME: Final = 64 * 1024
+# A capture file holds frames of at most MAX_FRAME bytes each, read whole into memory: a few
+# hundred of them is a long capture, gigabytes are a wrong file.
+MAX_CAPTURE_FILE: Final = 16 * 1024 * 1024
 
 _DSMR_END = re.compile(rb"![0-9A-Fa-f]{0,4}\r?\n")
 _HEX_TEXT = re.compile(rb"^[0-9A-Fa-f\s_|:]+$")
@@ -91,6 +94,9 @@ def decode_hex_text(data: bytes) -> bytes:
 
 def read_input_file(path: str | Path, fmt: str) -> bytes:
     """The bytes of a capture file; hex text is decoded for the binary formats."""
+    size = Path(path).stat().st_size
+    if size > MAX_CAPTURE_FILE:
+        raise AdapterError(f"a capture file of at most {MAX_CAPTURE_FILE} bytes expected, found {size}")
     data = Path(path).read_bytes()
     return decode_hex_text(data) if fmt in BINARY_FORMATS else data
 

@@ -12,6 +12,14 @@ from typing import NoReturn
 import typer
 
 
+def one_line(message: str) -> str:
+    """``message`` with its line breaks and other control characters escaped: a message may
+    quote the input (a meter id, a contract's error text) and must stay one line."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)

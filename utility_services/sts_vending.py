@@ -97,6 +97,10 @@ class MemoryTidStore:
         return f"MemoryTidStore(meters={len(self._issued)})"
 
 
+def _is_tid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= TID_MAX
+
+
 class JsonFileTidStore:
     """Issued TIDs in a JSON file, rewritten atomically (temp file, fsync, os.replace).
 
@@ -122,12 +126,20 @@ class JsonFileTidStore:
 
     def _load(self) -> dict[str, list[int]]:
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return {}
-        except json.JSONDecodeError as error:
+        try:
+            raw = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as error:
             raise InvalidStsInput(
-                f"expected a JSON TID store in {self.path}, found unparseable text ({error})"
+                f"expected a UTF-8 JSON TID store in {self.path}, found byte"
+                f" 0x{data[error.start]:02x} at offset {error.start}"
+            ) from None
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, 4,300-digit numbers
+            raise InvalidStsInput(
+                f"expected a JSON TID store in {self.path}, found unparseable text"
+                f" ({error if isinstance(error, ValueError) else 'nested too deep'})"
             ) from None
         if not isinstance(raw, dict) or raw.get("version") != self.VERSION:
             raise InvalidStsInput(
@@ -135,7 +147,14 @@ class JsonFileTidStore:
                 f" {raw.get('version') if isinstance(raw, dict) else type(raw).__name__}"
             )
         issued = raw.get("issued", {})
-        return {key: [int(t) for t in tids] for key, tids in issued.items()}
+        if not isinstance(issued, dict) or not all(
+            isinstance(tids, list) and all(_is_tid(t) for t in tids) for tids in issued.values()
+        ):
+            raise InvalidStsInput(
+                f"expected 'issued' in {self.path} to map each meter to a list of TIDs"
+                f" (integers 0..{TID_MAX}), found something else"
+            )
+        return issued
 
     def _save(self, issued: dict[str, list[int]]) -> None:
         text = json.dumps({"version": self.VERSION, "issued": issued}, sort_keys=True)

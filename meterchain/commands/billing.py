@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 import time as wallclock
 from dataclasses import dataclass, field
@@ -32,6 +33,22 @@ METERS_PER_BILLING_TX = 50
 SIM_GAS = 5_000_000
 
 PERIODS = ("monthly", "quarterly", "yearly", "weekly", "daily", "none")
+# Every period end is a block with a billing run for each meter, and gives each meter at most
+# one invoice; the billing contract's `invoices` view lists at most 1,000 invoices of a meter,
+# so at most 999 periods (and the final, partial one) are billed and reported in full. More is
+# refused: two readings millennia apart are a mistake, not a what-if (they would also run for
+# hours, each period rewriting the meter's growing invoice list). 999 periods are 2.7 years of
+# daily bills, 19 of weekly ones, 83 of monthly ones.
+MAX_PERIODS = 999
+
+# Times the chain can carry (a block's time is unsigned) and Python's calendar can print; the
+# first day is kept free for the genesis and setup blocks that precede the first reading.
+MIN_TIME = 86_400  # 1970-01-02T00:00:00Z
+MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+# Integers the chain's codec carries (chain.codec), and a reading's index as the registry keeps it.
+INT_RANGE = (-(2**63), 2**64 - 1)
+MAX_INDEX = 2**63 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 DEFAULT_METER = {"digits": 9, "multiplier": 1, "max_rate": 1_000_000, "mode": "postpaid"}
 METER_KEYS = ("tariff", "digits", "multiplier", "max_rate", "mode", "segment")
@@ -77,27 +94,74 @@ class SimulationResult:
 # --- parsing -----------------------------------------------------------------------------
 
 
-def parse_time(value: Any, what: str) -> int:
-    """Unix seconds from an int or an ISO 8601 text (no offset means UTC)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if not isinstance(value, str):
-        raise SimulationError(f"{what}: an ISO 8601 time or unix seconds expected, found {value!r}")
-    if value.strip().isdigit():
-        return int(value.strip())
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for an error message of one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _utc(timestamp: int, form: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    """``timestamp`` as a UTC date, or as the number where the calendar ends (an invoice's
+    due date may fall after 9999)."""
     try:
-        dt = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise SimulationError(f"{what}: an ISO 8601 time expected, found {value!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp())
+        return datetime.fromtimestamp(timestamp, UTC).strftime(form)
+    except (ValueError, OverflowError, OSError):
+        return str(timestamp)
+
+
+def parse_time(value: Any, what: str) -> int:
+    """Unix seconds from an int or an ISO 8601 text (no offset means UTC), from 1970-01-02 to
+    9999-12-31."""
+    if isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
+        value = int(value.strip()) if len(value.strip()) <= 20 else MAX_TIME + 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise SimulationError(
+                f"{what}: an ISO 8601 time of the years 1970 to 9999 expected, found {_shown(value)}"
+            ) from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        seconds = int(dt.timestamp())
+    else:
+        raise SimulationError(f"{what}: an ISO 8601 time or unix seconds expected, found {_shown(value)}")
+    if not MIN_TIME <= seconds <= MAX_TIME:
+        raise SimulationError(
+            f"{what}: a time from {_utc(MIN_TIME)} to {_utc(MAX_TIME)} expected, found {_shown(value)}"
+        )
+    return seconds
+
+
+def check_chain_value(value: Any, what: str) -> None:
+    """Refuse, naming where, a value the chain cannot carry: a float (money and energy are
+    integers), an integer beyond 64 bits, a map key that is not text."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, float):
+        raise SimulationError(f"{what}: an integer expected (money and energy are whole minor units), found {value!r}")
+    if isinstance(value, int):
+        if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise SimulationError(f"{what}: an integer of at most 64 bits expected, found {_shown(value)}")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            check_chain_value(item, f"{what}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_chain_value(item, f"{what}.{key}")
+        return
+    raise SimulationError(f"{what}: a JSON value expected, found {type(value).__name__}")
 
 
 def _int_field(obj: dict[str, Any], key: str, what: str) -> int:
     value = obj[key]
     if not isinstance(value, int) or isinstance(value, bool):
-        raise SimulationError(f"{what}.{key}: an integer expected, found {value!r}")
+        raise SimulationError(f"{what}.{key}: an integer expected, found {_shown(value)}")
+    check_chain_value(value, f"{what}.{key}")
     return value
 
 
@@ -109,18 +173,28 @@ def parse_tariff_doc(doc: Any) -> TariffDoc:
     if unknown:
         raise SimulationError(f"tariff file: keys among {sorted(known)} expected, found {unknown}")
     utility = dict(UTILITY_DEFAULTS)
-    for key, value in (doc.get("utility") or {}).items():
-        if key not in UTILITY_DEFAULTS or not isinstance(value, str):
-            raise SimulationError(f"utility.{key}: one of {sorted(UTILITY_DEFAULTS)} with a text value expected")
+    given_utility = doc.get("utility", {})
+    if not isinstance(given_utility, dict):
+        raise SimulationError(
+            f"utility: an object with keys among {sorted(UTILITY_DEFAULTS)} expected, found {_shown(given_utility)}"
+        )
+    for key, value in given_utility.items():
+        if key not in UTILITY_DEFAULTS:
+            raise SimulationError(f"utility: keys among {sorted(UTILITY_DEFAULTS)} expected, found {_shown(key)}")
+        if not isinstance(value, str):
+            raise SimulationError(f"utility.{key}: a text value expected, found {_shown(value)}")
         utility[key] = value
-    billing = doc.get("billing") or {}
+    billing = doc.get("billing", {})
     if not isinstance(billing, dict):
-        raise SimulationError("billing: an object of integer settings expected")
+        raise SimulationError(f"billing: an object of integer settings expected, found {_shown(billing)}")
     for key in billing:
         _int_field(billing, key, "billing")
     raw_tariffs: Any
     if "versions" in doc:  # the one-tariff shorthand
-        raw_tariffs = {doc.get("tariff_id", "default"): doc["versions"]}
+        tariff_id = doc.get("tariff_id", "default")
+        if not isinstance(tariff_id, str):
+            raise SimulationError(f"tariff_id: a text expected, found {_shown(tariff_id)}")
+        raw_tariffs = {tariff_id: doc["versions"]}
     else:
         raw_tariffs = doc.get("tariffs")
     if not isinstance(raw_tariffs, dict) or not raw_tariffs:
@@ -134,82 +208,110 @@ def parse_tariff_doc(doc: Any) -> TariffDoc:
             if not isinstance(version, dict) or "effective_from" not in version:
                 raise SimulationError(f"tariff {tariff_id} version {i}: an object with effective_from expected")
             spec = {k: v for k, v in version.items() if k not in ("effective_from", "note")}
+            check_chain_value(spec, f"tariff {tariff_id} version {i}")
             parsed.append((parse_time(version["effective_from"], f"tariff {tariff_id} version {i}.effective_from"), spec))
         parsed.sort(key=lambda p: p[0])
         tariffs[tariff_id] = parsed
     default = doc.get("default_tariff", next(iter(tariffs)))
-    if default not in tariffs:
-        raise SimulationError(f"default_tariff: one of {sorted(tariffs)} expected, found {default!r}")
-    meters = doc.get("meters") or {}
+    if not isinstance(default, str) or default not in tariffs:
+        raise SimulationError(f"default_tariff: one of {sorted(tariffs)} expected, found {_shown(default)}")
+    meters = doc.get("meters", {})
     if not isinstance(meters, dict):
-        raise SimulationError("meters: an object {meter id: settings} expected")
+        raise SimulationError(f"meters: an object {{meter id: settings}} expected, found {_shown(meters)}")
     for meter_id, settings in meters.items():
         if not isinstance(settings, dict) or set(settings) - set(METER_KEYS):
-            raise SimulationError(f"meters.{meter_id}: settings among {list(METER_KEYS)} expected, found {settings!r}")
-        if "tariff" in settings and settings["tariff"] not in tariffs:
-            raise SimulationError(f"meters.{meter_id}.tariff: one of {sorted(tariffs)} expected, found {settings['tariff']!r}")
+            raise SimulationError(
+                f"meters.{meter_id}: settings among {list(METER_KEYS)} expected, found {_shown(settings)}"
+            )
+        tariff = settings.get("tariff", default)
+        if not isinstance(tariff, str) or tariff not in tariffs:
+            raise SimulationError(f"meters.{meter_id}.tariff: one of {sorted(tariffs)} expected, found {_shown(tariff)}")
+        check_chain_value(settings, f"meters.{meter_id}")
     return TariffDoc(utility, billing, tariffs, default, meters)
 
 
-def load_tariff_file(path: Path) -> TariffDoc:
+def _read_text(path: Path, what: str) -> str:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
-        raise SimulationError(f"a readable tariff file expected, found {path}: {exc.strerror}") from None
+        raise SimulationError(f"a readable {what} expected, found {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SimulationError(
+            f"{what} {path}: UTF-8 text expected, found byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        ) from None
+
+
+def load_tariff_file(path: Path) -> TariffDoc:
+    text = _read_text(path, "tariff file")
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SimulationError(f"tariff file {path}: valid JSON expected, found an error at line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise SimulationError(f"tariff file {path}: JSON numbers of at most 4300 digits expected, found {exc}") from None
+    except RecursionError:
+        raise SimulationError(f"tariff file {path}: JSON nested at most a few hundred levels expected, found deeper") from None
     return parse_tariff_doc(doc)
 
 
 def parse_readings(lines: list[str]) -> list[Reading]:
     rows = csv.reader(lines)
-    header = next(rows, None)
-    if header is None or [h.strip() for h in header] != ["meter", "timestamp", "index"]:
-        raise SimulationError(f"readings CSV header 'meter,timestamp,index' expected, found {header!r}")
-    out = []
-    for number, row in enumerate(rows, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != 3:
-            raise SimulationError(f"readings line {number}: 3 fields expected, found {len(row)}")
-        meter, stamp, index = (cell.strip() for cell in row)
-        if not meter:
-            raise SimulationError(f"readings line {number}: a meter id expected, found an empty field")
-        try:
-            value = int(index)
-        except ValueError:
-            raise SimulationError(f"readings line {number}: an integer index expected, found {index!r}") from None
-        if value < 0:
-            raise SimulationError(f"readings line {number}: a non-negative index expected, found {value}")
-        out.append(Reading(meter, parse_time(stamp, f"readings line {number} timestamp"), value, number))
+    try:
+        header = next(rows, None)
+        if header is None or [h.strip() for h in header] != ["meter", "timestamp", "index"]:
+            raise SimulationError(f"readings CSV header 'meter,timestamp,index' expected, found {_shown(header)}")
+        out = [_reading(row, rows.line_num) for row in rows if row and any(cell.strip() for cell in row)]
+    except csv.Error as exc:  # a field over csv's size limit
+        raise SimulationError(f"readings line {rows.line_num}: well-formed CSV expected, found: {exc}") from None
     if not out:
         raise SimulationError("readings CSV: at least one reading expected, found none")
     return out
 
 
+def _reading(row: list[str], number: int) -> Reading:
+    if len(row) != 3:
+        raise SimulationError(f"readings line {number}: 3 fields expected, found {len(row)}")
+    meter, stamp, index = (cell.strip() for cell in row)
+    if not meter:
+        raise SimulationError(f"readings line {number}: a meter id expected, found an empty field")
+    if not _ASCII_DIGITS.fullmatch(index) or len(index) > 19 or int(index) > MAX_INDEX:
+        raise SimulationError(
+            f"readings line {number}: an index from 0 to {MAX_INDEX} in decimal digits expected, found {_shown(index)}"
+        )
+    return Reading(meter, parse_time(stamp, f"readings line {number} timestamp"), int(index), number)
+
+
 def load_readings_file(path: Path) -> list[Reading]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SimulationError(f"a readable readings file expected, found {path}: {exc.strerror}") from None
-    return parse_readings(text.splitlines())
+    return parse_readings(_read_text(path, "readings file").splitlines(keepends=True))
 
 
 # --- billing period boundaries --------------------------------------------------------------
 
 
-def period_boundaries(period: str, start: int, end: int) -> list[int]:
-    """Period ends (UTC) strictly after ``start`` and at most ``end``."""
+def period_boundaries(period: str, start: int, end: int, limit: int = MAX_PERIODS) -> list[int]:
+    """Period ends (UTC) strictly after ``start`` and at most ``end``; more than ``limit`` of
+    them is refused (before they are all listed, so the refusal is immediate)."""
+    out: list[int] = []
+
+    def add(t: int) -> None:
+        if len(out) == limit:
+            raise SimulationError(
+                f"at most {limit} {period} periods between the first and the last reading expected, found more "
+                f"({_utc(start)} to {_utc(end)}): choose a longer --period or split the readings"
+            )
+        out.append(t)
+
     if period == "none":
-        return []
-    out = []
+        return out
     if period in ("daily", "weekly"):
         step = 86400 if period == "daily" else 7 * 86400
         # Weeks start on Monday (1970-01-01 was a Thursday: +3 days).
         offset = 0 if period == "daily" else 4 * 86400
         t = ((start - offset) // step + 1) * step + offset
         while t <= end:
-            out.append(t)
+            add(t)
             t += step
         return out
     months = {"monthly": 1, "quarterly": 3, "yearly": 12}[period]
@@ -218,11 +320,13 @@ def period_boundaries(period: str, start: int, end: int) -> list[int]:
     month0 = ((month - 1) // months) * months  # align quarters and years to the calendar
     while True:
         month0 += months
+        if year + month0 // 12 > datetime.max.year:  # after every time parse_time accepts
+            return out
         t = int(datetime(year + month0 // 12, month0 % 12 + 1, 1, tzinfo=UTC).timestamp())
         if t > end:
             return out
         if t > start:
-            out.append(t)
+            add(t)
 
 
 # --- the simulation -------------------------------------------------------------------------
@@ -247,8 +351,10 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
     last_time = readings[-1].timestamp
     earliest_tariff = min(v[0][0] for v in doc.tariffs.values())
     genesis_time = min(first_time, earliest_tariff) - 100
+    boundaries = period_boundaries(period, first_time, last_time)
 
-    from node.localchain import LocalChain  # the VM loads only when a simulation runs
+    from chain.errors import ChainError  # the VM loads only when a simulation runs
+    from node.localchain import LocalChain, ViewError
 
     chain = LocalChain.genesis(time=genesis_time)
     uid = doc.utility["id"]
@@ -257,7 +363,10 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
     field_id = f"{uid}/SIM/F1"
 
     def block(calls: list[tuple[Any, str, str, list[Any]]], at: int, what: str) -> Any:
-        receipts = chain.block(calls, at=at, gas_limit=SIM_GAS)
+        try:
+            receipts = chain.block(calls, at=at, gas_limit=SIM_GAS)
+        except ChainError as exc:  # a transaction the chain cannot carry (too large, say)
+            raise SimulationError(f"{what}: a block the chain accepts expected, found: {exc}") from None
         result.blocks += 1
         result.transactions += len(calls)
         _check(receipts, what)
@@ -283,7 +392,6 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
     per_time: dict[int, list[Reading]] = {}
     for r in readings:
         per_time.setdefault(r.timestamp, []).append(r)
-    boundaries = period_boundaries(period, first_time, last_time)
     times = sorted(set(per_time) | set(boundaries))
     meter_ids = sorted(first_seen)
     billed_since: dict[str, bool] = {}
@@ -315,7 +423,10 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
             _collect(chain, receipt, result)
     result.readings = len(readings)
     for meter in meter_ids:
-        result.invoices.extend(chain.view("billing", "invoices", [meter]))
+        try:
+            result.invoices.extend(chain.view("billing", "invoices", [meter]))
+        except ViewError as exc:
+            raise SimulationError(f"the invoices of meter {_shown(meter)} expected, found: {exc}") from None
     result.invoices.sort(key=lambda inv: (inv["period_end"], inv["id"]))
     result.seconds = wallclock.perf_counter() - started
     result.chain = chain
@@ -407,8 +518,8 @@ def simulate_command(
         sys.stdout.write("\n")
         return
     for inv in result.invoices:
-        start = datetime.fromtimestamp(inv["period_start"], UTC).strftime("%Y-%m-%d %H:%M")
-        end = datetime.fromtimestamp(inv["period_end"], UTC).strftime("%Y-%m-%d %H:%M")
+        start = _utc(inv["period_start"], "%Y-%m-%d %H:%M")
+        end = _utc(inv["period_end"], "%Y-%m-%d %H:%M")
         flag = " (estimated)" if inv["estimated"] else ""
         typer.echo(f"{inv['id']:<24} {start} -> {end} {inv['consumption']:>12} units "
                    f"{_fmt_money(inv['total']):>12}{flag}")

@@ -54,8 +54,6 @@ def _compile(file: Path) -> CompiledContract:
         fail(f"{file}: {exc}")
 
 
-
-
 @app.command("compile")
 def compile_command(
     file: Path = typer.Argument(..., help="contract source file"),
@@ -65,7 +63,10 @@ def compile_command(
     """Compile FILE; print code hash, source hash, size and entry points."""
     compiled = _compile(file)
     if out is not None:
-        out.write_bytes(compiled.code)
+        try:
+            out.write_bytes(compiled.code)
+        except OSError as exc:
+            fail(f"--out: a writable file expected, found {out}: {exc.strerror}")
     info = {
         "name": file.stem,
         "code_hash": compiled.code_hash.hex(),

@@ -21,9 +21,6 @@ from meterchain.failure import fail
 FORMATS: Final = ("dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc")
 
 
-
-
-
 def _parser(
     fmt: str,
     key: bytes | None,

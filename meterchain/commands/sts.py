@@ -89,11 +89,14 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def _guard(step: Callable[[], T]) -> T:
-    """Run one parsing/issuing step; turn its StsError into a clear message and exit status."""
+    """Run one parsing/issuing step; turn its StsError, or a TID store it cannot read or
+    write, into a clear message and exit status."""
     try:
         return step()
     except StsError as error:
         _fail(str(error))
+    except OSError as error:
+        _fail(f"expected a TID store file that can be read and written, found {error.filename}: {error.strerror}")
 
 
 def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:

@@ -198,3 +198,15 @@ def test_invalid_dlms_unbounded_scaler_is_one_error_line(tmp_path: Path) -> None
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: dlms input rejected: scaler_unit (integer8 scaler")
     assert "found Structure(items=(1099511627776" in result.stderr
+
+
+def test_invalid_capture_file_larger_than_any_capture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Refused from its size before it is read whole (issue 9, item 12: bounded memory).
+    from meter_adapters import serial_io
+    from tests.cli.refusal import assert_refused
+
+    monkeypatch.setattr(serial_io, "MAX_CAPTURE_FILE", 1024)
+    big = tmp_path / "big.p1"
+    big.write_bytes((DSMR_FIXTURES / "v5.p1").read_bytes() * 2)
+    assert big.stat().st_size > 1024
+    assert_refused(run("dsmr", "--file", str(big)), "a capture file of at most 1024 bytes expected, found")

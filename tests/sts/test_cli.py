@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from meterchain.commands.sts import app
+from tests.cli.refusal import assert_refused
 
 runner = CliRunner()
 METER = [
@@ -144,6 +145,31 @@ def test_tid_store_refuses_reuse_across_runs(tmp_path: Path) -> None:
     assert second["tid"] == first["tid"] + 1
     result = run(*WORKED_EXAMPLE, "--tid-store", store, "--exact-time")
     assert result.exit_code == 2 and "already issued" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff{", "expected a UTF-8 JSON TID store"),
+        (b"[" * 100_000, "found unparseable text (nested too deep)"),
+        (b'{"version": 1, "issued": []}', "to map each meter to a list of TIDs"),
+        (b'{"version": 1, "issued": {"m": [1.5]}}', "to map each meter to a list of TIDs"),
+        (b'{"version": 1, "issued": {"m": "12"}}', "to map each meter to a list of TIDs"),
+        (b'{"version": 1, "issued": {"m": [99999999999]}}', "(integers 0..16777215)"),
+    ],
+)
+def test_invalid_tid_store_content(tmp_path: Path, content: bytes, message: str) -> None:
+    # Each ended in a traceback (UnicodeDecodeError, RecursionError, AttributeError,
+    # TypeError) or, for 1.5, silently counted TID 1 as issued (issue 9, item 12).
+    store = tmp_path / "tids.json"
+    store.write_bytes(content)
+    result = run(*WORKED_EXAMPLE, "--tid-store", str(store))
+    assert_refused(result, message)
+    assert store.read_bytes() == content  # a refused store is left as it was
+
+
+def test_invalid_tid_store_a_directory(tmp_path: Path) -> None:
+    assert_refused(run(*WORKED_EXAMPLE, "--tid-store", str(tmp_path)), "can be read and written", "Is a directory")
 
 
 def test_management_power_limit_reproduces_compliance_token() -> None:
