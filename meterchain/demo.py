@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time as clock
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +73,100 @@ class Household:
     pays_bills: bool = True
 
 
+Call = tuple[Actor, str, str, list[Any]]  # (signer, contract, function, args)
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """The utility's accounts: its admin and the roles the admin grants."""
+
+    admin: Actor
+    operator: Actor
+    agent: Actor
+    vendor: Actor
+    collector: Actor
+
+    @classmethod
+    def named(cls) -> Staff:
+        return cls(*(Actor.named(f"elec-{role}") for role in ("admin", "operator", "agent", "vendor", "collector")))
+
+
+def make_household(i: int, meter_time: int = START) -> Household:
+    """Household ``i`` (from 0): every fourth is prepaid, every third meter is a smart meter
+    with a key, the second never pays its bills unprompted."""
+    mode = "prepaid" if i % 4 == 3 else "postpaid"
+    serial = f"SIM{i + 1:013d}"
+    state = MeterState(serial=serial, gas_serial=f"SIMGAS{i + 1:010d}", time=meter_time, seed=i + 1)
+    seed = None
+    if i % 3 == 2:
+        seed = Actor.named(f"meter-key-{serial}").seed
+    return Household(Actor.named(f"household-{i + 1}"), mode, state, meter_seed=seed, pays_bills=i != 1)
+
+
+def total_import(telegram: bytes) -> Reading:
+    """The billed register: import total = tariff 1 + tariff 2 (DSMR has no 1.8.0)."""
+    readings = parse_dsmr(telegram)
+    t1 = next(r for r in readings if r.obis == "1-0:1.8.1")
+    t2 = next(r for r in readings if r.obis == "1-0:1.8.2")
+    return replace(t1, obis=TOTAL_IMPORT, value=t1.value + t2.value)
+
+
+def household_reading(home: Household, params: TxParams) -> tuple[Transaction, int]:
+    """The wallet's reading transaction from the meter's current P1 telegram (parsed by the
+    DSMR adapter), and the telegram's size in bytes."""
+    telegram = dsmr_telegram(home.meter)
+    return submission(total_import(telegram), params, home.meter_seed), len(telegram)
+
+
+def setup_steps(
+    governance: Actor,
+    staff: Staff,
+    homes: list[Household],
+    now: Callable[[], int],
+    lead: int = 1,
+    price_change: int = START + 31 * DAY,
+) -> Iterator[list[Call]]:
+    """The utility's set-up, one block of calls at a time: each step needs the previous one
+    final (``now`` is the chain's time when a step is built). The tariff is in force from
+    ``lead`` seconds after that (it must not be earlier than the block that sets it), and
+    dearer from ``price_change``. Registering the meters reads each one's first telegram to
+    learn its id and opening index (``meter_id`` is set)."""
+    a = staff.admin
+    yield [(governance, "registry", "register_utility",
+            [UTILITY, "Demo Electric", "electricity", "EUR", "auto", a.public_key])]
+    yield [
+        (a, "registry", "register_branch", [BRANCH, "Centre", "52.3700,4.8900"]),
+        (a, "registry", "register_field", [FIELD, "Old town", "52.3730,4.8930"]),
+        (a, "registry", "grant_role", [staff.operator.public_key, UTILITY, "operator"]),
+        (a, "registry", "grant_role", [staff.agent.public_key, UTILITY, "agent"]),
+        (a, "registry", "grant_role", [staff.vendor.public_key, UTILITY, "vendor"]),
+        (a, "registry", "grant_role", [staff.collector.public_key, UTILITY, "collector"]),
+        (a, "billing", "set_tariff", [UTILITY, TARIFF, TARIFF_V1, now() + lead]),
+        (a, "billing", "set_tariff", [UTILITY, TARIFF, TARIFF_V2, price_change]),
+        (a, "payments", "set_policy", [UTILITY, {"commission_bp": 150, "emergency_credit": 300}]),
+        (a, "payments", "register_vendor_float", [UTILITY, staff.vendor.public_key, 1_000_000]),
+    ]
+    calls: list[Call] = []
+    for home in homes:
+        first = total_import(dsmr_telegram(home.meter))
+        home.meter_id = first.meter
+        public_key = meter_public_key(home.meter_seed) if home.meter_seed else b""
+        calls.append((a, "registry", "register_meter",
+                      [home.meter_id, FIELD, f"Old town {len(calls) + 1}", 1, 9, 20_000,
+                       first.value, public_key, staff.collector.public_key]))
+    yield calls
+    yield ([(staff.operator, "registry", "activate_meter", [h.meter_id]) for h in homes]
+           + [(a, "billing", "assign_tariff", [h.meter_id, TARIFF]) for h in homes])
+    # Consumers subscribe from their wallets: no paperwork, approval "auto".
+    yield [(h.consumer, "registry", "subscribe", [h.meter_id, h.mode, b""]) for h in homes]
+
+
+def first_credit(staff: Staff, homes: list[Household]) -> list[Call]:
+    """Prepaid households buy their first credit from the vendor."""
+    return [(staff.vendor, "payments", "buy_credit", [h.meter_id, 1_500, f"sale-{h.meter_id}-0"])
+            for h in homes if h.mode == "prepaid"]
+
+
 @dataclass
 class DemoSummary:
     households: int
@@ -126,22 +220,11 @@ class Demo:
         self.say = say
         self.days = days
         self.summary = DemoSummary(households, days)
-        c = self.chain
-        self.admin, self.operator = c.actor("elec-admin"), c.actor("elec-operator")
-        self.agent, self.vendor = c.actor("elec-agent"), c.actor("elec-vendor")
-        self.collector = c.actor("elec-collector")
-        self.homes = [self._household(i) for i in range(households)]
+        self.staff = Staff.named()
+        self.admin, self.operator = self.staff.admin, self.staff.operator
+        self.agent, self.vendor, self.collector = self.staff.agent, self.staff.vendor, self.staff.collector
+        self.homes = [make_household(i) for i in range(households)]
         self.summary.smart_meters = sum(h.meter_seed is not None for h in self.homes)
-
-    def _household(self, i: int) -> Household:
-        # Every fourth household is prepaid; every third meter is a smart meter with a key.
-        mode = "prepaid" if i % 4 == 3 else "postpaid"
-        serial = f"SIM{i + 1:013d}"
-        state = MeterState(serial=serial, gas_serial=f"SIMGAS{i + 1:010d}", time=START, seed=i + 1)
-        seed = None
-        if i % 3 == 2:
-            seed = Actor.named(f"meter-key-{serial}").seed
-        return Household(self.chain.actor(f"household-{i + 1}"), mode, state, meter_seed=seed, pays_bills=i != 1)
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -168,39 +251,10 @@ class Demo:
     # --- the scenario ------------------------------------------------------------------
 
     def set_up(self) -> None:
-        c, a = self.chain, self.admin
-        self.block([(c.governance, "registry", "register_utility",
-                     [UTILITY, "Demo Electric", "electricity", "EUR", "auto", a.public_key])])
-        self.block([
-            (a, "registry", "register_branch", [BRANCH, "Centre", "52.3700,4.8900"]),
-            (a, "registry", "register_field", [FIELD, "Old town", "52.3730,4.8930"]),
-            (a, "registry", "grant_role", [self.operator.public_key, UTILITY, "operator"]),
-            (a, "registry", "grant_role", [self.agent.public_key, UTILITY, "agent"]),
-            (a, "registry", "grant_role", [self.vendor.public_key, UTILITY, "vendor"]),
-            (a, "registry", "grant_role", [self.collector.public_key, UTILITY, "collector"]),
-            (a, "billing", "set_tariff", [UTILITY, TARIFF, TARIFF_V1, c.time + 1]),
-            (a, "billing", "set_tariff", [UTILITY, TARIFF, TARIFF_V2, START + 31 * DAY]),
-            (a, "payments", "set_policy", [UTILITY, {"commission_bp": 150, "emergency_credit": 300}]),
-            (a, "payments", "register_vendor_float", [UTILITY, self.vendor.public_key, 1_000_000]),
-        ])
-        # The meters: read each one's first telegram to learn the id and the opening index.
-        calls: list[tuple[Actor, str, str, list[Any]]] = []
-        for home in self.homes:
-            first = self.total_import(dsmr_telegram(home.meter))
-            home.meter_id = first.meter
-            public_key = meter_public_key(home.meter_seed) if home.meter_seed else b""
-            calls.append((a, "registry", "register_meter",
-                          [home.meter_id, FIELD, f"Old town {len(calls) + 1}", 1, 9, 20_000,
-                           first.value, public_key, self.collector.public_key]))
-        self.block(calls)
-        self.block([(self.operator, "registry", "activate_meter", [h.meter_id]) for h in self.homes]
-                   + [(a, "billing", "assign_tariff", [h.meter_id, TARIFF]) for h in self.homes])
-        # Consumers subscribe from their wallets: no paperwork, approval "auto".
-        self.block([(h.consumer, "registry", "subscribe", [h.meter_id, h.mode, b""]) for h in self.homes])
+        for step in setup_steps(self.chain.governance, self.staff, self.homes, lambda: self.chain.time):
+            self.block(step)
         self.say(f"set up: utility {UTILITY}, {len(self.homes)} meters, tariff {TARIFF} (price change on 1 Feb)")
-        # Prepaid households buy their first credit from the vendor.
-        buys = [(self.vendor, "payments", "buy_credit", [h.meter_id, 1_500, f"sale-{h.meter_id}-0"])
-                for h in self.homes if h.mode == "prepaid"]
+        buys = first_credit(self.staff, self.homes)
         if buys:
             self._count_purchases(self.block(buys), [b[3][1] for b in buys])
 
@@ -208,28 +262,19 @@ class Demo:
         self.summary.purchases += len(receipts)
         self.summary.purchased_total += sum(amounts)
 
-    @staticmethod
-    def total_import(telegram: bytes) -> Reading:
-        """The billed register: import total = tariff 1 + tariff 2 (DSMR has no 1.8.0)."""
-        readings = parse_dsmr(telegram)
-        t1 = next(r for r in readings if r.obis == "1-0:1.8.1")
-        t2 = next(r for r in readings if r.obis == "1-0:1.8.2")
-        return replace(t1, obis=TOTAL_IMPORT, value=t1.value + t2.value)
-
     def read_meters(self, day_end: int) -> None:
         """Each wallet reads its meter's P1 telegram and submits the signed reading."""
         txs: list[Transaction] = []
         for home in self.homes:
             while home.meter.time + 3600 <= day_end:
                 home.meter = advance(home.meter, 3600)
-            telegram = dsmr_telegram(home.meter)
-            self.summary.telegram_bytes += len(telegram)
-            reading = self.total_import(telegram)
             params = TxParams(
                 self.chain.chain_id, home.consumer.seed,
                 get_nonce(self.chain.state, home.consumer.public_key), Height(self.chain.height + 50),
             )
-            txs.append(submission(reading, params, home.meter_seed))
+            tx, telegram_size = household_reading(home, params)
+            self.summary.telegram_bytes += telegram_size
+            txs.append(tx)
             self.summary.meter_signed += home.meter_seed is not None
         receipts = self._record(self.chain.submit(txs, at=day_end + 120))
         for r in receipts:
@@ -240,7 +285,7 @@ class Demo:
     def show_rejections(self, day_end: int) -> None:
         """Bad input is rejected with what was expected and what was found; nothing is lost."""
         home = self.homes[0]
-        reading = self.total_import(dsmr_telegram(home.meter))
+        reading = total_import(dsmr_telegram(home.meter))
         nonce = get_nonce(self.chain.state, home.consumer.public_key)
         backwards = replace(
             reading,

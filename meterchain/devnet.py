@@ -59,6 +59,10 @@ def read_devnet(directory: Path) -> list[RunningNode]:
         raise DevnetError(f"a devnet description at {path} expected, found {type(exc).__name__}: {exc}") from None
 
 
+def read_chain_id(directory: Path) -> str:
+    return str(json.loads((directory / DEVNET_FILE).read_text(encoding="utf-8"))["chain_id"])
+
+
 def is_node_process(pid: int, home: str) -> bool:
     """Whether ``pid`` is alive (not a zombie) and is the daemon of ``home``: a pid the
     system gave to another program since is never signalled."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -17,13 +18,15 @@ from meterchain.devnet import (
     LiveView,
     RunningNode,
     node_homes,
+    read_chain_id,
     read_devnet,
     start_network,
     stop_network,
     wait_serving,
 )
 from meterchain.failure import fail
-from node.testnet import ports_from, write_network
+from meterchain.households import HouseholdError, NetworkHouseholds
+from node.testnet import GOVERNANCE_KEY_FILE, ports_from, write_network
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -36,17 +39,43 @@ def _stop(directory: Path, nodes: list[RunningNode]) -> None:
     typer.echo(f"stopped {len(stopped)} nodes" + (f": {', '.join(stopped)}" if stopped else ""))
 
 
-async def _live(nodes: list[RunningNode], interval: float) -> None:
+async def _households(home: Path, nodes: list[RunningNode], count: int, interval: float, say: Callable[[str], None]) -> None:
+    """The demonstration's households, through the validators' APIs, until cancelled."""
+    validators = [n.api for n in nodes if n.role == "validator"]
+    seed = bytes.fromhex((home / GOVERNANCE_KEY_FILE).read_text(encoding="utf-8").strip())
+    households = NetworkHouseholds(validators, read_chain_id(home), seed, count, say)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        try:
+            await households.set_up(http)
+            while True:
+                await asyncio.sleep(interval)
+                await households.read_round(http)
+        except (HouseholdError, aiohttp.ClientError, TimeoutError) as exc:
+            say(f"households stopped: {exc}")
+
+
+async def _live(home: Path, nodes: list[RunningNode], interval: float, households: int, read_interval: float) -> None:
     view = LiveView(nodes)
     tty = sys.stdout.isatty()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while True:
-            line = await view.line(http)
-            if tty:
-                typer.echo("\r" + line.ljust(100), nl=False)
-            else:
-                typer.echo(line)
-            await asyncio.sleep(interval)
+
+    def say(line: str) -> None:
+        typer.echo(("\n" if tty else "") + line)
+
+    tasks = []
+    if households:
+        tasks.append(asyncio.create_task(_households(home, nodes, households, read_interval, say)))
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while True:
+                line = await view.line(http)
+                if tty:
+                    typer.echo("\r" + line.ljust(100), nl=False)
+                else:
+                    typer.echo(line)
+                await asyncio.sleep(interval)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 @app.command("up")
@@ -57,9 +86,14 @@ def up(
     base_port: int = typer.Option(27000, min=1024, max=65000, help="node i: API BASE+2i, p2p BASE+2i+1"),
     detach: bool = typer.Option(False, "--detach", help="leave the nodes running and return"),
     interval: float = typer.Option(1.0, min=0.1, help="seconds between live lines"),
+    households: int = typer.Option(
+        12, min=0, max=500, help="simulated households sending DSMR readings through the API (not with --detach)"
+    ),
+    read_interval: float = typer.Option(5.0, min=0.5, help="seconds between the households' reading rounds"),
 ) -> None:
     """Start the network in DIR (writing its node homes first if there are none); without
-    --detach, print a live line until Ctrl-C, then stop every node."""
+    --detach, run the simulated households (the demonstration's, through the validators'
+    APIs) and print a live line until Ctrl-C, then stop every node."""
     if not node_homes(home):
         count = validators + regulators
         write_network(home, validators, regulators, ports_from(base_port, count))
@@ -87,7 +121,7 @@ def up(
     signal.signal(signal.SIGTERM, on_terminate)
     typer.echo("Ctrl-C stops every node")
     try:
-        asyncio.run(_live(nodes, interval))
+        asyncio.run(_live(home, nodes, interval, households, read_interval))
     except KeyboardInterrupt:
         typer.echo("")
     finally:

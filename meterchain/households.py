@@ -1,0 +1,204 @@
+"""The demonstration's households on a real network: the same utility set-up, the same
+simulated DSMR meters and wallets (``meterchain.demo``), but every transaction goes to a
+node's HTTP API and counts only once it is final.
+
+``NetworkHouseholds.set_up`` sends the utility's set-up step by step (each step waits until
+its transactions are final: the next one depends on it), signed by the network's
+governance key for the first. ``read_round`` advances every meter by up to an hour (never
+past the present: the billing contract refuses a reading from the future), parses its P1
+telegram with the DSMR adapter and submits the signed readings as one batch, round robin
+over the validators' APIs. Nonces are counted here, from the chain's at the start.
+
+Unlike the one-process demonstration, time is real: a block's time is its proposer's clock,
+and a reading may not be later than its block, so the meters run at the speed of the
+chain's clock (each round reads what was used since the last one, up to the present or
+the head block's time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import aiohttp
+
+from chain import codec, keys
+from chain.signatures import keypair_from_seed, sign_transaction
+from chain.types import KIND_CALL, Gas, Height, Nonce, Signature, Transaction
+from meter_adapters.simulator import advance
+from meterchain.demo import (
+    DAY,
+    Call,
+    Staff,
+    first_credit,
+    household_reading,
+    make_household,
+    setup_steps,
+)
+from node.localchain import DEFAULT_TX_GAS, EXPIRY_WINDOW, Actor
+from wallet.reading_transactions import TxParams
+
+HOUR: Final = 3600
+HISTORY: Final = 120  # seconds: the meters' first telegrams, read at set-up, are this old
+TARIFF_LEAD: Final = 60  # seconds: the tariff set at set-up is in force from this much later
+
+
+class HouseholdError(Exception):
+    """A step of the households that failed; the message says which and why."""
+
+
+@dataclass
+class Outcome:
+    submitted: int = 0
+    refused: int = 0
+    final: int = 0
+    failed: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+class NetworkHouseholds:
+    def __init__(
+        self,
+        apis: Sequence[str],
+        chain_id: str,
+        governance_seed: bytes,
+        households: int,
+        say: Callable[[str], None] = print,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if not apis:
+            raise ValueError("at least one node API expected, found none")
+        self.apis = list(apis)
+        self.chain_id = chain_id
+        self.governance = Actor("governance", governance_seed, keypair_from_seed(governance_seed)[1])
+        self.staff = Staff.named()
+        self.now = now
+        start = int(now()) - HISTORY
+        self.homes = [make_household(i, meter_time=start) for i in range(households)]
+        self.say = say
+        self._nonces: dict[bytes, int] = {}
+        self._next_api = 0
+        self.readings = Outcome()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _api(self) -> str:
+        url = self.apis[self._next_api % len(self.apis)]
+        self._next_api += 1
+        return url
+
+    async def _height(self, http: aiohttp.ClientSession) -> int:
+        async with http.get(self.apis[0] + "/v1/status") as response:
+            return int((await response.json())["height"])
+
+    async def _head_time(self, http: aiohttp.ClientSession) -> int:
+        async with http.get(self.apis[0] + "/v1/blocks/latest") as response:
+            return int((await response.json())["header"]["time"]) if response.status == 200 else 0
+
+    async def _nonce(self, http: aiohttp.ClientSession, account: bytes) -> int:
+        if account not in self._nonces:
+            async with http.get(f"{self.apis[0]}/v1/state/{keys.nonce_key(account).hex()}") as response:
+                value = (await response.json())["value"]
+            self._nonces[account] = 0 if value is None else int(codec.decode_stored(bytes.fromhex(value)))
+        nonce = self._nonces[account]
+        self._nonces[account] = nonce + 1
+        return nonce
+
+    async def _submit(self, http: aiohttp.ClientSession, txs: list[Transaction]) -> list[dict[str, Any]]:
+        body = {"transactions": [tx.encode().hex() for tx in txs]}
+        async with http.post(self._api() + "/v1/transactions", json=body) as response:
+            answer = await response.json()
+        if response.status != 200:
+            raise HouseholdError(f"transactions accepted or refused one by one expected, found {response.status}: {answer}")
+        return list(answer["results"])
+
+    async def _wait_final(self, http: aiohttp.ClientSession, hashes: list[str], deadline: float) -> list[dict[str, Any]]:
+        end = time.monotonic() + deadline
+        done: dict[str, dict[str, Any]] = {}
+        while len(done) < len(hashes):
+            for tx_hash in hashes:
+                if tx_hash in done:
+                    continue
+                async with http.get(f"{self.apis[0]}/v1/transactions/{tx_hash}") as response:
+                    answer = await response.json()
+                if answer["status"] in ("final", "failed"):
+                    done[tx_hash] = answer
+            if len(done) < len(hashes):
+                if time.monotonic() > end:
+                    raise HouseholdError(
+                        f"{len(hashes)} transactions final within {deadline:.0f}s expected, found {len(done)} "
+                        "(is the network making blocks?)"
+                    )
+                await asyncio.sleep(0.2)
+        return [done[h] for h in hashes]
+
+    async def _call_transactions(self, http: aiohttp.ClientSession, calls: list[Call]) -> list[Transaction]:
+        expiry = Height(await self._height(http) + EXPIRY_WINDOW)
+        txs = []
+        for actor, contract, function, args in calls:
+            nonce = await self._nonce(http, actor.public_key)
+            unsigned = Transaction(
+                self.chain_id, actor.public_key, Nonce(nonce), expiry, Gas(DEFAULT_TX_GAS), KIND_CALL,
+                [contract, function, list(args)], Signature(bytes(64)),
+            )  # fmt: skip
+            txs.append(sign_transaction(unsigned, actor.seed))
+        return txs
+
+    async def run_step(self, http: aiohttp.ClientSession, calls: list[Call], deadline: float = 60.0) -> None:
+        """Submit one step and wait until each of its transactions is final; a refusal or a
+        failed transaction is a ``HouseholdError`` naming the call."""
+        txs = await self._call_transactions(http, calls)
+        answers = await self._submit(http, txs)
+        for (_, contract, function, _), answer in zip(calls, answers, strict=True):
+            if not answer["accepted"]:
+                raise HouseholdError(f"{contract}.{function} accepted expected, found {answer['reason']}: {answer['message']}")
+        results = await self._wait_final(http, [a["hash"] for a in answers], deadline)
+        for (_, contract, function, _), result in zip(calls, results, strict=True):
+            if result["status"] != "final":
+                raise HouseholdError(f"{contract}.{function} final expected, found failed: {result.get('reason')}")
+
+    # --- the households ------------------------------------------------------------------
+
+    async def set_up(self, http: aiohttp.ClientSession, deadline: float = 60.0) -> None:
+        now = lambda: int(self.now())  # noqa: E731
+        for step in setup_steps(self.governance, self.staff, self.homes, now, TARIFF_LEAD, now() + 30 * DAY):
+            await self.run_step(http, step, deadline)
+        buys = first_credit(self.staff, self.homes)
+        if buys:
+            await self.run_step(http, buys, deadline)
+        self.say(f"households: utility set up, {len(self.homes)} meters subscribed")
+
+    async def read_round(self, http: aiohttp.ClientSession) -> list[str]:
+        """Every meter advanced to the present (by at most an hour), its reading submitted;
+        the hashes of the accepted ones."""
+        # A reading a little in the past (the nodes' clocks differ), but not before the head
+        # block: under load the chain's time runs ahead of the clock (each block is at
+        # least a second after its parent) and a reading must follow the subscription.
+        present = max(int(self.now()) - 2, await self._head_time(http))
+        height = await self._height(http)
+        txs = []
+        for home in self.homes:
+            step = min(HOUR, present - home.meter.time)
+            if step <= 0:
+                continue
+            home.meter = advance(home.meter, step)
+            params = TxParams(
+                self.chain_id, home.consumer.seed, Nonce(await self._nonce(http, home.consumer.public_key)),
+                Height(height + EXPIRY_WINDOW),
+            )  # fmt: skip
+            txs.append(household_reading(home, params)[0])
+        if not txs:
+            return []
+        answers = await self._submit(http, txs)
+        accepted = [a["hash"] for a in answers if a["accepted"]]
+        self.readings.submitted += len(txs)
+        self.readings.refused += len(txs) - len(accepted)
+        for tx, answer in zip(txs, answers, strict=True):
+            if not answer["accepted"]:
+                self.readings.reasons.append(f"{answer['reason']}: {answer['message']}")
+                # Its nonce was not used: count again from the chain's next time.
+                self._nonces.pop(tx.sender, None)
+        return accepted

@@ -1,0 +1,65 @@
+"""The demonstration's households on a node's real HTTP API: the utility set up step by step
+by the network's governance key and staff, then DSMR readings of every household submitted
+and final. The node is a real assembled daemon (``node.daemon.Node``) over its LevelDB
+store; its blocks are made here from its mempool and certified by its validator key, as its
+consensus engine would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import aiohttp
+
+from chain.transition import get_nonce
+from meterchain.households import NetworkHouseholds
+from node.config import load_config
+from node.daemon import Node
+from node.genesis import GenesisDocument
+from node.testnet import GOVERNANCE_KEY_FILE, write_network
+from tests.node.certified_chain import CertifiedChain
+from tests.node.processes import node_ports
+
+
+async def make_blocks(node: Node, chain: CertifiedChain) -> None:
+    while True:
+        ready = node.mempool.ready(lambda account: get_nonce(node.store.state(), account), 1000)
+        if ready:
+            block = chain.commit(tuple(ready))
+            node.block_committed(block.header.height)
+        await asyncio.sleep(0.05)
+
+
+def test_households_set_up_the_utility_and_their_readings_become_final(tmp_path: Path) -> None:
+    [validator] = write_network(tmp_path, 1, 0, node_ports(1))
+    genesis = GenesisDocument.load(validator.home / "genesis.json")
+    governance_seed = bytes.fromhex((tmp_path / GOVERNANCE_KEY_FILE).read_text().strip())
+    seed = bytes.fromhex((validator.home / "validator_key").read_text().strip())
+    lines: list[str] = []
+
+    async def scenario() -> None:
+        node = Node(load_config(validator.home))
+        await node.runner.start()
+        maker = asyncio.create_task(make_blocks(node, CertifiedChain(node.store, genesis, seeds={"validator-1": seed})))
+        try:
+            households = NetworkHouseholds([validator.api_url], genesis.chain_id, governance_seed, 4, lines.append)
+            async with aiohttp.ClientSession() as http:
+                await households.set_up(http, deadline=30)
+                hashes = []
+                for _ in range(2):
+                    await asyncio.sleep(1.1)  # the meters run on the wall clock
+                    hashes += await households.read_round(http)
+                assert len(hashes) == 8 and households.readings.refused == 0, households.readings.reasons
+                results = await households._wait_final(http, hashes, 30)
+            assert [r["status"] for r in results] == ["final"] * 8, [r.get("reason") for r in results]
+            events = {e["name"] for r in results for e in r["receipt"]["events"]}
+            assert "reading" in events and "reading_rejected" not in events, events
+        finally:
+            maker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maker
+            await node.runner.stop()
+
+    asyncio.run(scenario())
+    assert lines == ["households: utility set up, 4 meters subscribed"]
