@@ -5,8 +5,9 @@ directory (``node.testnet.write_network`` writes them), each in its own session 
 output in ``H/node.log``, writes ``DIR/devnet.json`` (each node's ``name``, ``role``,
 ``api``, ``home``, ``pid``) and waits until every node answers ``GET /v1/status``.
 ``stop_network`` stops what ``devnet.json`` lists: SIGTERM (a graceful stop), SIGKILL after
-a deadline, only processes that are still that node's daemon. ``live_line`` is the one-line
-view of a running network.
+a deadline, only processes that are still that node's daemon. ``LiveView`` is the one-line
+view of a running network: height, finalized transactions per second and finality p50/p99
+(from the first validator's metrics, over the last interval), mempool, peers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from node.config import CONFIG_FILE, load_config
 
@@ -161,6 +163,27 @@ def _metric(text: str, name: str) -> float:
     return 0.0
 
 
+def finality_buckets(text: str) -> dict[float, float]:
+    """The finality histogram's cumulative buckets (upper bound in seconds -> count)."""
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "meterchain_finality_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def quantile(buckets: dict[float, float], q: float) -> float | None:
+    """The upper bound of the bucket holding quantile ``q`` of cumulative ``buckets``
+    (None without observations): what a histogram can say, an upper bound."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    target = q * buckets[bounds[-1]]
+    return next(b for b in bounds if buckets[b] >= target)
+
+
 @dataclass
 class LiveView:
     """Height, finalized transactions per second (between two looks), mempool and peers."""
@@ -168,6 +191,7 @@ class LiveView:
     nodes: Sequence[RunningNode]
     last_finalized: float | None = None
     last_time: float = 0.0
+    last_buckets: dict[float, float] = field(default_factory=dict)
 
     async def line(self, http: aiohttp.ClientSession) -> str:
         statuses: list[dict[str, Any]] = []
@@ -181,10 +205,19 @@ class LiveView:
             return "no node answers"
         first = next(n for n in self.nodes if n.role == "validator")
         finalized = None
+        finality = ""
         try:
             async with http.get(first.api + "/metrics") as response:
-                finalized = _metric(await response.text(), "meterchain_finalized_transactions_total")
-        except (aiohttp.ClientError, TimeoutError):
+                text = await response.text()
+            finalized = _metric(text, "meterchain_finalized_transactions_total")
+            buckets = finality_buckets(text)
+            # Over the last interval only: the difference of two cumulative histograms.
+            recent = {b: n - self.last_buckets.get(b, 0.0) for b, n in buckets.items()}
+            self.last_buckets = buckets
+            p50, p99 = quantile(recent, 0.5), quantile(recent, 0.99)
+            if p50 is not None and p99 is not None:
+                finality = f"  finality p50 <={p50:g}s p99 <={p99:g}s"
+        except (aiohttp.ClientError, TimeoutError, ValueError):
             pass
         now = time.monotonic()
         rate = 0.0
@@ -194,7 +227,7 @@ class LiveView:
             self.last_finalized, self.last_time = finalized, now
         heights = [s["height"] for s in statuses]
         return (
-            f"height {max(heights)} (lowest {min(heights)})  finalized {rate:.1f} tx/s  "
+            f"height {max(heights)} (lowest {min(heights)})  finalized {rate:.1f} tx/s{finality}  "
             f"mempool {max(s['mempool'] for s in statuses)}  peers {min(s['peers'] for s in statuses)}-"
             f"{max(s['peers'] for s in statuses)}  nodes up {len(statuses)}/{len(self.nodes)}"
         )

@@ -80,3 +80,17 @@ def test_devnet_up_attached_prints_live_lines_and_ctrl_c_stops_everything(tmp_pa
                 os.kill(int(str(n["pid"])), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_finality_quantiles_come_from_the_histogram_buckets_of_the_last_interval() -> None:
+    from meterchain.devnet import finality_buckets, quantile
+
+    text = "\n".join(
+        f'meterchain_finality_seconds_bucket{{le="{le}"}} {n}'
+        for le, n in [("0.5", 40.0), ("1.0", 98.0), ("2.0", 100.0), ("+Inf", 100.0)]
+    ) + "\nmeterchain_finality_seconds_count 100.0\nmeterchain_finality_seconds_sum 60.0\n"
+    text = "# TYPE meterchain_finality_seconds histogram\n" + text
+    buckets = finality_buckets(text)
+    assert buckets == {0.5: 40.0, 1.0: 98.0, 2.0: 100.0, float("inf"): 100.0}
+    assert (quantile(buckets, 0.5), quantile(buckets, 0.99)) == (1.0, 2.0)
+    assert quantile({b: 0.0 for b in buckets}, 0.5) is None
