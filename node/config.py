@@ -142,6 +142,11 @@ class ConsensusSection(_Section):
     timeout_precommit_ms: int = Field(default=1000, gt=0)
     timeout_delta_ms: int = Field(default=500, ge=0)
     max_block_transactions: int = Field(default=5000, gt=0)
+    # With an empty mempool a block is proposed this long after the last one (liveness).
+    empty_block_interval_ms: int = Field(default=2000, ge=0)
+    # A validator sends its latest proposal and votes again this often (node.engine).
+    rebroadcast_interval_ms: int = Field(default=1000, gt=0)
+    max_clock_drift_s: int = Field(default=2, ge=0, description="how far ahead of our clock a proposal's time may be")
 
 
 class ConfigFile(_Section):

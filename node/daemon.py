@@ -31,11 +31,14 @@ from node.api.app import admit_batch
 from node.api.models import PeerModel
 from node.blockstore import StoreError
 from node.config import ConfigError, NodeConfig, load_config
+from node.consensus_io import settings_from_config
+from node.engine import ConsensusEngine, ignore_consensus, serve_consensus
 from node.genesis import GenesisDocument, GenesisError
 from node.mempool import Admission, Mempool
 from node.metrics import NodeMetrics
 from node.p2p import P2PNetwork, Role, serve_transaction_gossip
-from node.service import ApiService, P2PService, ServiceRunner, StoreService
+from node.service import ApiService, P2PService, Service, ServiceRunner, StoreService
+from node.signer import SignerError, load_or_create
 from node.storechain import StoredChainView, open_chain
 from node.sync import BlockSync, SyncService, fixed_validators
 
@@ -59,7 +62,8 @@ class NodeStatus:
         return [PeerModel.model_validate(p) for p in self._node.p2p.peer_summaries()]
 
     def syncing(self) -> bool:
-        return self._node.sync.syncing
+        engine = self._node.engine
+        return self._node.sync.syncing or (engine is not None and engine.syncing)
 
 
 class Node:
@@ -91,14 +95,50 @@ class Node:
             genesis=self.genesis,
         )
         serve_transaction_gossip(self.p2p, self._admit)
+        self.engine = self._consensus_engine()
         host, port = config.api_address()
         self.api_service = ApiService(self.api, host, port)
-        # Started in this order, stopped in the reverse: peers before the public API.
-        # The store is opened above and closed last, after everything that reads it.
+        # Started in this order, stopped in the reverse: consensus (which replays its log)
+        # before the peers, peers before the public API. The store is opened above and
+        # closed last, after everything that reads it.
         self.sync_service = SyncService(self.sync, follow=config.role == "regulator")
-        self.runner = ServiceRunner(
-            [StoreService(self.store), P2PService(self.p2p), self.sync_service, self.api_service]
+        services: list[Service] = [StoreService(self.store), self.sync_service]
+        if self.engine is not None:
+            services.append(self.engine)
+        self.runner = ServiceRunner([*services, P2PService(self.p2p), self.api_service])
+
+    def _consensus_engine(self) -> ConsensusEngine | None:
+        """A validator's consensus engine, signing with its signer file (DATA_DIR/signer:
+        the key and its last signed step). A regulator has none: it follows by block sync
+        (``SyncService``) and ignores consensus messages."""
+        config = self.config
+        if config.validator_seed is None:
+            ignore_consensus(self.p2p)
+            return None
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        signer = load_or_create(config.data_dir / "signer", config.validator_seed)
+        if signer.public_key != config.validator_key:
+            raise SignerError(
+                f"a signer file for the validator key {(config.validator_key or b'').hex()} expected at "
+                f"{signer.path}, found one for {signer.public_key.hex()}"
+            )
+        engine = ConsensusEngine(
+            chain_id=config.chain_id,
+            store=self.store,
+            validators=self.validator_set,
+            runtime=self.view.runtime,
+            mempool=self.mempool,
+            wal_dir=config.data_dir / "wal",
+            transport=self.p2p,
+            settings=settings_from_config(config.chain_id, config.file.consensus),
+            metrics=self.metrics,
+            signer=signer,
+            on_committed=self.block_committed,
+            on_fatal=lambda reason: self.runner.request_stop(reason),
+            catch_up=self.sync.catch_up if config.peer_apis() else None,
         )
+        serve_consensus(self.p2p, engine)
+        return engine
 
     def peer_role(self, node_key: bytes) -> Role | None:
         return self._peer_roles.get(node_key)
@@ -172,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("node %s (%s) on chain %s starting", config.name, config.role, config.chain_id)
     try:
         node = Node(config)
-    except (GenesisError, StoreError) as exc:
+    except (GenesisError, StoreError, SignerError) as exc:
         log.error("error: %s", exc)
         return 2
     log.info("chain %s at height %d (genesis %s)", config.chain_id, node.store.head().height,
