@@ -337,6 +337,8 @@ class P2PNetwork:
         await ws.prepare(request)
         self._inbound.add(ws)
         try:
+            if self._stopping:  # stop began while the socket was being prepared
+                return ws
             await self._run_link(ws, "inbound", None)
         except HandshakeError as exc:
             log.warning("inbound peer %s refused: %s", request.remote, exc)

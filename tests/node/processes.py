@@ -103,3 +103,10 @@ def nodes() -> Iterator[NodeProcesses]:
         yield processes
     finally:
         processes.kill_all()
+
+
+def without_empty_blocks(home: Path) -> None:
+    """A validator that proposes no empty block while a test runs (its consensus engine
+    starts a height only for a transaction): its heights are those the test commits."""
+    with (home / "node.toml").open("a") as toml:
+        toml.write("\n[consensus]\nempty_block_interval_ms = 3600000\n")

@@ -17,7 +17,7 @@ from node.config import load_config
 from node.storechain import store_path
 from node.testnet import write_network
 from tests.node.certified_chain import commit_blocks
-from tests.node.processes import NodeProcesses, node_ports, nodes  # noqa: F401 (fixture)
+from tests.node.processes import NodeProcesses, node_ports, nodes, without_empty_blocks  # noqa: F401 (fixture)
 
 
 def tamper_block(home: Path, height: int) -> None:
@@ -36,6 +36,7 @@ def test_audit_passes_on_a_certified_chain_and_fails_at_a_tampered_block(
     tmp_path: Path, nodes: NodeProcesses  # noqa: F811 (fixture)
 ) -> None:
     [validator] = write_network(tmp_path, 1, 0, node_ports(1))
+    without_empty_blocks(validator.home)
     commit_blocks(validator, 4)
     runner = CliRunner()
     nodes.start(validator.home)

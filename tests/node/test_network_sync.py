@@ -12,7 +12,7 @@ import aiohttp
 
 from node.testnet import write_network
 from tests.node.certified_chain import commit_blocks
-from tests.node.processes import NodeProcesses, node_ports, nodes  # noqa: F401 (fixture)
+from tests.node.processes import NodeProcesses, node_ports, nodes, without_empty_blocks  # noqa: F401 (fixture)
 
 
 def headers(api_url: str, top: int) -> list[tuple[str, str]]:
@@ -34,6 +34,7 @@ def test_a_late_regulator_syncs_from_genesis_then_follows_with_equal_state_roots
     tmp_path: Path, nodes: NodeProcesses  # noqa: F811 (fixture)
 ) -> None:
     validator, regulator = write_network(tmp_path, 1, 1, node_ports(2))
+    without_empty_blocks(validator.home)
     commit_blocks(validator, 6)
     nodes.start(validator.home)
     nodes.wait_status(validator.home, validator.api_url, lambda s: s["height"] == 6)
