@@ -257,7 +257,10 @@ class BlockSync:
         report) or no usable peer has more; the head height reached. Blocks from a peer
         that fail a check are never committed and that peer is not asked again."""
         async with self._lock:
-            goal = await self.poll() if target is None else max(target, self.known_height)
+            # Poll even when the caller names a target: the peers' heights decide which of
+            # them can serve it (an unpolled peer counts as having nothing).
+            known = await self.poll()
+            goal = known if target is None else max(target, self.known_height)
             for peer in sorted(self.peers, key=lambda p: -p.height):
                 if self.store.head().height >= goal:
                     break

@@ -157,6 +157,25 @@ def under_signed(pairs: list[tuple[bytes, bytes]], height: int) -> None:
     pairs[height - 1] = (pairs[height - 1][0], certificate(block.header.hash, height, ("v1", "v2")))
 
 
+def test_a_sync_to_a_named_target_asks_the_peers_first(tmp_path: Path) -> None:
+    """The engine names the height its peers reported (catch_up(target)) on a BlockSync
+    that never polled: it must still find the peer that has the blocks."""
+    source = certified_store(tmp_path / "source", 10)
+
+    async def scenario() -> None:
+        async with serving(source) as url:
+            store, sync, committed = new_sync(tmp_path / "target", {"source": url})
+            try:
+                assert await sync.catch_up(7) >= 7
+                assert committed[:7] == list(range(1, 8))
+                store.check_consistency()
+            finally:
+                await sync.close()
+                store.close()
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
