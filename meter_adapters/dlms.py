@@ -31,6 +31,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from chain.types import Timestamp
 from meter_adapters import hdlc
 from meter_adapters.errors import AdapterError, TruncatedFrame, UnsupportedFrame, WrongKey
 from meter_adapters.obis import obis_from_bytes, quantity_for
@@ -166,7 +167,7 @@ def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[object, int]
     raise UnsupportedFrame(f"an A-XDR data type tag (0..27, not 19) expected, found {tag}")
 
 
-def decode_date_time(raw: bytes) -> int | None:
+def decode_date_time(raw: bytes) -> Timestamp | None:
     """COSEM date-time (12 bytes) as unix seconds UTC; ``None`` when a field is unspecified.
 
     The deviation field is minutes such that UTC = local time + deviation (a Swedish meter in
@@ -186,7 +187,7 @@ def decode_date_time(raw: bytes) -> int | None:
         raise UnsupportedFrame(f"a valid calendar date-time expected, found {raw.hex()}") from None
     if deviation != -0x8000:
         local += timedelta(minutes=deviation)
-    return int(local.timestamp())
+    return Timestamp(int(local.timestamp()))
 
 
 # --- APDU ----------------------------------------------------------------------------------

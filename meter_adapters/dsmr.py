@@ -46,6 +46,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from chain.types import Timestamp
 from meter_adapters import crc16
 from meter_adapters.errors import AdapterError, ChecksumError, TruncatedFrame, UnsupportedFrame
 from meter_adapters.obis import ObisError, normalize_obis, parse_obis, quantity_for
@@ -186,7 +187,7 @@ def _fields(text: bytes, number: int) -> list[str]:
 # --- values ------------------------------------------------------------------------------
 
 
-def parse_timestamp(text: str, zone: ZoneInfo) -> int:
+def parse_timestamp(text: str, zone: ZoneInfo) -> Timestamp:
     """``"170102161005W"`` (local time of ``zone``, S summer / W winter) -> unix seconds."""
     match = _TIMESTAMP.match(text)
     if match is None:
@@ -197,14 +198,14 @@ def parse_timestamp(text: str, zone: ZoneInfo) -> int:
         raise AdapterError(f"a valid date and time YYMMDDhhmmss expected, found {text!r}") from None
     # In the hour that occurs twice when summer time ends, W means the second one.
     local = naive.replace(tzinfo=zone, fold=1 if match.group(2) == "W" else 0)
-    return int(local.timestamp())
+    return Timestamp(int(local.timestamp()))
 
 
 def _is_timestamp(field: str) -> bool:
     return _TIMESTAMP.match(field) is not None
 
 
-def _capture_time(text: str, zone: ZoneInfo) -> int | None:
+def _capture_time(text: str, zone: ZoneInfo) -> Timestamp | None:
     # A sub-meter that has not reported yet sends an impossible time (632525252525S);
     # like dsmr-parser we keep the value and drop the time rather than refuse the
     # telegram (its CRC vouches for the bytes).
@@ -280,8 +281,8 @@ def telegram_readings(telegram: Telegram, zone: ZoneInfo) -> list[Reading]:
 
 
 def _register(
-    obj: CosemObject, telegram_time: int | None, zone: ZoneInfo
-) -> tuple[str, str, str, int | None] | None:
+    obj: CosemObject, telegram_time: Timestamp | None, zone: ZoneInfo
+) -> tuple[str, str, str, Timestamp | None] | None:
     """``(obis, value text, unit, timestamp)`` when the object is a register, else None."""
     fields = obj.fields
     if obj.obis.endswith(":24.3.0") and len(fields) == 7:

@@ -36,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from chain.types import Timestamp
 from meter_adapters.errors import AdapterError, ChecksumError, TruncatedFrame, UnsupportedFrame
 from meter_adapters.obis import ObisError, parse_obis, quantity_for
 from meter_adapters.reading import ROUND_EXACT, Reading, UnitError, raw_hash, to_base_unit
@@ -259,7 +260,7 @@ def _meter(readout: Readout, medium: int) -> str:
     return readout.identification
 
 
-def _timestamp(readout: Readout, zone: ZoneInfo) -> int | None:
+def _timestamp(readout: Readout, zone: ZoneInfo) -> Timestamp | None:
     time_item = readout.get("0-0:0.9.1") or readout.get("1-0:0.9.1")
     date_item = readout.get("0-0:0.9.2") or readout.get("1-0:0.9.2")
     if time_item is None or date_item is None:
@@ -272,7 +273,7 @@ def _timestamp(readout: Readout, zone: ZoneInfo) -> int | None:
             f"date 0.9.2 ([c]YYMMDD) and time 0.9.1 (hhmmss) expected, found "
             f"{date_item.value!r} and {time_item.value!r}"
         ) from None
-    return int(local.timestamp())
+    return Timestamp(int(local.timestamp()))
 
 
 def _is_energy_register(obis: str) -> bool:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Final
 
+from chain.types import Timestamp
 from meter_adapters.errors import (
     AdapterError,
     ChecksumError,
@@ -120,7 +121,7 @@ class DataRecord:
     quantity: str  # "energy", "volume", "fabrication_no", "date_time", ...
     unit: str | None  # base unit of ``value`` for physical quantities
     value: int | str | None
-    timestamp: int | None = None  # for date / date-time records: unix seconds UTC
+    timestamp: Timestamp | None = None  # for date / date-time records: unix seconds UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,7 @@ def _year(low: int, high: int) -> int:
     return 2000 + year if year < 81 else 1900 + year
 
 
-def decode_date(data: bytes) -> tuple[str, int] | None:
+def decode_date(data: bytes) -> tuple[str, Timestamp] | None:
     """Type G (2 bytes) date, or type F (4 bytes) / I (6 bytes) date-time, as ISO text and
     unix seconds. M-Bus times carry no zone: they are read as UTC (documented choice).
     ``None`` when the meter marks the time invalid or leaves fields empty."""
@@ -185,7 +186,7 @@ def decode_date(data: bytes) -> tuple[str, int] | None:
             if day == 0 or month == 0:
                 return None
             when = datetime(year, month, day, tzinfo=UTC)
-            return when.strftime("%Y-%m-%d"), int(when.timestamp())
+            return when.strftime("%Y-%m-%d"), Timestamp(int(when.timestamp()))
         if len(data) in (4, 6):
             offset = 1 if len(data) == 6 else 0
             second = data[0] & 0x3F if offset else 0
@@ -197,7 +198,7 @@ def decode_date(data: bytes) -> tuple[str, int] | None:
             if day == 0 or month == 0:
                 return None
             when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-            return when.strftime("%Y-%m-%dT%H:%M:%SZ"), int(when.timestamp())
+            return when.strftime("%Y-%m-%dT%H:%M:%SZ"), Timestamp(int(when.timestamp()))
     except ValueError:
         return None  # e.g. 31 February: a meter's invalid date, not a frame error
     raise UnsupportedFrame(f"a 2-, 4- or 6-byte M-Bus date expected, found {len(data)} bytes")
@@ -868,7 +869,7 @@ def telegram_readings(
     if meter is None:
         meter = telegram.address.meter_id if telegram.address else ""
     medium = telegram.address.medium if telegram.address else 0
-    times: dict[int, int] = {}
+    times: dict[int, Timestamp] = {}
     for record in telegram.records:
         if record.quantity in ("date_time", "date") and record.timestamp is not None:
             # Prefer a date-time over a date of the same storage number.

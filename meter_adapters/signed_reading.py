@@ -31,7 +31,7 @@ from chain import codec
 from chain.errors import DecodeError
 from chain.hashing import Domain
 from chain.signatures import keypair_from_seed, sign, verify
-from chain.types import SIGNATURE_SIZE
+from chain.types import SIGNATURE_SIZE, Timestamp
 from meter_adapters.errors import AdapterError, TruncatedFrame, UnsupportedFrame
 from meter_adapters.obis import ObisError, normalize_obis, quantity_for
 from meter_adapters.reading import UNITS, Reading, raw_hash
@@ -74,7 +74,7 @@ class SignedReading:
     register: str  # OBIS code "1-0:1.8.0", or "volume" for a meter without one
     index: int  # register value in ``unit``
     unit: str  # a base unit: "Wh", "dm3", "J", ...
-    timestamp: int  # unix seconds UTC, from the meter's clock
+    timestamp: Timestamp  # unix seconds UTC, from the meter's clock
     signature: bytes  # 64 bytes, or b"" before signing
 
     def signed_fields(self) -> list[Any]:
@@ -147,7 +147,7 @@ class SignedReading:
             f"signature: {SIGNATURE_SIZE} bytes",
             signature,
         )
-        return cls(meter, register, index, unit, timestamp, signature)
+        return cls(meter, register, index, unit, Timestamp(timestamp), signature)
 
 
 def _is_int(value: Any) -> bool:
@@ -161,7 +161,7 @@ def _expect(ok: bool, expected: str, found: Any) -> None:
 
 
 def sign_reading(
-    seed: bytes, meter: str, register: str, index: int, unit: str, timestamp: int
+    seed: bytes, meter: str, register: str, index: int, unit: str, timestamp: Timestamp
 ) -> SignedReading:
     """What the meter's firmware does: sign its register with its own key."""
     unsigned = SignedReading(meter, register, index, unit, timestamp, b"")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from chain.types import Timestamp
 from meter_adapters import mbus
 
 
@@ -44,10 +45,11 @@ def record(
     *,
     storage: int = 0,
     function: str = "instantaneous",
-    timestamp: int | None = None,
+    timestamp: int | None = None,  # unix seconds UTC, from the vendor's date decoder
 ) -> mbus.DataRecord:
     """A record decoded from a manufacturer layout (no DIF/VIF of its own)."""
-    return mbus.DataRecord(b"", b"", function, storage, 0, 0, quantity, unit, value, timestamp)
+    stamp = None if timestamp is None else Timestamp(timestamp)
+    return mbus.DataRecord(b"", b"", function, storage, 0, 0, quantity, unit, value, stamp)
 
 
 def nearest(value: Fraction) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 
 import typer
 
+from chain.types import MinorUnits, Timestamp
 from meterchain.failure import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -43,8 +44,8 @@ MAX_PERIODS = 999
 
 # Times the chain can carry (a block's time is unsigned) and Python's calendar can print; the
 # first day is kept free for the genesis and setup blocks that precede the first reading.
-MIN_TIME = 86_400  # 1970-01-02T00:00:00Z
-MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+MIN_TIME = Timestamp(86_400)  # 1970-01-02T00:00:00Z
+MAX_TIME = Timestamp(253_402_300_799)  # 9999-12-31T23:59:59Z
 # Integers the chain's codec carries (chain.codec), and a reading's index as the registry keeps it.
 INT_RANGE = (-(2**63), 2**64 - 1)
 MAX_INDEX = 2**63 - 1
@@ -60,10 +61,13 @@ class SimulationError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class IndexReading:
+    """One row of the readings CSV: a meter's register index at a time. (A meter adapter's
+    ``meter_adapters.reading.Reading`` is the richer record read from a meter's bytes.)"""
+
     meter: str
-    timestamp: int
-    index: int
+    timestamp: Timestamp
+    index: int  # in the commodity's base unit (Wh, l), as the registry keeps it
     line: int  # line of the CSV, for error messages
 
 
@@ -73,7 +77,7 @@ class TariffDoc:
 
     utility: dict[str, str]
     billing: dict[str, int]
-    tariffs: dict[str, list[tuple[int, dict[str, Any]]]]  # id -> [(effective_from, spec)]
+    tariffs: dict[str, list[tuple[Timestamp, dict[str, Any]]]]  # id -> [(effective_from, spec)]
     default_tariff: str
     meters: dict[str, dict[str, Any]]
 
@@ -100,7 +104,7 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
-def _utc(timestamp: int, form: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+def _utc(timestamp: Timestamp, form: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
     """``timestamp`` as a UTC date, or as the number where the calendar ends (an invoice's
     due date may fall after 9999)."""
     try:
@@ -109,7 +113,7 @@ def _utc(timestamp: int, form: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
         return str(timestamp)
 
 
-def parse_time(value: Any, what: str) -> int:
+def parse_time(value: Any, what: str) -> Timestamp:
     """Unix seconds from an int or an ISO 8601 text (no offset means UTC), from 1970-01-02 to
     9999-12-31."""
     if isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
@@ -132,7 +136,7 @@ def parse_time(value: Any, what: str) -> int:
         raise SimulationError(
             f"{what}: a time from {_utc(MIN_TIME)} to {_utc(MAX_TIME)} expected, found {_shown(value)}"
         )
-    return seconds
+    return Timestamp(seconds)
 
 
 def check_chain_value(value: Any, what: str) -> None:
@@ -199,7 +203,7 @@ def parse_tariff_doc(doc: Any) -> TariffDoc:
         raw_tariffs = doc.get("tariffs")
     if not isinstance(raw_tariffs, dict) or not raw_tariffs:
         raise SimulationError("tariff file: 'tariffs' {id: [versions]} or 'versions' [...] expected, found neither")
-    tariffs: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    tariffs: dict[str, list[tuple[Timestamp, dict[str, Any]]]] = {}
     for tariff_id, versions in raw_tariffs.items():
         if not isinstance(versions, list) or not versions:
             raise SimulationError(f"tariff {tariff_id}: a non-empty list of versions expected")
@@ -256,7 +260,7 @@ def load_tariff_file(path: Path) -> TariffDoc:
     return parse_tariff_doc(doc)
 
 
-def parse_readings(lines: list[str]) -> list[Reading]:
+def parse_readings(lines: list[str]) -> list[IndexReading]:
     rows = csv.reader(lines)
     try:
         header = next(rows, None)
@@ -270,7 +274,7 @@ def parse_readings(lines: list[str]) -> list[Reading]:
     return out
 
 
-def _reading(row: list[str], number: int) -> Reading:
+def _reading(row: list[str], number: int) -> IndexReading:
     if len(row) != 3:
         raise SimulationError(f"readings line {number}: 3 fields expected, found {len(row)}")
     meter, stamp, index = (cell.strip() for cell in row)
@@ -280,20 +284,20 @@ def _reading(row: list[str], number: int) -> Reading:
         raise SimulationError(
             f"readings line {number}: an index from 0 to {MAX_INDEX} in decimal digits expected, found {_shown(index)}"
         )
-    return Reading(meter, parse_time(stamp, f"readings line {number} timestamp"), int(index), number)
+    return IndexReading(meter, parse_time(stamp, f"readings line {number} timestamp"), int(index), number)
 
 
-def load_readings_file(path: Path) -> list[Reading]:
+def load_readings_file(path: Path) -> list[IndexReading]:
     return parse_readings(_read_text(path, "readings file").splitlines(keepends=True))
 
 
 # --- billing period boundaries --------------------------------------------------------------
 
 
-def period_boundaries(period: str, start: int, end: int, limit: int = MAX_PERIODS) -> list[int]:
+def period_boundaries(period: str, start: Timestamp, end: Timestamp, limit: int = MAX_PERIODS) -> list[Timestamp]:
     """Period ends (UTC) strictly after ``start`` and at most ``end``; more than ``limit`` of
     them is refused (before they are all listed, so the refusal is immediate)."""
-    out: list[int] = []
+    out: list[Timestamp] = []
 
     def add(t: int) -> None:
         if len(out) == limit:
@@ -301,7 +305,7 @@ def period_boundaries(period: str, start: int, end: int, limit: int = MAX_PERIOD
                 f"at most {limit} {period} periods between the first and the last reading expected, found more "
                 f"({_utc(start)} to {_utc(end)}): choose a longer --period or split the readings"
             )
-        out.append(t)
+        out.append(Timestamp(t))
 
     if period == "none":
         return out
@@ -338,13 +342,13 @@ def _check(receipts: Any, what: str) -> None:
             raise SimulationError(f"{what} succeeding expected, found: {receipt.error}")
 
 
-def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", final: bool = True) -> SimulationResult:
+def simulate(doc: TariffDoc, readings: list[IndexReading], period: str = "monthly", final: bool = True) -> SimulationResult:
     """Bill ``readings`` under the tariffs of ``doc`` on a fresh local chain."""
     if period not in PERIODS:
         raise SimulationError(f"period one of {', '.join(PERIODS)} expected, found {period!r}")
     started = wallclock.perf_counter()
     readings = sorted(readings, key=lambda r: (r.timestamp, r.meter))
-    first_seen: dict[str, Reading] = {}
+    first_seen: dict[str, IndexReading] = {}
     for r in readings:
         first_seen.setdefault(r.meter, r)
     first_time = readings[0].timestamp
@@ -389,7 +393,7 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
     block(setup, genesis_time + 2, "setting up the utility and its tariffs")
 
     # Each meter is installed at its first reading, which is its baseline (initial index).
-    per_time: dict[int, list[Reading]] = {}
+    per_time: dict[Timestamp, list[IndexReading]] = {}
     for r in readings:
         per_time.setdefault(r.timestamp, []).append(r)
     times = sorted(set(per_time) | set(boundaries))
@@ -433,7 +437,7 @@ def simulate(doc: TariffDoc, readings: list[Reading], period: str = "monthly", f
     return result
 
 
-def _install_calls(chain: Any, doc: TariffDoc, r: Reading, admin: Any, collector: Any, field_id: str) -> list[Any]:
+def _install_calls(chain: Any, doc: TariffDoc, r: IndexReading, admin: Any, collector: Any, field_id: str) -> list[Any]:
     settings = {**DEFAULT_METER, **doc.meters.get(r.meter, {})}
     consumer = chain.actor(f"sim-consumer:{r.meter}")
     calls = [
@@ -486,7 +490,7 @@ def result_document(result: SimulationResult) -> dict[str, Any]:
     }
 
 
-def _fmt_money(minor: int) -> str:
+def _fmt_money(minor: MinorUnits) -> str:
     sign = "-" if minor < 0 else ""
     return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from meterchain.commands.billing import Reading, parse_tariff_doc, simulate
+from meterchain.commands.billing import IndexReading, parse_tariff_doc, simulate
 
 DAY = 86400
 YEAR_START = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
@@ -61,7 +61,7 @@ class Invoice:
     total: int
 
 
-def generate(meters: int, days: int, seed: int = 2025) -> tuple[dict[str, Any], list[Reading]]:
+def generate(meters: int, days: int, seed: int = 2025) -> tuple[dict[str, Any], list[IndexReading]]:
     """Meters, their tariffs and register settings, and a reading every midnight."""
     rng = random.Random(seed)
     doc = {**TARIFF_DOC, "meters": {}}
@@ -74,7 +74,7 @@ def generate(meters: int, days: int, seed: int = 2025) -> tuple[dict[str, Any], 
         daily = {"RES": 9_000, "COM": 30_000, "SOCIAL": 5_000}[tariff]
         index = rng.randrange(10**digits)
         for d in range(days + 1):
-            readings.append(Reading(meter, YEAR_START + d * DAY, index, 0))
+            readings.append(IndexReading(meter, YEAR_START + d * DAY, index, 0))
             index = (index + rng.randint(0, 2 * daily)) % 10**digits
     return doc, readings
 
@@ -113,8 +113,8 @@ def versions_over(versions: list[dict[str, Any]], t0: int, t1: int) -> list[tupl
     return out
 
 
-def reference_invoices(doc: dict[str, Any], readings: list[Reading]) -> list[Invoice]:
-    by_meter: dict[str, list[Reading]] = {}
+def reference_invoices(doc: dict[str, Any], readings: list[IndexReading]) -> list[Invoice]:
+    by_meter: dict[str, list[IndexReading]] = {}
     for r in readings:
         by_meter.setdefault(r.meter, []).append(r)
     first = min(r.timestamp for r in readings)
