@@ -1,7 +1,7 @@
 """The chain's key-value state: committed storage, immutable views, and their Merkle root.
 
 A ``Backend`` holds the committed state: the latest value of every key, an ordered key index
-for prefix scans (not committed to: the tree is over hashed keys), the content-addressed
+for prefix scans (``chain.scans``; not committed to: the tree is over hashed keys), the content-addressed
 tree nodes (``chain.merkle``) and the root. ``MemoryBackend`` keeps them in dicts; the
 node's LevelDB backend implements the same five methods.
 
@@ -15,7 +15,7 @@ is no longer the backend's head, to the tree at that root, so old roots stay rea
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -23,6 +23,7 @@ from typing import Final, Protocol
 from chain import merkle
 from chain.hashing import EMPTY_HASH, Hash32
 from chain.merkle import MAX_KEY_SIZE, MissingNode, Proof, StateError, verify_proof
+from chain.scans import KeyIndex, ScanBudget, ScanBudgetExceeded, merge_scan, starting_with
 
 __all__ = [
     "MAX_KEY_SIZE",
@@ -42,10 +43,6 @@ __all__ = [
 
 # A value no write map holds (``None`` is a pending delete).
 _ABSENT: Final = object()
-
-# Keys per chunk of the in-memory key index (see ``_KeyIndex``).
-_CHUNK: Final = 1024
-
 
 class StateConflict(StateError):
     """A commit built on a root that is no longer the backend's head."""
@@ -95,107 +92,12 @@ class Backend(Protocol):
         ...
 
 
-class _KeyIndex:
-    """Keys in ascending order, in chunks of at most ``2 * _CHUNK`` keys, so that adding or
-    removing a key moves O(chunk) references instead of O(n) (a plain sorted list of a million
-    keys costs ~1 ms per insert)."""
-
-    __slots__ = ("_chunks", "_maxes")
-
-    def __init__(self) -> None:
-        self._chunks: list[list[bytes]] = []
-        self._maxes: list[bytes] = []  # the last key of each chunk
-
-    def _load(self, keys: list[bytes]) -> None:
-        self._chunks = [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
-        self._maxes = [chunk[-1] for chunk in self._chunks]
-
-    def update(self, added: list[bytes], removed: set[bytes], size: int) -> None:
-        """Add ``added`` (sorted, new) and drop ``removed`` (present); ``size`` is the count
-        before the change."""
-        if len(added) + len(removed) > size // 8:
-            # Many changes at once (a bulk load): rebuild in one linear merge.
-            kept = [k for chunk in self._chunks for k in chunk if k not in removed]
-            self._load(sorted(kept + added))  # Timsort merges the two sorted runs
-            return
-        for key in removed:
-            self._remove(key)
-        for key in added:
-            self._add(key)
-
-    def _add(self, key: bytes) -> None:
-        chunks, maxes = self._chunks, self._maxes
-        if not chunks:
-            chunks.append([key])
-            maxes.append(key)
-            return
-        i = bisect.bisect_left(maxes, key)
-        if i == len(maxes):
-            i -= 1
-            chunks[i].append(key)
-            maxes[i] = key
-        else:
-            bisect.insort(chunks[i], key)
-        chunk = chunks[i]
-        if len(chunk) > 2 * _CHUNK:
-            chunks[i : i + 1] = [chunk[:_CHUNK], chunk[_CHUNK:]]
-            maxes[i : i + 1] = [chunk[_CHUNK - 1], chunk[-1]]
-
-    def _remove(self, key: bytes) -> None:
-        chunks, maxes = self._chunks, self._maxes
-        i = bisect.bisect_left(maxes, key)
-        chunk = chunks[i]
-        j = bisect.bisect_left(chunk, key)
-        del chunk[j]
-        if not chunk:
-            del chunks[i]
-            del maxes[i]
-        elif j == len(chunk):
-            maxes[i] = chunk[-1]
-
-    def iter_from(self, prefix: bytes, start_after: bytes) -> Iterator[bytes]:
-        """The keys starting with ``prefix`` and greater than ``start_after``, ascending,
-        one at a time: O(log n) to find the first, O(1) for each next."""
-        chunks, maxes = self._chunks, self._maxes
-        i = bisect.bisect_right(maxes, start_after)
-        after = (i, bisect.bisect_right(chunks[i], start_after)) if i < len(chunks) else (i, 0)
-        i = bisect.bisect_left(maxes, prefix)
-        at_prefix = (i, bisect.bisect_left(chunks[i], prefix)) if i < len(chunks) else (i, 0)
-        i, j = max(after, at_prefix)
-        while i < len(chunks):
-            chunk = chunks[i]
-            for k in range(j, len(chunk)):
-                key = chunk[k]
-                if not key.startswith(prefix):
-                    return
-                yield key
-            i, j = i + 1, 0
-
-    def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
-        chunks, maxes = self._chunks, self._maxes
-        # The first key greater than ``start_after`` and not less than ``prefix``.
-        i = bisect.bisect_right(maxes, start_after)
-        after = (i, bisect.bisect_right(chunks[i], start_after)) if i < len(chunks) else (i, 0)
-        i = bisect.bisect_left(maxes, prefix)
-        at_prefix = (i, bisect.bisect_left(chunks[i], prefix)) if i < len(chunks) else (i, 0)
-        i, j = max(after, at_prefix)
-        out: list[bytes] = []
-        while i < len(chunks) and len(out) < limit:
-            chunk = chunks[i]
-            for key in chunk[j : j + limit - len(out)]:
-                if not key.startswith(prefix):
-                    return out
-                out.append(key)
-            i, j = i + 1, 0
-        return out
-
-
 class MemoryBackend:
     """A ``Backend`` in dicts, with a chunked sorted list as the key index."""
 
     def __init__(self) -> None:
         self._values: dict[bytes, bytes] = {}
-        self._keys = _KeyIndex()  # the same keys as ``_values``, ascending
+        self._keys = KeyIndex()  # the same keys as ``_values``, ascending
         self._nodes: dict[bytes, bytes] = {}
         self._root: Hash32 = EMPTY_HASH
 
@@ -251,89 +153,6 @@ class _Memo:
         self.nodes: dict[bytes, bytes] = {}
 
 
-class ScanBudgetExceeded(StateError):
-    """A scan that would visit more keys than its ``ScanBudget`` allows."""
-
-
-class ScanBudget:
-    """How many keys one scan may visit, and how many it did.
-
-    A scan merges committed keys with pending writes; a pending delete hides a key without
-    returning it, so the keys a scan visits can outnumber the keys it returns. Every layer
-    counts what it visits here (a pending write taken, a committed key fetched), so the
-    caller can charge for the work (the VM's ``storage_keys``) and stop it when the caller
-    cannot pay: ``ScanBudgetExceeded`` is raised before the count passes ``max_visits``
-    by more than one page of committed keys.
-    """
-
-    __slots__ = ("max_visits", "visited")
-
-    def __init__(self, max_visits: int) -> None:
-        self.max_visits = max_visits
-        self.visited = 0
-
-    def visit(self, count: int) -> None:
-        self.visited += count
-        if self.visited > self.max_visits:
-            raise ScanBudgetExceeded(
-                f"a scan of at most {self.max_visits} key visits expected, found one of more"
-            )
-
-
-def merge_scan(
-    fetch: Callable[[bytes, int], list[bytes]],
-    pending: Iterator[bytes],
-    is_live: Callable[[bytes], bool],
-    after: bytes,
-    limit: int,
-    budget: ScanBudget | None = None,
-) -> list[bytes]:
-    """Up to ``limit`` keys, ascending, of committed keys merged with pending writes.
-
-    ``fetch(cursor, n)`` pages the committed keys greater than ``cursor`` (already limited
-    to the wanted prefix); ``pending`` yields the written keys in range, ascending;
-    ``is_live`` tells a pending write from a pending delete. A pending key hides the
-    committed key it overwrites or deletes. The work is the keys visited: each pending key
-    taken and each committed key fetched counts one (``budget``).
-    """
-    if limit <= 0:
-        return []
-    out: list[bytes] = []
-    page: list[bytes] = []
-    p = 0  # position in page
-    cursor = after  # the last committed key taken
-    exhausted = False
-    mine = next(pending, None)
-    if budget is not None and mine is not None:
-        budget.visit(1)
-    while len(out) < limit:
-        if p == len(page) and not exhausted:
-            want = limit - len(out)
-            page = fetch(cursor, want)
-            p = 0
-            exhausted = len(page) < want
-            if budget is not None:
-                budget.visit(len(page))
-        committed = page[p] if p < len(page) else None
-        if committed is None and mine is None:
-            break
-        if mine is not None and (committed is None or mine <= committed):
-            if mine == committed:
-                cursor = committed
-                p += 1
-            if is_live(mine):
-                out.append(mine)
-            mine = next(pending, None)
-            if budget is not None and mine is not None:
-                budget.visit(1)
-        else:
-            assert committed is not None
-            cursor = committed
-            p += 1
-            out.append(committed)  # not pending: ``mine`` would have come first
-    return out
-
-
 class StateReads(Protocol):
     """What executing a transaction reads: a ``State`` or a ``WriteBuffer`` over one. The
     one state-read interface of the chain and the VM."""
@@ -351,14 +170,6 @@ class StateReads(Protocol):
 def _scan(reads: StateReads, prefix: bytes, cursor: bytes, limit: int, budget: ScanBudget | None) -> list[bytes]:
     # Without a budget, the three-argument call: readers written before budgets still fit.
     return reads.scan(prefix, cursor, limit) if budget is None else reads.scan(prefix, cursor, limit, budget)
-
-
-def _starting_with(keys: list[bytes], first: int, prefix: bytes) -> Iterator[bytes]:
-    for i in range(first, len(keys)):
-        key = keys[i]
-        if not key.startswith(prefix):
-            return
-        yield key
 
 
 def scan_with_writes(
@@ -405,7 +216,7 @@ class WriteBuffer:
     def __init__(self, base: StateReads) -> None:
         self.base = base
         self.writes: dict[bytes, bytes | None] = {}
-        self._index = _KeyIndex()  # the keys of ``writes`` that are indexed, ascending
+        self._index = KeyIndex()  # the keys of ``writes`` that are indexed, ascending
         self._unindexed: list[bytes] = []  # keys of ``writes`` not yet in ``_index``
 
     def get(self, key: bytes) -> bytes | None:
@@ -506,7 +317,7 @@ class State:
         first = max(bisect.bisect_right(pending, start_after), bisect.bisect_left(pending, prefix))
         return merge_scan(
             lambda cursor, n: backend.scan(prefix, cursor, n),
-            _starting_with(pending, first, prefix),
+            starting_with(pending, first, prefix),
             lambda key: flat[key] is not None,
             start_after,
             limit,

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from chain import state as state_module
+from chain import scans
 from chain.hashing import EMPTY_HASH
 from chain.merkle import Proof, verify_proof
 from chain.state import (
@@ -211,7 +211,7 @@ def test_basic_scan_matches_a_sorted_reference(
 
 
 def test_basic_key_index_across_chunk_splits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(state_module, "_CHUNK", 4)  # many tiny chunks: every path exercised
+    monkeypatch.setattr(scans, "_CHUNK", 4)  # many tiny chunks: every path exercised
     backend = MemoryBackend()
     head = State.at(backend)
     content: dict[bytes, bytes] = {}
