@@ -105,6 +105,10 @@ class ExecutionOutcome(Protocol):
     def writes(self) -> Mapping[bytes, bytes | None]: ...
     @property
     def error(self) -> str: ...
+    @property
+    def return_encoding(self) -> bytes:
+        """The canonical encoding of ``return_value`` (the runtime priced it by its size)."""
+        ...
 
 
 class ContractRuntime(Protocol):
@@ -292,10 +296,7 @@ def process_call(
         return {}, failed_receipt(tx, gas, outcome.error)
     # RECEIPT: what a receipt holds is bounded, so every receipt the chain writes decodes.
     events = tuple(outcome.events)
-    try:
-        return_value = codec.encode(outcome.return_value)
-    except DecodeError as exc:
-        return {}, failed_receipt(tx, gas, f"an encodable return value expected: {exc}")
+    return_value = outcome.return_encoding
     overflow = receipt_overflow(events, return_value)
     if overflow:
         return {}, failed_receipt(tx, gas, overflow)

@@ -16,7 +16,7 @@ BUILTIN_CALL: Final = 2  # any builtin or host call (static)
 METHOD_CALL: Final = 2  # any method call (static)
 POW: Final = 4  # static part of ``**``
 PER_ITEM: Final = 1  # each item of a list / tuple / dict built, copied, scanned or sorted
-BYTES_PER_GAS: Final = 8  # strings and bytes built, copied or scanned: 1 gas per 8 bytes
+BYTES_PER_GAS: Final = 8  # strings and bytes built, copied, compared or scanned: 1 gas per 8 bytes
 BIG_INT_WORD: Final = 1  # ``*`` and ``**`` per 64-bit word of the result beyond the first
 
 STORAGE_READ: Final = 200  # storage_get / storage_has
@@ -29,6 +29,7 @@ STORAGE_SCAN_PER_KEY: Final = 20
 
 EVENT: Final = 300
 EVENT_PER_BYTE: Final = 5  # of name + encoded fields
+RETURN_PER_BYTE: Final = EVENT_PER_BYTE  # of the encoded return value: it lands in the receipt too
 
 CONTEXT_READ: Final = 2  # caller(), tx_signer(), tx_hash(), block_height(), block_time()
 CROSS_CALL: Final = 700  # call(): loading and entering another contract

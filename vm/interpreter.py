@@ -26,7 +26,7 @@ from chain.keys import MAX_CONTRACT_NAME, code_key
 from chain.merkle import StateError
 from chain.state import StateReads
 from chain.transition import CallContext  # one definition, owned by the transition
-from chain.types import Event
+from chain.types import MAX_RETURN_VALUE_SIZE, Event
 from vm import gas as g
 from vm import opcodes as o
 from vm.builtins import call_method
@@ -69,6 +69,7 @@ __all__ = ["CallContext", "ExecutionResult", "VMError", "execute"]
 
 PROGRAM_CACHE_SIZE: Final = 256
 CONTRACT_CALLER_PREFIX: Final = b"contract:"
+ENCODED_NONE: Final = codec.encode(None)
 
 
 @fast.frozen_slots_init  # FAST PATH: one per execution (chain/fast.py)
@@ -80,6 +81,7 @@ class ExecutionResult:
     events: tuple[Event, ...]
     writes: dict[bytes, bytes | None] = field(default_factory=dict)  # None = delete
     error: str = ""  # "" on success
+    return_encoding: bytes = ENCODED_NONE  # the canonical encoding of ``return_value``
 
 
 # --- program loading ---------------------------------------------------------------------
@@ -275,6 +277,27 @@ def _returnable(value: Any, depth: int) -> bool:
     return False
 
 
+def charge_return(ex: Execution, value: Any, where: str) -> bytes:
+    """GAS for what the called function returns, and its encoding: the walk over it (before
+    encoding it), then RETURN_PER_BYTE per encoded byte, which the receipt holds (priced
+    like an event's fields). At most MAX_RETURN_VALUE_SIZE bytes, as a receipt holds."""
+    t = type(value)
+    if not ((t is int and codec.INT_MIN <= value <= codec.INT_MAX) or t is bool or value is None):
+        # A scalar weighs 1, which the instruction that made it paid: only others are walked.
+        ex.charge(weight(value, ex.gas + 1) - 1)
+        if not _returnable(value, 0):
+            raise VMError(
+                f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
+                f"{codec.MAX_DEPTH}) expected from {where}, found {type_name(value)}"
+            )
+    encoded = codec.encode(value)
+    if len(encoded) > MAX_RETURN_VALUE_SIZE:
+        # The receipt's limit (``chain.transition.receipt_overflow``), refused here first.
+        raise VMError(f"a return value of at most {MAX_RETURN_VALUE_SIZE} bytes expected, found {len(encoded)}")
+    ex.charge(len(encoded) * g.RETURN_PER_BYTE)
+    return encoded
+
+
 def _where(ex: Execution, fn: LoadedFunction, pc: int) -> str:
     i = max(pc - 1, 0)
     return f"{ex.contract}.{fn.source.name} line {fn.lines[i]}"
@@ -306,30 +329,16 @@ def execute(
         args = _bind_args(fn, args, contract)
         ex.read_only = read_only or fn.source.kind == "view"
         value = functions[fn.index](ex, 0, False, *args)
-        vt = type(value)
-        if (vt is int and codec.INT_MIN <= value <= codec.INT_MAX) or vt is bool or value is None:
-            # A scalar return (the common case) weighs 1, so the charge below would be 0: it
-            # can only fail on a balance already negative, and is always returnable.
-            if ex.gas < 0:
-                raise Failure(OutOfGas(""), f"{contract}.{function} return")
-        else:
-            try:
-                ex.charge(weight(value, ex.gas + 1) - 1)  # checking a container return value
-            except OutOfGas as exc:
-                raise Failure(exc, f"{contract}.{function} return") from None
-            if not _returnable(value, 0):
-                raise VMError(
-                    f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
-                    f"{codec.MAX_DEPTH}) expected from {contract}.{function}, found {type_name(value)}"
-                ) from None
-        if ex.gas < 0:
-            raise OutOfGas("")
+        try:
+            encoded = charge_return(ex, value, f"{contract}.{function}")
+        except OutOfGas as exc:
+            raise Failure(exc, f"{contract}.{function} return") from None
     except Failure as f:
         return _failed(ex, f.error, f.where)
     except VMError as exc:
         return _failed(ex, exc, "")
     # ``ex`` ends here, so its write buffer is handed over as it is, not copied.
-    return ExecutionResult(True, value, gas_limit - ex.gas, tuple(ex.events), ex.writes, "")
+    return ExecutionResult(True, value, gas_limit - ex.gas, tuple(ex.events), ex.writes, "", encoded)
 
 
 def _failed(ex: Execution, error: VMError, where: str) -> ExecutionResult:

@@ -186,7 +186,11 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
     elif op in (o.EQ, o.NE):
         negate = "not " if op == o.NE else ""
         py = "==" if op == o.EQ else "!="
-        w(ind, f"if type({u}) is type({t}) and (type({u}) is int or type({u}) is str or type({u}) is bytes):")
+        w(ind, f"if type({u}) is int and type({t}) is int:")
+        w(ind + 1, f"{u} = {u} {py} {t}")
+        w(ind, f"elif type({u}) is type({t}) and (type({u}) is str or type({u}) is bytes):")
+        w(ind + 1, f"gas -= min(len({u}), len({t})) // {g.BYTES_PER_GAS}")
+        w(ind + 1, over)
         w(ind + 1, f"{u} = {u} {py} {t}")
         w(ind, "else:")
         w(ind + 1, f"gas -= weight({u}, gas + 1)")

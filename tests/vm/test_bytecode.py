@@ -105,7 +105,7 @@ def test_hand_made_code_verifies_and_runs() -> None:
     state = MemoryState()
     state.put(code_key("h"), codec.encode([data, bytes(32), 1, ALICE]))
     result = execute(state, CTX, "h", "f", [2], 100)
-    assert result.success and result.return_value == 7 and result.gas_used == 4  # 4 instructions
+    assert result.success and result.return_value == 7 and result.gas_used == 4 + 5  # 4 instructions, 1 byte returned (RETURN_PER_BYTE)
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,16 @@
 """Comparison and test instructions: ``== != < <= > >= in``, ``is None``, ``not`` and
 ``isinstance``.
 
-Comparing walks values, so anything but two ints (or, for ``==``, two scalars of one
-type) is charged by the weight of the left operand (``vm.values.weight``), or of the
-container for ``in``, before the walk.
+Comparing walks values, so anything but two ints (or, for ``==``, two str or two bytes,
+charged by the bytes compared) is charged by the weight of the left operand
+(``vm.values.weight``), or of the container for ``in``, before the walk.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from vm import gas as g
 from vm.frame import Frame, charge_gas, pop, push
 from vm.values import compare, contains, values_equal, weight
 
@@ -30,8 +31,15 @@ def _charge_walk(frame: Frame, value: Any) -> None:
     charge_gas(frame, weight(value, frame.ex.gas + 1))
 
 
-def _scalar_pair(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and type(a) in (int, str, bytes)
+def _charge_equality(frame: Frame, a: Any, b: Any) -> None:
+    """Two ints: nothing beyond the instruction; two str or two bytes: the bytes compared
+    (the shorter one's length: equal lengths are compared to the end, unequal ones not at
+    all); anything else: the walk over ``a``."""
+    ta = type(a)
+    if ta is type(b) and (ta is str or ta is bytes):
+        charge_gas(frame, g.size_gas(min(len(a), len(b))))
+    elif not (ta is int and type(b) is int):
+        _charge_walk(frame, a)
 
 
 def equal(frame: Frame, arg: int) -> None:
@@ -39,9 +47,8 @@ def equal(frame: Frame, arg: int) -> None:
     # STACK
     b = pop(frame)
     a = pop(frame)
-    # GAS: the weight of ``a``, unless both are int, str or bytes of one type
-    if not _scalar_pair(a, b):
-        _charge_walk(frame, a)
+    # GAS: by the bytes compared, or the weight of ``a`` (``_charge_equality``)
+    _charge_equality(frame, a, b)
     # OPERATION
     push(frame, values_equal(a, b))
 
@@ -52,8 +59,7 @@ def not_equal(frame: Frame, arg: int) -> None:
     b = pop(frame)
     a = pop(frame)
     # GAS: as ``equal``
-    if not _scalar_pair(a, b):
-        _charge_walk(frame, a)
+    _charge_equality(frame, a, b)
     # OPERATION
     push(frame, not values_equal(a, b))
 
