@@ -39,19 +39,7 @@ class Expired(InvalidTransaction):
     pass
 
 
-class TransactionFailed(ChainError):
-    """A valid transaction whose execution failed: it gets a failed receipt, the nonce advances."""
-
-
 class NonceMismatch(InvalidTransaction):
-    pass
-
-
-class UnknownContract(TransactionFailed):
-    pass
-
-
-class Unauthorized(TransactionFailed):
     pass
 
 

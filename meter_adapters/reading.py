@@ -28,7 +28,6 @@ ROUND_EXACT: Final = "exact"
 ROUND_FLOOR: Final = "floor"
 VALUE_LIMIT: Final = 2**63  # the canonical codec's signed range; no meter counts further
 VALUE_DIGITS: Final = 80  # decimal digits a meter value may have before or after the point
-SOURCES: Final = ("dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc")
 # Cumulative registers (energy, volume, heat): what a bill is computed from. Instantaneous
 # values (W, V, A) are for display and never become reading transactions by default.
 REGISTER_UNITS: Final = frozenset({"Wh", "varh", "VAh", "J", "dm3"})

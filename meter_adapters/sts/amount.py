@@ -98,7 +98,3 @@ def format_tenths(tenths: int) -> str:
     sign = "-" if tenths < 0 else ""
     whole, tenth = divmod(abs(tenths), 10)
     return f"{sign}{whole}.{tenth}"
-
-
-def tenths_to_decimal(tenths: int) -> Decimal:
-    return Decimal(tenths).scaleb(-1)

@@ -131,11 +131,12 @@ def _decode_na1(frame: VendorFrame, key: bytes | None) -> VendorRecords:
 
 # --- Apator 08 and 172 --------------------------------------------------------------
 
-# (version, device type) -> (model, litres per three counts, what one count is).
-THIRDS_MODELS: Final[dict[tuple[int, int], tuple[str, int, str]]] = {
-    (0x03, 0x03): ("08", 1, "1/3 l"),
-    (0x0F, 0x0F): ("08", 1, "1/3 l"),
-    (0x04, 0x11): ("172", 1000, "1/3 m3"),
+# (version, device type) -> (model, litres per three counts): one count of an 08 is 1/3 l,
+# of a 172 1/3 m3.
+THIRDS_MODELS: Final[dict[tuple[int, int], tuple[str, int]]] = {
+    (0x03, 0x03): ("08", 1),
+    (0x0F, 0x0F): ("08", 1),
+    (0x04, 0x11): ("172", 1000),
 }
 THIRDS_CI: Final = 0xA0
 
@@ -145,9 +146,7 @@ def thirds_total_litres(count: int, litres_per_three: int) -> int:
     return nearest(Fraction(count * litres_per_three, 3))
 
 
-def _decode_thirds(
-    frame: VendorFrame, model: str, litres_per_three: int, tick: str
-) -> VendorRecords:
+def _decode_thirds(frame: VendorFrame, model: str, litres_per_three: int) -> VendorRecords:
     if len(frame.data) < 4:
         raise TruncatedFrame(
             f"an Apator {model} payload of at least 4 bytes expected, found {len(frame.data)}"
