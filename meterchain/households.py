@@ -31,6 +31,7 @@ from chain.types import KIND_CALL, Gas, Height, Nonce, Signature, Transaction
 from meter_adapters.simulator import advance
 from meterchain.demo import (
     DAY,
+    UTILITY,
     Call,
     Staff,
     first_credit,
@@ -161,6 +162,14 @@ class NetworkHouseholds:
                 raise HouseholdError(f"{contract}.{function} final expected, found failed: {result.get('reason')}")
 
     # --- the households ------------------------------------------------------------------
+
+    async def already_set_up(self, http: aiohttp.ClientSession) -> bool:
+        """Whether the chain already has the demonstration's utility (a devnet started
+        again): its meters' registers are then ahead of these freshly simulated ones."""
+        body = {"contract": "registry", "function": "utility", "args": [UTILITY]}
+        async with http.post(self.apis[0] + "/v1/call", json=body) as response:
+            answer = await response.json()
+        return bool(answer.get("success")) and answer.get("return_value") is not None
 
     async def set_up(self, http: aiohttp.ClientSession, deadline: float = 60.0) -> None:
         now = lambda: int(self.now())  # noqa: E731

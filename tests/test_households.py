@@ -45,7 +45,9 @@ def test_households_set_up_the_utility_and_their_readings_become_final(tmp_path:
         try:
             households = NetworkHouseholds([validator.api_url], genesis.chain_id, governance_seed, 4, lines.append)
             async with aiohttp.ClientSession() as http:
+                assert not await households.already_set_up(http)
                 await households.set_up(http, deadline=30)
+                assert await households.already_set_up(http)
                 hashes = []
                 for _ in range(2):
                     await asyncio.sleep(1.1)  # the meters run on the wall clock

@@ -46,6 +46,10 @@ async def _households(home: Path, nodes: list[RunningNode], count: int, interval
     households = NetworkHouseholds(validators, read_chain_id(home), seed, count, say)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         try:
+            if await households.already_set_up(http):
+                say("households: this chain's utility is already set up (a devnet started again); "
+                    "the simulated households run on a new network only")
+                return
             await households.set_up(http)
             while True:
                 await asyncio.sleep(interval)
