@@ -14,10 +14,7 @@ from chain.types import KIND_CALL, Block, Gas, Height, Nonce, Signature, Timesta
 from consensus.certificate import certificate_from_precommits
 from consensus.messages import Vote, VoteType, sign_vote
 from node.blockstore import BlockStore
-from node.config import load_config
 from node.genesis import GenesisDocument, GenesisValidator
-from node.storechain import open_chain
-from node.testnet import NodeHome
 from vm.runtime import VMRuntime
 
 CHAIN = "meterchain-test"
@@ -88,22 +85,8 @@ class CertifiedChain:
         return block
 
 
-def commit_blocks(validator: NodeHome, count: int) -> None:
-    """``count`` certified blocks, each with a transaction, into the store of a stopped
-    single-validator network's validator (as its consensus engine would commit them)."""
-    genesis = GenesisDocument.load(validator.home / "genesis.json")
-    store = open_chain(load_config(validator.home), genesis)
-    seed = bytes.fromhex((validator.home / "validator_key").read_text().strip())
-    chain = CertifiedChain(store, genesis, seeds={validator.name: seed})
-    try:
-        for _ in range(count):
-            chain.commit((chain.transaction("alice", "registry", "utility", ["ELEC"]),))
-    finally:
-        store.close()
-
-
 def validator_names(count: int) -> tuple[str, ...]:
     return tuple(f"v{i + 1}" for i in range(count))
 
 
-__all__ = ["CHAIN", "CertifiedChain", "GenesisValidator", "commit_blocks", "genesis_document", "key_of", "seed_of", "validator_names"]
+__all__ = ["CHAIN", "CertifiedChain", "GenesisValidator", "genesis_document", "key_of", "seed_of", "validator_names"]

@@ -1,6 +1,7 @@
 """Node processes for the multi-process tests: ``python -m node.daemon --home H`` on
 127.0.0.1, each one's output in ``H/node.log``, waited on through ``GET /v1/status`` with
-deadlines, and every process killed at teardown even when the test failed."""
+deadlines. The tests use them through ``tests/network/harness.py`` (its ``network``
+fixture kills every process at teardown, even when the test failed)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,19 +94,3 @@ class NodeProcesses:
                     await asyncio.sleep(0.1)
 
         return asyncio.run(poll())
-
-
-@pytest.fixture
-def nodes() -> Iterator[NodeProcesses]:
-    processes = NodeProcesses()
-    try:
-        yield processes
-    finally:
-        processes.kill_all()
-
-
-def without_empty_blocks(home: Path) -> None:
-    """A validator that proposes no empty block while a test runs (its consensus engine
-    starts a height only for a transaction): its heights are those the test commits."""
-    with (home / "node.toml").open("a") as toml:
-        toml.write("\n[consensus]\nempty_block_interval_ms = 3600000\n")

@@ -20,8 +20,9 @@ from node.config import load_config
 from node.genesis import GenesisDocument, GenesisError
 from node.storechain import GenesisMismatch, StoredChainView, open_chain, open_store, store_path
 from node.testnet import GOVERNANCE_KEY_FILE, write_network
+from tests.network.harness import FAST_CONSENSUS, Network, network  # noqa: F401 (fixture)
 from tests.node.certified_chain import CertifiedChain, genesis_document, key_of
-from tests.node.processes import ROOT, NodeProcesses, node_ports, nodes  # noqa: F401 (fixture)
+from tests.node.processes import ROOT
 
 
 def test_write_network_writes_a_full_mesh_sharing_one_genesis(tmp_path: Path) -> None:
@@ -136,32 +137,29 @@ def test_open_chain_refuses_a_genesis_of_another_chain_id(tmp_path: Path) -> Non
     store.close()
 
 
-# --- real processes ------------------------------------------------------------------------------
+# --- real processes (tests/network/harness.py) ---------------------------------------------------
 
 
-def test_a_written_home_serves_its_genesis_keeps_its_store_and_refuses_another(
-    tmp_path: Path, nodes: NodeProcesses  # noqa: F811 (fixture)
-) -> None:
-    [validator] = write_network(tmp_path, 1, 0, node_ports(1))
+def test_a_written_home_serves_its_genesis_keeps_its_store_and_refuses_another(network: Network) -> None:  # noqa: F811
+    # No empty blocks: the node's heights are the transaction's.
+    [validator] = network.write(1, consensus=FAST_CONSENSUS.replace("empty_block_interval_ms = 500", "empty_block_interval_ms = 3600000"))
     home = validator.home
     genesis = GenesisDocument.load(home / "genesis.json")
     genesis_hash = genesis.build(MemoryBackend())[1].hash.hex()
-    nodes.start(home)
-    status = nodes.wait_status(home, validator.api_url)
+    network.start()
+    status = network.wait("validator-1", lambda s: True)
     assert (status["height"], status["last_block_hash"], status["role"]) == (0, genesis_hash, "validator")
-    assert status["validators"] == [validator.validator_key.hex()] if validator.validator_key else False
-    assert nodes.stop(home) == 0
+    assert status["validators"] == [(validator.validator_key or b"").hex()]
+    tx = network.governance_transaction(0, "ELEC")
+    assert network.post("validator-1", "/v1/transactions", {"transactions": [tx.encode().hex()]})["accepted"] == 1
+    block_1 = network.wait("validator-1", lambda s: s["height"] >= 1)["last_block_hash"]
+    assert network.stop("validator-1") == 0
 
-    # A block committed while the node is down (as consensus would) is there after a restart.
-    config = load_config(home)
-    store = open_chain(config, genesis)
-    seed = bytes.fromhex((home / "validator_key").read_text().strip())
-    block = CertifiedChain(store, genesis, seeds={"validator-1": seed}).commit()
-    store.close()
-    nodes.start(home)
-    status = nodes.wait_status(home, validator.api_url)
-    assert (status["height"], status["last_block_hash"]) == (1, block.header.hash.hex())
-    assert nodes.stop(home) == 0
+    network.start()  # the store is kept: the block and its transaction are there
+    status = network.wait("validator-1", lambda s: True)
+    assert status["height"] >= 1 and network.block_hashes("validator-1", 1) == [block_1]
+    assert network.get("validator-1", f"/v1/transactions/{tx.hash.hex()}")["status"] == "final"
+    assert network.stop("validator-1") == 0
 
     other = genesis.model_copy(update={"time": genesis.time + 1})
     other.save(home / "genesis.json")
