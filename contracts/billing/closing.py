@@ -11,10 +11,9 @@ from billing.accounts import (
     load_state,
     meter_info,
     save_state,
-    save_sub_account,
-    sub_account,
 )
-from billing.invoices import close_actual, issue, settle_with_credit
+from billing.final_bill import settle_account
+from billing.invoices import estimated_units
 from billing.readings import consumption_of, record
 from billing.tariffs import has_tariff
 from common.keys import storage_key
@@ -41,13 +40,31 @@ def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -
     return billed
 
 
+def final_counts(st: dict, info: dict, now: int, final_index: int) -> list:
+    # [whether a consumer's own final index counts, why not]. It counts as a consumer reading
+    # does, within the plausibility rules, and one more that a final reading needs: no later
+    # reading of theirs will catch up an index read low, so it must show at least what the
+    # meter's own history predicts for the span (the estimate rule of estimated invoices).
+    consumed, verdict, why = consumption_of(info, st, now, final_index)
+    if verdict != "ok":
+        return [False, why]
+    expected = estimated_units(st, config(st["utility"]), now - st["ts"])
+    if consumed < expected:
+        return [False, f"at least the {expected} the history of meter {st['meter']} predicts since {st['ts']} expected, found {consumed}"]
+    return [True, ""]
+
+
 @public
-def close_account(meter_id: str, final_index: int) -> dict:
-    # The final reading and final invoice of a subscription (terminate, move out). Afterwards
-    # the meter belongs to no subscription until the next one opens: what is read meanwhile
-    # is unbilled consumption.
+def close_account(meter_id: str, final_index: int, trust: str) -> bool:
+    # The final reading and final invoice of a subscription (terminate, move out); `trust`
+    # is who gave the final index, as the registry checked: "operator" (the utility's staff)
+    # or "consumer". Returns True when the account is closed; False when a consumer's index
+    # does not count (final_counts), so the final bill waits for the utility's next trusted
+    # reading (final_bill.settle_awaited_final), and the subscription stays active until then.
     if caller() != b"contract:registry":
         revert(f"a call from contract registry expected, found {bytes_hex(caller())}")
+    if trust != "operator" and trust != "consumer":
+        revert(f"trust operator or consumer expected, found {trust}")
     info = meter_info(meter_id)
     sub = call("registry", "subscription", [meter_id])
     if sub is None or sub["status"] != "active":
@@ -57,39 +74,22 @@ def close_account(meter_id: str, final_index: int) -> dict:
     now = block_time()
     billed = 0
     if now > st["ts"]:
+        if trust == "consumer":
+            counts, why = final_counts(st, info, now, final_index)
+            if not counts:
+                st["closing"] = {"subscription": sub["id"], "claimed_index": final_index, "at": now}
+                save_state(st)
+                emit("final_reading_awaited", {"meter": meter_id, "subscription": sub["id"],
+                                               "consumer": sub["consumer"], "claimed_index": final_index,
+                                               "reason": why, "by": caller(), "at": now})
+                return False
         billed = final_reading(st, sub, info, now, final_index)
     else:
         if final_index != st["index"]:
             revert(f"final index {st['index']} (read at {now}) expected for {meter_id}, found {final_index}")
         save_state(st)
-    st = storage_get(storage_key("ms/", [meter_id]))
-    inv = None
-    if sub["mode"] == "postpaid" and st["ts"] > st["span_start"]:
-        if has_tariff(st):
-            inv = close_actual(st, sub, config(st["utility"]), now)
-            settle_with_credit(meter_id, inv)
-        else:
-            # The consumption on the subscription's record, with no price: nothing to pay.
-            inv = issue(st, sub, st["span_start"], st["ts"], billed, [], 0, 0, estimated=False, unpriced=True)
-            st["span_start"] = st["ts"]
-            st["est_start"] = st["ts"]
-            save_state(st)
-    st = storage_get(storage_key("ms/", [meter_id]))
-    st["sub"] = ""
-    save_state(st)
-    acct = sub_account(sub["id"], sub["consumer"])
-    acct["closed_at"] = now
-    save_sub_account(acct)
-    due = 0
-    for inv_id in acct["open"]:
-        i = storage_get(storage_key("inv/", [inv_id]))
-        due += i["total"] - i["paid"]
-    emit("account_closed", {"meter": meter_id, "subscription": sub["id"], "consumer": sub["consumer"],
-                            "final_index": final_index, "invoice": inv["id"] if inv is not None else "",
-                            "balance_due": due, "credit_left": acct["carry"], "by": caller(), "at": now})
-    if inv is None:
-        return None
-    return storage_get(storage_key("inv/", [inv["id"]]))
+    settle_account(meter_id, sub, billed, final_index, now)
+    return True
 
 
 @public

@@ -215,13 +215,17 @@ def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
     return inv
 
 
+def estimated_units(st: dict, cfg: dict, seconds: int) -> int:
+    # What the meter is expected to consume in `seconds`: its own average rate, or the
+    # utility's estimate_per_day while it has no history.
+    if st["hist_seconds"] > 0:
+        return div_round_half_up(st["hist_units"] * seconds, st["hist_seconds"])
+    return div_round_half_up(cfg["estimate_per_day"] * seconds, SECONDS_PER_DAY)
+
+
 def close_estimated(st: dict, sub: dict, cfg: dict, start: int, end: int) -> dict:
     # No reading since the last invoice: estimate from the meter's own average rate.
-    seconds = end - start
-    if st["hist_seconds"] > 0:
-        units = div_round_half_up(st["hist_units"] * seconds, st["hist_seconds"])
-    else:
-        units = div_round_half_up(cfg["estimate_per_day"] * seconds, SECONDS_PER_DAY)
+    units = estimated_units(st, cfg, end - start)
     tid = tariff_in(st)
     vs = versions(st["utility"], tid)
     acc = {}

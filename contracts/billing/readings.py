@@ -7,6 +7,7 @@ never imported as Python.
 """
 
 from billing.accounts import TIME_PAD, adopt, load_state, meter_info, save_state
+from billing.final_bill import settle_awaited_final
 from billing.prepaid import charge_acc, charge_prepaid
 from billing.pricing import acc_add, split_span
 from billing.tariffs import has_tariff, tariff_in, tariff_of, version_at, versions
@@ -117,6 +118,10 @@ def take_reading(meter_id: str, register: str, ts: int, index: int, trust: str, 
     if not interval:
         emit("reading", {"meter": meter_id, "register": register, "timestamp": ts, "index": index,
                          "consumption": consumed, "trust": flag, "by": caller(), "at": block_time()})
+    if trust != "consumer" and st.get("closing", None) is not None:
+        # The subscriber asked to leave with an index that did not count: the utility's
+        # trusted reading is their final reading.
+        settle_awaited_final(meter_id, sub, index)
     return ""
 
 
@@ -225,6 +230,8 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
     sub = call("registry", "subscription", [meter_id])
     if not (sub is not None and sub["status"] == "active"):
         revert(f"an active subscription on meter {meter_id} expected, found none")
+    if sub.get("closing", None) is not None:
+        revert(f"a plain reading expected to settle the final bill of subscription {sub['id']} on {meter_id}, found a load profile")
     trust = "collector" if caller() == info["collector"] else "consumer"
     problem = check_signer(meter_id, info, sub, trust, register, day_start, 0, b"")
     require(problem == "", problem)

@@ -253,6 +253,36 @@ def is_staff(who: bytes, utility_id: str) -> bool:
     return holds(who, utility_id, "operator") or holds(who, utility_id, "admin")
 
 
+def final_trust(who: bytes, m: dict, sub: dict) -> str:
+    # Whose word a final index is, for billing (close_account): the utility's staff read for
+    # the utility; the subscriber (even one who is also staff) reads for themself.
+    if who != sub["consumer"] and is_staff(who, m["utility"]):
+        return "operator"
+    return "consumer"
+
+
+def await_final_reading(sub: dict, final_index: int, reason: str, kind: str, to: bytes) -> None:
+    # Billing did not count the subscriber's own final index: the subscription stays active
+    # (and billed) until the utility's next trusted reading ends it (end_awaited_subscription).
+    new = copy(sub)
+    now = block_time()
+    new["closing"] = {"reason": reason, "kind": kind, "claimed_index": final_index, "to": to,
+                      "requested_at": now}
+    new["by"] = caller()
+    new["at"] = now
+    save_subscription(sub, new)
+    emit("termination_awaits_reading", {"subscription": sub["id"], "meter": sub["meter"],
+                                        "consumer": sub["consumer"], "claimed_index": final_index,
+                                        "reason": reason, "to": to, "by": caller(), "at": now})
+
+
+def require_not_closing(sub: dict, who: bytes) -> None:
+    # Once a subscriber's leaving awaits the utility's reading, only staff (whose final index
+    # counts) may end it sooner.
+    if sub.get("closing", None) is not None and who == sub["consumer"]:
+        revert(f"the utility's reading to end subscription {sub['id']} awaited, found a second request by its consumer")
+
+
 @public
 def terminate_subscription(meter_id: str, final_index: int) -> None:
     # An active subscription ends with a final reading that billing turns into the final
@@ -267,9 +297,12 @@ def terminate_subscription(meter_id: str, final_index: int) -> None:
     if sub["status"] != "active":
         close_subscription(sub, final_index=None, reason="withdrawn", kind="withdrawn")
         return
+    require_not_closing(sub, who)
     require_int(final_index, "final index", 0, 10**m["digits"] - 1)
-    call(BILLING, "close_account", [meter_id, final_index])
-    close_subscription(sub, final_index, "terminated", "terminated")
+    if call(BILLING, "close_account", [meter_id, final_index, final_trust(who, m, sub)]):
+        close_subscription(sub, final_index, "terminated", "terminated")
+    else:
+        await_final_reading(sub, final_index, "terminated", "terminated", to=b"")
 
 
 @public
@@ -280,24 +313,53 @@ def move_in(meter_id: str, new_consumer: bytes, reading_index: int) -> None:
     # subscription at once (their word is the approval, as in approve_subscription) where
     # the utility needs no identity hash; otherwise, and always when the outgoing consumer
     # hands over, it is only offered, and the incoming consumer accepts it with their own
-    # transaction (accept_move_in) under the rules of subscribe.
+    # transaction (accept_move_in) under the rules of subscribe. An outgoing consumer's own
+    # handover index may not count (billing's final_counts): then the handover waits for the
+    # utility's next trusted reading.
     m = load_meter(meter_id)
     sub = load_subscription(meter_id, ["active"])
     who = require_consumer_or_staff(m, sub)
+    require_not_closing(sub, who)
     require_account(new_consumer, "new consumer")
     require(new_consumer != sub["consumer"],
             f"a different consumer expected, found the current subscriber of meter {meter_id}")
     require_int(reading_index, "handover reading index", 0, 10**m["digits"] - 1)
-    call(BILLING, "close_account", [meter_id, reading_index])
+    trust = final_trust(who, m, sub)
+    if not call(BILLING, "close_account", [meter_id, reading_index, trust]):
+        await_final_reading(sub, reading_index, "moved out", "moved_out", to=new_consumer)
+        return
+    hand_over(m, sub, new_consumer, reading_index, who if trust == "operator" else None)
+
+
+def hand_over(m: dict, sub: dict, new_consumer: bytes, reading_index: int, staff) -> None:
+    # The outgoing subscription ends at the handover index; the new one opens at once when
+    # `staff` (an account of the utility's staff, or None) signed and no identity is required,
+    # else it is offered to the new consumer.
     close_subscription(sub, reading_index, "moved out", "moved_out")
     u = load_utility(m["utility"])
-    staff = is_staff(who, m["utility"])
-    status = "active" if staff and not u["identity_required"] else "offered"
-    new = open_subscription(m, new_consumer, sub["mode"], b"", status, approved_by=who if staff else None)
-    emit("premises_moved", {"meter": meter_id, "from": sub["consumer"], "to": new_consumer,
+    status = "active" if staff is not None and not u["identity_required"] else "offered"
+    new = open_subscription(m, new_consumer, sub["mode"], b"", status, approved_by=staff)
+    emit("premises_moved", {"meter": m["id"], "from": sub["consumer"], "to": new_consumer,
                             "reading_index": reading_index, "old_subscription": sub["id"],
-                            "new_subscription": new["id"], "status": status, "by": who,
+                            "new_subscription": new["id"], "status": status, "by": caller(),
                             "at": block_time()})
+
+
+@public
+def end_awaited_subscription(meter_id: str, final_index: int) -> None:
+    # Billing has settled the final bill of a subscription whose end awaited the utility's
+    # trusted reading (at `final_index`): the subscription ends now, and a move-in's new
+    # consumer is offered the meter (the outgoing consumer named them; they accept).
+    require(caller() == b"contract:billing",
+            f"a call from contract billing expected, found {bytes_hex(caller())}")
+    m = load_meter(meter_id)
+    sub = load_subscription(meter_id, ["active"])
+    closing = sub.get("closing", None)
+    require(closing is not None, f"subscription {sub['id']} awaiting its final reading expected, found none")
+    if closing["to"] == b"":
+        close_subscription(sub, final_index, closing["reason"], closing["kind"])
+    else:
+        hand_over(m, sub, closing["to"], final_index, staff=None)
 
 
 @public

@@ -262,7 +262,7 @@ def test_terminating_a_subscription_gives_the_final_invoice(w: Any) -> None:
 
 
 def test_invalid_close_account_by_an_account(w: Any) -> None:
-    err = w.fail(w.alice, "billing", "close_account", ["MTR-A", 9_000])
+    err = w.fail(w.alice, "billing", "close_account", ["MTR-A", 9_000, "operator"])
     assert "a call from contract registry expected" in err
 
 
