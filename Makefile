@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: devnet test lint typecheck bench clean
+.PHONY: devnet demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH"; exit 1; }
@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Four validators and a regulator as separate processes (homes in devnet-data/), with the
+# simulated households sending their readings through the API; Ctrl-C stops everything.
 devnet: $(STAMP)
+	$(BIN)/meterchain devnet up --validators 4 --regulators 1 --home devnet-data
+
+# The one-process demonstration (no network): two months of billing in a few seconds.
+demo: $(STAMP)
 	$(BIN)/meterchain demo
 
 lint: $(STAMP)

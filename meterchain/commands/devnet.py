@@ -30,7 +30,7 @@ from node.testnet import GOVERNANCE_KEY_FILE, ports_from, write_network
 
 app = typer.Typer(no_args_is_help=True)
 
-DEFAULT_HOME = Path(".devnet")
+DEFAULT_HOME = Path("devnet-data")
 
 
 def _stop(directory: Path, nodes: list[RunningNode]) -> None:
