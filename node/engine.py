@@ -268,6 +268,9 @@ class ConsensusEngine:
                 logged_own.add(("vote", event.vote.round, int(event.vote.type)))
             elif isinstance(event, ProposalReceived) and event.proposal.proposer == self.me:
                 logged_own.add(("proposal", event.proposal.round, 0))
+                own_block = self._blocks.get(event.proposal.block_hash)
+                if own_block is not None:  # sent again by the rebroadcast timer
+                    self._own_proposal = (event.proposal, own_block[1])
             state, actions = step(state, event)
             for action in actions:
                 if isinstance(action, SignVote | SignProposal):
