@@ -98,14 +98,15 @@ class Node:
         self.engine = self._consensus_engine()
         host, port = config.api_address()
         self.api_service = ApiService(self.api, host, port)
-        # Started in this order, stopped in the reverse: consensus (which replays its log)
-        # before the peers, peers before the public API. The store is opened above and
+        # Started in this order, stopped in the reverse: the peers before consensus, so a
+        # stopping validator has stopped voting before its links close (which can take a
+        # while); the public API last up and first down. The store is opened above and
         # closed last, after everything that reads it.
         self.sync_service = SyncService(self.sync, follow=config.role == "regulator")
-        services: list[Service] = [StoreService(self.store), self.sync_service]
+        services: list[Service] = [StoreService(self.store), self.sync_service, P2PService(self.p2p)]
         if self.engine is not None:
             services.append(self.engine)
-        self.runner = ServiceRunner([*services, P2PService(self.p2p), self.api_service])
+        self.runner = ServiceRunner([*services, self.api_service])
 
     def _consensus_engine(self) -> ConsensusEngine | None:
         """A validator's consensus engine, signing with its signer file (DATA_DIR/signer:

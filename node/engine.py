@@ -119,6 +119,7 @@ REQUEST_SPACING: Final = 0.5  # seconds between two requests (or answers) of one
 # Behind by more than this many blocks, a node with block sync fetches them in batches from
 # its peers' APIs instead of one commit message per height.
 SYNC_GAP: Final = 3
+SYNC_SPACING: Final = 2.0  # seconds between two block syncs started by peers' heights
 
 
 class Transport(Protocol):
@@ -168,6 +169,7 @@ class ConsensusEngine:
         # height while the engine pauses, then the engine starts again from the new head.
         self.catch_up = catch_up
         self._sync_task: asyncio.Future[None] | None = None
+        self._sync_started = float("-inf")
         self._paused = False
         # The validator set of each height: the first one's, stepped once per height (a set
         # change decided on chain would enter here, two heights after its block).
@@ -180,6 +182,7 @@ class ConsensusEngine:
         self._running = False
         self._failed = False
         self._timers: list[object] = []  # this height's timer handles
+        self._poll: object | None = None  # the idle node's next look at its mempool
         self._rebroadcast_handle: object | None = None
         # This height's blocks by hash (raw bytes beside), and the verdicts on them.
         self._blocks: dict[Hash32, tuple[Block, bytes]] = {}
@@ -364,6 +367,9 @@ class ConsensusEngine:
         for handle in self._timers:
             handle.cancel()  # type: ignore[attr-defined]
         self._timers.clear()
+        if self._poll is not None:
+            self._poll.cancel()  # type: ignore[attr-defined]
+            self._poll = None
 
     def _execute(self, action: Action) -> None:
         if isinstance(action, SignVote):
@@ -553,7 +559,7 @@ class ConsensusEngine:
         ):
             self._start_height()
         else:
-            self._later(self.settings.poll_interval, self._poll_start)
+            self._poll = self.timers.call_later(self.settings.poll_interval, lambda: self._guarded(self._poll_start))
 
     def _start_height(self) -> None:
         if not self._idle():
@@ -709,7 +715,8 @@ class ConsensusEngine:
             self._peer_heights[sender] = height
         if height <= self.working_height:
             return
-        if self.catch_up is not None and height - 1 - self._head.height > SYNC_GAP:
+        far_behind = height - 1 - self._head.height > SYNC_GAP
+        if self.catch_up is not None and far_behind and self.timers.now() - self._sync_started >= SYNC_SPACING:
             self._start_sync(height - 1)
         else:
             self._request_commit(sender, self.working_height)
@@ -719,6 +726,7 @@ class ConsensusEngine:
             return
         log.info("at height %d, peers have stored %d: block sync", self._head.height, target)
         self._paused = True
+        self._sync_started = self.timers.now()
         self._cancel_timers()
         self._sync_task = asyncio.ensure_future(self._sync(target))
 

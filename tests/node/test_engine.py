@@ -373,3 +373,25 @@ class _NoPeers:
 
     def send(self, node_key: bytes, kind: str, payload: bytes) -> bool:
         return False
+
+
+def test_a_bad_vote_on_a_peer_link_is_dropped_and_counted_by_reason(network) -> None:  # type: ignore[no-untyped-def]
+    from node.engine import serve_consensus
+    from node.p2p import P2PConfig, P2PNetwork, PeerLink, encode_frame
+
+    net = network()
+    net.start_all()
+    net.run_until_height(1)
+    v1 = net.node("v1")
+    links = P2PNetwork(P2PConfig(net.genesis.chain_id, seed_of("node-v1")), lambda key: "validator", v1.metrics)
+    serve_consensus(links, v1.engine)
+    link = PeerLink(key_of("v2"), "v2", "validator", "inbound", key_of("v2"), ws=None)  # type: ignore[arg-type]
+    vote = sign_vote(Vote(VoteType.PREVOTE, 2, 0, None, key_of("v2")), seed_of("v2"), net.genesis.chain_id)
+    forged = replace(vote, signature=sign_vote(replace(vote, round=1), seed_of("v2"), net.genesis.chain_id).signature)
+    asyncio.run(links._dispatch(link, encode_frame("vote", forged.encode())))
+    asyncio.run(links._dispatch(link, encode_frame("vote", b"\x00" * 300)))  # over a vote's size
+
+    def dropped(reason: str) -> float:
+        return v1.metrics.registry.get_sample_value("meterchain_dropped_messages_total", {"reason": reason}) or 0.0
+
+    assert dropped("bad_signature") == 1 and dropped("oversized") == 1
