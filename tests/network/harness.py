@@ -68,6 +68,13 @@ class Network:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def pause(self, name: str) -> None:
+        """SIGSTOP: the process is frozen, its sockets open and silent (a stalled machine)."""
+        self.processes.processes[self.homes[name].home].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.processes.processes[self.homes[name].home].send_signal(signal.SIGCONT)
+
     def stop(self, name: str) -> int:
         """SIGTERM: a graceful stop; the exit status."""
         return self.processes.stop(self.homes[name].home)

@@ -4,7 +4,8 @@ CometBFT's end-to-end suite and Besu's BFT acceptance tests, in a lean form:
 (a) one validator produces blocks, and a transaction submitted through its API becomes final;
 (b) four validators produce blocks, and all four hold the same block at every height;
 (c) one of four killed with SIGKILL: the chain goes on, and the restarted one catches up;
-(d) two of four stopped: the chain halts without forking; restarted, it resumes within 20 s.
+(d) two of four stopped: the chain halts without forking; restarted, it resumes within 20 s;
+(e) one of four frozen with SIGSTOP for 10 s: the chain goes on, and once thawed it catches up.
 """
 
 from __future__ import annotations
@@ -93,3 +94,22 @@ def test_two_of_four_stopped_halt_the_chain_without_a_fork_and_it_resumes(networ
     resumed_after = time.monotonic() - restarted
     assert resumed_after < 20
     same_chain(network, network.names, halted + 1)
+
+
+def test_a_validator_paused_with_sigstop_for_ten_seconds_catches_up(network: Network) -> None:  # noqa: F811
+    network.write(4)
+    network.start()
+    network.wait_all(height_at_least(2), deadline=60)
+    network.pause("validator-2")
+    paused = time.monotonic()
+    try:
+        live = ["validator-1", "validator-3", "validator-4"]
+        paused_at = max(network.status(n)["height"] for n in live)
+        network.wait_all(height_at_least(paused_at + 3), deadline=40, names=live)  # the chain goes on
+        # The scenario is a 10 s stall: its length is the perturbation, not a wait for an event.
+        time.sleep(max(0.0, 10 - (time.monotonic() - paused)))
+    finally:
+        network.resume("validator-2")
+    target = max(network.status(n)["height"] for n in live)
+    network.wait("validator-2", height_at_least(target + 1), deadline=30)
+    same_chain(network, network.names, target + 1)
