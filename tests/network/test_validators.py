@@ -28,6 +28,25 @@ def same_chain(network: Network, names: list[str], top: int) -> list[str]:  # no
     return first
 
 
+def submit(network: Network, name: str, nonces: range) -> list[str]:  # noqa: F811
+    """Governance transactions of consecutive nonces, each accepted by ``name``; their hashes."""
+    txs = [network.governance_transaction(n, f"UTIL{n}") for n in nonces]
+    answer = network.post(name, "/v1/transactions", {"transactions": [tx.encode().hex() for tx in txs]})
+    assert all(r["accepted"] for r in answer["results"]), answer
+    return [tx.hash.hex() for tx in txs]
+
+
+def final_height(network: Network, name: str, tx_hash: str, deadline: float = 30) -> int:  # noqa: F811
+    """The height at which ``tx_hash`` is final on ``name``, with a successful receipt."""
+    end = time.monotonic() + deadline
+    status = network.get(name, f"/v1/transactions/{tx_hash}")
+    while status["status"] != "final" and time.monotonic() < end:
+        time.sleep(0.1)
+        status = network.get(name, f"/v1/transactions/{tx_hash}")
+    assert status["status"] == "final" and status["receipt"]["status"] == "success", (name, status)
+    return int(status["height"])
+
+
 def test_one_validator_produces_blocks_and_a_submitted_transaction_becomes_final(network: Network) -> None:  # noqa: F811
     network.write(1)
     network.start()
@@ -63,14 +82,20 @@ def test_a_validator_killed_with_sigkill_restarts_and_catches_up(network: Networ
     network.write(4)
     network.start()
     network.wait_all(height_at_least(2), deadline=60)
+    before = submit(network, "validator-1", range(0, 3))  # in flight when the kill comes
     network.kill("validator-4")
     live = ["validator-1", "validator-2", "validator-3"]
     killed_at = max(network.status(n)["height"] for n in live)
+    during = submit(network, "validator-2", range(3, 6))
     network.wait_all(height_at_least(killed_at + 3), deadline=40, names=live)  # the chain goes on
     network.start("validator-4")
     target = max(network.status(n)["height"] for n in live)
     network.wait("validator-4", height_at_least(target + 1), deadline=30)
     same_chain(network, network.names, target + 1)
+    # None lost, none applied twice: each is final once, at the same height on every node.
+    for tx_hash in before + during:
+        heights = {name: final_height(network, name, tx_hash) for name in network.names}
+        assert len(set(heights.values())) == 1, f"{tx_hash} final at one height everywhere expected, found {heights}"
 
 
 def test_two_of_four_stopped_halt_the_chain_without_a_fork_and_it_resumes(network: Network) -> None:  # noqa: F811
