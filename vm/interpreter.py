@@ -282,18 +282,21 @@ def charge_return(ex: Execution, value: Any, where: str) -> bytes:
     encoding it), then RETURN_PER_BYTE per encoded byte, which the receipt holds (priced
     like an event's fields). At most MAX_RETURN_VALUE_SIZE bytes, as a receipt holds."""
     t = type(value)
-    if not ((t is int and codec.INT_MIN <= value <= codec.INT_MAX) or t is bool or value is None):
-        # A scalar weighs 1, which the instruction that made it paid: only others are walked.
+    if (t is int and codec.INT_MIN <= value <= codec.INT_MAX) or t is bool or value is None:
+        # A scalar (the common return) weighs 1, which the instruction that made it paid,
+        # and packs as it is: at most 9 bytes.
+        encoded = codec.pack_ready(value)
+    else:
         ex.charge(weight(value, ex.gas + 1) - 1)
         if not _returnable(value, 0):
             raise VMError(
                 f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
                 f"{codec.MAX_DEPTH}) expected from {where}, found {type_name(value)}"
             )
-    encoded = codec.encode(value)
-    if len(encoded) > MAX_RETURN_VALUE_SIZE:
-        # The receipt's limit (``chain.transition.receipt_overflow``), refused here first.
-        raise VMError(f"a return value of at most {MAX_RETURN_VALUE_SIZE} bytes expected, found {len(encoded)}")
+        encoded = codec.encode(value)
+        if len(encoded) > MAX_RETURN_VALUE_SIZE:
+            # The receipt's limit (``chain.transition.receipt_overflow``), refused here first.
+            raise VMError(f"a return value of at most {MAX_RETURN_VALUE_SIZE} bytes expected, found {len(encoded)}")
     ex.charge(len(encoded) * g.RETURN_PER_BYTE)
     return encoded
 
