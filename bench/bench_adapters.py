@@ -78,18 +78,32 @@ def main() -> None:
 
     def consumer_tx() -> None:
         reading_transaction(
-            params, register.meter, register.register, register.timestamp, register.value,
+            params,
+            register.meter,
+            register.register,
+            register.timestamp,
+            register.value,
             register.raw_hash,
         )
 
     def metered_tx() -> None:
         signed = sign_reading(
-            meter_seed, register.meter, register.register, register.value, register.unit,
+            meter_seed,
+            register.meter,
+            register.register,
+            register.value,
+            register.unit,
             register.timestamp,
         )
         reading_transaction(
-            params, register.meter, register.register, register.timestamp, register.value,
-            register.raw_hash, "meter", signed.signature,
+            params,
+            register.meter,
+            register.register,
+            register.timestamp,
+            register.value,
+            register.raw_hash,
+            "meter",
+            signed.signature,
         )
 
     meter_seed = bytes([9]) * 32

@@ -55,12 +55,20 @@ def main() -> None:
     if args.profile:
         profile_core_path(n)
         return
-    print(f"meterchain core benchmark: Python {platform.python_version()} on {platform.machine()}, one core")
+    print(
+        f"meterchain core benchmark: Python {platform.python_version()} on {platform.machine()}, one core"
+    )
 
     print("machine limits (measured now):")
     data = os.urandom(200)
-    raw_sha = rate("SHA-256 of 200 bytes", 200_000, timed(lambda: hashlib.sha256(data).digest(), 200_000))
-    rate("BLAKE2b-256 of 200 bytes", 200_000, timed(lambda: hashlib.blake2b(data, digest_size=32).digest(), 200_000))
+    raw_sha = rate(
+        "SHA-256 of 200 bytes", 200_000, timed(lambda: hashlib.sha256(data).digest(), 200_000)
+    )
+    rate(
+        "BLAKE2b-256 of 200 bytes",
+        200_000,
+        timed(lambda: hashlib.blake2b(data, digest_size=32).digest(), 200_000),
+    )
     key = nacl.signing.SigningKey(os.urandom(32))
     public = bytes(key.verify_key)
     signature = key.sign(data).signature
@@ -74,24 +82,43 @@ def main() -> None:
     rate("raw Ed25519 sign (libsodium)", n, timed(lambda: key.sign(data), n))
 
     print("chain primitives:")
-    rate("hash_domain (domain-separated SHA-256)", 200_000, timed(lambda: hash_domain(Domain.TRANSACTION, data), 200_000))
+    rate(
+        "hash_domain (domain-separated SHA-256)",
+        200_000,
+        timed(lambda: hash_domain(Domain.TRANSACTION, data), 200_000),
+    )
     chain = LocalChain.genesis(contracts=("counter",), sources={"counter": COUNTER})
     alice = chain.actor("alice")
     assert chain.call(alice, "counter", "claim", ["MTR-1"]).ok
-    txs = [chain.transaction(alice, "counter", "add", ["MTR-1", 1 + i % 7], nonce=1 + i) for i in range(n)]
+    txs = [
+        chain.transaction(alice, "counter", "add", ["MTR-1", 1 + i % 7], nonce=1 + i)
+        for i in range(n)
+    ]
     wire = [tx.encode() for tx in txs]
     value = txs[0].body_fields()
     rate("canonical encode of a transaction body", n, timed(lambda: codec.encode(value), n))
     blob = wire[0]
     rate("strict decode of a signed transaction", n, timed(lambda: Transaction.decode(blob), n))
     rate("encode + decode round trip", n, timed(lambda: Transaction.decode(txs[0].encode()), n))
-    rate("transaction signature verify (chain API)", n, timed(lambda: check_transaction_signature(txs[0]), n))
+    rate(
+        "transaction signature verify (chain API)",
+        n,
+        timed(lambda: check_transaction_signature(txs[0]), n),
+    )
 
     print("core path: decode + verify + apply one contract call (metered counter `add`):")
     env = chain.env()
     header = BlockHeader(
-        chain.height + 1, chain.head.hash, chain.time + 1, alice.public_key,
-        bytes(32), bytes(32), bytes(32), env.validator_set_hash, env.validator_set_hash, bytes(32),
+        chain.height + 1,
+        chain.head.hash,
+        chain.time + 1,
+        alice.public_key,
+        bytes(32),
+        bytes(32),
+        bytes(32),
+        env.validator_set_hash,
+        env.validator_set_hash,
+        bytes(32),
     )
     state = chain.state
     start = time.perf_counter()
@@ -101,7 +128,9 @@ def main() -> None:
     start = time.perf_counter()
     root = state.root
     root_time = time.perf_counter() - start
-    print(f"  state root over the block's writes: {root_time * 1000:,.1f} ms for {n} transactions ({root.hex()[:16]}...)")
+    print(
+        f"  state root over the block's writes: {root_time * 1000:,.1f} ms for {n} transactions ({root.hex()[:16]}...)"
+    )
 
     # THE GOAL: core path vs raw verify, measured in alternating chunks so that both see the
     # same machine (a shared 2-core machine's speed drifts within seconds). Each chunk of the
@@ -163,11 +192,22 @@ def core_path_setup(n: int):  # type: ignore[no-untyped-def]
     chain = LocalChain.genesis(contracts=("counter",), sources={"counter": COUNTER})
     alice = chain.actor("alice")
     assert chain.call(alice, "counter", "claim", ["MTR-1"]).ok
-    txs = [chain.transaction(alice, "counter", "add", ["MTR-1", 1 + i % 7], nonce=1 + i) for i in range(n)]
+    txs = [
+        chain.transaction(alice, "counter", "add", ["MTR-1", 1 + i % 7], nonce=1 + i)
+        for i in range(n)
+    ]
     env = chain.env()
     header = BlockHeader(
-        chain.height + 1, chain.head.hash, chain.time + 1, alice.public_key,
-        bytes(32), bytes(32), bytes(32), env.validator_set_hash, env.validator_set_hash, bytes(32),
+        chain.height + 1,
+        chain.head.hash,
+        chain.time + 1,
+        alice.public_key,
+        bytes(32),
+        bytes(32),
+        bytes(32),
+        env.validator_set_hash,
+        env.validator_set_hash,
+        bytes(32),
     )
     return chain.state, [tx.encode() for tx in txs], header, env
 

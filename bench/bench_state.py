@@ -122,9 +122,7 @@ def main() -> None:
     ok = all(verify_proof(root, k, v, p) for k, v, p in proofs)
     verified = time.perf_counter() - start
     assert ok, "a proof did not verify"
-    print(
-        f"proofs: {len(proofs) / proved:,.0f} built/s, {len(proofs) / verified:,.0f} verified/s"
-    )
+    print(f"proofs: {len(proofs) / proved:,.0f} built/s, {len(proofs) / verified:,.0f} verified/s")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {rss_mb:,.0f} MB ({len(backend):,} keys in a MemoryBackend)")
 

@@ -76,7 +76,9 @@ def _best(fn: Callable[[], object], reps: int, rounds: int = 5) -> float:
 def main() -> None:
     compiled = compile_source(TARIFF)
     state = WriteBuffer(State.at(MemoryBackend()))
-    state.apply({keys.code_key("tariff"): codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])})
+    state.apply(
+        {keys.code_key("tariff"): codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])}
+    )
     ctx = CallContext(bytes(32), bytes(32), 1, 1_700_000_000, "bench")
 
     # Instruction rate: every instruction of spin() costs exactly 1 gas and nothing else is
@@ -86,8 +88,10 @@ def main() -> None:
     result = execute(state, ctx, "tariff", "spin", [n], 10**9)
     assert result.success, result.error
     per_call = _best(lambda: execute(state, ctx, "tariff", "spin", [n], 10**9), 1, 3)
-    print(f"instructions: {result.gas_used / per_call / 1e6:.2f} M/s "
-          f"(spin({n}): {result.gas_used} instructions in {per_call * 1e3:.1f} ms)")
+    print(
+        f"instructions: {result.gas_used / per_call / 1e6:.2f} M/s "
+        f"(spin({n}): {result.gas_used} instructions in {per_call * 1e3:.1f} ms)"
+    )
 
     empty = _best(lambda: execute(state, ctx, "tariff", "spin", [0], 10**6), 2_000)
     print(f"call overhead (execute of a 10-instruction function): {empty * 1e6:.1f} us")
@@ -111,8 +115,10 @@ def main() -> None:
     billing = verify_code(compile_contracts(("billing",))["billing"].code)
     start = time.perf_counter()
     translate(billing, RUNTIME)
-    print(f"translate the billing contract ({len(source_of(billing).splitlines())} lines of Python): "
-          f"{(time.perf_counter() - start) * 1e3:.0f} ms, once per code version per process")
+    print(
+        f"translate the billing contract ({len(source_of(billing).splitlines())} lines of Python): "
+        f"{(time.perf_counter() - start) * 1e3:.0f} ms, once per code version per process"
+    )
 
     # Ed25519 verify rate, same run, same machine.
     key = nacl.signing.SigningKey(bytes(range(32)))
@@ -121,8 +127,9 @@ def main() -> None:
     vk = key.verify_key
     ed = _best(lambda: vk.verify(msg, sig), 1_000)
     print(f"ed25519 verify: {1 / ed:,.0f}/s ({ed * 1e6:.1f} us each)")
-    print(f"tariff calls per ed25519 verify time: {ed / bill:.2f}; "
-          f"storage calls: {ed / credit:.2f}")
+    print(
+        f"tariff calls per ed25519 verify time: {ed / bill:.2f}; storage calls: {ed / credit:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,567 @@
+"""Network benchmark: 4 validators and a regulator as real processes on this machine, driven
+by a batching client with the demonstration's households' signed meter readings.
+
+Measures, in one run:
+
+- finalized readings per second at saturation: the client keeps the validators' mempools
+  full (several concurrent ``POST /v1/transactions`` batches, a bounded number in flight)
+  and counts the readings in the blocks that validator-1 finalizes, as it observes them
+  (height progress, not submissions);
+- finality p50/p99 at 80 % of that rate (or ``--rate``): readings submitted open loop, in
+  batches every 100 ms; a reading's latency is from just before its batch is posted to the
+  moment validator-1's head shows the block holding it (the head is polled every 50 ms);
+- the single-process cost c of one reading: after the nodes have stopped, validator-1's
+  blocks are replayed in this process into a fresh LevelDB ``BlockStore`` (strict decode,
+  ``apply_block`` with every signature verified and every reading executed by the billing
+  contract, ``commit_block``); c is the time of the reading blocks over their readings.
+
+It prints L = cores / (nodes x c), the rate this machine could finalize if every core did
+nothing but execute readings on every node (each of the 5 nodes executes each reading),
+the ratio measured / L, and the goals (>= 1,000 readings/s; p99 < 2 s at 800/s; >= L / 2).
+The machine may be shared: the load average is printed beside the figures.
+
+Usage: python bench/bench_network.py [--meters 400] [--saturate 20] [--latency 15] [--rate R] [--in-flight 2000]
+
+Every node process is killed at the end, on error and on Ctrl-C (``tests.network.harness``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the multi-process test harness lives in tests/, not a package
+
+from chain.transition import BlockEnv, apply_block  # noqa: E402
+from chain.types import Block, Height, Nonce, Transaction  # noqa: E402
+from meter_adapters.simulator import advance  # noqa: E402
+from meterchain.demo import (  # noqa: E402
+    DAY,
+    Call,
+    first_credit,
+    household_reading,
+    setup_steps,
+)
+from meterchain.households import TARIFF_LEAD, NetworkHouseholds  # noqa: E402
+from node.blockstore import BlockStore  # noqa: E402
+from node.genesis import GENESIS_FILE, GenesisDocument  # noqa: E402
+from node.storechain import open_store  # noqa: E402
+from node.testnet import GOVERNANCE_KEY_FILE  # noqa: E402
+from tests.network.harness import Network  # noqa: E402
+from vm.runtime import VMRuntime  # noqa: E402
+from wallet.reading_transactions import TxParams  # noqa: E402
+
+VALIDATORS: Final = 4
+REGULATORS: Final = 1
+READING_STEP: Final = 1  # seconds between two readings of one meter (a reading per block at most)
+NO_EXPIRY: Final = Height(2**40)  # readings made ahead must not expire while they wait
+MAX_PER_SENDER: Final = 200  # calls of one sender per set-up step: the mempool holds 256 per sender
+POLL: Final = 0.05
+TICK: Final = 0.1
+
+GOAL_RATE: Final = 1000.0
+GOAL_LATENCY_RATE: Final = 800.0
+GOAL_P99: Final = 2.0
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- the chain as validator-1 finalizes it ---------------------------------------------------
+
+
+@dataclass
+class Finality:
+    """Validator-1's head, polled: when each transaction was first seen final."""
+
+    api: str
+    height: int = 0
+    seen: dict[bytes, float] = field(default_factory=dict)  # tx hash -> monotonic time
+    blocks: list[tuple[float, int, int]] = field(
+        default_factory=list
+    )  # (seen at, height, transactions)
+
+    async def follow(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._poll(http)
+            except (aiohttp.ClientError, TimeoutError):
+                pass  # a loaded node may answer late; the next poll catches up
+            await asyncio.sleep(POLL)
+
+    async def _poll(self, http: aiohttp.ClientSession) -> None:
+        async with http.get(f"{self.api}/v1/status") as response:
+            head = int((await response.json())["height"])
+        while self.height < head:
+            async with http.get(
+                f"{self.api}/v1/blocks", params={"from": self.height + 1, "count": 64}
+            ) as response:
+                batch = await response.json()
+            now = time.monotonic()
+            for raw in batch["blocks"]:
+                block = Block.decode(bytes.fromhex(raw["block"]))
+                for tx in block.transactions:
+                    self.seen.setdefault(tx.hash, now)
+                self.blocks.append((now, raw["height"], len(block.transactions)))
+                self.height = raw["height"]
+            if not batch["blocks"]:
+                return
+
+    def rate_between(self, start: float, end: float) -> tuple[float, int]:
+        """Transactions per second finalized over the blocks first seen in (start, end]:
+        those after the first such block, over the time from its sighting to the last
+        one's (whole block intervals only); and the transactions counted."""
+        inside = [(t, n) for t, _, n in self.blocks if start < t <= end]
+        if len(inside) < 2:
+            return 0.0, 0
+        count = sum(n for _, n in inside[1:])
+        return count / (inside[-1][0] - inside[0][0]), count
+
+
+# --- the households' readings ------------------------------------------------------------------
+
+
+def setup_calls(households: NetworkHouseholds) -> list[list[Call]]:
+    """The demonstration's set-up (``meterchain.demo.setup_steps`` and ``first_credit``), each
+    step split so that no sender has more calls in flight than the mempool keeps for one
+    sender. Building it reads every meter's first telegram (its opening index)."""
+    now = lambda: int(households.now())  # noqa: E731
+    home, staff = households.homes, households.staff
+    steps = list(
+        setup_steps(households.governance, staff, home, now, TARIFF_LEAD, now() + 30 * DAY)
+    )
+    steps.append(first_credit(staff, home))
+    chunked: list[list[Call]] = []
+    for step in steps:
+        counts: dict[bytes, int] = {}
+        chunked.append([])
+        for call in step:
+            key = call[0].public_key
+            counts[key] = counts.get(key, 0) + 1
+            if counts[key] > MAX_PER_SENDER:
+                chunked.append([])
+                counts = {key: 1}
+            chunked[-1].append(call)
+    return [chunk for chunk in chunked if chunk]
+
+
+class Readings:
+    """The households' signed readings, made ahead of their submission (the wallet's work,
+    telegram parsing and signing, is the client's and must not compete with the nodes
+    while they are measured). Each consumer's nonces follow its set-up calls; a reading
+    is READING_STEP seconds after the meter's last one and not later than ``present``."""
+
+    def __init__(self, households: NetworkHouseholds, setup: list[list[Call]]) -> None:
+        self.households = households
+        self.nonces = {h.consumer.public_key: 0 for h in households.homes}
+        for step in setup:
+            for actor, *_ in step:
+                if actor.public_key in self.nonces:
+                    self.nonces[actor.public_key] += 1
+
+    def make(self, count: int) -> list[list[Transaction]]:
+        """``count`` readings in a lane per validator (household i reads through validator
+        i mod 4, so one sender's nonces reach one mempool in order), round after round:
+        every household's next reading in turn. A reading may be neither before its
+        meter's subscription nor after its block: the meters read up to two seconds ago,
+        and this waits for the clock when they are all there."""
+        lanes: list[list[Transaction]] = [[] for _ in range(VALIDATORS)]
+        made = 0
+        while made < count:
+            present = int(self.households.now()) - 2
+            progressed = False
+            for index, home in enumerate(self.households.homes):
+                if made >= count or home.meter.time + READING_STEP > present:
+                    continue
+                home.meter = advance(home.meter, READING_STEP)
+                key = home.consumer.public_key
+                params = TxParams(
+                    self.households.chain_id, home.consumer.seed, Nonce(self.nonces[key]), NO_EXPIRY
+                )
+                self.nonces[key] += 1
+                lanes[index % VALIDATORS].append(household_reading(home, params)[0])
+                made += 1
+                progressed = True
+            if not progressed:
+                time.sleep(0.2)
+        return lanes
+
+
+@dataclass
+class Submissions:
+    sent: dict[bytes, float] = field(default_factory=dict)  # hash -> monotonic time of its post
+    refused: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    async def post(self, http: aiohttp.ClientSession, api: str, txs: list[Transaction]) -> None:
+        body = {"transactions": [tx.encode().hex() for tx in txs]}
+        started = time.monotonic()
+        async with http.post(f"{api}/v1/transactions", json=body) as response:
+            answer = await response.json()
+        if response.status != 200:
+            raise RuntimeError(
+                f"a batch answered one by one expected, found {response.status}: {answer}"
+            )
+        for tx, result in zip(txs, answer["results"], strict=True):
+            if result["accepted"]:
+                self.sent[tx.hash] = started
+            else:
+                self.refused += 1
+                if len(self.reasons) < 5:
+                    self.reasons.append(f"{result['reason']}: {result['message']}")
+
+
+# --- the phases ------------------------------------------------------------------------------
+
+
+async def saturate(
+    http: aiohttp.ClientSession,
+    apis: list[str],
+    lanes: list[list[Transaction]],
+    finality: Finality,
+    seconds: float,
+    batch: int,
+    concurrency: int,
+    in_flight: int,
+) -> tuple[float, int, Submissions]:
+    """Keep the validators busy for ``seconds``; finalized readings per second over the
+    blocks seen after the first quarter (the pipeline filled)."""
+    submissions = Submissions()
+    start = time.monotonic()
+    end = start + seconds
+    cursors = [0] * len(lanes)
+
+    def final_count() -> int:
+        return sum(1 for h in submissions.sent if h in finality.seen)
+
+    async def worker(lane: int) -> None:
+        while time.monotonic() < end and cursors[lane] < len(lanes[lane]):
+            if len(submissions.sent) - final_count() > in_flight:
+                await asyncio.sleep(POLL)
+                continue
+            part = lanes[lane][cursors[lane] : cursors[lane] + batch]
+            cursors[lane] += len(part)
+            await submissions.post(http, apis[lane], part)
+
+    await asyncio.gather(*(worker(lane) for lane in range(len(lanes)) for _ in range(concurrency)))
+    while time.monotonic() < end:
+        await asyncio.sleep(POLL)
+    exhausted = any(cursors[lane] >= len(lanes[lane]) for lane in range(len(lanes)))
+    rate, count = finality.rate_between(start + seconds / 4, time.monotonic())
+    if count == 0:  # fewer than two blocks after the warm-up: the whole phase, fill included
+        inside = [(t, n) for t, _, n in finality.blocks if t > start]
+        count = sum(n for _, n in inside)
+        rate = count / (inside[-1][0] - start) if inside else 0.0
+    sizes = [n for t, _, n in finality.blocks if t > start]
+    say(f"  {len(sizes)} blocks seen, {sum(sizes)} transactions, largest {max(sizes, default=0)}")
+    if exhausted:
+        say(
+            "  note: the prepared readings ran out before the end: raise --meters (the rate is a lower bound)"
+        )
+    return rate, count, submissions
+
+
+async def steady(
+    http: aiohttp.ClientSession,
+    apis: list[str],
+    lanes: list[list[Transaction]],
+    finality: Finality,
+    seconds: float,
+    rate: float,
+) -> tuple[list[float], int, Submissions]:
+    """Submit at ``rate`` readings per second (a batch per validator every TICK) for
+    ``seconds``, then wait for them; the finality latencies of those submitted after the
+    first few seconds, and how many of them never became final."""
+    submissions = Submissions()
+    start = time.monotonic()
+    cursors = [0.0] * len(lanes)
+    per_lane = rate * TICK / len(lanes)
+    tick = 0
+    posts: list[asyncio.Task[None]] = []
+    while time.monotonic() < start + seconds:
+        for lane in range(len(lanes)):
+            first = int(cursors[lane])
+            cursors[lane] += per_lane
+            part = lanes[lane][first : int(cursors[lane])]
+            if part:
+                posts.append(asyncio.create_task(submissions.post(http, apis[lane], part)))
+        tick += 1
+        await asyncio.sleep(max(0.0, start + tick * TICK - time.monotonic()))
+    await asyncio.gather(*posts)
+    warm = start + min(3.0, seconds / 4)
+    measured = {h: t for h, t in submissions.sent.items() if t >= warm}
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline and any(h not in finality.seen for h in measured):
+        await asyncio.sleep(POLL)
+    latencies = [finality.seen[h] - t for h, t in measured.items() if h in finality.seen]
+    return latencies, len(measured) - len(latencies), submissions
+
+
+async def wait_drained(
+    http: aiohttp.ClientSession, apis: list[str], deadline: float = 120.0
+) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        pending = 0
+        for api in apis:
+            async with http.get(f"{api}/v1/status") as response:
+                pending += int((await response.json())["mempool"])
+        if pending == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(
+        f"empty mempools within {deadline:.0f} s expected, found transactions still pending"
+    )
+
+
+# --- the single-process cost of one reading ------------------------------------------------------
+
+
+@dataclass
+class Replay:
+    seconds_per_reading: float  # CPU time of this process (every thread, LevelDB's included)
+    wall_per_reading: float  # elapsed: more than the CPU time on a machine other work shares
+    readings: int
+    failed: int
+    reasons: list[str]
+
+
+def is_reading(tx: Transaction) -> bool:
+    return isinstance(tx.payload, list) and tx.payload[:2] == ["billing", "submit_reading"]
+
+
+def replay_cost(source_home: Path, workdir: Path) -> Replay:
+    """Replay validator-1's finalized blocks into a fresh LevelDB store in this process:
+    strict decode, ``apply_block`` (every signature verified, every call executed) and
+    ``commit_block`` (one synced LevelDB batch), as a node does for a block. The figure is
+    the time of the blocks made only of readings over their readings."""
+    genesis = GenesisDocument.load(source_home / GENESIS_FILE)
+    validators = genesis.validator_set()
+    source = BlockStore.open(str(source_home / "data" / "db"))
+    target = open_store(workdir / "replay-db", genesis)
+    runtime = VMRuntime()
+    result = Replay(0.0, 0.0, 0, 0, [])
+    elapsed = cpu = 0.0
+    try:
+        for height in range(1, source.head().height + 1):
+            block = source.block(height)
+            certificate = source.certificate(height)
+            assert block is not None and certificate is not None
+            raw = block.encode()
+            parent = target.head_header()
+            env = BlockEnv(
+                genesis.chain_id,
+                parent,
+                validators.hash,
+                runtime,
+                next_validator_set_hash=validators.hash,
+            )
+            started, started_cpu = time.perf_counter(), time.process_time()
+            decoded = Block.decode(raw)
+            state, receipts = apply_block(target.state(), decoded, env)
+            target.commit_block(decoded, receipts, certificate, state)
+            took, took_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+            if decoded.transactions and all(is_reading(tx) for tx in decoded.transactions):
+                elapsed += took
+                cpu += took_cpu
+                result.readings += len(receipts)
+                for receipt in receipts:
+                    if not receipt.ok:
+                        result.failed += 1
+                        if len(result.reasons) < 3 and receipt.error not in result.reasons:
+                            result.reasons.append(receipt.error)
+    finally:
+        source.close()
+        target.close()
+    result.seconds_per_reading = cpu / result.readings if result.readings else float("nan")
+    result.wall_per_reading = elapsed / result.readings if result.readings else float("nan")
+    return result
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    validators = [h for h in network.homes.values() if h.role == "validator"]
+    apis = [h.api_url for h in validators]
+    seed = bytes.fromhex((network.directory / GOVERNANCE_KEY_FILE).read_text().strip())
+    households = NetworkHouseholds(
+        apis, chain_id, seed, args.meters, say=lambda text: say("  " + text)
+    )
+    finality = Finality(validators[0].api_url)
+    stop = asyncio.Event()
+    results: dict[str, Any] = {}
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=aiohttp.TCPConnector(limit=64)
+    ) as http:
+        follower = asyncio.create_task(finality.follow(http, stop))
+        try:
+            setup = setup_calls(households)
+            made = Readings(households, setup)
+
+            async def prepare(count: int) -> list[list[Transaction]]:
+                started = time.monotonic()
+                lanes = await asyncio.to_thread(made.make, count)
+                say(
+                    f"  prepared {sum(map(len, lanes))} signed readings in {time.monotonic() - started:.1f} s "
+                    "(telegram parsed, signed)"
+                )
+                return lanes
+
+            started = time.monotonic()
+            for chunk in setup:
+                await households.run_step(http, chunk, deadline=120.0)
+            took = time.monotonic() - started
+            say(f"  utility set up, {args.meters} meters subscribed in {took:.0f} s")
+            # A meter's readings must follow its subscription: they are made from now on.
+            for home in households.homes:
+                home.meter = advance(home.meter, max(0, int(households.now()) - home.meter.time))
+            lanes = await prepare(args.saturate_readings)
+            say(
+                f"saturation: {args.saturate:.0f} s, batches of {args.batch}, {args.concurrency} per validator"
+            )
+            rate, count, sent = await saturate(
+                http,
+                apis,
+                lanes,
+                finality,
+                args.saturate,
+                args.batch,
+                args.concurrency,
+                args.in_flight,
+            )
+            results.update(saturation=rate, saturation_count=count, saturation_refused=sent.refused)
+            say(
+                f"  {count} readings finalized in the measured window: {rate:,.0f} readings/s ({load_average()})"
+            )
+            if sent.refused:
+                say(f"  refused at admission: {sent.refused} (e.g. {sent.reasons[:2]})")
+            await wait_drained(http, apis)
+
+            target = args.rate or 0.8 * rate
+            results["latency_rate"] = target
+            lanes = await prepare(int(target * args.latency * 1.05) + VALIDATORS)
+            say(f"finality at {target:,.0f} readings/s for {args.latency:.0f} s")
+            latencies, missing, sent = await steady(
+                http, apis, lanes, finality, args.latency, target
+            )
+            results.update(latencies=latencies, missing=missing, latency_refused=sent.refused)
+            if latencies:
+                say(
+                    f"  p50 {percentile(latencies, 0.5):.2f} s, p99 {percentile(latencies, 0.99):.2f} s over "
+                    f"{len(latencies)} readings; {missing} not final within 30 s ({load_average()})"
+                )
+            if sent.refused:
+                say(f"  refused at admission: {sent.refused} (e.g. {sent.reasons[:2]})")
+        finally:
+            stop.set()
+            await follower
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--meters", type=int, default=400, help="households (meters), each one sender"
+    )
+    parser.add_argument("--saturate", type=float, default=20.0, help="seconds of saturation")
+    parser.add_argument(
+        "--latency", type=float, default=15.0, help="seconds of steady load for finality"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="steady rate (default 80 %% of saturation)"
+    )
+    parser.add_argument(
+        "--saturate-readings", type=int, default=8_000, help="readings prepared for saturation"
+    )
+    parser.add_argument("--batch", type=int, default=250, help="transactions per POST")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="concurrent batches per validator"
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=2_000, help="submitted but not yet final, at most"
+    )
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    nodes = VALIDATORS + REGULATORS
+    say(
+        f"meterchain network benchmark: {VALIDATORS} validators + {REGULATORS} regulator, {args.meters} meters; {load_average()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-network-") as tmp:
+        network = Network(Path(tmp))
+        try:
+            network.write(
+                VALIDATORS, REGULATORS, consensus=""
+            )  # the nodes' default consensus timing
+            network.start()
+            network.wait_all(lambda s: s["height"] >= 1 and s["peers"] >= 1, deadline=90.0)
+            chain_id = network.status("validator-1")["chain_id"]
+            results = asyncio.run(drive(network, chain_id, args))
+        finally:
+            network.kill_all()
+        say(
+            "single-process cost c: validator-1's blocks replayed here (decode, verify, execute, LevelDB commit), CPU time"
+        )
+        validator_home = network.homes["validator-1"].home
+        replay = replay_cost(validator_home, Path(tmp))
+        cost = replay.seconds_per_reading
+        say(
+            f"  c = {cost * 1e6:,.0f} µs CPU per reading ({replay.wall_per_reading * 1e6:,.0f} µs elapsed) "
+            f"over {replay.readings} readings "
+            f"({replay.failed} failed receipts{': ' + '; '.join(replay.reasons) if replay.reasons else ''}); "
+            f"{load_average()}"
+        )
+
+    limit = cores / (nodes * cost)
+    rate = results["saturation"]
+    latencies: list[float] = results.get("latencies", [])
+    p99 = percentile(latencies, 0.99) if latencies else float("inf")
+    print()
+    print(f"finalized readings/s at saturation     {rate:,.0f}")
+    if latencies:
+        print(
+            f"finality at {results['latency_rate']:,.0f}/s                   p50 {percentile(latencies, 0.5):.2f} s, p99 {p99:.2f} s"
+        )
+    print(f"c (one reading, one process, CPU)      {cost * 1e6:,.0f} µs")
+    print(
+        f"L = cores / (nodes x c)                {cores} / ({nodes} x {cost * 1e6:,.0f} µs) = {limit:,.0f} readings/s"
+    )
+    print(f"measured / L                           {rate / limit:.2f}")
+    print(f"goal >= {GOAL_RATE:,.0f} finalized readings/s:     {verdict(rate >= GOAL_RATE)}")
+    at_goal_rate = results["latency_rate"] >= GOAL_LATENCY_RATE
+    print(
+        f"goal p99 < {GOAL_P99:.0f} s at {GOAL_LATENCY_RATE:,.0f}/s:            {verdict(at_goal_rate and p99 < GOAL_P99)}"
+        + ("" if at_goal_rate else f" (measured at {results['latency_rate']:,.0f}/s only)")
+    )
+    print(f"goal >= L / 2:                          {verdict(rate >= limit / 2)}")
+    print(load_average())
+
+
+if __name__ == "__main__":
+    main()
