@@ -15,6 +15,7 @@ from payments.checks import (
     local_day,
     meter_record,
     next_id,
+    same_day_reversal,
     subscription_record,
 )
 from payments.ledger import ledger_add
@@ -179,27 +180,10 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
 @public
 def reverse_payment(payment_id: str, reason: str) -> None:
     """Undo a payment: only by the agent that took it, only on the same local day, once."""
-    require(isinstance(payment_id, str), f"payment id of type str expected, found {shape(payment_id)}")
-    p = storage_get(storage_key("pay:", [payment_id]))
-    require(p is not None, f"a recorded payment expected, found no payment {payment_id}")
-    require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
-    require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
-    require(
-        not p["reversed"],
-        f"a payment not yet reversed expected, found {payment_id} reversed at {p['reversed_at']}",
-    )
-    agent = caller()
-    require(
-        agent == p["agent"],
-        f"reversal by the agent {bytes_hex(p['agent'])} that took {payment_id} expected, found {bytes_hex(agent)}",
-    )
+    p, today = same_day_reversal("payment", "pay:", payment_id, reason, actor="agent", verb="took")
+    agent = p["agent"]
     now = block_time()
     utility_id = p["utility"]
-    today = local_day(utility_id, now)
-    require(
-        today == p["day"],
-        f"reversal on the payment's day {p['day']} expected, found day {today}",
-    )
     meter_id = p["meter"]
     # Marked before billing runs, so that a disconnection decided on the transient
     # arrears of this reversal (in this transaction or later today) is refused. Not for a

@@ -1,5 +1,6 @@
 """What every payment entry point checks and derives: amounts, references, new ids, the
-meter and its subscription (from the registry), the utility's local day (from supply).
+meter and its subscription (from the registry), the utility's local day (from supply), and
+the checks of a same-day reversal.
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
 never imported as Python.
@@ -79,3 +80,27 @@ def utc_offset(utility_id: str) -> int:
 def local_day(utility_id: str, t: int) -> int:
     """Day number (days since 1970-01-01 local time) of unix time ``t`` in ``utility``."""
     return div_floor(t + utc_offset(utility_id), SECONDS_PER_DAY)
+
+
+def same_day_reversal(what: str, prefix: str, record_id, reason, actor: str, verb: str) -> list:
+    """The checks of every same-day reversal (an agent's payment, a vendor's sale of credit):
+    the record exists, a reason of 1 to 256 characters is given, it is not reversed yet, the
+    caller is the ``actor`` (the record's field naming who made it) and it is still the
+    record's local day. Returns [the record, today]."""
+    require(isinstance(record_id, str), f"{what} id of type str expected, found {shape(record_id)}")
+    rec = storage_get(storage_key(prefix, [record_id]))
+    require(rec is not None, f"a recorded {what} expected, found no {what} {record_id}")
+    require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
+    require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
+    require(
+        not rec["reversed"],
+        f"a {what} not yet reversed expected, found {record_id} reversed at {rec['reversed_at']}",
+    )
+    who = caller()
+    require(
+        who == rec[actor],
+        f"reversal by the {actor} {bytes_hex(rec[actor])} that {verb} {record_id} expected, found {bytes_hex(who)}",
+    )
+    today = local_day(rec["utility"], block_time())
+    require(today == rec["day"], f"reversal on the {what}'s day {rec['day']} expected, found day {today}")
+    return [rec, today]

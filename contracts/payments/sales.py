@@ -6,7 +6,6 @@ never imported as Python.
 
 from common.keys import storage_key
 from common.roles import require_role
-from common.text import shape
 from payments.accounts import (
     add_credit,
     after_credit,
@@ -16,7 +15,14 @@ from payments.accounts import (
     prepaid_subscription,
     save_account,
 )
-from payments.checks import check_amount, check_reference, local_day, meter_record, next_id
+from payments.checks import (
+    check_amount,
+    check_reference,
+    local_day,
+    meter_record,
+    next_id,
+    same_day_reversal,
+)
 from payments.commission import commission_key, commission_load, commission_owed, float_key
 from payments.ledger import ledger_add
 from payments.policy import BASIS_POINTS, policy_of
@@ -112,24 +118,10 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     local day, once, and only while the credit it added is still unspent. The amount goes
     back to the vendor's float, the commission out of what the vendor has accrued, and the
     purchase's STS token is void."""
-    require(isinstance(purchase_id, str), f"purchase id of type str expected, found {shape(purchase_id)}")
-    p = storage_get(storage_key("buy:", [purchase_id]))
-    require(p is not None, f"a recorded purchase expected, found no purchase {purchase_id}")
-    require(isinstance(reason, str) and len(reason) > 0, "a reason for the reversal expected, found none")
-    require(len(reason) <= 256, f"a reason of at most 256 characters expected, found {len(reason)}")
-    require(
-        not p["reversed"],
-        f"a purchase not yet reversed expected, found {purchase_id} reversed at {p['reversed_at']}",
-    )
-    vendor = caller()
-    require(
-        vendor == p["vendor"],
-        f"reversal by the vendor {bytes_hex(p['vendor'])} that sold {purchase_id} expected, found {bytes_hex(vendor)}",
-    )
+    p, _today = same_day_reversal("purchase", "buy:", purchase_id, reason, actor="vendor", verb="sold")
+    vendor = p["vendor"]
     now = block_time()
     utility_id = p["utility"]
-    today = local_day(utility_id, now)
-    require(today == p["day"], f"reversal on the purchase's day {p['day']} expected, found day {today}")
 
     amount = p["amount"]
     repaid = p["repaid_emergency"]
