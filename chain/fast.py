@@ -82,6 +82,11 @@ def new_checked_transaction(cls: Any, fields: list[Any]) -> Any:
     """
     if not is_common_transaction(*fields):
         return cls(*fields)
+    return _filled_transaction(cls, fields)
+
+
+def _filled_transaction(cls: Any, fields: list[Any]) -> Any:
+    """A ``cls`` instance holding ``fields`` (already proven well formed), without ``__init__``."""
     tx = object.__new__(cls)
     attributes = tx.__dict__
     (
@@ -137,18 +142,7 @@ def decode_common_transaction(cls: Any, data: bytes, max_size: int) -> Any:
             return None
     if codec.pack_ready(value) != data:  # a longer form than the shortest
         return None
-    tx = object.__new__(cls)
-    attributes = tx.__dict__
-    (
-        attributes["chain_id"],
-        attributes["sender"],
-        attributes["nonce"],
-        attributes["expiry_height"],
-        attributes["gas_limit"],
-        attributes["kind"],
-        attributes["payload"],
-        attributes["signature"],
-    ) = value
+    tx = _filled_transaction(cls, value)
     tx.__dict__["nesting"] = 3  # the array, the payload, the arguments: what it would compute
     return tx
 
