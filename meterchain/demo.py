@@ -21,7 +21,7 @@ from typing import Any
 
 from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
 from chain.transition import get_nonce
-from chain.types import Height, Receipt, Transaction
+from chain.types import Height, Nonce, Receipt, Timestamp, Transaction
 from meter_adapters.dsmr import parse_dsmr
 from meter_adapters.reading import Reading
 from meter_adapters.signed_reading import meter_public_key, sign_reading
@@ -191,7 +191,10 @@ class DemoSummary:
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
-        money = lambda minor: f"{minor // 100:,}.{minor % 100:02d} EUR"  # noqa: E731
+
+        def money(minor: int) -> str:
+            return f"{minor // 100:,}.{minor % 100:02d} EUR"
+
         ev = self.events
         return [
             f"households (meters)      {self.households} ({self.smart_meters} smart meters sign their own readings)",
@@ -270,7 +273,7 @@ class Demo:
                 home.meter = advance(home.meter, 3600)
             params = TxParams(
                 self.chain.chain_id, home.consumer.seed,
-                get_nonce(self.chain.state, home.consumer.public_key), Height(self.chain.height + 50),
+                Nonce(get_nonce(self.chain.state, home.consumer.public_key)), Height(self.chain.height + 50),
             )
             tx, telegram_size = household_reading(home, params)
             self.summary.telegram_bytes += telegram_size
@@ -286,11 +289,11 @@ class Demo:
         """Bad input is rejected with what was expected and what was found; nothing is lost."""
         home = self.homes[0]
         reading = total_import(dsmr_telegram(home.meter))
-        nonce = get_nonce(self.chain.state, home.consumer.public_key)
+        nonce = Nonce(get_nonce(self.chain.state, home.consumer.public_key))
         backwards = replace(
             reading,
             value=reading.value - 5_000,
-            timestamp=day_end + 60,
+            timestamp=Timestamp(day_end + 60),
             raw_hash=hash_domain(Domain.RAW_METER_BYTES, b"a mistyped index"),
         )
         tx = submission(backwards, TxParams(self.chain.chain_id, home.consumer.seed, nonce, Height(self.chain.height + 50)))
@@ -326,7 +329,7 @@ class Demo:
 
     def top_up(self) -> None:
         """Prepaid households whose credit runs low buy more, as a wallet would prompt them."""
-        buys = []
+        buys: list[tuple[Actor, str, str, list[Any]]] = []
         for h in self.homes:
             if h.mode == "prepaid" and h.consumer.name != "household-4":  # one lets credit run out
                 if self.chain.view("payments", "credit", [h.meter_id]) < 1_500:

@@ -13,6 +13,7 @@ view of a running network: height, finalized transactions per second and finalit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ from typing import Any, Final
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from node import pidfile
 from node.config import CONFIG_FILE, load_config
 
 DEVNET_FILE: Final = "devnet.json"
@@ -93,7 +95,10 @@ def start_network(directory: Path, python: str = sys.executable) -> list[Running
     if not homes:
         raise DevnetError(f"node homes (meterchain init) in {directory} expected, found none")
     if (directory / DEVNET_FILE).exists():
-        alive = [n.name for n in read_devnet(directory) if is_node_process(n.pid, n.home)]
+        alive = [
+            n.name for n in read_devnet(directory)
+            if is_node_process(n.pid, n.home) or pidfile.running(Path(n.home)) is not None
+        ]
         if alive:
             raise DevnetError(
                 f"no running devnet in {directory} expected, found {', '.join(alive)} running (meterchain devnet down first)"
@@ -136,21 +141,32 @@ async def wait_serving(nodes: Sequence[RunningNode], deadline: float = 60.0) -> 
 
 
 def stop_network(nodes: Sequence[RunningNode], deadline: float = STOP_DEADLINE) -> list[str]:
-    """SIGTERM every listed node that is still its daemon, SIGKILL what is left at the
-    deadline; the names of the nodes that were running."""
-    alive = [n for n in nodes if is_node_process(n.pid, n.home)]
-    for node in alive:
-        os.kill(node.pid, signal.SIGTERM)
-    end = time.monotonic() + deadline
-    waiting = list(alive)
-    while waiting and time.monotonic() < end:
-        waiting = [n for n in waiting if is_node_process(n.pid, n.home)]
-        time.sleep(0.05)
-    for node in waiting:
+    """SIGTERM every node of the listed homes, SIGKILL what is left at the deadline; the
+    names of the nodes that were running.
+
+    A home's node is the process its ``node.pid`` names (so a node restarted by hand is
+    found) or the pid ``devnet up`` started there, if that process still runs the home."""
+    alive: list[tuple[RunningNode, int]] = []
+    for node in nodes:
+        pids = {pid for pid in (pidfile.running(Path(node.home)),) if pid is not None}
         if is_node_process(node.pid, node.home):
-            os.kill(node.pid, signal.SIGKILL)
-            _reap(node.pid)
-    return [n.name for n in alive]
+            pids.add(node.pid)
+        alive.extend((node, pid) for pid in sorted(pids))
+    for _, pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + deadline
+    waiting = [pid for _, pid in alive]
+    while waiting and time.monotonic() < end:
+        waiting = [pid for pid in waiting if pidfile.start_time(pid) is not None]
+        time.sleep(0.05)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    for _, pid in alive:
+        _reap(pid)
+    return sorted({node.name for node, _ in alive}, key=[n.name for n in nodes].index)
 
 
 # --- the live line -----------------------------------------------------------------------

@@ -172,7 +172,10 @@ class NetworkHouseholds:
         return bool(answer.get("success")) and answer.get("return_value") is not None
 
     async def set_up(self, http: aiohttp.ClientSession, deadline: float = 60.0) -> None:
-        now = lambda: int(self.now())  # noqa: E731
+
+        def now() -> int:
+            return int(self.now())
+
         for step in setup_steps(self.governance, self.staff, self.homes, now, TARIFF_LEAD, now() + 30 * DAY):
             await self.run_step(http, step, deadline)
         buys = first_credit(self.staff, self.homes)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.transition import get_nonce
+from node import pidfile
 from node.api import ApiContext, publish_block
 from node.api.app import admit_batch
 from node.api.models import PeerModel
@@ -218,7 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log.info("chain %s at height %d (genesis %s)", config.chain_id, node.store.head().height,
              node.store.genesis_header().hash.hex())
-    reason = asyncio.run(node.run())
+    pidfile.write(args.home)
+    try:
+        reason = asyncio.run(node.run())
+    finally:
+        pidfile.remove(args.home)
     log.info("node %s stopped (%s)", config.name, reason)
     return 0
 

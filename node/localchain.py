@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chain import codec
+from chain.hashing import Hash32
 from chain.signatures import keypair_from_seed, sign_transaction
 from chain.state import MemoryBackend, State
 from chain.transition import MAX_TX_GAS, BlockEnv, CallContext, get_nonce, propose_block
@@ -167,7 +168,7 @@ class LocalChain:
     def view(self, contract: str, function: str, args: list[Any], caller: Actor | None = None) -> Any:
         """A read-only call at the head; raises ``ViewError`` with the contract's message."""
         who = (caller or self.governance).public_key
-        ctx = CallContext(who, bytes(32), self.height, self.time, self.chain_id)
+        ctx = CallContext(who, Hash32(bytes(32)), Height(self.height), Timestamp(self.time), self.chain_id)
         result = self.runtime.view(self.state, ctx, contract, function, list(args), MAX_TX_GAS)
         if not result.success:
             raise ViewError(result.error)

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from meterchain.cli import app
 from meterchain.devnet import is_node_process
+from node import pidfile
 from node.testnet import write_network
 from tests.node.processes import ROOT, node_ports
 
@@ -94,3 +95,52 @@ def test_finality_quantiles_come_from_the_histogram_buckets_of_the_last_interval
     assert buckets == {0.5: 40.0, 1.0: 98.0, 2.0: 100.0, float("inf"): 100.0}
     assert (quantile(buckets, 0.5), quantile(buckets, 0.99)) == (1.0, 2.0)
     assert quantile({b: 0.0 for b in buckets}, 0.5) is None
+
+
+def test_devnet_down_stops_a_validator_restarted_by_hand_with_node_run(tmp_path: Path) -> None:
+    """A node restarted with `meterchain node run --home HOME` (a relative HOME here) has a
+    pid devnet.json does not know; `devnet down` finds it through HOME/node.pid."""
+    write_network(tmp_path, 2, 0, node_ports(2))
+    runner = CliRunner()
+    pids: list[int] = []
+    restarted: subprocess.Popen[bytes] | None = None
+    try:
+        result = runner.invoke(app, ["devnet", "up", "--home", str(tmp_path), "--detach"])
+        assert result.exit_code == 0, result.output
+        described = json.loads((tmp_path / "devnet.json").read_text())["nodes"]
+        pids = [n["pid"] for n in described]
+        home = tmp_path / "validator-2"
+        deadline = time.monotonic() + 60
+        while pidfile.running(home) != described[1]["pid"]:  # written once the node holds its store
+            assert time.monotonic() < deadline, "validator-2 never wrote node.pid"
+            time.sleep(0.05)
+        os.kill(described[1]["pid"], signal.SIGKILL)
+        while pidfile.running(home) is not None:  # the stale record is recognised as stale
+            assert time.monotonic() < deadline, "a killed node's node.pid still taken as running"
+            time.sleep(0.05)
+        with (home / "node.log").open("ab") as log:
+            restarted = subprocess.Popen(
+                [sys.executable, "-c", "from meterchain.cli import main; main()", "node", "run", "--home", "validator-2"],
+                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        while pidfile.running(home) != restarted.pid:
+            assert restarted.poll() is None, (home / "node.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the restarted node never wrote node.pid"
+            time.sleep(0.05)
+
+        result = runner.invoke(app, ["devnet", "down", "--home", str(tmp_path)])
+
+        assert result.exit_code == 0 and "stopped 2 nodes" in result.output, result.output
+        assert restarted.wait(timeout=30) is not None
+        assert (home / "node.log").read_text().count("stopped (SIGTERM)") == 1  # the restarted one, gracefully
+        assert not (home / "node.pid").exists()
+    finally:
+        if restarted is not None and restarted.poll() is None:
+            restarted.kill()
+            restarted.wait()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
