@@ -82,7 +82,19 @@ class BlockStore:
 
     @classmethod
     def open(cls, path: str) -> BlockStore:
-        return cls(open_database(path))
+        """The store at ``path``; ``StoreError`` if another process holds it (LevelDB's lock:
+        one node per home) or LevelDB finds it corrupt."""
+        try:
+            return cls(open_database(path))
+        except plyvel.IOError as exc:
+            if b"lock" in str(exc).encode().lower():
+                raise StoreError(
+                    f"the store at {path} free expected, found it held by another process "
+                    f"(is a node already running on this home?): {exc}"
+                ) from None
+            raise StoreError(f"a readable store at {path} expected, found: {exc}") from None
+        except plyvel.CorruptionError as exc:
+            raise StoreError(f"an intact store at {path} expected, found LevelDB reporting corruption: {exc}") from None
 
     def close(self) -> None:
         self.state_backend.close()

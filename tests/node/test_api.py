@@ -23,9 +23,9 @@ from chain.types import Signature, Transaction
 from node.api import ApiContext, StandaloneNode, make_app, publish_block
 from node.api.app import API_KEY_HEADER, ROUTES
 from node.api.models import MAX_BATCH
-from node.chainview import LocalChainView
 from node.localchain import Actor, LocalChain
 from node.mempool import Mempool
+from tests.node.local_chain_view import LocalChainView
 
 GOV = Actor.named("governance")
 ADMIN = Actor.named("admin")
