@@ -21,7 +21,6 @@ Height = NewType("Height", int)
 Timestamp = NewType("Timestamp", int)  # Unix seconds, agreed by consensus (never a local clock)
 Gas = NewType("Gas", int)
 Nonce = NewType("Nonce", int)
-Wh = NewType("Wh", int)  # energy, in watt-hours (meter registers of other units keep their own)
 MinorUnits = NewType("MinorUnits", int)  # money, in the currency's minor unit (cents, kuruş)
 
 PUBLIC_KEY_SIZE: Final = 32
