@@ -333,15 +333,6 @@ def process_deploy(state: StateReads, tx: Transaction, env: BlockEnv, gas_used: 
     return {keys.code_key(name): record}, Receipt(tx.hash, STATUS_SUCCESS, Gas(gas), (event,), "")
 
 
-def apply_transaction(
-    state: State, tx: Transaction, header: BlockHeader, env: BlockEnv
-) -> tuple[State, Receipt]:
-    """Check and apply one transaction on its own; return the new view and its receipt."""
-    check_transaction(state, tx, header, env)
-    writes, receipt = run_transaction(state, tx, header, env)
-    return state.with_writes(writes), receipt
-
-
 # --- blocks -----------------------------------------------------------------------------
 
 
