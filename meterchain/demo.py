@@ -24,6 +24,7 @@ from chain.transition import get_nonce
 from chain.types import Height, Nonce, Receipt, Timestamp, Transaction
 from meter_adapters.dsmr import parse_dsmr
 from meter_adapters.reading import Reading
+from meter_adapters.registers import register_reading
 from meter_adapters.signed_reading import meter_public_key, sign_reading
 from meter_adapters.simulator import MeterState, advance, dsmr_telegram
 from node.localchain import Actor, LocalChain
@@ -105,10 +106,7 @@ def make_household(i: int, meter_time: int = START) -> Household:
 
 def total_import(telegram: bytes) -> Reading:
     """The billed register: import total = tariff 1 + tariff 2 (DSMR has no 1.8.0)."""
-    readings = parse_dsmr(telegram)
-    t1 = next(r for r in readings if r.obis == "1-0:1.8.1")
-    t2 = next(r for r in readings if r.obis == "1-0:1.8.2")
-    return replace(t1, obis=TOTAL_IMPORT, value=t1.value + t2.value)
+    return register_reading(parse_dsmr(telegram), TOTAL_IMPORT)
 
 
 def household_reading(home: Household, params: TxParams) -> tuple[Transaction, int]:

@@ -17,15 +17,13 @@ the head block's time).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 
-from chain import codec, keys
 from chain.signatures import keypair_from_seed, sign_transaction
 from chain.types import KIND_CALL, Gas, Height, Nonce, Signature, Transaction
 from meter_adapters.simulator import advance
@@ -39,7 +37,9 @@ from meterchain.demo import (
     make_household,
     setup_steps,
 )
+from node.api.models import TransactionAdmission, TransactionStatusResponse
 from node.localchain import DEFAULT_TX_GAS, EXPIRY_WINDOW, Actor
+from wallet.node_client import NodeClient
 from wallet.reading_transactions import TxParams
 
 HOUR: Final = 3600
@@ -91,50 +91,31 @@ class NetworkHouseholds:
         self._next_api += 1
         return url
 
+    def _client(self, http: aiohttp.ClientSession, url: str | None = None) -> NodeClient:
+        return NodeClient(url or self.apis[0], http)
+
     async def _height(self, http: aiohttp.ClientSession) -> int:
-        async with http.get(self.apis[0] + "/v1/status") as response:
-            return int((await response.json())["height"])
+        return (await self._client(http).status()).height
 
     async def _head_time(self, http: aiohttp.ClientSession) -> int:
-        async with http.get(self.apis[0] + "/v1/blocks/latest") as response:
-            return int((await response.json())["header"]["time"]) if response.status == 200 else 0
+        latest = await self._client(http).latest_block()
+        return 0 if latest is None else latest.header.time
 
     async def _nonce(self, http: aiohttp.ClientSession, account: bytes) -> int:
+        """The account's next nonce, counted here from the chain's at the first use."""
         if account not in self._nonces:
-            async with http.get(f"{self.apis[0]}/v1/state/{keys.nonce_key(account).hex()}") as response:
-                value = (await response.json())["value"]
-            self._nonces[account] = 0 if value is None else int(codec.decode_stored(bytes.fromhex(value)))
+            self._nonces[account] = await self._client(http).nonce(account)
         nonce = self._nonces[account]
         self._nonces[account] = nonce + 1
         return nonce
 
-    async def _submit(self, http: aiohttp.ClientSession, txs: list[Transaction]) -> list[dict[str, Any]]:
-        body = {"transactions": [tx.encode().hex() for tx in txs]}
-        async with http.post(self._api() + "/v1/transactions", json=body) as response:
-            answer = await response.json()
-        if response.status != 200:
-            raise HouseholdError(f"transactions accepted or refused one by one expected, found {response.status}: {answer}")
-        return list(answer["results"])
+    async def _submit(self, http: aiohttp.ClientSession, txs: list[Transaction]) -> list[TransactionAdmission]:
+        return await self._client(http, self._api()).submit(txs)
 
-    async def _wait_final(self, http: aiohttp.ClientSession, hashes: list[str], deadline: float) -> list[dict[str, Any]]:
-        end = time.monotonic() + deadline
-        done: dict[str, dict[str, Any]] = {}
-        while len(done) < len(hashes):
-            for tx_hash in hashes:
-                if tx_hash in done:
-                    continue
-                async with http.get(f"{self.apis[0]}/v1/transactions/{tx_hash}") as response:
-                    answer = await response.json()
-                if answer["status"] in ("final", "failed"):
-                    done[tx_hash] = answer
-            if len(done) < len(hashes):
-                if time.monotonic() > end:
-                    raise HouseholdError(
-                        f"{len(hashes)} transactions final within {deadline:.0f}s expected, found {len(done)} "
-                        "(is the network making blocks?)"
-                    )
-                await asyncio.sleep(0.2)
-        return [done[h] for h in hashes]
+    async def _wait_final(
+        self, http: aiohttp.ClientSession, hashes: list[str], deadline: float
+    ) -> list[TransactionStatusResponse]:
+        return await self._client(http).wait_final(hashes, deadline)
 
     async def _call_transactions(self, http: aiohttp.ClientSession, calls: list[Call]) -> list[Transaction]:
         expiry = Height(await self._height(http) + EXPIRY_WINDOW)
@@ -154,22 +135,19 @@ class NetworkHouseholds:
         txs = await self._call_transactions(http, calls)
         answers = await self._submit(http, txs)
         for (_, contract, function, _), answer in zip(calls, answers, strict=True):
-            if not answer["accepted"]:
-                raise HouseholdError(f"{contract}.{function} accepted expected, found {answer['reason']}: {answer['message']}")
-        results = await self._wait_final(http, [a["hash"] for a in answers], deadline)
+            if not answer.accepted:
+                raise HouseholdError(f"{contract}.{function} accepted expected, found {answer.reason}: {answer.message}")
+        results = await self._wait_final(http, [str(a.hash) for a in answers], deadline)
         for (_, contract, function, _), result in zip(calls, results, strict=True):
-            if result["status"] != "final":
-                raise HouseholdError(f"{contract}.{function} final expected, found failed: {result.get('reason')}")
+            if result.status != "final":
+                raise HouseholdError(f"{contract}.{function} final expected, found failed: {result.reason}")
 
     # --- the households ------------------------------------------------------------------
 
     async def already_set_up(self, http: aiohttp.ClientSession) -> bool:
         """Whether the chain already has the demonstration's utility (a devnet started
         again): its meters' registers are then ahead of these freshly simulated ones."""
-        body = {"contract": "registry", "function": "utility", "args": [UTILITY]}
-        async with http.post(self.apis[0] + "/v1/call", json=body) as response:
-            answer = await response.json()
-        return bool(answer.get("success")) and answer.get("return_value") is not None
+        return await self._client(http).call("registry", "utility", [UTILITY]) is not None
 
     async def set_up(self, http: aiohttp.ClientSession, deadline: float = 60.0) -> None:
 
@@ -205,12 +183,12 @@ class NetworkHouseholds:
         if not txs:
             return []
         answers = await self._submit(http, txs)
-        accepted = [a["hash"] for a in answers if a["accepted"]]
+        accepted = [str(a.hash) for a in answers if a.accepted]
         self.readings.submitted += len(txs)
         self.readings.refused += len(txs) - len(accepted)
         for tx, answer in zip(txs, answers, strict=True):
-            if not answer["accepted"]:
-                self.readings.reasons.append(f"{answer['reason']}: {answer['message']}")
+            if not answer.accepted:
+                self.readings.reasons.append(f"{answer.reason}: {answer.message}")
                 # Its nonce was not used: count again from the chain's next time.
                 self._nonces.pop(tx.sender, None)
         return accepted

@@ -54,8 +54,8 @@ def test_households_set_up_the_utility_and_their_readings_become_final(tmp_path:
                     hashes += await households.read_round(http)
                 assert len(hashes) == 8 and households.readings.refused == 0, households.readings.reasons
                 results = await households._wait_final(http, hashes, 30)
-            assert [r["status"] for r in results] == ["final"] * 8, [r.get("reason") for r in results]
-            events = {e["name"] for r in results for e in r["receipt"]["events"]}
+            assert [r.status for r in results] == ["final"] * 8, [r.reason for r in results]
+            events = {e.name for r in results if r.receipt is not None for e in r.receipt.events}
             assert "reading" in events and "reading_rejected" not in events, events
         finally:
             maker.cancel()

@@ -27,6 +27,7 @@ from meterchain.devnet import (
 from meterchain.failure import fail
 from meterchain.households import HouseholdError, NetworkHouseholds
 from node.testnet import GOVERNANCE_KEY_FILE, ports_from, write_network
+from wallet.node_client import NodeError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -54,7 +55,7 @@ async def _households(home: Path, nodes: list[RunningNode], count: int, interval
             while True:
                 await asyncio.sleep(interval)
                 await households.read_round(http)
-        except (HouseholdError, aiohttp.ClientError, TimeoutError) as exc:
+        except (HouseholdError, NodeError, aiohttp.ClientError, TimeoutError) as exc:
             say(f"households stopped: {exc}")
 
 

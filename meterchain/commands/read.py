@@ -21,13 +21,13 @@ from meterchain.failure import fail
 FORMATS: Final = ("dsmr", "iec62056-21", "mbus", "wmbus", "dlms", "nfc")
 
 
-def _parser(
+def adapter_for(
     fmt: str,
     key: bytes | None,
-    relaxed_bcc: bool,
-    zone: str | None,
-    medium: int,
-    assume_unit: str | None,
+    relaxed_bcc: bool = False,
+    zone: str | None = None,
+    medium: int = 1,
+    assume_unit: str | None = None,
 ) -> Callable[[bytes], list[Reading]]:
     """The adapter for ``fmt``; the M-Bus, wM-Bus and DLMS adapters are imported only
     when asked for (another module, with its own dependencies)."""
@@ -127,7 +127,7 @@ def main(
             fail(
                 f"--zone: an IANA time zone like Europe/Amsterdam expected, found {zone!r}", 2
             )
-    parse = _parser(format, key_bytes, relaxed_bcc, zone, medium, assume_unit)
+    parse = adapter_for(format, key_bytes, relaxed_bcc, zone, medium, assume_unit)
 
     from meter_adapters import serial_io
 
