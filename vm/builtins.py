@@ -148,6 +148,19 @@ def _min_max(m: Meter, a: list[Any], fn: str) -> int:
     return min(ints) if fn == "min" else max(ints)
 
 
+def _min(m: Meter, a: list[Any]) -> int:
+    # Fast path: two ints, the common case (tiers, caps); the same result as _min_max.
+    if len(a) == 2 and type(a[0]) is int and type(a[1]) is int:
+        return a[0] if a[0] <= a[1] else a[1]
+    return _min_max(m, a, "min")
+
+
+def _max(m: Meter, a: list[Any]) -> int:
+    if len(a) == 2 and type(a[0]) is int and type(a[1]) is int:
+        return a[0] if a[0] >= a[1] else a[1]
+    return _min_max(m, a, "max")
+
+
 def _abs(m: Meter, a: list[Any]) -> Any:
     return check_int(abs(_int_arg(a[0], "abs")))
 
@@ -260,8 +273,8 @@ def _list(m: Meter, a: list[Any]) -> Any:
 
 PURE: Final[dict[int, Callable[[Meter, list[Any]], Any]]] = {
     0: _len,
-    1: lambda m, a: _min_max(m, a, "min"),
-    2: lambda m, a: _min_max(m, a, "max"),
+    1: _min,
+    2: _max,
     3: _abs,
     4: _str,
     5: _int,

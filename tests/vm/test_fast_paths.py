@@ -8,8 +8,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vm.builtins import _max, _min, _min_max
 from vm.bytecode import verify_code
 from vm.compiler import compile_source
+from vm.errors import VMError
 from vm.interpreter import _bind_args
 from vm.values import check_value, deep_copy, weight, weight_walk
 
@@ -65,3 +67,25 @@ def test_arguments_bound_without_a_copy_are_the_checked_copies(args: list[Any]) 
     bound = _bind_args(fn, args, "c")
     assert bound == plain + [7] * (3 - len(args))
     assert all(type(x) is type(y) for x, y in zip(bound, plain, strict=False))
+
+
+class _CountingMeter:
+    def __init__(self) -> None:
+        self.charged = 0
+
+    def charge(self, gas: int) -> None:
+        self.charged += gas
+
+
+def _outcome(fn: Any, args: list[Any]) -> tuple[str, Any, int]:
+    meter = _CountingMeter()
+    try:
+        return "value", fn(meter, args), meter.charged
+    except VMError as exc:
+        return "error", str(exc), meter.charged
+
+
+@given(st.lists(_VALUES, min_size=0, max_size=3) | st.tuples(st.integers(), st.integers()).map(list))
+def test_min_and_max_of_two_ints_equal_the_general_definition(args: list[Any]) -> None:
+    assert _outcome(_min, args) == _outcome(lambda m, a: _min_max(m, a, "min"), args)
+    assert _outcome(_max, args) == _outcome(lambda m, a: _min_max(m, a, "max"), args)
