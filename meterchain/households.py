@@ -20,15 +20,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 import aiohttp
 
 from chain.signatures import keypair_from_seed, sign_transaction
 from chain.types import KIND_CALL, Gas, Height, Nonce, Signature, Transaction
-from meter_adapters.simulator import advance
+from meter_adapters.simulator import MeterState, advance, dsmr_telegram
 from meterchain.demo import (
     DAY,
+    FIELD,
+    TARIFF,
     UTILITY,
     Call,
     Staff,
@@ -36,6 +39,7 @@ from meterchain.demo import (
     household_reading,
     make_household,
     setup_steps,
+    total_import,
 )
 from node.api.models import TransactionAdmission, TransactionStatusResponse
 from node.localchain import DEFAULT_TX_GAS, EXPIRY_WINDOW, Actor
@@ -43,6 +47,7 @@ from wallet.node_client import NodeClient
 from wallet.reading_transactions import TxParams
 
 HOUR: Final = 3600
+VACANT_SERIAL: Final = "SIMVACANT00001"
 HISTORY: Final = 120  # seconds: the meters' first telegrams, read at set-up, are this old
 TARIFF_LEAD: Final = 60  # seconds: the tariff set at set-up is in force from this much later
 
@@ -69,6 +74,7 @@ class NetworkHouseholds:
         households: int,
         say: Callable[[str], None] = print,
         now: Callable[[], float] = time.time,
+        vacant_port: Path | None = None,
     ) -> None:
         if not apis:
             raise ValueError("at least one node API expected, found none")
@@ -79,6 +85,11 @@ class NetworkHouseholds:
         self.now = now
         start = int(now()) - HISTORY
         self.homes = [make_household(i, meter_time=start) for i in range(households)]
+        # A vacant home: its meter is registered and active but nobody subscribes, so a
+        # person with ``meterchain wallet`` can; its P1 telegram is written to
+        # ``vacant_port/<meter>.p1`` at every round, as the meter's port would serve it.
+        self.vacant_port = vacant_port
+        self.vacant = MeterState(serial=VACANT_SERIAL, gas_serial="SIMGASVACANT01", time=start, seed=99)
         self.say = say
         self._nonces: dict[bytes, int] = {}
         self._next_api = 0
@@ -160,6 +171,31 @@ class NetworkHouseholds:
         if buys:
             await self.run_step(http, buys, deadline)
         self.say(f"households: utility set up, {len(self.homes)} meters subscribed")
+        if self.vacant_port is not None:
+            await self._set_up_vacant_home(http, deadline)
+
+    async def _set_up_vacant_home(self, http: aiohttp.ClientSession, deadline: float) -> None:
+        staff, first = self.staff, total_import(dsmr_telegram(self.vacant))
+        await self.run_step(http, [(staff.admin, "registry", "register_meter",
+                                    [first.meter, FIELD, "Old town, vacant", 1, 9, 20_000, first.value, b"",
+                                     staff.collector.public_key])], deadline)  # fmt: skip
+        await self.run_step(http, [(staff.operator, "registry", "activate_meter", [first.meter]),
+                                   (staff.admin, "billing", "assign_tariff", [first.meter, TARIFF])], deadline)  # fmt: skip
+        port = self._write_vacant_telegram()
+        self.say(f"households: a vacant home's meter {first.meter} awaits a subscriber "
+                 f"(meterchain wallet subscribe {first.meter} --node {self.apis[0]}); its P1 port: {port}")  # fmt: skip
+
+    def _write_vacant_telegram(self) -> Path:
+        """The vacant meter advanced to the present, its telegram written whole (then renamed,
+        so a wallet reading the file never sees half a telegram)."""
+        assert self.vacant_port is not None
+        self.vacant = advance(self.vacant, max(0, int(self.now()) - 2 - self.vacant.time))
+        self.vacant_port.mkdir(parents=True, exist_ok=True)
+        path = self.vacant_port / f"{self.vacant.serial}.p1"
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(dsmr_telegram(self.vacant))
+        partial.replace(path)
+        return path
 
     async def read_round(self, http: aiohttp.ClientSession) -> list[str]:
         """Every meter advanced to the present (by at most an hour), its reading submitted;
@@ -169,6 +205,8 @@ class NetworkHouseholds:
         # least a second after its parent) and a reading must follow the subscription.
         present = max(int(self.now()) - 2, await self._head_time(http))
         height = await self._height(http)
+        if self.vacant_port is not None:
+            self._write_vacant_telegram()
         txs = []
         for home in self.homes:
             step = min(HOUR, present - home.meter.time)

@@ -13,13 +13,15 @@ from pathlib import Path
 import aiohttp
 
 from chain.transition import get_nonce
-from meterchain.households import NetworkHouseholds
+from meterchain.demo import total_import
+from meterchain.households import VACANT_SERIAL, NetworkHouseholds
 from node.config import load_config
 from node.daemon import Node
 from node.genesis import GenesisDocument
 from node.testnet import GOVERNANCE_KEY_FILE, write_network
 from tests.node.certified_chain import CertifiedChain
 from tests.node.processes import node_ports
+from wallet.node_client import NodeClient
 
 
 async def make_blocks(node: Node, chain: CertifiedChain) -> None:
@@ -43,11 +45,16 @@ def test_households_set_up_the_utility_and_their_readings_become_final(tmp_path:
         await node.runner.start()
         maker = asyncio.create_task(make_blocks(node, CertifiedChain(node.store, genesis, seeds={"validator-1": seed})))
         try:
-            households = NetworkHouseholds([validator.api_url], genesis.chain_id, governance_seed, 4, lines.append)
+            households = NetworkHouseholds(
+                [validator.api_url], genesis.chain_id, governance_seed, 4, lines.append, vacant_port=tmp_path / "meters"
+            )
             async with aiohttp.ClientSession() as http:
                 assert not await households.already_set_up(http)
                 await households.set_up(http, deadline=30)
                 assert await households.already_set_up(http)
+                client = NodeClient(validator.api_url, http)
+                vacant = await client.call("registry", "meter", [VACANT_SERIAL])
+                assert vacant["status"] == "active" and await client.call("registry", "subscription", [VACANT_SERIAL]) is None
                 hashes = []
                 for _ in range(2):
                     await asyncio.sleep(1.1)  # the meters run on the wall clock
@@ -64,4 +71,10 @@ def test_households_set_up_the_utility_and_their_readings_become_final(tmp_path:
             await node.runner.stop()
 
     asyncio.run(scenario())
-    assert lines == ["households: utility set up, 4 meters subscribed"]
+    port = tmp_path / "meters" / f"{VACANT_SERIAL}.p1"
+    assert lines == [
+        "households: utility set up, 4 meters subscribed",
+        f"households: a vacant home's meter {VACANT_SERIAL} awaits a subscriber "
+        f"(meterchain wallet subscribe {VACANT_SERIAL} --node {validator.api_url}); its P1 port: {port}",
+    ]
+    assert total_import(port.read_bytes()).meter == VACANT_SERIAL  # a whole telegram, CRC checked

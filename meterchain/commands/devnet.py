@@ -44,7 +44,7 @@ async def _households(home: Path, nodes: list[RunningNode], count: int, interval
     """The demonstration's households, through the validators' APIs, until cancelled."""
     validators = [n.api for n in nodes if n.role == "validator"]
     seed = bytes.fromhex((home / GOVERNANCE_KEY_FILE).read_text(encoding="utf-8").strip())
-    households = NetworkHouseholds(validators, read_chain_id(home), seed, count, say)
+    households = NetworkHouseholds(validators, read_chain_id(home), seed, count, say, vacant_port=home / "meters")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         try:
             if await households.already_set_up(http):
