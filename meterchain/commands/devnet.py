@@ -81,6 +81,8 @@ async def _live(home: Path, nodes: list[RunningNode], interval: float, household
     finally:
         for task in tasks:
             task.cancel()
+        # Awaited, so the households close their HTTP session before the loop closes.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @app.command("up")
