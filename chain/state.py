@@ -231,7 +231,9 @@ class WriteBuffer:
 
     def apply(self, writes: Writes) -> None:
         own = self.writes
-        self._unindexed.extend(writes.keys() - own.keys())  # the new keys; the index sorts them
+        # The new keys (the index sorts them). Not ``writes.keys() - own.keys()``: that walks
+        # every key of ``own``, the whole block's so far, once per transaction.
+        self._unindexed.extend([key for key in writes if key not in own])
         own.update(writes)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
