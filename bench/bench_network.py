@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -531,13 +532,21 @@ def main() -> None:
     parser.add_argument(
         "--in-flight", type=int, default=800, help="submitted but not yet final, at most"
     )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep the nodes' homes (logs, stores) in this new directory"
+    )
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     nodes = VALIDATORS + REGULATORS
     say(
         f"meterchain network benchmark: {VALIDATORS} validators + {REGULATORS} regulator, {args.meters} meters; {load_average()}"
     )
-    with tempfile.TemporaryDirectory(prefix="bench-network-") as tmp:
+    with contextlib.ExitStack() as scope:
+        if args.keep is None:
+            tmp = scope.enter_context(tempfile.TemporaryDirectory(prefix="bench-network-"))
+        else:
+            args.keep.mkdir(parents=True)
+            tmp = str(args.keep)
         network = Network(Path(tmp))
         try:
             network.write(
