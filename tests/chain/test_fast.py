@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from chain import codec, fast
 from chain.errors import DecodeError
 from chain.hashing import Domain, hash_domain
-from chain.types import MAX_TX_SIZE, TX_KINDS, Transaction, check_payload_shape
+from chain.types import (
+    MAX_BLOCK_SIZE,
+    MAX_LAST_COMMIT_SIZE,
+    MAX_TX_SIZE,
+    TX_KINDS,
+    Block,
+    BlockHeader,
+    Transaction,
+    check_payload_shape,
+)
 
 _SCALARS = st.one_of(st.integers(min_value=-(2**63), max_value=2**64 - 1), st.text(max_size=8), st.binary(max_size=8))
 _ARGS = st.lists(st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6), max_size=4)
@@ -270,3 +279,115 @@ def test_fast_init_covers_the_core_path_records() -> None:
     assert {Receipt, Event, CallContext, ExecutionResult} <= set(fast.PLAIN_INITS)
     assert ExecutionResult(True, 1, 2, ()).writes == {}  # a default factory, a new dict each time
     assert ExecutionResult(True, 1, 2, ()).writes is not ExecutionResult(True, 1, 2, ()).writes
+
+
+# --- blocks -----------------------------------------------------------------------------------
+
+_HEADER_VALUES = st.lists(
+    st.one_of(st.integers(0, 2**64 - 1), st.binary(min_size=32, max_size=32), _ANY), min_size=10, max_size=10
+)
+
+
+def _plain_block_decode(data: bytes) -> Block | None:
+    """The definition: strict decode, then the record's checks (None: refused)."""
+    try:
+        value = codec.decode(data, max_size=MAX_BLOCK_SIZE)
+        if not (type(value) is list and len(value) == 3 and type(value[1]) is list and type(value[2]) is bytes):
+            return None
+        if len(value[2]) > MAX_LAST_COMMIT_SIZE:
+            return None
+        return Block(BlockHeader.from_value(value[0]), tuple(Transaction.from_value(t) for t in value[1]), value[2])
+    except DecodeError:
+        return None
+
+
+def _block_parts(header: list[Any], calls: list[tuple[Any, ...]], last_commit: bytes) -> list[Any] | None:
+    transactions = []
+    for fields in calls:
+        try:
+            transactions.append(Transaction(*fields).fields())
+        except DecodeError:
+            continue
+    return [header, transactions, last_commit]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _HEADER_VALUES,
+    st.lists(st.one_of(_CALLS, _FIELDS), max_size=4),
+    st.binary(max_size=40),
+    st.one_of(st.just([]), _EDITS),
+    st.sampled_from(["as is", "float arg", "long int", "map arg", "trailing"]),
+)
+def test_fast_block_decode_equals_the_strict_decode(
+    header: list[Any], calls: list[tuple[Any, ...]], last_commit: bytes, edits: list[tuple[int, int]], twist: str
+) -> None:
+    value = _block_parts(header, calls, last_commit)
+    transactions = value[1] if value else []
+    if twist == "float arg" and transactions and type(transactions[0][6][2]) is list:
+        transactions[0][6][2].append(1.5)
+    elif twist == "map arg" and transactions and type(transactions[0][6][2]) is list:
+        transactions[0][6][2].append({"b": 1, "a": 2})
+    data = msgpack.packb(value, use_bin_type=True)
+    if twist == "long int":
+        data = data[:1] + b"\xdc\x00\x0a" + data[2:]  # the header's array in a longer form than the shortest
+    elif twist == "trailing":
+        data += b"\x00"
+    mutated = bytearray(data)
+    for position, byte in edits:
+        mutated[position % len(mutated)] = byte
+    data = bytes(mutated)
+    made = fast.decode_common_block(Block, BlockHeader, Transaction, data, MAX_BLOCK_SIZE, MAX_LAST_COMMIT_SIZE)
+    plain = _plain_block_decode(data)
+    if made is not None:
+        assert plain is not None, "the fast path accepted what the strict decode refuses"
+        assert made == plain
+        for tx in made.transactions:  # the kept encoding and hash are what they would compute
+            again = Transaction(*tx.fields())
+            assert tx.encode() == again.encode() and tx.hash == again.hash and tx.nesting == again.nesting
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_CALLS, min_size=0, max_size=20), st.binary(max_size=40))
+def test_fast_block_decode_takes_every_block_of_common_calls(calls: list[tuple[Any, ...]], last_commit: bytes) -> None:
+    header = BlockHeader(1, bytes(32), 1_700_000_000, bytes(32), *(bytes(32),) * 6)
+    transactions = [Transaction(*fields) for fields in calls if all(type(a) is not list for a in fields[6][2])]
+    block = Block(header, tuple(transactions), last_commit)
+    data = codec.encode([header.to_value(), [tx.fields() for tx in transactions], last_commit])
+    assert block.encode() == data  # the joined encodings
+    made = fast.decode_common_block(Block, BlockHeader, Transaction, data, MAX_BLOCK_SIZE, MAX_LAST_COMMIT_SIZE)
+    assert made is not None and made == block == Block.decode(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_CALLS, _FIELDS), max_size=20), st.binary(max_size=40), st.integers(0, 2**64 - 1))
+def test_fast_block_encode_equals_the_plain_encode(calls: list[tuple[Any, ...]], last_commit: bytes, height: int) -> None:
+    header = BlockHeader(height, bytes(32), 1_700_000_000, bytes(32), *(bytes(32),) * 6)
+    transactions = []
+    for fields in calls:
+        try:
+            transactions.append(Transaction(*fields))
+        except DecodeError:
+            continue
+    joined = fast.encode_block(header.to_value(), transactions, last_commit)
+    assert joined == codec.encode([header.to_value(), [tx.fields() for tx in transactions], last_commit])
+
+
+def test_fast_block_encode_leaves_too_deep_a_transaction_to_the_plain_encode() -> None:
+    def nested(levels: int) -> Transaction:
+        deep: Any = 1
+        for _ in range(levels - 3):  # the transaction, its payload and its arguments are three
+            deep = [deep]
+        return Transaction("chain", bytes(32), 1, 2, 3, "call", ["counter", "add", [deep]], bytes(64))
+
+    header = BlockHeader(1, bytes(32), 1_700_000_000, bytes(32), *(bytes(32),) * 6)
+    deepest = nested(codec.MAX_DEPTH - 2)  # the deepest that fits two levels down
+    assert deepest.nesting == codec.MAX_DEPTH - 2
+    assert fast.encode_block(header.to_value(), [deepest], b"") == codec.encode(
+        [header.to_value(), [deepest.fields()], b""]
+    )
+    too_deep = nested(codec.MAX_DEPTH - 1)  # encodes alone, not two levels down in a block
+    assert too_deep.nesting == codec.MAX_DEPTH - 1
+    assert fast.encode_block(header.to_value(), [too_deep], b"") is None
+    with pytest.raises(DecodeError):
+        Block(header, (too_deep,), b"").encode()
