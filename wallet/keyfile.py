@@ -41,9 +41,13 @@ def load(path: Path) -> tuple[bytes, PublicKey]:
     """The seed and account of the key file at ``path``."""
     try:
         mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8").strip()
+        raw = path.read_bytes()
     except OSError as exc:
         raise KeyFileError(f"a key file at {path} expected (meterchain wallet new), found: {exc.strerror}") from None
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{SEED_SIZE * 2} hex digits expected in {path}, found bytes that are not text") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"a key file readable by its owner only (mode 600) expected at {path}, found mode {mode & 0o777:o}")
     try:

@@ -157,12 +157,15 @@ def submit(
         except ValueError:
             fail(f"--meter-key: hex digits expected, found {meter_key!r}", 2)
     seed, account = _load_key(key)
-    data = _capture(format, file, port)
+    readings, signature = _readings(format, _capture(format, file, port), key_bytes)  # refused before any network
 
     async def work(client: NodeClient) -> str:
         status = await client.status()
         billed = register or await _meter_register(client, meter) or DEFAULT_REGISTER
-        reading, signature = _reading(format, data, key_bytes, billed)
+        try:
+            reading = register_reading(readings, billed)
+        except AdapterError as exc:
+            fail(f"{format} capture: {exc}")
         if reading.meter != meter:
             fail(f"a capture of meter {meter} expected, found one of meter {reading.meter}")
         if reading.timestamp is None:
@@ -195,15 +198,15 @@ def _capture(format: str, file: str | None, port: str | None) -> bytes:
         fail(f"cannot read {file or port}: {exc}")
 
 
-def _reading(format: str, data: bytes, key: bytes | None, register: str) -> tuple[Reading, bytes]:
-    """The billed register's reading, and the meter's signature when it signed it (NFC)."""
+def _readings(format: str, data: bytes, key: bytes | None) -> tuple[list[Reading], bytes]:
+    """The capture's readings, and the meter's signature when it signed its reading (NFC)."""
     try:
         if format == "nfc":
             from meter_adapters.signed_reading import parse_signed_reading
 
             signed, reading = parse_signed_reading(data, key)
-            return reading, signed.signature
-        return register_reading(adapter_for(format, key)(data), register), b""
+            return [reading], signed.signature
+        return adapter_for(format, key)(data), b""
     except ValueError as exc:  # AdapterError and the codec's DecodeError
         fail(f"{format} input rejected: {exc}")
 
