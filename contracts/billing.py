@@ -6,8 +6,9 @@
 # rounding rule.
 #
 # The code lives in modules under billing/, one per concept (accounts, tariffs, pricing,
-# readings, prepaid, invoices, settlement, closing, views), compiled into this contract;
-# this file names every entry point the contract has (docs/contract-language.md, "Modules").
+# readings, prepaid, invoices, settlement, closing, corrections, rebill, views), compiled
+# into this contract; this file names every entry point the contract has
+# (docs/contract-language.md, "Modules").
 #
 # The model in one paragraph. Each meter has one cumulative billing register. A reading's
 # consumption (index delta, with register roll-over, times the CT multiplier) covers the
@@ -50,10 +51,20 @@
 #   seg/<utility>#<segment>    running totals per customer segment
 #   um/<utility>/<meter>       the meters billing knows, for run_billing
 #   alloc/<payment id>         what a payment paid, to revert it exactly
+#   cor/<meter>/C<seq>         a correction: credit note, rebill, manual charge or credit
+#   corn/<meter>               the number of corrections made on the meter
 
 from billing.closing import close_account, meter_replaced
+from billing.corrections import (
+    correction,
+    corrections_of,
+    issue_credit_note,
+    manual_charge,
+    manual_credit,
+)
 from billing.invoices import close_period, run_billing
 from billing.readings import submit_load_profile, submit_reading, submit_readings
+from billing.rebill import rebill
 from billing.settlement import apply_invoice_payment, apply_payment, revert_payment
 from billing.tariffs import assign_tariff, set_billing_config, set_tariff
 from billing.views import (

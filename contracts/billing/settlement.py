@@ -6,6 +6,7 @@ never imported as Python.
 """
 
 from billing.accounts import current_account, save_sub_account, sub_account
+from billing.corrections import reopen_replaced
 from billing.invoices import add_totals, insert_open
 from common.keys import storage_key
 
@@ -123,6 +124,9 @@ def revert_payment(meter_id: str, payment_id: str) -> int:
         storage_set(storage_key("inv/", [inv_id]), inv)
         if amount > 0:
             add_totals(inv, {"paid": -amount}, amount)
+            if inv["status"] == "void":
+                # Its replacement deducted this payment: it asks for it again.
+                reopen_replaced(inv, amount)
     rec["reverted"] = True
     storage_set(storage_key("alloc/", [payment_id]), rec)
     emit("payment_reverted", {"meter": meter_id, "subscription": rec.get("subscription", ""), "payment_id": payment_id,

@@ -6,8 +6,10 @@ vendor, same and later day, credit still there or spent), commission settlements
 beyond what is accrued), voucher redemptions, readings that charge prepaid
 credit, postpaid invoices, credit applications, refunds (by meter and by subscription id), emergency grants, move-ins (the
 premises pass to a new subscriber, whose account starts empty), payments of any
-subscription's invoice by its id, and the passing of days (a reversal on a later day must
-fail). A slow reference model of each credit account (one per subscription, current or
+subscription's invoice by its id, corrections by the operator (credit notes within and
+beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
+charges and credits: they change what invoices ask for, never where money went), and the
+passing of days (a reversal on a later day must fail). A slow reference model of each credit account (one per subscription, current or
 ended), driven by the same events, must agree with the contract's accounts.
 
 The check is made from the outside: it sums the amounts in the receipts' events and
@@ -109,6 +111,7 @@ class Observed:
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
     purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
     refused: list[tuple[str, str]] = field(default_factory=list)  # (operation, error) of failed calls
+    corrections: list[str] = field(default_factory=list)  # kinds of the corrections made
     vouchers_left: list[str] = field(default_factory=lambda: list(VOUCHER_CODES))
     models: dict[str, AccountModel] = field(default_factory=dict)  # by subscription id
 
@@ -168,6 +171,9 @@ operation = st.one_of(
     st.tuples(st.just("refund_sub"), st.integers(0, 10), st.integers(1, 150)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
     st.tuples(st.just("settle"), st.integers(1, 150)),
+    st.tuples(st.just("credit_note"), st.integers(0, 10), st.integers(1, 120)),
+    st.tuples(st.just("rebill"), st.integers(0, 3_000)),
+    st.tuples(st.just("manual"), st.sampled_from(["manual_charge", "manual_credit"]), st.integers(1, 5_000)),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -305,6 +311,35 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             receipt = w.chain.call(w.admin, "payments", "settle_commission",
                                    [w.utility, w.vendor.public_key, amount, f"C-{n}"], at=t)
             assert receipt.ok is (amount <= owed), receipt.error  # never more than accrued
+        elif kind == "credit_note":
+            in_force = [inv for inv in all_invoices(w) if inv["status"] != "void" and not inv["unpriced"]]
+            if not in_force:
+                continue
+            inv = in_force[op[1] % len(in_force)]
+            room = inv.get("issued_total", inv["total"]) + inv.get("reopened", 0) - inv.get("credited", 0)
+            amount = max(room * op[2] // 100, 1)
+            receipt = w.chain.call(w.operator, "billing", "issue_credit_note", [inv["id"], amount, f"N-{n}"], at=t)
+            assert receipt.ok is (amount <= room), receipt.error  # never more than the invoice bills
+            if receipt.ok:
+                seen.corrections.append(kind)
+        elif kind == "rebill":
+            # The latest invoice of alice's meter, its last reading corrected down by op[1]
+            # (refused when it is estimated, or a reading followed, or the index would go back).
+            mine = [inv for inv in w.view("billing", "invoices", [w.meters["alice"]]) if inv["status"] != "void"]
+            if not mine:
+                continue
+            inv = mine[-1]
+            last = w.view("billing", "last_reading", [w.meters["alice"]])
+            corrected = last["index"] - op[1]
+            receipt = w.chain.call(w.operator, "billing", "rebill",
+                                   [inv["id"], [[inv["period_end"], corrected]], f"M-{n}"], at=t)
+            if receipt.ok:
+                seen.corrections.append(kind)
+                index["alice"] = corrected
+        elif kind == "manual":
+            receipt = w.chain.call(w.operator, "billing", op[1], [w.meters["alice"], op[2], f"A-{n}"], at=t)
+            assert receipt.ok, receipt.error
+            seen.corrections.append(op[1])
         else:
             receipt = w.chain.call(w.operator, "payments", "grant_emergency_credit", [w.meters["bob"], op[1]], at=t)
             assert receipt.ok, receipt.error
@@ -318,14 +353,27 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
 
 def check_conservation(w: Any, seen: Observed) -> None:
     allocated = 0
+    billed = 0
     for inv in all_invoices(w):
-        assert 0 <= inv["paid"] <= inv["total"]
+        assert 0 <= inv["paid"]
         allocated += inv["paid"]
+        balance = w.view("billing", "subscription_balance", [inv["subscription"]])
+        if inv["status"] == "void":
+            # A voided invoice keeps what was paid on it and asks for nothing more: its
+            # replacement deducted that payment.
+            assert inv["id"] not in [i["id"] for i in balance["open"]]
+            assert w.view("billing", "invoice", [inv["replaced_by"]])["replaces"] == inv["id"]
+            billed += inv["paid"]
+            continue
+        assert inv["paid"] <= inv["total"]
+        billed += inv["total"]
         # An invoice is open exactly when something is unpaid, and then it is listed among
         # its own subscription's open invoices (never another's).
-        balance = w.view("billing", "subscription_balance", [inv["subscription"]])
         assert (inv["status"] == "open") is (inv["paid"] < inv["total"])
         assert (inv["status"] == "open") is (inv["id"] in [i["id"] for i in balance["open"]])
+    # The regulators' running totals tell the same story as the invoices, corrections included.
+    totals = w.view("billing", "consumption_totals", [w.utility, w.utility, T0 - 40 * DAY, T0 + 400 * DAY])
+    assert (totals["billed"], totals["paid"]) == (billed, allocated)
     accounts = {}
     for sid in subscription_ids(w):
         acct = w.view("payments", "subscription_account", [sid])
@@ -435,4 +483,24 @@ def test_money_is_conserved_across_purchase_reversals_and_commission_settlements
     for reason in ("reversal by the vendor", "accrued commission of at least", "an unspent balance of at least",
                    "reversal on the purchase's day", "a settlement of at most the accrued commission"):
         assert reason in refusals
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_corrections() -> None:
+    """Credit notes (in part, beyond what is unpaid so carried, beyond what the invoice bills
+    so refused), a rebill of a part-paid invoice whose payment is then reversed (its
+    replacement asks for it again), manual charges and credits, and a move-in between them."""
+    ops: list[tuple[Any, ...]] = [
+        ("read", "alice", 2_500), ("invoice",), ("pay", "alice", 1_000, False), ("rebill", 500),
+        ("reverse", 0, False), ("credit_note", 1, 50), ("credit_note", 1, 120), ("manual", "manual_charge", 700),
+        ("manual", "manual_credit", 4_000), ("read", "alice", 1_200), ("invoice",), ("pay", "alice", 6_000, True),
+        ("credit_note", 3, 100), ("rebill", 200), ("move", "alice", 400), ("credit_note", 4, 30),
+        ("pay_invoice", 0, 100), ("manual", "manual_charge", 300), ("later", 25), ("apply_credit",),
+        ("read", "alice", 900), ("invoice",), ("rebill", 100),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    assert {"credit_note", "rebill", "manual_charge", "manual_credit"} <= set(seen.corrections)
+    assert any(inv.get("reopened", 0) > 0 for inv in all_invoices(w))
+    assert any(kind == "credit_note" for kind, _ in seen.refused)
     check_conservation(w, seen)
