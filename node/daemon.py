@@ -34,6 +34,7 @@ from node.blockstore import StoreError
 from node.config import ConfigError, NodeConfig, load_config
 from node.consensus_io import settings_from_config
 from node.engine import ConsensusEngine, ignore_consensus, serve_consensus
+from node.evidence import EvidenceReporter
 from node.genesis import GenesisDocument, GenesisError
 from node.mempool import Admission, Mempool
 from node.metrics import NodeMetrics
@@ -138,9 +139,19 @@ class Node:
             on_committed=self.block_committed,
             on_fatal=lambda reason: self.runner.request_stop(reason),
             catch_up=self.sync.catch_up if config.peer_apis() else None,
+            on_evidence=self._evidence_reporter(config.validator_seed).report,
         )
         serve_consensus(self.p2p, engine)
         return engine
+
+    def _evidence_reporter(self, seed: bytes) -> EvidenceReporter:
+        """Double votes this validator sees, reported on chain from its own key."""
+        return EvidenceReporter(
+            chain_id=self.config.chain_id, seed=seed, head=lambda: self.store.head().height,
+            account_nonce=lambda account: get_nonce(self.view.state(), account),
+            pending_nonces=self.mempool.sender_nonces, admit=self._admit,
+            gossip=self.p2p.gossip_transactions, metrics=self.metrics,
+        )  # fmt: skip
 
     def peer_role(self, node_key: bytes) -> Role | None:
         return self._peer_roles.get(node_key)

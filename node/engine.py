@@ -59,6 +59,7 @@ from chain.types import Block, BlockHeader, Receipt, Timestamp
 from consensus.certificate import CommitCertificate, verify_commit
 from consensus.errors import InvalidCommit
 from consensus.event_codec import encode_event
+from consensus.evidence import DuplicateVoteEvidence
 from consensus.machine import (
     Action,
     ClockTick,
@@ -150,6 +151,7 @@ class ConsensusEngine:
         on_fatal: Callable[[str], None] | None = None,
         timers: Timers | None = None,
         catch_up: Callable[[int], Awaitable[int]] | None = None,
+        on_evidence: Callable[[DuplicateVoteEvidence], object] | None = None,
     ) -> None:
         self.chain_id = chain_id
         self.store = store
@@ -164,6 +166,7 @@ class ConsensusEngine:
         self.me = None if signer is None else signer.public_key
         self.on_committed = on_committed
         self.on_fatal = on_fatal
+        self.on_evidence = on_evidence
         self.timers: Timers = timers or LoopTimers()
         # Block sync (``node.sync.BlockSync.catch_up``): commits blocks to the store up to a
         # height while the engine pauses, then the engine starts again from the new head.
@@ -388,6 +391,8 @@ class ConsensusEngine:
             e = action.evidence
             log.warning("validator %s signed two %s votes at height %d round %d",
                         e.vote_a.validator.hex(), e.vote_a.type.name.lower(), e.vote_a.height, e.vote_a.round)  # fmt: skip
+            if self.on_evidence is not None:  # node.evidence.EvidenceReporter: submitted as a transaction
+                self.on_evidence(e)
         elif isinstance(action, DeliverBuffered):
             self._queue.extend((VoteReceived(v), True) for v in action.votes)
 

@@ -39,6 +39,14 @@ class NodeMetrics:
         self.dropped_messages = Counter(
             "meterchain_dropped_messages", "Peer messages dropped, by reason", ["reason"], registry=r
         )
+        self.double_votes = Counter(
+            "meterchain_double_votes", "Conflicting vote pairs of one validator seen (evidence), by vote type",
+            ["type"], registry=r,
+        )
+        self.evidence_reports = Counter(
+            "meterchain_evidence_reports", "Evidence transactions this node submitted, by outcome", ["outcome"],
+            registry=r,
+        )
         self.api_errors = Counter(
             "meterchain_api_client_errors", "API requests answered with a 4xx, by status", ["status"], registry=r
         )

@@ -24,6 +24,7 @@ from chain.errors import DecodeError
 from chain.state import MAX_KEY_SIZE
 from chain.transition import get_nonce
 from chain.types import KIND_CALL, PUBLIC_KEY_SIZE, Block
+from consensus.messages import VoteType
 from node.api.events import EventFilter, EventHub
 from node.api.models import (
     BlockBatchResponse,
@@ -33,6 +34,8 @@ from node.api.models import (
     CallResponse,
     ErrorResponse,
     EventMessage,
+    EvidenceRecord,
+    EvidenceResponse,
     HeaderModel,
     MempoolSummary,
     PeerModel,
@@ -48,6 +51,7 @@ from node.api.models import (
 from node.api.openapi import Param, Route, build_document
 from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_json
 from node.chainview import ChainView, FinalizedBlock
+from node.evidence import EVIDENCE_PAGE, GOVERNANCE_CONTRACT, MAX_EVIDENCE_PAGE
 from node.genesis import GenesisDocument
 from node.mempool import Admission, Mempool, Reason
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
@@ -406,6 +410,34 @@ async def get_state(request: web.Request) -> web.Response:
     )
 
 
+async def get_evidence(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    query = request.query
+    try:
+        start_after = parse_hex(query["start_after"], "start_after", 32) if "start_after" in query else b""
+    except BadInput as exc:
+        raise ApiError(400, str(exc)) from None
+    limit = _int_param(query.get("limit", str(MAX_EVIDENCE_PAGE)), "limit")
+    if not 1 <= limit <= MAX_EVIDENCE_PAGE:
+        raise ApiError(400, f"limit from 1 to {MAX_EVIDENCE_PAGE} expected, found {limit}")
+    # In a worker thread, like any contract call (consensus runs on this loop).
+    outcome = await asyncio.to_thread(
+        ctx.view.call, GOVERNANCE_CONTRACT, EVIDENCE_PAGE, [start_after, limit], bytes(PUBLIC_KEY_SIZE)
+    )
+    if not outcome.success:
+        raise ApiError(404, f"the governance contract's {EVIDENCE_PAGE} view expected, found an error: {outcome.error}")
+    records = [
+        EvidenceRecord(
+            evidence_hash=r["evidence_hash"].hex(), validator=r["validator"].hex(), height=r["height"],
+            round=r["round"], vote_type="prevote" if r["vote_type"] == VoteType.PREVOTE else "precommit",
+            reported_by=r["reported_by"].hex(), block_height=r["block_height"],
+        )
+        for r in outcome.return_value
+    ]  # fmt: skip
+    last_page = len(records) < limit
+    return _json(EvidenceResponse(evidence=records, next_start_after=None if last_page else records[-1].evidence_hash))
+
+
 async def post_call(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_model(request, CallRequest)
@@ -542,6 +574,17 @@ ROUTES: Final = (
             Param("key", "path", {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$"}, "the state key in hex"),
             Param("height", "query", {"type": "integer", "minimum": 0}, "height (default: the head)", False),
             Param("proof", "query", {"type": "boolean"}, "include the Merkle proof", False),
+        ),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET", "/v1/evidence", get_evidence,
+        "Double votes committed on chain as evidence (the governance contract's records), by evidence hash",
+        EvidenceResponse,
+        params=(
+            Param("start_after", "query", _HASH, "the last evidence hash of the previous page", False),
+            Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_EVIDENCE_PAGE},
+                  f"at most this many (default {MAX_EVIDENCE_PAGE})", False),
         ),
         errors=(400, 404),
     ),

@@ -156,6 +156,30 @@ class StateResponse(_Model):
     )
 
 
+# --- evidence ---------------------------------------------------------------------------
+
+
+class EvidenceRecord(_Model):
+    """A double vote committed on chain (the governance contract's record)."""
+
+    evidence_hash: Hex = Field(description="hash of the pair of votes (domain mc/evidence)")
+    validator: Hex = Field(description="the validator key that signed both votes")
+    height: int = Field(description="height of the two votes")
+    round: int = Field(description="round of the two votes")
+    vote_type: Literal["prevote", "precommit"]
+    reported_by: Hex = Field(description="the account whose evidence transaction was committed")
+    block_height: int = Field(description="height of the block that committed the evidence")
+
+
+class EvidenceResponse(_Model):
+    """One page of committed evidence, ordered by evidence hash."""
+
+    evidence: list[EvidenceRecord]
+    next_start_after: Hex | None = Field(
+        description="start_after for the next page; null when this page is the last"
+    )
+
+
 # --- calls ------------------------------------------------------------------------------
 
 
