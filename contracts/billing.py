@@ -6,8 +6,8 @@
 # rounding rule.
 #
 # The code lives in modules under billing/, one per concept (accounts, tariffs, pricing,
-# readings, prepaid, invoices, settlement, closing, corrections, rebill, views), compiled
-# into this contract; this file names every entry point the contract has
+# readings, prepaid, invoices, settlement, closing, corrections, rebill, exceptions, faults,
+# views), compiled into this contract; this file names every entry point the contract has
 # (docs/contract-language.md, "Modules").
 #
 # The model in one paragraph. Each meter has one cumulative billing register. A reading's
@@ -53,6 +53,11 @@
 #   alloc/<payment id>         what a payment paid, to revert it exactly
 #   cor/<meter>/C<seq>         a correction: credit note, rebill, manual charge or credit
 #   corn/<meter>               the number of corrections made on the meter
+#   rx/<meter>/<time>          a reading exception: why the meter was not read on a visit
+#   flt/<meter>/F<seq>         a fault or tamper record; fln/<meter> their number
+#   flo/<meter>                the meter's open faults by type
+#   nf/<scope>                 open faults per utility, branch or field, by type
+#   a/<scope>#<day>            activity per scope and UTC day (exceptions, faults)
 
 from billing.closing import close_account, meter_replaced
 from billing.corrections import (
@@ -62,6 +67,8 @@ from billing.corrections import (
     manual_charge,
     manual_credit,
 )
+from billing.exceptions import reading_exceptions, record_reading_exception
+from billing.faults import end_meter_fault, meter_faults, open_fault_counts, record_meter_fault
 from billing.invoices import close_period, run_billing
 from billing.readings import submit_load_profile, submit_reading, submit_readings
 from billing.rebill import rebill
@@ -84,6 +91,7 @@ from billing.views import (
     subscription_balance,
     tariff,
 )
+from common.activity import activity
 
 
 @public

@@ -32,7 +32,6 @@ from common.text import pad
 
 STAFF = ["operator", "admin"]  # who corrects bills, in the order their roles are checked
 MAX_REASON = 256
-MAX_CORRECTED_READINGS = 100
 PRICED_KINDS = ["standing", "energy"]  # the lines a rebill prices again from the readings
 
 

@@ -16,6 +16,7 @@ from billing.accounts import (
     save_sub_account,
     sub_account,
 )
+from billing.exceptions import exception_lines
 from billing.pricing import acc_add, line, price_acc, split_span
 from billing.tariffs import BP, tariff_in, versions
 from common.keys import scope_key, storage_key
@@ -145,6 +146,10 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
         "issued_at": now,
         "by": caller(),
     }
+    if period_end > period_start and not estimated and not unpriced:
+        # What an actual invoice priced, for a rebill (rebill.py): the period's accumulator
+        # and the index of its last reading.
+        inv["basis"] = {"acc": st["acc"], "index": st["index"]}
     storage_set(storage_key("inv/", [inv_id]), inv)
     add_totals(inv, {"invoices": 1, "consumption": units, "billed": total, "tax": tax,
                      "estimated": 1 if estimated else 0}, total)
@@ -234,6 +239,7 @@ def close_estimated(st: dict, sub: dict, cfg: dict, start: int, end: int) -> dic
     lines, taxable, numerator, _units = price_acc(st["utility"], acc)
     if cfg["self_read_penalty"] > 0:
         lines.append(line("self_read_penalty", 0, 0, cfg["self_read_penalty"], 0, "no reading in the period"))
+    lines = lines + exception_lines(st["meter"], start, end)  # why it was not read: amount 0
     inv = issue(st, sub, start, end, units, lines, taxable, div_round_half_up(numerator, BP), estimated=True, unpriced=False)
     st["estimates"] = st["estimates"] + [inv["id"]]
     st["est_start"] = end

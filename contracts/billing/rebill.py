@@ -1,12 +1,16 @@
-"""A rebill (issue 12): an actual invoice is voided and replaced by one priced again from its
-period's readings, some of them corrected by the utility's staff (a misread index, an
-anomalous reading replaced by the operator's own). The voided invoice and each reading's
-original index stay on record beside what replaced them.
+"""A rebill (issue 12): an actual invoice is voided and replaced by one priced again with the
+index of its last reading corrected by the utility's staff (a misread index, an anomalous
+reading replaced by the operator's own). The voided invoice stays on record, and the
+correction record and event keep the original index beside the corrected one.
 
-The replacement is the original with its standing and energy lines priced again; every
-other line (estimate reversal, late fees, rewards, credit brought forward) stays as it was,
-and what was already paid on the original, or credited against it, is deducted. Payments stay
-allocated to the invoice they paid (corrections.py says why).
+Billing keeps no record per reading: an actual invoice keeps what it priced (``basis``: the
+period's accumulator per tariff version and the index of its last reading, issue() in
+invoices.py), and the corrected consumption, (index - original) x multiplier, goes to the
+tariff version in force at the period's end, the span of that last reading. The replacement
+is the original with its standing and energy lines priced again from it; every other line
+(estimate reversal, late fees, rewards, credit brought forward) stays as it was, and what was
+already paid on the original, or credited against it, is deducted. Payments stay allocated
+to the invoice they paid (corrections.py says why).
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
 never imported as Python.
@@ -14,7 +18,6 @@ never imported as Python.
 
 from billing.accounts import (
     SEQ_PAD,
-    TIME_PAD,
     config,
     meter_info,
     save_state,
@@ -22,7 +25,6 @@ from billing.accounts import (
     sub_account,
 )
 from billing.corrections import (
-    MAX_CORRECTED_READINGS,
     PRICED_KINDS,
     STAFF,
     check_reason,
@@ -32,121 +34,48 @@ from billing.corrections import (
     save_correction,
 )
 from billing.invoices import add_totals, insert_open, settle_with_credit
-from billing.pricing import acc_add, line, price_acc, split_span
-from billing.readings import consumption_of
-from billing.tariffs import BP, tariff_in, versions
+from billing.pricing import acc_add, line, price_acc
+from billing.tariffs import BP, tariff_in, version_at, versions
 from common.keys import storage_key
 from common.roles import require_role
 from common.text import pad
 from common.time import SECONDS_PER_DAY
 
 
-def corrected_indexes(corrected, inv: dict) -> dict:
-    # [[timestamp, index], ...] -> {str(timestamp): index}, each time inside the period.
-    if not (isinstance(corrected, list) and len(corrected) >= 1 and len(corrected) <= MAX_CORRECTED_READINGS):
-        revert(f"1 to {MAX_CORRECTED_READINGS} corrected readings [timestamp, index] expected")
-    out = {}
-    for item in corrected:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and isinstance(item[1], int)):
-            revert("a corrected reading [timestamp int, index int] expected")
-        ts = item[0]
-        if not (ts > inv["period_start"] and ts <= inv["period_end"]):
-            revert(f"a reading of invoice {inv['id']}'s period ({inv['period_start']}, {inv['period_end']}] expected, found one at {ts}")
-        if str(ts) in out:
-            revert(f"one correction per reading expected, found two for the reading at {ts}")
-        out[str(ts)] = item[1]
-    return out
-
-
-def replay(info: dict, inv: dict, fixes: dict, tid: str, vs: list) -> dict:
-    # The period's readings accumulated again as billing recorded them (record, readings.py),
-    # once as recorded and once with the corrected indexes; the changed readings listed.
-    meter_id = inv["meter"]
-    period_start = inv["period_start"]
-    prefix = storage_key("rd/", [meter_id, ""])
-    after = prefix + pad(period_start, TIME_PAD)
-    base = storage_get(after)
-    prev_index = None
-    prev_ts = period_start
-    if base is not None:
-        prev_index = base["index"]
-    else:
-        # No reading at the start: the period began at its subscription's opening, inside
-        # the span of its first reading. That span is known when it is the meter's first
-        # (from its installation); after another tenant's readings it is not looked for.
-        first = storage_keys(prefix, "", 1)
-        if len(first) == 1 and int(first[0][len(prefix):]) > period_start and info["installed_at"] <= period_start:
-            prev_index = info["initial_index"]
-            prev_ts = info["installed_at"]
-    old_acc = {}
-    new_acc = {}
-    changed = []
-    matched = 0
-    done = False
-    while not done:
-        keys = storage_keys(prefix, after, 1000)
-        for k in keys:
-            ts = int(k[len(prefix):])
-            if ts > inv["period_end"]:
-                done = True
-                break
-            after = k
-            rd = storage_get(k)
-            old_billed = rd["consumption"] - rd.get("unbilled", 0)
-            fixed = fixes.get(str(ts), None)
-            index = rd["index"]
-            new_cons = rd["consumption"]
-            new_billed = old_billed
-            if fixed is not None:
-                matched += 1
-                index = fixed
-            start = max(prev_ts, period_start)
-            if prev_index is None:
-                if fixed is not None:
-                    revert(f"a correction of a reading after the opening of subscription {inv['subscription']} expected, found one of the reading at {ts} that spans it")
-            else:
-                cons, verdict, why = consumption_of(info, {"meter": meter_id, "index": prev_index, "ts": prev_ts}, ts, index)
-                if verdict == "rejected":
-                    revert(why)
-                new_cons = cons
-                # The share read before the opening is billed to nobody (record, readings.py).
-                new_billed = cons - div_floor(cons * (start - prev_ts), ts - prev_ts)
-            for version, seconds, share in split_span(vs, start, ts, old_billed):
-                acc_add(old_acc, tid, vs, version, seconds, share, window=-1)
-            for version, seconds, share in split_span(vs, start, ts, new_billed):
-                acc_add(new_acc, tid, vs, version, seconds, share, window=-1)
-            if fixed is not None or new_cons != rd["consumption"]:
-                changed.append([k, ts, index, new_cons])
-            prev_index = index
-            prev_ts = ts
-        if len(keys) < 1000:
-            done = True
-    if matched != len(fixes.keys()):
-        revert(f"a reading of meter {meter_id} at each corrected time expected, found {matched} of {len(fixes.keys())}")
-    return {"old": old_acc, "new": new_acc, "changed": changed}
-
-
-def priced_amount(lines: list) -> int:
-    total = 0
-    for ln in lines:
-        if ln["kind"] in PRICED_KINDS:
-            total += ln["amount"]
-    return total
-
-
-def check_rebillable(inv: dict, st: dict, fixes: dict) -> None:
+def check_rebillable(inv: dict, st: dict, info: dict, index) -> None:
     invoice_id = inv["id"]
     if inv["estimated"]:
         revert(f"an actual invoice expected for a rebill, found estimated invoice {invoice_id} (the next actual invoice trues it up)")
-    if not (inv["period_end"] > inv["period_start"]):
-        revert(f"an invoice of a period of readings expected for a rebill, found invoice {invoice_id} of one instant (credit it instead)")
+    if inv.get("basis", None) is None:
+        revert(f"an actual invoice of a period of readings expected for a rebill, found invoice {invoice_id} without one (credit it instead)")
     for ln in inv["lines"]:
         if ln["kind"] == "energy" and ln["detail"].startswith("window"):
             revert(f"an invoice without time-of-use windows expected for a rebill, found invoice {invoice_id} priced by window")
     if st.get("replaced_by", None) is not None:
         revert(f"a meter in service expected for a rebill, found meter {inv['meter']} replaced by {st['replaced_by']}")
-    if str(inv["period_end"]) in fixes and st["ts"] != inv["period_end"]:
-        revert(f"no reading after {inv['period_end']} expected to correct invoice {invoice_id}'s last reading, found one at {st['ts']}")
+    modulus = 10 ** info["digits"]
+    if not (isinstance(index, int) and not isinstance(index, bool) and index >= 0 and index < modulus):
+        revert(f"index in [0, {modulus}) expected for meter {inv['meter']}, found {index}")
+    if index == inv["basis"]["index"]:
+        revert(f"an index other than the one billed ({index}) expected for a rebill of invoice {invoice_id}, found the same")
+    if st["ts"] != inv["period_end"] and st["span_start"] != inv["period_end"]:
+        revert(f"no invoice after {invoice_id} from a later reading expected to correct its last reading, found the meter billed up to {st['span_start']}")
+
+
+def shift_units(acc: dict, tid: str, vs: list, at: int, delta: int, what: str) -> dict:
+    # `acc` with `delta` units more (or fewer) in the tariff version in force at `at`: the
+    # share of the span that the corrected index ends (or, for the next span, begins).
+    out = {}
+    for k in acc.keys():
+        e = {}
+        for f in acc[k].keys():
+            e[f] = acc[k][f]
+        out[k] = e
+    acc_add(out, tid, vs, version_at(vs, at), 0, delta, window=-1)
+    for k in out.keys():
+        if out[k]["units"] < 0:
+            revert(f"a corrected index that leaves {what} at least 0 units expected, found {out[k]['units']}")
+    return out
 
 
 def replacement_lines(inv: dict, new_lines: list) -> list:
@@ -165,25 +94,24 @@ def replacement_lines(inv: dict, new_lines: list) -> list:
 
 
 @public
-def rebill(invoice_id: str, corrected: list, reason: str) -> dict:
-    # Void an actual invoice and issue its replacement from its period's readings with the
-    # corrected indexes ([[timestamp, index], ...]), by the utility's staff.
+def rebill(invoice_id: str, index: int, reason: str) -> dict:
+    # Void an actual invoice and issue its replacement with its last reading's index
+    # corrected to `index`, by the utility's staff.
     inv = invoice_record(invoice_id)
     who = require_role(inv["utility"], STAFF)
     check_reason(reason)
     require_in_force(inv)
-    fixes = corrected_indexes(corrected, inv)
     meter_id = inv["meter"]
     info = meter_info(meter_id)
     st = storage_get(storage_key("ms/", [meter_id]))
-    check_rebillable(inv, st, fixes)
+    check_rebillable(inv, st, info, index)
+    basis = inv["basis"]
+    delta = (index - basis["index"]) * info["multiplier"]
     tid = tariff_in(st)
     vs = versions(inv["utility"], tid)
-    r = replay(info, inv, fixes, tid, vs)
-    old_lines, old_taxable, old_numerator, old_units = price_acc(inv["utility"], r["old"])
-    if not (old_units == inv["consumption"] and priced_amount(old_lines) == priced_amount(inv["lines"])):
-        revert(f"readings that price to invoice {invoice_id}'s {inv['consumption']} units and {priced_amount(inv['lines'])} expected, found {old_units} units and {priced_amount(old_lines)}")
-    new_lines, new_taxable, new_numerator, new_units = price_acc(inv["utility"], r["new"])
+    new_acc = shift_units(basis["acc"], tid, vs, inv["period_end"], delta, f"invoice {invoice_id}")
+    old_lines, old_taxable, old_numerator, old_units = price_acc(inv["utility"], basis["acc"])
+    new_lines, new_taxable, new_numerator, new_units = price_acc(inv["utility"], new_acc)
     now = block_time()
     cid = next_correction_id(meter_id)
     # Tax: the original's less the tax of its old prices, plus the tax of the new ones (what
@@ -201,8 +129,10 @@ def rebill(invoice_id: str, corrected: list, reason: str) -> dict:
         acct["carry"] = acct["carry"] + -total
         subtotal = subtotal - total
         total = 0
+    correct_last_reading(st, inv, tid, vs, index, delta)
     seq = st["seq"] + 1
     st["seq"] = seq
+    save_state(st)
     new_id = meter_id + "/" + pad(seq, SEQ_PAD)
     repl = {}
     for k in inv.keys():
@@ -224,6 +154,7 @@ def rebill(invoice_id: str, corrected: list, reason: str) -> dict:
     repl["by"] = who
     repl["replaces"] = invoice_id
     repl["tax_credited"] = inv["tax_credited"]
+    repl["basis"] = {"acc": new_acc, "index": index}
     storage_set(storage_key("inv/", [new_id]), repl)
     add_totals(repl, {"invoices": 1, "consumption": new_units, "billed": total, "tax": tax - inv["tax_credited"]}, total)
     # The original: void, billed for exactly what was paid on it.
@@ -243,46 +174,35 @@ def rebill(invoice_id: str, corrected: list, reason: str) -> dict:
         still_open = insert_open(still_open, new_id)
     acct["open"] = still_open
     save_sub_account(acct)
-    readings = correct_readings(st, r["changed"], cid, who, now)
-    save_state(st)
     rec = {"id": cid, "kind": "rebill", "meter": meter_id, "utility": inv["utility"],
            "subscription": inv["subscription"], "consumer": inv["consumer"], "invoice": invoice_id,
-           "replacement": new_id, "readings": readings, "amount": total - owed, "reason": reason,
-           "by": who, "at": now}
+           "replacement": new_id, "timestamp": inv["period_end"], "index": index, "original_index": basis["index"],
+           "amount": total - owed, "reason": reason, "by": who, "at": now}
     save_correction(rec)
     emit("invoice_voided", {"id": invoice_id, "meter": meter_id, "subscription": inv["subscription"],
                             "replaced_by": new_id, "correction": cid, "reason": reason, "by": who, "at": now})
+    emit("reading_corrected", {"meter": meter_id, "timestamp": inv["period_end"], "index": index,
+                               "original_index": basis["index"], "consumption_change": delta, "correction": cid,
+                               "by": who, "at": now})
     emit("invoice", {"id": new_id, "meter": meter_id, "consumer": inv["consumer"], "subscription": inv["subscription"],
                      "period_start": inv["period_start"], "period_end": inv["period_end"], "consumption": new_units,
                      "subtotal": subtotal, "tax": tax, "total": total, "due": repl["due"], "estimated": False,
                      "unpriced": False, "replaces": invoice_id, "by": who, "at": now})
     emit("rebill", {"id": cid, "invoice": invoice_id, "replacement": new_id, "meter": meter_id,
-                    "subscription": inv["subscription"], "consumer": inv["consumer"], "readings": readings,
-                    "consumption_before": inv["consumption"], "consumption_after": new_units,
-                    "total_before": inv["total"], "total_after": total, "reason": reason, "by": who, "at": now})
+                    "subscription": inv["subscription"], "consumer": inv["consumer"], "timestamp": inv["period_end"],
+                    "index": index, "original_index": basis["index"], "consumption_before": inv["consumption"],
+                    "consumption_after": new_units, "total_before": inv["total"], "total_after": total,
+                    "reason": reason, "by": who, "at": now})
     settle_with_credit(meter_id, repl)
     return storage_get(storage_key("inv/", [new_id]))
 
 
-def correct_readings(st: dict, changed: list, cid: str, who: bytes, now: int) -> list:
-    # Each changed reading keeps its original beside the correction; the meter's last index
-    # and history follow a corrected last reading. Returns [[timestamp, index, consumption]].
-    out = []
-    for k, ts, index, cons in changed:
-        rd = storage_get(k)
-        if rd.get("original", None) is None:
-            rd["original"] = {"index": rd["index"], "consumption": rd["consumption"], "trust": rd["trust"],
-                              "by": rd["by"], "at": rd["at"]}
-        st["hist_units"] = st["hist_units"] + cons - rd["consumption"]
-        rd["index"] = index
-        rd["consumption"] = cons
-        rd["correction"] = cid
-        rd["corrected_by"] = who
-        rd["corrected_at"] = now
-        storage_set(k, rd)
-        if ts == st["ts"]:
-            st["index"] = index
-        emit("reading_corrected", {"meter": st["meter"], "timestamp": ts, "index": index, "consumption": cons,
-                                   "original_index": rd["original"]["index"], "correction": cid, "by": who, "at": now})
-        out.append([ts, index, cons])
-    return out
+def correct_last_reading(st: dict, inv: dict, tid: str, vs: list, index: int, delta: int) -> None:
+    # The meter goes on from the corrected index: when it is still its last reading, its
+    # index and history follow; when a later reading is in the open span, that span begins
+    # at the corrected index, so the units move between the two periods.
+    if st["ts"] == inv["period_end"]:
+        st["index"] = index
+        st["hist_units"] = st["hist_units"] + delta
+    else:
+        st["acc"] = shift_units(st["acc"], tid, vs, inv["period_end"], -delta, "the open span after it")

@@ -138,7 +138,7 @@ def test_invalid_credit_note_without_a_reason_or_with_one_too_long(w: Any) -> No
 
 def test_invalid_credit_note_on_a_void_invoice(w: Any) -> None:
     inv = two_day_invoice(w)
-    w.ok(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON])
+    w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON])
     err = w.fail(w.operator, "billing", "issue_credit_note", [inv["id"], 100, REASON])
     assert f"an invoice in force expected, found invoice {inv['id']} void (replaced by MTR-A/000003)" in err
 
@@ -155,7 +155,7 @@ def test_invalid_credit_note_on_no_invoice(w: Any) -> None:
 def test_operator_rebills_alices_misread_invoice_from_the_corrected_index(w: Any) -> None:
     inv = two_day_invoice(w)
     before = totals(w)
-    r = w.ok(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON])
+    r = w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON])
     new = w.chain.return_value(r)
     # 15,000 Wh in two days, within the allowance: 200 + 3,000 = 3,200, tax 640, total 3,840.
     assert [(ln["kind"], ln["units"], ln["amount"]) for ln in new["lines"]] == [
@@ -169,13 +169,15 @@ def test_operator_rebills_alices_misread_invoice_from_the_corrected_index(w: Any
     [voided] = w.events(r, "invoice_voided")
     assert (voided["id"], voided["replaced_by"], voided["reason"]) == (inv["id"], new["id"], REASON)
     [rebill] = w.events(r, "rebill")
-    assert (rebill["readings"], rebill["total_before"], rebill["total_after"]) == ([[T2, 16_000, 15_000]], 6_840, 3_840)
+    assert (rebill["index"], rebill["original_index"], rebill["total_before"], rebill["total_after"]) == (
+        16_000, 26_000, 6_840, 3_840)
     [corrected] = w.events(r, "reading_corrected")
-    assert (corrected["timestamp"], corrected["index"], corrected["original_index"]) == (T2, 16_000, 26_000)
-    # The reading keeps its original; the meter goes on from the corrected index.
-    [rd] = [x for x in w.view("billing", "readings", ["MTR-A", 0, 10]) if x["timestamp"] == T2]
-    assert (rd["index"], rd["consumption"], rd["original"]["index"], rd["original"]["consumption"]) == (
-        16_000, 15_000, 26_000, 25_000)
+    assert (corrected["timestamp"], corrected["index"], corrected["original_index"], corrected["consumption_change"]) == (
+        T2, 16_000, 26_000, -10_000)
+    # The correction keeps the original index; the meter goes on from the corrected one.
+    record = w.view("billing", "correction", [rebill["id"]])
+    assert (record["kind"], record["index"], record["original_index"], record["replacement"]) == (
+        "rebill", 16_000, 26_000, new["id"])
     assert w.view("billing", "last_reading", ["MTR-A"])["index"] == 16_000
     now = totals(w)
     assert (now["invoices"], now["consumption"], now["billed"], now["tax"]) == (
@@ -190,7 +192,7 @@ def test_rebill_deducts_what_alice_paid_and_a_reversed_payment_is_asked_again(w:
     inv = two_day_invoice(w)
     r = w.ok(w.agent, "payments", "record_invoice_payment", [inv["id"], 2_000, "RCPT-1"], at=T2 + 600)
     [payment] = w.events(r, "payment")
-    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON], at=T2 + 700))
+    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON], at=T2 + 700))
     assert ("paid_on_replaced", -2_000) in [(ln["kind"], ln["amount"]) for ln in new["lines"]]
     assert new["total"] == 1_840
     assert w.view("billing", "invoice", [inv["id"]])["paid"] == 2_000  # the payment stays where it went
@@ -207,7 +209,7 @@ def test_rebill_deducts_what_alice_paid_and_a_reversed_payment_is_asked_again(w:
 def test_rebill_with_a_credit_note_already_given(w: Any) -> None:
     inv = two_day_invoice(w)
     w.ok(w.operator, "billing", "issue_credit_note", [inv["id"], 500, "goodwill"])
-    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON]))
+    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON]))
     assert ("credited_on_replaced", -500) in [(ln["kind"], ln["amount"]) for ln in new["lines"]]
     assert new["total"] == 3_340
 
@@ -215,24 +217,20 @@ def test_rebill_with_a_credit_note_already_given(w: Any) -> None:
 def test_rebill_that_leaves_alice_in_credit_carries_it(w: Any) -> None:
     inv = two_day_invoice(w)
     w.ok(w.agent, "payments", "record_invoice_payment", [inv["id"], 6_840, "RCPT-1"])
-    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON]))
+    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON]))
     assert (new["total"], new["status"]) == (0, "credited")
     assert ("credit_carried_forward", 3_000) in [(ln["kind"], ln["amount"]) for ln in new["lines"]]
     assert w.view("billing", "subscription_balance", [inv["subscription"]])["carry"] == 3_000
 
 
-def test_rebill_of_an_inner_reading_moves_consumption_between_tariff_shares(w: Any) -> None:
-    assert read(w, w.alice, "MTR-A", T1, 1_000).ok
-    w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T1 + 1)
-    assert read(w, w.alice, "MTR-A", T1 + DAY, 30_000).ok  # should have been 11,000
-    assert read(w, w.alice, "MTR-A", T2, 31_000).ok
-    inv = w.chain.return_value(w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T2 + 5))
-    # Same total consumption, so the same prices (one tariff version): only the readings change.
-    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], [[T1 + DAY, 11_000]], REASON]))
-    assert (new["consumption"], new["total"]) == (inv["consumption"], inv["total"])
-    rds = {x["timestamp"]: x for x in w.view("billing", "readings", ["MTR-A", 0, 10])}
-    assert (rds[T1 + DAY]["consumption"], rds[T2]["consumption"]) == (10_000, 20_000)
-    assert rds[T2]["original"]["consumption"] == 1_000 and rds[T2]["index"] == 31_000
+def test_rebill_after_a_later_reading_moves_the_units_into_alices_next_period(w: Any) -> None:
+    inv = two_day_invoice(w)  # 26,000 should have been 16,000
+    assert read(w, w.alice, "MTR-A", T2 + DAY, 27_000).ok  # 1,000 read, 11,000 consumed
+    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON], at=T2 + DAY + 1))
+    assert new["consumption"] == 15_000
+    assert w.view("billing", "last_reading", ["MTR-A"])["index"] == 27_000
+    nxt = w.chain.return_value(w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T2 + DAY + 5))
+    assert (nxt["period_start"], nxt["consumption"]) == (T2, 11_000)
 
 
 def test_rebill_of_alices_first_reading_since_the_meter_was_installed(w: Any) -> None:
@@ -241,22 +239,23 @@ def test_rebill_of_alices_first_reading_since_the_meter_was_installed(w: Any) ->
     installed = installed_at(w, "MTR-A")
     opened = w.view("registry", "subscription", ["MTR-A"])["opened_at"]
     assert installed < opened == inv["period_start"]
-    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], [[T1, 800]], REASON], at=T1 + 2))
-    # The share read before the opening is billed to nobody, by time, floor for the earlier part.
+    new = w.chain.return_value(w.ok(w.operator, "billing", "rebill", [inv["id"], 800, REASON], at=T1 + 2))
+    # The share read before the opening is billed to nobody, by time, floor for the earlier
+    # part; the correction is of the index read at the end, after the opening: billed whole.
     assert inv["consumption"] == 1_000 - (1_000 * (opened - installed)) // (T1 - installed)
-    assert new["consumption"] == 800 - (800 * (opened - installed)) // (T1 - installed)
+    assert new["consumption"] == inv["consumption"] - 200
 
 
 def test_invalid_double_rebill(w: Any) -> None:
     inv = two_day_invoice(w)
-    w.ok(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON])
-    err = w.fail(w.operator, "billing", "rebill", [inv["id"], [[T2, 17_000]], REASON])
+    w.ok(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON])
+    err = w.fail(w.operator, "billing", "rebill", [inv["id"], 17_000, REASON])
     assert f"an invoice in force expected, found invoice {inv['id']} void (replaced by MTR-A/000003)" in err
 
 
 def test_invalid_rebill_by_the_collector(w: Any) -> None:
     inv = two_day_invoice(w)
-    err = w.fail(w.collector, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON])
+    err = w.fail(w.collector, "billing", "rebill", [inv["id"], 16_000, REASON])
     assert "caller with role operator or admin of utility ELEC expected" in err
 
 
@@ -266,27 +265,40 @@ def test_invalid_rebill_without_a_reason(w: Any) -> None:
     assert "a reason of 1 to 256 characters expected, found 0 characters" in err
 
 
-def test_invalid_rebill_of_a_reading_outside_the_period_or_never_taken(w: Any) -> None:
+def test_invalid_rebill_to_an_index_off_the_register_or_the_same(w: Any) -> None:
     inv = two_day_invoice(w)
-    err = w.fail(w.operator, "billing", "rebill", [inv["id"], [[T1, 500]], REASON])
-    assert f"a reading of invoice {inv['id']}'s period ({T1}, {T2}] expected, found one at {T1}" in err
-    err = w.fail(w.operator, "billing", "rebill", [inv["id"], [[T1 + DAY, 5_000]], REASON])
-    assert "a reading of meter MTR-A at each corrected time expected, found 0 of 1" in err
-    err = w.fail(w.operator, "billing", "rebill", [inv["id"], [], REASON])
-    assert "1 to 100 corrected readings [timestamp, index] expected" in err
+    err = w.fail(w.operator, "billing", "rebill", [inv["id"], 1_000_000, REASON])
+    assert "index in [0, 1000000) expected for meter MTR-A, found 1000000" in err
+    err = w.fail(w.operator, "billing", "rebill", [inv["id"], 26_000, REASON])
+    assert f"an index other than the one billed (26000) expected for a rebill of invoice {inv['id']}, found the same" in err
 
 
 def test_invalid_rebill_to_an_index_below_the_period_start(w: Any) -> None:
     inv = two_day_invoice(w)
-    err = w.fail(w.operator, "billing", "rebill", [inv["id"], [[T2, 900]], REASON])
-    assert "index >= 1000 expected for meter MTR-A" in err
+    err = w.fail(w.operator, "billing", "rebill", [inv["id"], 900, REASON])
+    assert f"a corrected index that leaves invoice {inv['id']} at least 0 units expected, found -100" in err
 
 
-def test_invalid_rebill_of_the_last_reading_once_another_followed(w: Any) -> None:
+def test_invalid_rebill_that_takes_more_than_the_next_reading_consumed(w: Any) -> None:
     inv = two_day_invoice(w)
     assert read(w, w.alice, "MTR-A", T2 + DAY, 27_000).ok
-    err = w.fail(w.operator, "billing", "rebill", [inv["id"], [[T2, 16_000]], REASON])
-    assert f"no reading after {T2} expected to correct invoice {inv['id']}'s last reading, found one at {T2 + DAY}" in err
+    err = w.fail(w.operator, "billing", "rebill", [inv["id"], 28_000, REASON], at=T2 + DAY + 1)
+    assert "a corrected index that leaves the open span after it at least 0 units expected, found -1000" in err
+
+
+def test_invalid_rebill_of_the_last_reading_once_a_later_invoice_billed_from_it(w: Any) -> None:
+    inv = two_day_invoice(w)
+    assert read(w, w.alice, "MTR-A", T2 + DAY, 27_000).ok
+    w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T2 + DAY + 5)
+    err = w.fail(w.operator, "billing", "rebill", [inv["id"], 16_000, REASON])
+    assert f"no invoice after {inv['id']} from a later reading expected to correct its last reading, found the meter billed up to {T2 + DAY}" in err
+
+
+def test_invalid_rebill_of_a_manual_charge(w: Any) -> None:
+    two_day_invoice(w)
+    rec = w.chain.return_value(w.ok(w.operator, "billing", "manual_charge", ["MTR-A", 500, "fee"], at=T2 + 60))
+    err = w.fail(w.operator, "billing", "rebill", [rec["invoice"], 16_000, REASON])
+    assert f"an actual invoice of a period of readings expected for a rebill, found invoice {rec['invoice']} without one (credit it instead)" in err
 
 
 def test_invalid_rebill_of_an_estimated_invoice(w: Any) -> None:
@@ -294,7 +306,7 @@ def test_invalid_rebill_of_an_estimated_invoice(w: Any) -> None:
     w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T1 + 1)
     est = w.chain.return_value(w.ok(w.operator, "billing", "close_period", ["MTR-A"], at=T2))
     assert est["estimated"]
-    err = w.fail(w.operator, "billing", "rebill", [est["id"], [[T2, 16_000]], REASON])
+    err = w.fail(w.operator, "billing", "rebill", [est["id"], 16_000, REASON])
     assert f"an actual invoice expected for a rebill, found estimated invoice {est['id']}" in err
 
 

@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "9544b1f3bd64a03291d34ac6b7e0a79afd6c4139f00bd56be61dd81e16db8b42"
+STATE_WITHOUT_CODE = "940bebc299468560964dd65fe903307027fbf9f559ebc414e27625fbef3a73b1"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

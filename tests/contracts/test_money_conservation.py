@@ -324,18 +324,20 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
                 seen.corrections.append(kind)
         elif kind == "rebill":
             # The latest invoice of alice's meter, its last reading corrected down by op[1]
-            # (refused when it is estimated, or a reading followed, or the index would go back).
+            # (refused when a later invoice billed from it, or the units would go below 0).
             mine = [inv for inv in w.view("billing", "invoices", [w.meters["alice"]]) if inv["status"] != "void"]
             if not mine:
                 continue
             inv = mine[-1]
+            if "basis" not in inv:  # estimated, a manual charge: refused
+                continue
+            corrected = inv["basis"]["index"] - op[1]
             last = w.view("billing", "last_reading", [w.meters["alice"]])
-            corrected = last["index"] - op[1]
-            receipt = w.chain.call(w.operator, "billing", "rebill",
-                                   [inv["id"], [[inv["period_end"], corrected]], f"M-{n}"], at=t)
+            receipt = w.chain.call(w.operator, "billing", "rebill", [inv["id"], corrected, f"M-{n}"], at=t)
             if receipt.ok:
                 seen.corrections.append(kind)
-                index["alice"] = corrected
+                if last["timestamp"] == inv["period_end"]:
+                    index["alice"] = corrected
         elif kind == "manual":
             receipt = w.chain.call(w.operator, "billing", op[1], [w.meters["alice"], op[2], f"A-{n}"], at=t)
             assert receipt.ok, receipt.error
