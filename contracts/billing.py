@@ -22,7 +22,9 @@
 # estimated invoice from the meter's own history; the next actual invoice re-prices the
 # whole span since the last actual reading and credits what the estimates charged (the
 # true-up), so estimates never change what is finally paid for energy. Prepaid meters are
-# priced the same way reading by reading and charged through payments.charge_prepaid.
+# priced the same way one local day at a time, exactly, and each reading charges the sum
+# of its days rounded once minus what was charged (billing/prepaid.py), through
+# payments.charge_prepaid.
 #
 # Invoices belong to the subscription that was open when they were issued, not to the meter:
 # its open invoices and carried credit are kept under its id, so a new tenant after a move-in
@@ -39,6 +41,7 @@
 #   ms/<meter>                 the meter's billing state: last reading, open span, history,
 #                              the subscription being billed
 #   sb/<subscription id>       a subscription's open invoices and carried credit
+#   pp/<subscription id>       a prepaid subscription's open day, exact price of its days, charged
 #   rd/<meter>/<time>          one reading: index, consumption, trust, register, by, at
 #   raw/<hex raw hash>         raw meter bytes already submitted (duplicates are refused)
 #   lp/<meter>/<day start>     one load profile per meter and day

@@ -1,6 +1,7 @@
 """Pricing, where the rounding rule lives: a reading's consumption split at tariff changes
-(``split_span``), accumulated per tariff version (``acc_add``), and priced once per period
-(``price_share``, ``price_acc``): every line rounded half up to a minor unit once.
+(``split_span``), accumulated per tariff version (``acc_add``), filling the tiers
+(``tier_parts``), and priced once per period (``price_share``, ``price_acc``): every line
+rounded half up to a minor unit once.
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
 never imported as Python.
@@ -65,6 +66,28 @@ def line(kind: str, units: int, rate: int, amount: int, effective_from: int, det
     }
 
 
+def tier_parts(spec: dict, seconds: int, units: int) -> list:
+    # [[tier index, units, price]]: `units` read over `seconds` fill the tiers in order, each
+    # tier's daily limit pro rata to the seconds (floor).
+    parts = []
+    remaining = units
+    used = 0
+    tiers = spec["tiers"]
+    for ti in range(len(tiers)):
+        if remaining <= 0:
+            break
+        upto = tiers[ti][0]
+        q = remaining
+        if upto is not None:
+            limit = div_floor(upto * seconds, SECONDS_PER_DAY)
+            q = min(remaining, max(limit - used, 0))
+        if q > 0:
+            parts.append([ti, q, tiers[ti][1]])
+            remaining -= q
+            used += q
+    return parts
+
+
 def price_share(spec: dict, eff: int, seconds: int, units: int, windows: dict) -> list:
     # The lines of one tariff version's share of a span: [lines, taxable sum, tax numerator].
     lines = []
@@ -74,24 +97,10 @@ def price_share(spec: dict, eff: int, seconds: int, units: int, windows: dict) -
         amount = div_round_half_up(standing * seconds, SECONDS_PER_DAY)
         lines.append(line("standing", seconds, standing, amount, eff, "per day"))
         taxable += amount
-    remaining = units
-    used = 0
-    tiers = spec["tiers"]
-    for ti in range(len(tiers)):
-        if remaining <= 0:
-            break
-        upto = tiers[ti][0]
-        price = tiers[ti][1]
-        q = remaining
-        if upto is not None:
-            limit = div_floor(upto * seconds, SECONDS_PER_DAY)
-            q = min(remaining, max(limit - used, 0))
-        if q > 0:
-            amount = div_round_half_up(q * price, MICRO)
-            lines.append(line("energy", q, price, amount, eff, "tier " + str(ti + 1)))
-            taxable += amount
-            remaining -= q
-            used += q
+    for ti, q, price in tier_parts(spec, seconds, units):
+        amount = div_round_half_up(q * price, MICRO)
+        lines.append(line("energy", q, price, amount, eff, "tier " + str(ti + 1)))
+        taxable += amount
     tou = spec.get("tou", None)
     for wk in sorted(list(windows.keys())):
         q = windows[wk]

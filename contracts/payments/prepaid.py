@@ -60,10 +60,12 @@ def charge_prepaid(meter_id: str, amount: int, ref) -> int:
     """Deduct priced consumption from a prepaid account; called by billing only, once per
     ``ref`` (the reading). Warns at the low-balance threshold, draws on the emergency
     reserve at 0, and when credit is exhausted orders disconnection or a load limit
-    (utility policy) through supply. Returns the consumer's credit after the charge."""
+    (utility policy) through supply. A negative amount is credited back (billing prices a
+    day as a whole, and a day read further can cost less than it was charged so far).
+    Returns the consumer's credit after the charge."""
     require(caller() == BILLING, f"caller contract:billing expected, found {shape(caller())}")
-    require(isinstance(amount, int) and amount >= 0, f"a charge >= 0 expected, found {shape(amount)}")
-    require(amount <= MAX_AMOUNT, f"a charge of at most {MAX_AMOUNT} expected, found {amount}")
+    require(isinstance(amount, int), f"an int charge expected, found {shape(amount)}")
+    require(abs(amount) <= MAX_AMOUNT, f"a charge of at most {MAX_AMOUNT} either way expected, found {amount}")
     m = meter_record(meter_id)
     utility_id = m["utility"]
     sub = call("registry", "subscription", [meter_id])
@@ -81,6 +83,8 @@ def charge_prepaid(meter_id: str, amount: int, ref) -> int:
     storage_set(ckey, {"amount": amount, "at": now})
 
     acct = load_account(sub, current, utility_id)
+    if amount < 0:
+        return credit_back(sub, acct, 0 - amount, ref)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
     before_balance = acct["balance"]
@@ -123,4 +127,25 @@ def charge_prepaid(meter_id: str, amount: int, ref) -> int:
             call("supply", "set_load_limit", [current, p["load_limit_watts"], EXHAUSTED_REASON])
         else:
             call("supply", "try_disconnect", [current, EXHAUSTED_REASON])
+    return left
+
+
+def credit_back(sub: dict, acct: dict, amount: int, ref) -> int:
+    # Return `amount` of earlier charges to the account, the inverse of a charge: the
+    # emergency reserve in use is repaid first, the rest goes to the balance; "charged"
+    # shrinks, so the ledger's conservation rule holds. Returns the consumer's credit.
+    before_position = position_of(acct)
+    before_emergency = acct["emergency_used"]
+    repaid = min(acct["emergency_used"], amount)
+    acct["emergency_used"] = acct["emergency_used"] - repaid
+    acct["balance"] = acct["balance"] + amount - repaid
+    acct["charged"] = acct["charged"] - amount
+    after_credit(sub, acct)
+    save_account(sub, acct, before_position, before_emergency)
+    ledger_add(acct["utility"], {"charged": 0 - amount})
+    left = credit_of(acct)
+    emit("credit_returned", {"meter": sub["meter"], "subscription": sub["id"], "amount": amount, "ref": ref,
+                             "repaid_emergency": repaid, "balance": acct["balance"], "credit": left,
+                             "at": block_time()})
+    call("supply", "on_payment", [sub["meter"]])
     return left

@@ -151,8 +151,11 @@ class Observed:
             elif e.contract == "payments" and e.name == "emergency_credit_granted":
                 self.model(f["subscription"]).limit += f["amount"]
             elif e.contract == "billing" and e.name == "prepaid_charge":
-                self.charged += f["amount"]
-                self.model(f["subscription"]).charge(f["amount"])
+                self.charged += f["amount"]  # negative: a day credited back
+                if f["amount"] >= 0:
+                    self.model(f["subscription"]).charge(f["amount"])
+                else:
+                    self.model(f["subscription"]).credit(-f["amount"])
 
 
 operation = st.one_of(
