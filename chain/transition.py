@@ -19,7 +19,7 @@ So each transaction hash appears in the chain at most once: the nonce it carries
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -418,9 +418,10 @@ def execute_transactions(
 
 
 def select_transactions(
-    state: State, header: BlockHeader, candidates: tuple[Transaction, ...], env: BlockEnv
+    state: State, header: BlockHeader, candidates: Iterable[Transaction], env: BlockEnv
 ) -> tuple[tuple[Transaction, ...], State, tuple[Receipt, ...]]:
-    """The proposer's choice: the candidates, in order, that keep the block valid.
+    """The proposer's choice: the candidates, in order, that keep the block valid (taken
+    one at a time: a proposer may stop offering them, e.g. when its time is up).
 
     A candidate that is invalid where it stands (its nonce not yet or no longer its
     sender's next, expired, badly signed ...) or that would take the block over its gas,
@@ -496,7 +497,7 @@ def apply_block(state: State, block: Block, env: BlockEnv) -> tuple[State, tuple
 
 def propose_block(
     state: State,
-    transactions: tuple[Transaction, ...],
+    transactions: Iterable[Transaction],
     time: Timestamp,
     proposer: PublicKey,
     env: BlockEnv,

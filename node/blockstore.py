@@ -79,6 +79,11 @@ class BlockStore:
     def __init__(self, db: plyvel.DB) -> None:
         self.db = db
         self.state_backend = LevelDBBackend(db)
+        # The block last committed through this store, with its receipts: right after a
+        # commit the node reads it back (mempool recheck, event stream, the API's head) and
+        # decoding thousands of transactions again cost more than the commit. Blocks are
+        # never rewritten, so it cannot go stale.
+        self._last_commit: tuple[int, Block, tuple[Receipt, ...]] | None = None
 
     @classmethod
     def open(cls, path: str) -> BlockStore:
@@ -170,6 +175,7 @@ class BlockStore:
         for index, tx in enumerate(block.transactions):
             records[TX_PREFIX + tx.hash] = height + index.to_bytes(4, "big")
         self._write(state.changes(), records)
+        self._last_commit = (header.height, block, receipts)
 
     def _write(self, changes: StateChanges, records: dict[bytes, bytes]) -> None:
         with self.db.write_batch(transaction=True, sync=True) as batch:
@@ -181,6 +187,9 @@ class BlockStore:
     # --- reads -------------------------------------------------------------------------
 
     def block(self, height: int) -> Block | None:
+        last = self._last_commit
+        if last is not None and last[0] == height:
+            return last[1]
         stored = self._get(BLOCK_PREFIX + height_key(height)) if height >= 1 else None
         return Block.decode(stored) if stored is not None else None
 
@@ -188,6 +197,9 @@ class BlockStore:
         return self._get(CERTIFICATE_PREFIX + height_key(height)) if height >= 1 else None
 
     def receipts(self, height: int) -> tuple[Receipt, ...] | None:
+        last = self._last_commit
+        if last is not None and last[0] == height:
+            return last[2]
         stored = self._get(RECEIPTS_PREFIX + height_key(height)) if height >= 1 else None
         return decode_receipts(stored) if stored is not None else None
 

@@ -32,7 +32,7 @@ from chain.errors import DecodeError
 from chain.types import MAX_BLOCK_SIZE
 from consensus.certificate import MAX_CERTIFICATE_SIZE
 from consensus.event_codec import decode_event
-from consensus.machine import ConsensusParams, Event
+from consensus.machine import ConsensusParams, Event, TimeoutKind
 from consensus.messages import MAX_PROPOSAL_SIZE, UINT64_MAX, Proposal, expect_int, expect_list
 from node.config import ConsensusSection
 from node.wal import MAX_RECORD_SIZE
@@ -141,6 +141,15 @@ class EngineSettings:
     max_block_transactions: int = 5000
     max_block_bytes: int = 3 * 1024 * 1024  # a block this node builds fits its WAL record
     poll_interval: float = 0.05  # how often an idle node looks at its mempool
+    # A proposer stops adding transactions once building its block took this share of the
+    # round's propose timeout (``within_time`` in node.engine): the rest is for signing,
+    # sending and decoding it before the others' timeout. (Judging it does not count: a
+    # node judges a proposal as it arrives, before its timer can fire.)
+    build_share: float = 0.5
+
+    def build_seconds(self, round: int) -> float:
+        """Seconds a proposer may spend adding transactions to its block of ``round``."""
+        return self.params.timeout(TimeoutKind.PROPOSE, round) / 1000 * self.build_share
 
 
 def settings_from_config(chain_id: str, section: ConsensusSection) -> EngineSettings:

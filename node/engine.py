@@ -47,7 +47,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -55,7 +55,7 @@ from chain.errors import ChainError, DecodeError, InvalidBlock
 from chain.hashing import Hash32
 from chain.state import State as ChainState
 from chain.transition import BlockEnv, ContractRuntime, apply_block, get_nonce, propose_block
-from chain.types import Block, BlockHeader, Receipt, Timestamp
+from chain.types import Block, BlockHeader, Receipt, Timestamp, Transaction
 from consensus.certificate import CommitCertificate, verify_commit
 from consensus.errors import InvalidCommit
 from consensus.event_codec import encode_event
@@ -442,7 +442,12 @@ class ConsensusEngine:
             lambda account: get_nonce(head_state, account), settings.max_block_transactions, settings.max_block_bytes
         )
         block_time = Timestamp(max(int(self.timers.now()), self._head.time + 1))
-        block, post, receipts = propose_block(head_state, tuple(transactions), block_time, self.me, self._env(height))
+        started = self.timers.now()
+        candidates = within_time(transactions, self.timers.now, started + settings.build_seconds(round))
+        block, post, receipts = propose_block(head_state, candidates, block_time, self.me, self._env(height))
+        if transactions:
+            log.info("built block %d round %d: %d of %d ready transactions in %.2f s", height, round,
+                     len(block.transactions), len(transactions), self.timers.now() - started)  # fmt: skip
         raw = block.encode()
         block_hash = block.header.hash
         self._blocks[block_hash] = (block, raw)
@@ -490,7 +495,11 @@ class ConsensusEngine:
             if height > 1:
                 certificate = CommitCertificate.decode(block.last_commit)
                 verify_commit(self.chain_id, self._head, certificate, self.validators_at(height - 1))
+            started = self.timers.now()
             self._applied[block_hash] = apply_block(self.store.state(), block, self._env(height))
+            if block.transactions:
+                log.info("block %s of height %d applied: %d transactions in %.2f s", block_hash.hex()[:16], height,
+                         len(block.transactions), self.timers.now() - started)  # fmt: skip
         except (ChainError, ValueError) as exc:
             log.info("block %s of height %d is invalid: %s", block_hash.hex()[:16], height, exc)
             self._invalid.add(block_hash)
@@ -783,6 +792,18 @@ class ConsensusEngine:
             return False
         self._spacing[key] = now
         return True
+
+
+def within_time(transactions: list[Transaction], now: Callable[[], float], deadline: float) -> Iterator[Transaction]:
+    """The transactions in order, until ``now()`` passes ``deadline``: a proposer stops
+    adding transactions to its block once building it took its share of the round, so the
+    proposal reaches the others before their propose timeout (a block of thousands of
+    readings took longer than that on a loaded machine, and every such round failed). The
+    first one is always offered: the chain moves on even on a very slow machine."""
+    for index, tx in enumerate(transactions):
+        if index and now() > deadline:
+            return
+        yield tx
 
 
 def action_round(action: SignVote | SignProposal) -> int:

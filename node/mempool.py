@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Final
 
 from chain.errors import DecodeError, Expired, InvalidSignature, InvalidTransaction, WrongChain
-from chain.hashing import Hash32
+from chain.hashing import Domain, Hash32, hash_domain
 from chain.signatures import check_transaction_signature
 from chain.transition import validate_transaction
 from chain.types import MAX_TX_SIZE, PublicKey, Transaction
@@ -44,6 +44,10 @@ Clock = Callable[[], float]  # monotonic seconds, for finality latency only (nev
 # How many transactions dropped by a recheck are remembered with their reason, so a client
 # asking after one learns it failed and why instead of "unknown".
 DROPPED_MEMORY: Final = 10_000
+# Transactions a caller admits between two yields to its event loop (the API's batches, a
+# peer's gossip frames): admitting a thousand, a signature check each, in one go held every
+# consensus message back for as long.
+ADMIT_CHUNK: Final = 64
 
 
 class Reason(StrEnum):
@@ -158,6 +162,12 @@ class Mempool:
                 None, Reason.TOO_LARGE,
                 f"a transaction of at most {self.limits.max_tx_bytes} bytes expected, found {len(raw)} bytes",
             )
+        # A transaction's hash is that of its canonical bytes: bytes hashing to a pooled
+        # transaction's hash are its bytes. Peers forward what they admit, so most of what
+        # a fully linked validator receives it holds already: refused without a decode.
+        raw_hash = hash_domain(Domain.TRANSACTION, raw)
+        if raw_hash in self._by_hash:
+            return self._refuse(raw_hash, Reason.DUPLICATE, f"a new transaction expected, found {raw_hash.hex()} already pending")
         try:
             tx = Transaction.decode(raw)
         except DecodeError as exc:

@@ -18,8 +18,9 @@ checks the payload itself (a vote's signature, a block's validity) and returns a
 reason or ``None``. Anything refused is dropped and counted in
 ``meterchain_dropped_messages_total{reason}``; no frame can stop the node.
 
-Transactions are gossiped in batches: each node forwards only what its own mempool newly
-admitted, never back to the peer it came from (notes/CONSENSUS.md pitfall 15).
+Transactions are gossiped in batches to validators (regulators never propose, so they get
+none): each node forwards only what its own mempool newly admitted, never back to the peer
+it came from (notes/CONSENSUS.md pitfall 15).
 
 Links: each configured peer is dialled and redialled with exponential back-off (with
 jitter) while the service runs. One link per node key: when both sides dial at once, the
@@ -46,7 +47,7 @@ from chain.errors import DecodeError
 from chain.hashing import Domain
 from chain.signatures import keypair_from_seed, sign, verify
 from chain.types import MAX_CHAIN_ID_LEN, PUBLIC_KEY_SIZE, SIGNATURE_SIZE
-from node.mempool import Admission, Reason
+from node.mempool import ADMIT_CHUNK, Admission, Reason
 from node.metrics import NodeMetrics
 
 log = logging.getLogger("meterchain.p2p")
@@ -253,6 +254,10 @@ class P2PNetwork:
         self._tx_flush = None
         outbox, self._tx_outbox = self._tx_outbox, []
         for link in self._links.values():
+            if link.role != "validator":
+                # A regulator never proposes: its pool would only cost it a signature check
+                # per transaction, which it makes anyway when it applies the block.
+                continue
             batch = []
             for tx_hash, raw, source in outbox:
                 if source == link.node_key or link.knows(tx_hash):
@@ -512,7 +517,11 @@ def serve_transaction_gossip(network: P2PNetwork, admit: Callable[[list[bytes]],
             raws = decode_transaction_batch(payload)
         except DecodeError:
             return DropReason.MALFORMED
-        answers = admit(raws)
+        answers: list[Admission] = []
+        for start in range(0, len(raws), ADMIT_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # votes and proposals waiting on other links go first
+            answers.extend(admit(raws[start : start + ADMIT_CHUNK]))
         fresh: list[tuple[bytes, bytes]] = []
         bad = 0
         for raw, answer in zip(raws, answers, strict=True):

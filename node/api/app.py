@@ -53,7 +53,7 @@ from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_js
 from node.chainview import ChainView, FinalizedBlock
 from node.evidence import EVIDENCE_PAGE, GOVERNANCE_CONTRACT, MAX_EVIDENCE_PAGE
 from node.genesis import GenesisDocument
-from node.mempool import Admission, Mempool, Reason
+from node.mempool import ADMIT_CHUNK, Admission, Mempool, Reason
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 
 log = logging.getLogger("meterchain.api")
@@ -223,8 +223,9 @@ async def get_status(request: web.Request) -> web.Response:
     )
 
 
-def admit_batch(ctx: ApiContext, raw_transactions: list[bytes | str]) -> list[Admission]:
-    """Admit hex strings (from the API) or raw bytes into the mempool against the head."""
+def admit_batch(ctx: ApiContext, raw_transactions: list[bytes | str], first_index: int = 0) -> list[Admission]:
+    """Admit hex strings (from the API) or raw bytes into the mempool against the head
+    (``first_index``: the first one's place in the request, for the messages)."""
     state = ctx.view.state()
     next_height = ctx.view.head().height + 1
     nonces: dict[bytes, int] = {}
@@ -235,7 +236,7 @@ def admit_batch(ctx: ApiContext, raw_transactions: list[bytes | str]) -> list[Ad
         return nonces[account]
 
     results = []
-    for index, item in enumerate(raw_transactions):
+    for index, item in enumerate(raw_transactions, start=first_index):
         if isinstance(item, str):
             try:
                 raw = parse_hex(item, f"transactions[{index}]")
@@ -245,9 +246,12 @@ def admit_batch(ctx: ApiContext, raw_transactions: list[bytes | str]) -> list[Ad
         else:
             raw = item
         results.append(ctx.mempool.add_raw(raw, next_height, nonce_of))
+    refused: dict[str, int] = {}
     for answer in results:
         if not answer.accepted and answer.reason is not None:
-            ctx.metrics.mempool_refused.labels(answer.reason.value).inc()
+            refused[answer.reason.value] = refused.get(answer.reason.value, 0) + 1
+    for reason, count in refused.items():  # one labelled increment per reason, not per transaction
+        ctx.metrics.mempool_refused.labels(reason).inc(count)
     ctx.metrics.mempool_size.set(len(ctx.mempool))
     return results
 
@@ -255,7 +259,12 @@ def admit_batch(ctx: ApiContext, raw_transactions: list[bytes | str]) -> list[Ad
 async def post_transactions(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_model(request, SubmitTransactionsRequest)
-    answers = admit_batch(ctx, list(body.transactions))
+    submitted = list(body.transactions)
+    answers: list[Admission] = []
+    for start in range(0, len(submitted), ADMIT_CHUNK):
+        if start:
+            await asyncio.sleep(0)  # consensus messages waiting go first (see ADMIT_CHUNK)
+        answers.extend(admit_batch(ctx, submitted[start : start + ADMIT_CHUNK], start))
     admitted = [ctx.mempool.get(a.tx_hash) for a in answers if a.accepted and a.tx_hash is not None]
     if ctx.on_admitted is not None and admitted:
         ctx.on_admitted([(tx.hash, tx.encode()) for tx in admitted if tx is not None])

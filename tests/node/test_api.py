@@ -24,7 +24,7 @@ from node.api import ApiContext, StandaloneNode, make_app, publish_block
 from node.api.app import API_KEY_HEADER, ROUTES
 from node.api.models import MAX_BATCH
 from node.localchain import Actor, LocalChain
-from node.mempool import Mempool
+from node.mempool import ADMIT_CHUNK, Mempool
 from tests.node.local_chain_view import LocalChainView
 
 GOV = Actor.named("governance")
@@ -192,6 +192,22 @@ def test_invalid_transactions_in_a_batch_are_refused_each_with_its_reason() -> N
             _, metrics = await node.get("/metrics")
             assert 'meterchain_mempool_refused_total{reason="decode"} 2.0' in metrics
             assert 'meterchain_mempool_refused_total{reason="bad_signature"} 1.0' in metrics
+
+    run(scenario())
+
+
+def test_a_large_batch_is_admitted_in_chunks_answered_in_order() -> None:
+    async def scenario() -> None:
+        async with running_node() as node:
+            good = node.tx(GOV, "register_utility", ["ELEC", "E", "electricity", "EUR", "auto", ADMIN.public_key])
+            batch = ["c0"] * (ADMIT_CHUNK + 5) + [good.encode().hex(), "zz"]
+            status, body = await node.post("/v1/transactions", json={"transactions": batch})
+            assert status == 200 and body["accepted"] == 1 and len(body["results"]) == len(batch)
+            assert body["results"][ADMIT_CHUNK + 5]["hash"] == good.hash.hex()
+            last = len(batch) - 1  # its place in the whole request, not in its chunk
+            assert body["results"][last]["message"] == f"transactions[{last}]: hex digits expected, found 'zz'"
+            _, metrics = await node.get("/metrics")
+            assert f'meterchain_mempool_refused_total{{reason="decode"}} {ADMIT_CHUNK + 6}.0' in metrics
 
     run(scenario())
 

@@ -136,3 +136,16 @@ def test_invalid_head_check_finds_a_state_root_that_is_not_the_heads(store: Bloc
     store.db.put(b"s:root", bytes(32))
     with pytest.raises(StoreError, match="committed state root"):
         BlockStore(store.db).check_head()
+
+
+def test_the_block_just_committed_reads_back_as_a_reopened_store_reads_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    store = BlockStore.open(path)
+    block, receipts = grow(store, 2)[-1]
+    height = block.header.height
+    kept = (store.block(height), store.receipts(height), store.finalized_block(height), store.head_header())
+    assert kept[0] is block and kept[1] is receipts  # the committed records, not decoded again
+    store.close()
+    store = BlockStore.open(path)
+    assert kept == (store.block(height), store.receipts(height), store.finalized_block(height), store.head_header())
+    store.close()

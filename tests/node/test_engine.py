@@ -21,9 +21,10 @@ from chain.hashing import Hash32
 from chain.signatures import keypair_from_seed
 from chain.transition import get_nonce
 from consensus.certificate import CommitCertificate, verify_commit
-from consensus.machine import Step
+from consensus.machine import ConsensusParams, Step
 from consensus.messages import Proposal, Vote, VoteType, sign_proposal, sign_vote
-from node.consensus_io import CommitMessage, DropReason, encode_proposal_message
+from node.consensus_io import CommitMessage, DropReason, EngineSettings, encode_proposal_message
+from node.engine import within_time
 from node.signer import FileSigner
 from tests.node.certified_chain import GENESIS_TIME, key_of, seed_of
 from tests.node.engine_network import FakeNetwork, Node
@@ -395,3 +396,21 @@ def test_a_bad_vote_on_a_peer_link_is_dropped_and_counted_by_reason(network) -> 
         return v1.metrics.registry.get_sample_value("meterchain_dropped_messages_total", {"reason": reason}) or 0.0
 
     assert dropped("bad_signature") == 1 and dropped("oversized") == 1
+
+
+def test_a_proposer_offers_transactions_until_its_build_time_is_up() -> None:
+    clock = [0.0]
+    offered = []
+    for tx in within_time(list(range(10)), lambda: clock[0], deadline=1.0):  # type: ignore[arg-type]
+        offered.append(tx)
+        clock[0] += 0.3  # each one takes 0.3 s to run
+    assert offered == [0, 1, 2, 3]  # the fourth starts at 0.9 s, the fifth would at 1.2 s
+    # On a machine too slow for even one, the first is still offered: the chain moves on.
+    assert list(within_time(list(range(3)), lambda: 5.0, deadline=1.0)) == [0]  # type: ignore[arg-type]
+
+
+def test_the_build_time_is_a_share_of_the_rounds_propose_timeout() -> None:
+    settings = EngineSettings(ConsensusParams("chain", timeout_propose=3000, timeout_propose_delta=500))
+    assert settings.build_seconds(0) == pytest.approx(1.5)
+    assert settings.build_seconds(2) == pytest.approx(2.0)  # the timeout grows with the round
+    assert replace(settings, build_share=0.2).build_seconds(0) == pytest.approx(0.6)

@@ -115,6 +115,25 @@ def test_invalid_duplicate_is_refused(genesis_chain: LocalChain) -> None:
     assert admit(pool, genesis_chain, tx).accepted
     answer = admit(pool, genesis_chain, tx)
     assert answer.reason is Reason.DUPLICATE and tx.hash.hex() in answer.message and len(pool) == 1
+    assert answer.tx_hash == tx.hash
+
+
+def test_invalid_duplicate_bytes_are_refused_without_a_decode(
+    genesis_chain: LocalChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = Mempool(genesis_chain.chain_id)
+    tx = tx_of(genesis_chain, ALICE, 0)
+    assert admit(pool, genesis_chain, tx).accepted
+
+    def no_decode(data: bytes) -> Transaction:
+        raise AssertionError("a pooled transaction's bytes decoded again")
+
+    monkeypatch.setattr(Transaction, "decode", staticmethod(no_decode))
+    assert admit(pool, genesis_chain, tx).reason is Reason.DUPLICATE
+    # Other bytes (here: the same fields in a longer form) are decoded, and refused there.
+    longer = b"\xdc\x00\x08" + tx.encode()[1:]
+    with pytest.raises(AssertionError, match="decoded again"):
+        pool.add_raw(longer, genesis_chain.height + 1, nonces_of(genesis_chain))
 
 
 def test_invalid_second_transaction_for_a_taken_nonce_is_refused(genesis_chain: LocalChain) -> None:

@@ -302,7 +302,7 @@ def test_transactions_are_gossiped_along_the_links_once_and_never_back() -> None
     txs = [chain.transaction(u, "registry", "utility", ["X"], 0) for u in users]
 
     async def scenario() -> None:
-        pools = {n: Mempool(CHAIN) for n in ("alice", "bob", "carol")}
+        pools = {n: Mempool(CHAIN) for n in ("alice", "bob", "carol", "regina")}
         received: dict[str, int] = {n: 0 for n in pools}
 
         def admit_into(name: str) -> Callable[[list[bytes]], list[Any]]:
@@ -315,15 +315,18 @@ def test_transactions_are_gossiped_along_the_links_once_and_never_back() -> None
             carol = await stack.enter_async_context(started("carol"))
             bob = await stack.enter_async_context(started("bob", (carol.address(),)))
             alice = await stack.enter_async_context(started("alice", (bob.address(),)))
-            for peer in (alice, bob, carol):
+            regina = await stack.enter_async_context(started("regina", (alice.address(), bob.address())))
+            received["regina"] = 0
+            for peer in (alice, bob, carol, regina):
                 serve_transaction_gossip(peer.network, admit_into(peer.name))
-            await wait_for(lambda: len(bob.network.links) == 2 and len(alice.network.links) == len(carol.network.links) == 1)
+            await wait_for(lambda: len(bob.network.links) == 3 and len(alice.network.links) == 2 and len(carol.network.links) == 1)
             answers = [pools["alice"].add_raw(tx.encode(), 1, lambda a: get_nonce(chain.state, a)) for tx in txs]
             alice.network.gossip_transactions([(a.tx_hash, tx.encode()) for a, tx in zip(answers, txs, strict=True)])
             await wait_for(lambda: len(pools["carol"]) == 5)
             assert len(pools["bob"]) == 5
             await asyncio.sleep(0.1)  # time for any echo to arrive, if there were one
-            assert received == {"alice": 0, "bob": 5, "carol": 5}
+            # Regulators never propose: no transaction is gossiped to them.
+            assert received == {"alice": 0, "bob": 5, "carol": 5, "regina": 0}
             # A peer gossiping a forged transaction is counted as misbehaving.
             forged = replace(txs[0], signature=Signature(bytes(64)), nonce=1)
             bob.network.broadcast(TXS, codec.encode([forged.encode()]))
