@@ -185,6 +185,11 @@ class Readings:
                 if actor.public_key in self.nonces:
                     self.nonces[actor.public_key] += 1
 
+    def release(self, unsent: list[Transaction]) -> None:
+        """Give back the nonces of readings made but never sent (each sender's last ones)."""
+        for tx in unsent:
+            self.nonces[tx.sender] = min(self.nonces[tx.sender], tx.nonce)
+
     def make(self, count: int) -> list[list[Transaction]]:
         """``count`` readings in a lane per validator (household i reads through validator
         i mod 4, so one sender's nonces reach one mempool in order), round after round:
@@ -249,9 +254,9 @@ async def saturate(
     batch: int,
     concurrency: int,
     in_flight: int,
-) -> tuple[float, int, Submissions]:
+) -> tuple[float, int, Submissions, list[Transaction]]:
     """Keep the validators busy for ``seconds``; finalized readings per second over the
-    blocks seen after the first quarter (the pipeline filled)."""
+    blocks seen after the first quarter (the pipeline filled), and the readings never sent."""
     submissions = Submissions()
     start = time.monotonic()
     end = start + seconds
@@ -294,7 +299,7 @@ async def saturate(
         say(
             "  note: the prepared readings ran out before the end: raise --meters (the rate is a lower bound)"
         )
-    return rate, count, submissions
+    return rate, count, submissions, [tx for lane, cursor in zip(lanes, cursors, strict=True) for tx in lane[cursor:]]
 
 
 async def steady(
@@ -461,7 +466,7 @@ async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> di
             say(
                 f"saturation: {args.saturate:.0f} s, batches of {args.batch}, {args.concurrency} per validator"
             )
-            rate, count, sent = await saturate(
+            rate, count, sent, unsent = await saturate(
                 http,
                 apis,
                 lanes,
@@ -471,6 +476,10 @@ async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> di
                 args.concurrency,
                 args.in_flight,
             )
+            # Readings made but never sent leave their senders' nonces unused: the next ones
+            # must take them (else every later reading of those meters waits for a gap that
+            # never fills, and counts as never final).
+            made.release(unsent)
             results.update(saturation=rate, saturation_count=count, saturation_refused=sent.refused)
             say(
                 f"  {count} readings finalized in the measured window: {rate:,.0f} readings/s ({load_average()})"
