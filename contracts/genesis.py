@@ -3,6 +3,12 @@
 Genesis is the one moment code is installed without a transaction: the chain starts with
 the contracts named in ``GENESIS_CONTRACTS`` compiled from this package's sources (anyone
 can recompile them and compare the code hashes) and initialised by the governance key.
+
+A network genesis names its validators: it also deploys the ``governance`` contract,
+initialised with the chain id and those validators, and from then on the validators decide
+set changes and deploys (docs/consensus.md, "Governance"). A genesis without validators
+(``node.localchain``, the in-process demonstration) has no governance contract: there the
+genesis governance key alone deploys and upgrades.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from contracts import contract_module, contract_source
 from vm.runtime import VMRuntime
 
 GENESIS_CONTRACTS: Final = ("registry", "supply", "billing", "payments")
+GOVERNANCE_CONTRACT: Final = "governance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,20 @@ class GenesisConfig:
     governance: PublicKey
     validator_set_hash: Hash32 = EMPTY_HASH
     contracts: tuple[str, ...] = GENESIS_CONTRACTS
+    # The genesis validators (public key, power) of a network chain; none on a local chain.
+    validators: tuple[tuple[PublicKey, int], ...] = ()
+
+    def deployed_contracts(self) -> tuple[str, ...]:
+        """The contracts deployed at genesis: the named ones, and governance on a chain
+        with validators."""
+        if GOVERNANCE_CONTRACT in self.contracts:
+            raise GenesisError(f"contract {GOVERNANCE_CONTRACT!r} comes with the validators, found it named in contracts")
+        return self.contracts + ((GOVERNANCE_CONTRACT,) if self.validators else ())
+
+    def init_arguments(self, name: str) -> list[object]:
+        if name == GOVERNANCE_CONTRACT:
+            return [self.chain_id, [[key, power] for key, power in self.validators]]
+        return []
 
 
 class GenesisError(ChainError):
@@ -60,12 +81,13 @@ def build_genesis(
         keys.meta_key("chain_id"): codec.encode(config.chain_id),
         keys.meta_key("governance"): codec.encode(config.governance),
     }
-    for name, compiled in compile_contracts(config.contracts, sources).items():
+    names = config.deployed_contracts()
+    for name, compiled in compile_contracts(names, sources).items():
         keys.check_contract_name(name)  # an identifier: namespaces disjoint by construction
         writes[keys.code_key(name)] = codec.encode([compiled.code, compiled.source_hash, 1, config.governance])
     state = state.with_writes(writes)
     runtime = VMRuntime()
-    for name in config.contracts:
+    for name in names:
         ctx = CallContext(
             config.governance,
             hash_domain(Domain.CONTRACT, b"genesis-init:" + name.encode()),
@@ -73,7 +95,7 @@ def build_genesis(
             config.time,
             config.chain_id,
         )
-        result = runtime.execute(state, ctx, name, "init", [], MAX_TX_GAS)
+        result = runtime.execute(state, ctx, name, "init", config.init_arguments(name), MAX_TX_GAS)
         if not result.success:
             raise GenesisError(f"init of contract {name!r} succeeding expected, found: {result.error}")
         state = state.with_writes(result.writes)

@@ -101,12 +101,14 @@ class GenesisDocument(BaseModel):
 
     def build(self, backend: Backend) -> tuple[State, BlockHeader]:
         """The genesis state (a view over ``backend``, not committed) and the genesis
-        header, whose ``validator_set_hash`` is the first validator set's hash."""
+        header, whose ``validator_set_hash`` is the first validator set's hash. The
+        ``governance`` contract is deployed with the validators (contracts.genesis)."""
         config = GenesisConfig(
             self.chain_id,
             Timestamp(self.time),
             self.governance_key,
             validator_set_hash=self.validator_set().hash,
             contracts=tuple(self.contracts),
+            validators=tuple((PublicKey(bytes.fromhex(v.public_key)), v.power) for v in self.validators),
         )
         return build_genesis(config, backend)

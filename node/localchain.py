@@ -75,10 +75,15 @@ class LocalChain:
         chain_id: str = "meterchain-local",
         contracts: tuple[str, ...] = GENESIS_CONTRACTS,
         sources: Mapping[str, str] | None = None,
+        validators: tuple[tuple[PublicKey, int], ...] = (),
     ) -> LocalChain:
+        """``validators`` deploys the governance contract with them (contracts.genesis); the
+        headers here still carry no validator set: nothing votes on a local chain."""
         governance = Actor.named("governance")
         backend = MemoryBackend()
-        config = GenesisConfig(chain_id, Timestamp(time), governance.public_key, contracts=contracts)
+        config = GenesisConfig(
+            chain_id, Timestamp(time), governance.public_key, contracts=contracts, validators=validators
+        )
         state, header = build_genesis(config, backend, sources)
         backend.commit(state.changes())
         return cls(chain_id, governance, backend, State.at(backend), header)
