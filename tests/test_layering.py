@@ -79,7 +79,7 @@ def test_contracts_holds_only_contract_sources_and_genesis() -> None:
     from contracts.genesis import compile_contracts
 
     folder = ROOT / "contracts"
-    compiled = compile_contracts(("registry", "supply", "billing", "payments"))
+    compiled = compile_contracts(("registry", "supply", "billing", "payments", "governance"))
     sources = {f"{name}.py" for name in compiled}
     for contract in compiled.values():
         sources.update(module.name.replace(".", "/") + ".py" for module in contract.modules)
