@@ -56,3 +56,20 @@ def storage_key(contract: str, key: str) -> bytes:
 
 def meta_key(name: str) -> bytes:
     return META_PREFIX + name.encode()
+
+
+# --- the governance contract's records the chain itself reads ------------------------------
+# (contracts/governance.py: its storage layout; chain.transition and node.validator_sets)
+
+GOVERNANCE_CONTRACT: Final = "governance"
+HEIGHT_DIGITS: Final = 20  # the contract's zero-padded heights (contracts/governance/sets.py)
+
+
+def contract_approval_key(name: str, kind: str, code_hash: bytes) -> bytes:
+    """Where governance records an approved deploy or upgrade until the chain uses it."""
+    return storage_key(GOVERNANCE_CONTRACT, f"ap/{name}/{kind}/{code_hash.hex()}")
+
+
+def validator_changes_key(height: int) -> bytes:
+    """Where governance records the validator-set changes taking effect at ``height``."""
+    return storage_key(GOVERNANCE_CONTRACT, f"ch/{height:0{HEIGHT_DIGITS}d}")

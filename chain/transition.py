@@ -33,7 +33,7 @@ from chain.errors import (
     NonceMismatch,
     WrongChain,
 )
-from chain.hashing import EMPTY_HASH, Hash32, merkle_list_root
+from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain, merkle_list_root
 from chain.signatures import check_transaction_signature
 from chain.state import State, StateReads, WriteBuffer, Writes
 from chain.types import (
@@ -304,16 +304,17 @@ def process_call(
 
 
 def process_deploy(state: StateReads, tx: Transaction, env: BlockEnv, gas_used: int) -> tuple[Writes, Receipt]:
-    """Install (``deploy``) or replace (``upgrade``) contract code: governance only."""
+    """Install (``deploy``) or replace (``upgrade``) contract code, as governance allows
+    (``authorize_deploy``)."""
     name, bytecode, source_hash = tx.payload
     gas = gas_used + GAS_DEPLOY_BYTE * len(bytecode)
     if gas > tx.gas_limit:
         error = f"gas limit >= {gas} for {len(bytecode)} bytes of code expected, found {tx.gas_limit}"
         return {}, failed_receipt(tx, tx.gas_limit, error)
-    governance = governance_key(state)
-    if tx.sender != governance:
-        error = f"{tx.kind} signed by the governance key {governance.hex()} expected, found {tx.sender.hex()}"
-        return {}, failed_receipt(tx, gas, error)
+    # AUTHORITY: the validators' approval on a chain with governance, else the genesis key.
+    approval_writes, refusal = authorize_deploy(state, tx, hash_domain(Domain.CODE, bytecode))
+    if refusal:
+        return {}, failed_receipt(tx, gas, refusal)
     existing = state.get(keys.code_key(name))
     if tx.kind == KIND_DEPLOY and existing is not None:
         error = f"a new contract name expected for deploy, found {name!r} already deployed (use upgrade)"
@@ -330,7 +331,29 @@ def process_deploy(state: StateReads, tx: Transaction, env: BlockEnv, gas_used: 
         "contract_deployed" if version == 1 else "contract_upgraded",
         {"name": name, "version": version, "source_hash": source_hash, "by": tx.sender},
     )
-    return {keys.code_key(name): record}, Receipt(tx.hash, STATUS_SUCCESS, Gas(gas), (event,), "")
+    return {keys.code_key(name): record, **approval_writes}, Receipt(tx.hash, STATUS_SUCCESS, Gas(gas), (event,), "")
+
+
+def authorize_deploy(state: StateReads, tx: Transaction, code_hash: Hash32) -> tuple[Writes, str]:
+    """Who may install code. On a chain with the governance contract (a network chain), a
+    deploy or upgrade goes through only if the validators approved exactly this name, kind
+    and code hash (contracts/governance.py, ``propose_contract``), whoever signs it, and
+    the approval is used up; after genesis the governance key alone cannot. On a chain
+    without it (a local chain, the demonstration) the genesis governance key signs.
+    Returns the writes that consume the approval and "" or why the deploy is refused."""
+    name = tx.payload[0]
+    if state.get(keys.code_key(keys.GOVERNANCE_CONTRACT)) is not None:
+        approval = keys.contract_approval_key(name, tx.kind, code_hash)
+        if state.get(approval) is None:
+            return {}, (
+                f"a {tx.kind} of {name!r} with code hash {code_hash.hex()} approved by the validators expected, "
+                "found no such approval in governance"
+            )
+        return {approval: None}, ""
+    governance = governance_key(state)
+    if tx.sender != governance:
+        return {}, f"{tx.kind} signed by the governance key {governance.hex()} expected, found {tx.sender.hex()}"
+    return {}, ""
 
 
 # --- blocks -----------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from contracts import contract_module, contract_source
 from vm.runtime import VMRuntime
 
 GENESIS_CONTRACTS: Final = ("registry", "supply", "billing", "payments")
-GOVERNANCE_CONTRACT: Final = "governance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +43,12 @@ class GenesisConfig:
     def deployed_contracts(self) -> tuple[str, ...]:
         """The contracts deployed at genesis: the named ones, and governance on a chain
         with validators."""
-        if GOVERNANCE_CONTRACT in self.contracts:
-            raise GenesisError(f"contract {GOVERNANCE_CONTRACT!r} comes with the validators, found it named in contracts")
-        return self.contracts + ((GOVERNANCE_CONTRACT,) if self.validators else ())
+        if keys.GOVERNANCE_CONTRACT in self.contracts:
+            raise GenesisError(f"contract {keys.GOVERNANCE_CONTRACT!r} comes with the validators, found it named in contracts")
+        return self.contracts + ((keys.GOVERNANCE_CONTRACT,) if self.validators else ())
 
     def init_arguments(self, name: str) -> list[object]:
-        if name == GOVERNANCE_CONTRACT:
+        if name == keys.GOVERNANCE_CONTRACT:
             return [self.chain_id, [[key, power] for key, power in self.validators]]
         return []
 

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from chain.hashing import Hash32
+import vm
+from chain import keys
+from chain.hashing import Domain, Hash32, hash_domain
+from chain.signatures import sign_transaction
+from chain.transition import get_nonce
+from chain.types import KIND_DEPLOY, KIND_UPGRADE, Gas, Height, Nonce, Signature, Transaction
 from consensus.errors import InvalidEvidence
 from consensus.evidence import DuplicateVoteEvidence, verify_evidence
 from consensus.messages import Vote, VoteType, sign_vote
@@ -337,3 +342,73 @@ def test_contract_check_agrees_with_consensus_verify_evidence(c, forge):
     assert consensus_accepts == (forge == "none")
     if receipt.ok:
         assert LocalChain.return_value(receipt) == evidence.hash
+
+
+# --- the chain rule: deploys and upgrades on a chain with governance ----------------------
+
+COUNTER = '''
+@public
+def bump() -> int:
+    n = storage_get("n", 0) + 1
+    storage_set("n", n)
+    return n
+'''
+
+
+def deploy(c: Council, actor: Actor, kind: str, name: str, code: bytes):
+    unsigned = Transaction(
+        CHAIN_ID, actor.public_key, Nonce(get_nonce(c.chain.state, actor.public_key)), Height(c.chain.height + 10),
+        Gas(4_000_000), kind, [name, code, bytes(32)], Signature(bytes(64)),
+    )  # fmt: skip
+    (receipt,) = c.chain.submit([sign_transaction(unsigned, actor.seed)])
+    return receipt
+
+
+def approve_code(c: Council, name: str, kind: str, code: bytes) -> None:
+    pid = LocalChain.return_value(c.ok(c.anna, "propose_contract", [name, kind, hash_domain(Domain.CODE, code)]))
+    c.ok(c.ben, "approve", [pid])
+    c.ok(c.cleo, "approve", [pid])
+
+
+def test_an_approved_deploy_goes_through_once_whoever_signs_it(c):
+    code = vm.compile_source(COUNTER, "counter").code
+    approve_code(c, "counter", KIND_DEPLOY, code)
+    receipt = deploy(c, c.eve, KIND_DEPLOY, "counter", code)
+    assert receipt.ok, receipt.error
+    assert c.chain.call(c.eve, "counter", "bump", []).ok
+    assert c.view("contract_approved", ["counter", KIND_DEPLOY, hash_domain(Domain.CODE, code)]) is False
+    assert c.chain.state.get(keys.contract_approval_key("counter", KIND_DEPLOY, hash_domain(Domain.CODE, code))) is None
+    approve_code(c, "counter", KIND_UPGRADE, code)
+    assert deploy(c, c.dora, KIND_UPGRADE, "counter", code).ok
+    again = deploy(c, c.dora, KIND_UPGRADE, "counter", code)
+    assert not again.ok and "approved by the validators expected, found no such approval" in again.error
+
+
+def test_invalid_deploy_by_the_genesis_key_without_approval(c):
+    code = vm.compile_source(COUNTER, "counter").code
+    receipt = deploy(c, c.chain.governance, KIND_DEPLOY, "counter", code)
+    assert not receipt.ok and "approved by the validators expected" in receipt.error
+    assert c.chain.state.get(keys.code_key("counter")) is None
+
+
+def test_invalid_deploy_of_other_code_or_kind_than_approved(c):
+    code = vm.compile_source(COUNTER, "counter").code
+    other = vm.compile_source(COUNTER.replace("+ 1", "+ 2"), "counter").code
+    approve_code(c, "counter", KIND_DEPLOY, code)
+    receipt = deploy(c, c.anna, KIND_DEPLOY, "counter", other)
+    assert not receipt.ok and "approved by the validators expected" in receipt.error
+    receipt = deploy(c, c.anna, KIND_DEPLOY, "counter2", code)
+    assert not receipt.ok and "approved by the validators expected" in receipt.error
+    assert deploy(c, c.anna, KIND_DEPLOY, "counter", code).ok  # the approval was not used up
+
+
+def test_a_chain_without_governance_keeps_the_genesis_key_rule():
+    chain = LocalChain.genesis(contracts=())
+    code = vm.compile_source(COUNTER, "counter").code
+    unsigned = Transaction(
+        chain.chain_id, chain.governance.public_key, Nonce(0), Height(10), Gas(4_000_000), KIND_DEPLOY,
+        ["counter", code, bytes(32)], Signature(bytes(64)),
+    )  # fmt: skip
+    (receipt,) = chain.submit([sign_transaction(unsigned, chain.governance.seed)])
+    assert receipt.ok, receipt.error
+    assert chain.state.get(keys.code_key("governance")) is None
