@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from chain.state import MemoryBackend, State
 from consensus.certificate import CommitCertificate
 from node.genesis import GenesisDocument
-from node.sync import BadBlock, PeerApi, PeerUnavailable, fixed_validators, verify_block
+from node.sync import BadBlock, PeerApi, PeerUnavailable, verify_block
+from node.validator_sets import ValidatorSets
 from vm.runtime import VMRuntime
 
 BATCH = 64
@@ -110,12 +111,12 @@ async def audit_chain(url: str, genesis: GenesisDocument | None = None, timeout:
         backend.commit(state.changes())
         report.genesis_hash = report.head_hash = parent.hash.hex()
         report.state_root = parent.state_root.hex()
-        validators = genesis.validator_set()
-        validators_at = fixed_validators(validators)
+        height = 0
+        # The sets from the genesis set and the governance changes of the blocks audited so far.
+        validators_at = ValidatorSets(genesis.validator_set(), lambda: (height, State.at(backend))).at
         names = genesis.validator_names()
         signers: Counter[str] = Counter()
         runtime = VMRuntime()
-        height = 0
         try:
             while height < report.node_height:
                 _, fetched = await api.blocks(height + 1, min(BATCH, report.node_height - height))

@@ -42,7 +42,8 @@ from node.p2p import P2PNetwork, Role, serve_transaction_gossip
 from node.service import ApiService, P2PService, Service, ServiceRunner, StoreService
 from node.signer import SignerError, load_or_create
 from node.storechain import StoredChainView, open_chain
-from node.sync import BlockSync, SyncService, fixed_validators
+from node.sync import BlockSync, SyncService
+from node.validator_sets import ValidatorSets
 
 log = logging.getLogger("meterchain.node")
 
@@ -58,7 +59,9 @@ class NodeStatus:
         return self._node.config.role
 
     def validators(self) -> list[bytes]:
-        return [v.public_key for v in self._node.validator_set.validators]
+        """The validators of the height being decided."""
+        node = self._node
+        return [v.public_key for v in node.validator_sets.at(node.store.head().height + 1).validators]
 
     def peers(self) -> list[PeerModel]:
         return [PeerModel.model_validate(p) for p in self._node.p2p.peer_summaries()]
@@ -73,14 +76,15 @@ class Node:
         self.config = config
         self.metrics = NodeMetrics()
         self.genesis = GenesisDocument.load(config.genesis_path)
-        self.validator_set = self.genesis.validator_set()  # of height 1; governance changes it later
         self.store = open_chain(config, self.genesis)
+        # The set of each height: the genesis set, then what governance decided (H+2 rule).
+        self.validator_sets = ValidatorSets.of_store(self.genesis.validator_set(), self.store)
         self.view = StoredChainView(self.store, config.chain_id)
         self.metrics.height.set(self.store.head().height)
         # Block sync from the peers' APIs: a regulator follows continuously; a validator's
         # consensus engine calls ``self.sync.catch_up(height)`` when it falls behind.
         self.sync = BlockSync(
-            self.store, config.chain_id, fixed_validators(self.validator_set), config.peer_apis(),
+            self.store, config.chain_id, self.validator_sets.at, config.peer_apis(),
             self.view.runtime, on_committed=self.block_committed,
         )  # fmt: skip
         self.mempool = Mempool(config.chain_id, config.mempool_limits())
@@ -113,7 +117,10 @@ class Node:
     def _consensus_engine(self) -> ConsensusEngine | None:
         """A validator's consensus engine, signing with its signer file (DATA_DIR/signer:
         the key and its last signed step). A regulator has none: it follows by block sync
-        (``SyncService``) and ignores consensus messages."""
+        (``SyncService``) and ignores consensus messages. A validator whose key is not in
+        the set of the height being decided runs the engine as a follower: it receives and
+        checks every message and block, and votes from the height its key enters the set
+        (governance, node.validator_sets) until the height it leaves it."""
         config = self.config
         if config.validator_seed is None:
             ignore_consensus(self.p2p)
@@ -128,7 +135,7 @@ class Node:
         engine = ConsensusEngine(
             chain_id=config.chain_id,
             store=self.store,
-            validators=self.validator_set,
+            validator_sets=self.validator_sets,
             runtime=self.view.runtime,
             mempool=self.mempool,
             wal_dir=config.data_dir / "wal",

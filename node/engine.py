@@ -110,6 +110,7 @@ from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import Handler, P2PNetwork, PeerLink
 from node.signer import FileSigner, SignerError
+from node.validator_sets import ValidatorSets
 from node.wal import WriteAheadLog
 
 log = logging.getLogger("meterchain.consensus")
@@ -139,7 +140,7 @@ class ConsensusEngine:
         *,
         chain_id: str,
         store: BlockStore,
-        validators: ValidatorSet,
+        validator_sets: ValidatorSets,
         runtime: ContractRuntime,
         mempool: Mempool,
         wal_dir: Path,
@@ -174,9 +175,10 @@ class ConsensusEngine:
         self._sync_task: asyncio.Future[None] | None = None
         self._sync_started = float("-inf")
         self._paused = False
-        # The validator set of each height: the first one's, stepped once per height (a set
-        # change decided on chain would enter here, two heights after its block).
-        self._sets: dict[int, ValidatorSet] = {1: validators}
+        # The validator set of each height, from the genesis set and the changes governance
+        # decided (node.validator_sets). A node whose key is not in a height's set follows
+        # that height without voting (the machine signs only for a member).
+        self.validator_sets = validator_sets
         self._head: BlockHeader = store.head_header()
         self._state: State = initial_state(self.params, self.me, self._head.height + 1, self.validators_at(self._head.height + 1))
         self._wal: WriteAheadLog | None = None
@@ -238,15 +240,8 @@ class ConsensusEngine:
             self._wal = None
 
     def validators_at(self, height: int) -> ValidatorSet:
-        top = max(self._sets)
-        while top < height:
-            self._sets[top + 1] = self._sets[top].for_next_height()
-            top += 1
-        for old in [h for h in self._sets if h < height - 2 and h != top]:
-            del self._sets[old]
-        if height not in self._sets:
-            raise LookupError(f"the validator set of height {height} expected to be known, found only {sorted(self._sets)}")
-        return self._sets[height]
+        """The set of ``height``, up to the head + 2 (``LookupError`` beyond)."""
+        return self.validator_sets.at(height)
 
     # --- restart ---------------------------------------------------------------------------
 

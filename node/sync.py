@@ -21,8 +21,8 @@ engine, when it sees a height decided past its head); a regulator's ``SyncServic
 follows: it polls its peers and catches up continuously. Progress is logged
 at most once a second: height reached of height known, blocks per second.
 
-Until governance changes the validator set on chain, the set of every height is the
-genesis set (``fixed_validators``); ``ValidatorsAt`` is where the history of sets plugs in.
+The set of each height (``ValidatorsAt``) is ``node.validator_sets.ValidatorSets.at``: the
+genesis set and the changes governance decided, read from the committed state.
 """
 
 from __future__ import annotations
@@ -54,11 +54,6 @@ DEFAULT_BATCH: Final = 64  # blocks per request (the API also bounds a batch's b
 PROGRESS_INTERVAL: Final = 1.0  # seconds between progress lines
 
 ValidatorsAt = Callable[[int], ValidatorSet]  # the validator set of a height
-
-
-def fixed_validators(validators: ValidatorSet) -> ValidatorsAt:
-    """The same set at every height (a chain whose set governance has not changed)."""
-    return lambda height: validators
 
 
 class BadBlock(Exception):

@@ -26,6 +26,7 @@ from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.signer import load_or_create
 from node.storechain import open_store
+from node.validator_sets import ValidatorSets
 from tests.node.certified_chain import GENESIS_TIME, genesis_document, key_of, seed_of
 from vm.runtime import VMRuntime
 
@@ -133,7 +134,7 @@ class FakeNetwork:
         engine = ConsensusEngine(
             chain_id=self.genesis.chain_id,
             store=store,
-            validators=self.genesis.validator_set(),
+            validator_sets=ValidatorSets.of_store(self.genesis.validator_set(), store),
             runtime=self.runtime,
             mempool=mempool,
             wal_dir=directory / "wal",

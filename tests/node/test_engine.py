@@ -26,6 +26,7 @@ from consensus.messages import Proposal, Vote, VoteType, sign_proposal, sign_vot
 from node.consensus_io import CommitMessage, DropReason, EngineSettings, encode_proposal_message
 from node.engine import within_time
 from node.signer import FileSigner
+from node.validator_sets import ValidatorSets
 from tests.node.certified_chain import GENESIS_TIME, key_of, seed_of
 from tests.node.engine_network import FakeNetwork, Node
 
@@ -348,7 +349,7 @@ def test_the_engine_runs_on_the_event_loop_with_real_timers(tmp_path: Path) -> N
 
         store = open_store(node_dir / "db", net.genesis)
         engine = ConsensusEngine(
-            chain_id=net.genesis.chain_id, store=store, validators=net.genesis.validator_set(), runtime=net.runtime,
+            chain_id=net.genesis.chain_id, store=store, validator_sets=ValidatorSets.of_store(net.genesis.validator_set(), store), runtime=net.runtime,
             mempool=Mempool(net.genesis.chain_id), wal_dir=node_dir / "wal",
             transport=_NoPeers(), settings=replace(net.settings, empty_block_interval=0.0),
             metrics=NodeMetrics(), signer=load_or_create(node_dir / "signer", seed_of("v1")), timers=LoopTimers(),

@@ -25,7 +25,8 @@ from node.api.models import BlockBatchResponse, RawBlockModel, StatusResponse
 from node.blockstore import BlockStore
 from node.mempool import Mempool
 from node.storechain import StoredChainView, open_store
-from node.sync import BlockSync, fixed_validators
+from node.sync import BlockSync
+from node.validator_sets import ValidatorSets
 from tests.node.certified_chain import CHAIN, CertifiedChain, genesis_document, key_of, seed_of
 
 GENESIS = genesis_document()
@@ -109,7 +110,7 @@ def certificate(block_hash: Hash32, height: int, signers: Sequence[str]) -> byte
 def new_sync(path: Path, peers: dict[str, str], batch: int = 4) -> tuple[BlockStore, BlockSync, list[int]]:
     store = open_store(path, GENESIS)
     committed: list[int] = []
-    sync = BlockSync(store, CHAIN, fixed_validators(GENESIS.validator_set()), peers, on_committed=committed.append, batch=batch)
+    sync = BlockSync(store, CHAIN, ValidatorSets.of_store(GENESIS.validator_set(), store).at, peers, on_committed=committed.append, batch=batch)
     return store, sync, committed
 
 
@@ -204,7 +205,7 @@ def test_invalid_blocks_stop_sync_from_their_peer_and_are_never_committed(
             finally:
                 await sync.close()
             # With an honest peer as well, sync goes on past the lie.
-            sync = BlockSync(store, CHAIN, fixed_validators(GENESIS.validator_set()), {"liar": liar_url, "honest": honest_url})
+            sync = BlockSync(store, CHAIN, ValidatorSets.of_store(GENESIS.validator_set(), store).at, {"liar": liar_url, "honest": honest_url})
             try:
                 assert await sync.catch_up() == 5
                 assert store.state().root == source.state().root
