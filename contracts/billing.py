@@ -6,8 +6,8 @@
 # rounding rule.
 #
 # The code lives in modules under billing/, one per concept (accounts, tariffs, pricing,
-# readings, prepaid, invoices, settlement, closing, corrections, rebill, exceptions, faults,
-# views), compiled into this contract; this file names every entry point the contract has
+# readings, prepaid, invoices, settlement, closing, staff, corrections, rebill, exceptions,
+# faults, plans, views), compiled into this contract; this file names every entry point the contract has
 # (docs/contract-language.md, "Modules").
 #
 # The model in one paragraph. Each meter has one cumulative billing register. A reading's
@@ -60,7 +60,10 @@
 #   flt/<meter>/F<seq>         a fault or tamper record; fln/<meter> their number
 #   flo/<meter>                the meter's open faults by type
 #   nf/<scope>                 open faults per utility, branch or field, by type
-#   a/<scope>#<day>            activity per scope and UTC day (exceptions, faults)
+#   pp/<subscription>/P<seq>  a payment plan; ppn/<subscription> their number
+#   ppa/<subscription>         the id of the subscription's current plan ("" when none)
+#   np/<scope>                 plans not yet ended per utility, branch or field
+#   a/<scope>#<day>            activity per scope and UTC day (exceptions, faults, plans)
 
 from billing.closing import close_account, meter_replaced
 from billing.corrections import (
@@ -73,6 +76,13 @@ from billing.corrections import (
 from billing.exceptions import reading_exceptions, record_reading_exception
 from billing.faults import end_meter_fault, meter_faults, open_fault_counts, record_meter_fault
 from billing.invoices import close_period, run_billing
+from billing.plans import (
+    check_payment_plan,
+    open_payment_plan,
+    open_plan_count,
+    payment_plan,
+    payment_plans,
+)
 from billing.readings import submit_load_profile, submit_reading, submit_readings
 from billing.rebill import rebill
 from billing.settlement import apply_invoice_payment, apply_payment, revert_payment

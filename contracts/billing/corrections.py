@@ -26,20 +26,12 @@ from billing.accounts import (
 )
 from billing.invoices import add_totals, insert_open, issue, settle_with_credit
 from billing.pricing import line
+from billing.staff import STAFF, check_reason
 from common.keys import storage_key
 from common.roles import require_role
 from common.text import pad
 
-STAFF = ["operator", "admin"]  # who corrects bills, in the order their roles are checked
-MAX_REASON = 256
 PRICED_KINDS = ["standing", "energy"]  # the lines a rebill prices again from the readings
-
-
-def check_reason(reason) -> None:
-    if not isinstance(reason, str):
-        revert(f"a reason of 1 to {MAX_REASON} characters expected, found no text")
-    if not (len(reason) > 0 and len(reason) <= MAX_REASON):
-        revert(f"a reason of 1 to {MAX_REASON} characters expected, found {len(reason)} characters")
 
 
 def check_amount(amount, what: str) -> None:

@@ -17,6 +17,7 @@ from billing.accounts import (
     sub_account,
 )
 from billing.exceptions import exception_lines
+from billing.plans import in_kept_plan
 from billing.pricing import acc_add, line, price_acc, split_span
 from billing.tariffs import BP, tariff_in, versions
 from common.keys import scope_key, storage_key
@@ -36,7 +37,7 @@ def late_fees(acct: dict, cfg: dict, now: int) -> list:
     for inv_id in acct["open"]:
         inv = storage_get(storage_key("inv/", [inv_id]))
         unpaid = inv["total"] - inv["paid"]
-        if inv["due"] < now and unpaid > 0 and not inv["late_fee_charged"]:
+        if inv["due"] < now and unpaid > 0 and not inv["late_fee_charged"] and not in_kept_plan(inv, now):
             fee = max(cfg["late_fee_min"], div_round_half_up(unpaid * cfg["late_fee_bp"], BP))
             lines.append(line("late_fee", unpaid, cfg["late_fee_bp"], fee, 0, inv_id))
             inv["late_fee_charged"] = True

@@ -26,8 +26,6 @@ from billing.accounts import (
 )
 from billing.corrections import (
     PRICED_KINDS,
-    STAFF,
-    check_reason,
     invoice_record,
     next_correction_id,
     require_in_force,
@@ -35,6 +33,7 @@ from billing.corrections import (
 )
 from billing.invoices import add_totals, insert_open, settle_with_credit
 from billing.pricing import acc_add, line, price_acc
+from billing.staff import STAFF, check_reason
 from billing.tariffs import BP, tariff_in, version_at, versions
 from common.keys import storage_key
 from common.roles import require_role

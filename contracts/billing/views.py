@@ -6,6 +6,7 @@ never imported as Python.
 """
 
 from billing.accounts import DAY_PAD, TIME_PAD, config, current_account, unpaid
+from billing.plans import sheltered
 from common.keys import scope_key, storage_key
 from common.text import pad
 from common.time import SECONDS_PER_DAY
@@ -16,8 +17,10 @@ MAX_TOTAL_DAYS = 3660
 @view
 def arrears(meter_id: str) -> int:
     # The current subscription's overdue invoices: a new tenant never inherits the debt of
-    # the one who moved out (that stays with its subscription: subscription_balance).
-    return unpaid(current_account(meter_id), block_time())
+    # the one who moved out (that stays with its subscription: subscription_balance). The
+    # invoices of a payment plan she keeps are not arrears (plans.py).
+    acct = current_account(meter_id)
+    return unpaid(acct, block_time()) - sheltered(acct, block_time())
 
 
 @view

@@ -8,7 +8,8 @@ credit, postpaid invoices, credit applications, refunds (by meter and by subscri
 premises pass to a new subscriber, whose account starts empty), payments of any
 subscription's invoice by its id, corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
-charges and credits: they change what invoices ask for, never where money went), and the
+charges and credits: they change what invoices ask for, never where money went), payment
+plans opened, kept, missed and completed, and the
 passing of days (a reversal on a later day must fail). A slow reference model of each credit account (one per subscription, current or
 ended), driven by the same events, must agree with the contract's accounts.
 
@@ -177,6 +178,8 @@ operation = st.one_of(
     st.tuples(st.just("credit_note"), st.integers(0, 10), st.integers(1, 120)),
     st.tuples(st.just("rebill"), st.integers(0, 3_000)),
     st.tuples(st.just("manual"), st.sampled_from(["manual_charge", "manual_credit"]), st.integers(1, 5_000)),
+    st.tuples(st.just("plan"), st.integers(1, 4)),
+    st.tuples(st.just("check_plan"),),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -345,6 +348,23 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             receipt = w.chain.call(w.operator, "billing", op[1], [w.meters["alice"], op[2], f"A-{n}"], at=t)
             assert receipt.ok, receipt.error
             seen.corrections.append(op[1])
+        elif kind == "plan":
+            # alice's open invoices in op[1] daily instalments, refused while a plan is kept.
+            meter = w.meters["alice"]
+            owed = w.view("billing", "balance_due", [meter])
+            current = w.view("billing", "payment_plan", [meter])
+            part = owed // op[1]
+            instalments = [[t + (k + 1) * DAY, part] for k in range(op[1])]
+            instalments[-1][1] = owed - part * (op[1] - 1)
+            receipt = w.chain.call(w.operator, "billing", "open_payment_plan", [meter, instalments, f"P-{n}"], at=t)
+            expected = owed > 0 and min(a for _, a in instalments) > 0 and (
+                current is None or current["state"] != "kept")
+            assert receipt.ok is expected, receipt.error
+            if receipt.ok:
+                seen.corrections.append(kind)
+        elif kind == "check_plan":
+            receipt = w.chain.call(w.collector, "billing", "check_payment_plan", [w.meters["alice"]], at=t)
+            assert receipt.ok, receipt.error
         else:
             receipt = w.chain.call(w.operator, "payments", "grant_emergency_credit", [w.meters["bob"], op[1]], at=t)
             assert receipt.ok, receipt.error
@@ -376,6 +396,9 @@ def check_conservation(w: Any, seen: Observed) -> None:
         # its own subscription's open invoices (never another's).
         assert (inv["status"] == "open") is (inv["paid"] < inv["total"])
         assert (inv["status"] == "open") is (inv["id"] in [i["id"] for i in balance["open"]])
+    # A payment plan only shelters what is overdue: never more than that.
+    alice = w.meters["alice"]
+    assert 0 <= w.view("billing", "arrears", [alice]) <= w.view("billing", "balance_due", [alice])
     # The regulators' running totals tell the same story as the invoices, corrections included.
     totals = w.view("billing", "consumption_totals", [w.utility, w.utility, T0 - 40 * DAY, T0 + 400 * DAY])
     assert (totals["billed"], totals["paid"]) == (billed, allocated)
@@ -501,11 +524,13 @@ def test_money_is_conserved_across_corrections() -> None:
         ("manual", "manual_credit", 4_000), ("read", "alice", 1_200), ("invoice",), ("pay", "alice", 6_000, True),
         ("credit_note", 3, 100), ("rebill", 200), ("move", "alice", 400), ("credit_note", 4, 30),
         ("pay_invoice", 0, 100), ("manual", "manual_charge", 300), ("later", 25), ("apply_credit",),
-        ("read", "alice", 900), ("invoice",), ("rebill", 100),
+        ("read", "alice", 900), ("invoice",), ("rebill", 100), ("plan", 3), ("plan", 2), ("pay", "alice", 300, False),
+        ("later", 30), ("check_plan",), ("plan", 2), ("credit_note", 5, 40), ("later", 30), ("check_plan",),
     ]
     w = base_world()
     seen = run(w, ops)
-    assert {"credit_note", "rebill", "manual_charge", "manual_credit"} <= set(seen.corrections)
+    assert {"credit_note", "rebill", "manual_charge", "manual_credit", "plan"} <= set(seen.corrections)
+    assert any(kind == "plan" for kind, _ in seen.refused)  # a second plan while one is kept
     assert any(inv.get("reopened", 0) > 0 for inv in all_invoices(w))
     assert any(kind == "credit_note" for kind, _ in seen.refused)
     check_conservation(w, seen)
