@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy chain vm consensus
+	$(BIN)/mypy chain vm consensus node wallet meter_adapters meterchain utility_services contracts/genesis.py
 
 test: lint $(STAMP)
 	$(BIN)/python -m pytest -n 2

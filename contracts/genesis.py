@@ -90,7 +90,7 @@ def build_genesis(
         ctx = CallContext(
             config.governance,
             hash_domain(Domain.CONTRACT, b"genesis-init:" + name.encode()),
-            0,
+            Height(0),
             config.time,
             config.chain_id,
         )

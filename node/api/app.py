@@ -12,7 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
@@ -223,7 +223,7 @@ async def get_status(request: web.Request) -> web.Response:
     )
 
 
-def admit_batch(ctx: ApiContext, raw_transactions: list[bytes | str], first_index: int = 0) -> list[Admission]:
+def admit_batch(ctx: ApiContext, raw_transactions: Sequence[bytes | str], first_index: int = 0) -> list[Admission]:
     """Admit hex strings (from the API) or raw bytes into the mempool against the head
     (``first_index``: the first one's place in the request, for the messages)."""
     state = ctx.view.state()
