@@ -16,6 +16,7 @@ import json
 import re
 import sys
 import time as wallclock
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,12 @@ from typing import Any
 import typer
 
 from chain.types import MinorUnits, Timestamp
+from meterchain.commands.billing_corrections import EVENTS as CORRECTION_EVENTS
+from meterchain.commands.billing_corrections import (
+    Correction,
+    correction_call,
+    load_corrections_file,
+)
 from meterchain.failure import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -88,6 +95,7 @@ class SimulationResult:
     invoices: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
+    corrections: list[dict[str, Any]] = field(default_factory=list)  # their events, in order
     blocks: int = 0
     transactions: int = 0
     readings: int = 0
@@ -342,8 +350,10 @@ def _check(receipts: Any, what: str) -> None:
             raise SimulationError(f"{what} succeeding expected, found: {receipt.error}")
 
 
-def simulate(doc: TariffDoc, readings: list[IndexReading], period: str = "monthly", final: bool = True) -> SimulationResult:
-    """Bill ``readings`` under the tariffs of ``doc`` on a fresh local chain."""
+def simulate(doc: TariffDoc, readings: list[IndexReading], period: str = "monthly", final: bool = True,
+             corrections: Sequence[Correction] = ()) -> SimulationResult:
+    """Bill ``readings`` under the tariffs of ``doc`` on a fresh local chain, making
+    ``corrections`` at their times."""
     if period not in PERIODS:
         raise SimulationError(f"period one of {', '.join(PERIODS)} expected, found {period!r}")
     started = wallclock.perf_counter()
@@ -396,10 +406,24 @@ def simulate(doc: TariffDoc, readings: list[IndexReading], period: str = "monthl
     per_time: dict[Timestamp, list[IndexReading]] = {}
     for r in readings:
         per_time.setdefault(r.timestamp, []).append(r)
-    times = sorted(set(per_time) | set(boundaries))
+    per_correction: dict[Timestamp, list[Correction]] = {}
+    for c in corrections:
+        if c.timestamp in per_time or c.timestamp in boundaries:
+            raise SimulationError(f"corrections line {c.line}: a time without readings or a period end expected, "
+                                  f"found {_utc(c.timestamp)}")
+        per_correction.setdefault(c.timestamp, []).append(c)
+    times = sorted(set(per_time) | set(boundaries) | set(per_correction))
     meter_ids = sorted(first_seen)
     billed_since: dict[str, bool] = {}
     for t in times:
+        if t in per_correction:
+            # Each in its own block, so that a credit note finds the invoice a rebill made.
+            for n, c in enumerate(per_correction[t]):
+                [receipt] = block([correction_call(chain, c, operator, collector)], Timestamp(t + n),
+                                  f"corrections line {c.line} ({c.action})")
+                for name in CORRECTION_EVENTS:
+                    result.corrections.extend({"event": name, **e} for e in chain.events(receipt, name))
+            continue
         calls: list[tuple[Any, str, str, list[Any]]] = []
         batch: list[list[Any]] = []
         for r in per_time.get(t, []):
@@ -423,7 +447,7 @@ def simulate(doc: TariffDoc, readings: list[IndexReading], period: str = "monthl
             _collect(chain, receipt, result)
     if final and billed_since:
         calls = [(operator, "billing", "close_period", [m]) for m in sorted(billed_since)]
-        for receipt in block(calls, last_time + 1, "closing the last period"):
+        for receipt in block(calls, max(last_time, chain.time) + 1, "closing the last period"):
             _collect(chain, receipt, result)
     result.readings = len(readings)
     for meter in meter_ids:
@@ -472,8 +496,11 @@ def jsonable(value: Any) -> Any:
 
 
 def result_document(result: SimulationResult) -> dict[str, Any]:
-    totals = {"invoices": len(result.invoices), "consumption": 0, "subtotal": 0, "tax": 0, "total": 0, "estimated": 0}
-    for inv in result.invoices:
+    # Totals of the invoices in force: a voided invoice was replaced by another one.
+    in_force = [inv for inv in result.invoices if inv["status"] != "void"]
+    totals = {"invoices": len(in_force), "consumption": 0, "subtotal": 0, "tax": 0, "total": 0, "estimated": 0,
+              "void": len(result.invoices) - len(in_force)}
+    for inv in in_force:
         totals["consumption"] += inv["consumption"]
         totals["subtotal"] += inv["subtotal"]
         totals["tax"] += inv["tax"]
@@ -485,6 +512,7 @@ def result_document(result: SimulationResult) -> dict[str, Any]:
         "totals": totals,
         "rejected_readings": jsonable(result.rejected),
         "anomalies": jsonable(result.anomalies),
+        "corrections": jsonable(result.corrections),
         "chain": {"blocks": result.blocks, "transactions": result.transactions, "readings": result.readings,
                   "seconds": round(result.seconds, 3)},
     }
@@ -509,11 +537,15 @@ def simulate_command(
     period: str = typer.Option("monthly", "--period", help="|".join(PERIODS)),
     final: bool = typer.Option(True, "--final/--no-final", help="close the last, partial period at the last reading"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    corrections: Path | None = typer.Option(
+        None, "--corrections", help="CSV with header meter,timestamp,action,value,reason (exception, credit_note, "
+                                    "rebill, manual_charge, manual_credit)"),
 ) -> None:
     """Bill a CSV of readings with the chain's billing contract and print the invoices."""
     try:
         doc = load_tariff_file(tariff)
-        result = simulate(doc, load_readings_file(readings), period, final)
+        made = load_corrections_file(corrections) if corrections is not None else []
+        result = simulate(doc, load_readings_file(readings), period, final, made)
     except SimulationError as exc:
         fail(str(exc), 2)
     out = result_document(result)
@@ -525,9 +557,13 @@ def simulate_command(
         start = _utc(inv["period_start"], "%Y-%m-%d %H:%M")
         end = _utc(inv["period_end"], "%Y-%m-%d %H:%M")
         flag = " (estimated)" if inv["estimated"] else ""
+        if inv["status"] == "void":
+            flag += f" (void: replaced by {inv['replaced_by']})"
+        elif "replaces" in inv:
+            flag += f" (replaces {inv['replaces']})"
         typer.echo(f"{inv['id']:<24} {start} -> {end} {inv['consumption']:>12} units "
                    f"{_fmt_money(inv['total']):>12}{flag}")
     t = out["totals"]
     typer.echo(f"{t['invoices']} invoices, {t['consumption']} units, total {_fmt_money(t['total'])} "
                f"(tax {_fmt_money(t['tax'])}); {len(result.rejected)} readings rejected, "
-               f"{len(result.anomalies)} anomalies; {result.blocks} blocks in {result.seconds:.1f} s")
+               f"{len(result.anomalies)} anomalies, {len(result.corrections)} corrections; {result.blocks} blocks in {result.seconds:.1f} s")

@@ -121,3 +121,55 @@ def test_period_boundaries_of_a_year(period: str, count: int) -> None:
     ends = cmd.period_boundaries(period, start, end)
     assert len(ends) == count
     assert all(start < t <= end for t in ends)
+
+
+def test_a_corrected_year(tmp_path: Path) -> None:
+    """Corrections in the input: alice's January read 1,000 Wh high is rebilled (the 1,000 Wh
+    move into February), a credit note, a manual charge and a reading exception."""
+    readings = EXAMPLES / "readings_2025_weekly.csv"
+    tariff = EXAMPLES / "tariff_residential_2025.json"
+    corrections = tmp_path / "c.csv"
+    corrections.write_text(
+        "meter,timestamp,action,value,reason\n"
+        "MTR-0001,2025-02-03T12:00:00Z,rebill,211780,index misread on 29 January\n"
+        "MTR-0002,2025-03-03T12:00:00Z,credit_note,500,outage compensation\n"
+        "MTR-0002,2025-04-02T12:00:00Z,manual_charge,2000,broken seal\n"
+        "MTR-0003,2025-04-03T12:00:00Z,exception,dangerous_dog,gate shut\n"
+    )
+    base = simulate_json(tariff, readings)
+    out = simulate_json(tariff, readings, "--corrections", str(corrections))
+    assert [c["event"] for c in out["corrections"]] == ["rebill", "credit_note", "manual_charge", "reading_exception"]
+    before = {i["id"]: i for i in base["invoices"]}
+    after = {i["id"]: i for i in out["invoices"]}
+    january, february = "MTR-0001/000001", "MTR-0001/000002"
+    # The replacement takes the meter's next number: February's invoice is numbered after it.
+    corrected_february = next(i for i in out["invoices"] if i["meter"] == "MTR-0001" and "replaces" not in i
+                              and i["period_start"] == before[january]["period_end"])
+    assert after[january]["status"] == "void" and after[january]["consumption"] == before[january]["consumption"]
+    replacement = after[after[january]["replaced_by"]]
+    assert replacement["replaces"] == january
+    assert replacement["consumption"] == before[january]["consumption"] - 1_000
+    assert corrected_february["consumption"] == before[february]["consumption"] + 1_000
+    credit = out["corrections"][1]
+    assert credit["amount"] == 500 and after[credit["invoice"]]["total"] == before[credit["invoice"]]["total"] - 500
+    charge = after[out["corrections"][2]["invoice"]]
+    assert [ln["kind"] for ln in charge["lines"]] == ["manual_charge"] and charge["total"] == 2_000
+    assert (out["totals"]["void"], out["totals"]["invoices"]) == (1, base["totals"]["invoices"] + 1)
+    assert out["totals"]["total"] == sum(i["total"] for i in out["invoices"] if i["status"] != "void")
+
+
+def test_invalid_correction_at_a_reading_time_or_of_no_invoice(tmp_path: Path) -> None:
+    readings = EXAMPLES / "readings_2025_weekly.csv"
+    tariff = EXAMPLES / "tariff_residential_2025.json"
+    corrections = tmp_path / "c.csv"
+    corrections.write_text("meter,timestamp,action,value,reason\nMTR-0001,2025-01-08T00:00:00Z,credit_note,5,x\n")
+    result = run("--tariff", str(tariff), "--readings", str(readings), "--corrections", str(corrections))
+    assert result.exit_code == 2
+    assert "corrections line 2: a time without readings or a period end expected, found 2025-01-08T00:00:00Z" in (
+        result.output)
+    corrections.write_text("meter,timestamp,action,value,reason\nMTR-0001,2025-01-09T00:00:00Z,credit_note,5,x\n")
+    result = run("--tariff", str(tariff), "--readings", str(readings), "--corrections", str(corrections))
+    assert "corrections line 2: an invoice of meter MTR-0001 before" in result.output
+    corrections.write_text("meter,timestamp,action,value,reason\nMTR-0001,2025-01-09T00:00:00Z,refund,5,x\n")
+    result = run("--tariff", str(tariff), "--readings", str(readings), "--corrections", str(corrections))
+    assert "an action among exception, credit_note, rebill, manual_charge, manual_credit expected" in result.output
