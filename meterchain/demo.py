@@ -206,6 +206,8 @@ class DemoSummary:
             f"low-balance warnings     {ev['low_balance']}",
             f"disconnect orders        {ev['disconnect_order']} (deferred by consumer protection: {ev['disconnect_deferred']})",
             f"reconnect orders         {ev['reconnect_order']}",
+            f"credit notes             {ev['credit_note']}",
+            f"payment plans            {ev['payment_plan_opened']} opened, {ev['payment_plan_missed']} missed",
             f"reading anomalies        {ev['anomaly']}",
             *[f"rejected on purpose      {reason}" for reason in self.rejections],
             f"final height / root      {self.height} / {self.state_root.hex()}",
@@ -311,6 +313,32 @@ class Demo:
             self.summary.invoiced_total += invoice["total"]
         self.say(f"billed period ending {iso(period_end)}: {self.summary.invoices} invoices so far")
 
+    def correct_and_spread(self) -> None:
+        """After a billing run the operator credits part of the first paying household's
+        invoice, and spreads the new invoice of the household that does not pay over three
+        instalments two weeks apart (docs/contracts/corrections.md, plans.md)."""
+        postpaid = [h for h in self.homes if h.mode == "postpaid"]
+        payer = next((h for h in postpaid if h.pays_bills), None)
+        debtor = next((h for h in postpaid if not h.pays_bills), None)
+        if payer is None or debtor is None:
+            return
+        if not all(self.chain.view("billing", "open_invoices", [h.meter_id]) for h in (payer, debtor)):
+            return
+        calls: list[Call] = []
+        inv = self.chain.view("billing", "open_invoices", [payer.meter_id])[-1]
+        credit = inv["total"] // 10
+        calls.append((self.operator, "billing", "issue_credit_note",
+                      [inv["id"], credit, "standing charge while the supply was off for works"]))
+        owed = sum(i["total"] - i["paid"] for i in self.chain.view("billing", "open_invoices", [debtor.meter_id]))
+        part = owed // 3
+        now = self.chain.time + 1
+        instalments = [[now + 14 * DAY, part], [now + 28 * DAY, part], [now + 42 * DAY, owed - 2 * part]]
+        calls.append((self.operator, "billing", "open_payment_plan",
+                      [debtor.meter_id, instalments, "asked to pay in three parts"]))
+        self.block(calls, now)
+        self.say(f"credit note of {credit / 100:.2f} on {inv['id']}; {debtor.meter_id}'s {owed / 100:.2f} "
+                 "spread over three instalments")
+
     def pay_bills(self) -> None:
         calls = []
         for h in self.homes:
@@ -339,6 +367,11 @@ class Demo:
     def dun(self) -> None:
         """The operator sends reminders and, at a permitted hour, orders disconnection of
         households in arrears; the contract checks arrears in real time and refuses otherwise."""
+        # A missed instalment ends a payment plan: recorded first, so its invoices are dunned.
+        planned = [h for h in self.homes if h.mode == "postpaid"
+                   and self.chain.view("billing", "payment_plan", [h.meter_id]) is not None]
+        if planned:
+            self.block([(self.operator, "billing", "check_payment_plan", [h.meter_id]) for h in planned])
         self.block([(self.operator, "supply", "send_reminders", [UTILITY, FIELD])])
         for h in self.homes:
             if h.mode == "postpaid" and self.chain.view("billing", "arrears", [h.meter_id]) > 0:
@@ -359,6 +392,7 @@ class Demo:
                 self.show_rejections(day_end)
             if datetime.fromtimestamp(day_end, UTC).day == 1:  # a month has ended
                 self.close_month(day_end - READ_AT)
+                self.correct_and_spread()
                 self.pay_bills()
             self.top_up()
             if datetime.fromtimestamp(day_end, UTC).day == 20:

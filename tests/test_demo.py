@@ -15,6 +15,8 @@ def test_demo_bills_readings_from_simulated_dsmr_meters() -> None:
     assert summary.payments == 5  # one household does not pay
     assert summary.events["credit_deducted"] > 0
     assert summary.events["disconnect_order"] >= 1  # the prepaid household that never tops up
+    # One credit note, and the household that does not pay gets a payment plan.
+    assert summary.events["credit_note"] == 1 and summary.events["payment_plan_opened"] == 1
     # The two deliberately bad transactions failed, with reasons, and nothing else did.
     assert summary.failed == 2
     assert any("index >= " in r for r in summary.rejections)

@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "fa59661a9b57cd9d3bc22680c2a227bc60dcf05f4c8b9f6847e79cb20a7fa0c2"
+STATE_WITHOUT_CODE = "dfda760d09054cd12a6b052f32155b8148afe6c1ef6c5f5e977cd25262f478c8"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:
