@@ -20,22 +20,25 @@ and carries out its actions:
   timer; ``Decide`` commits the block with its certificate in one batch
   (``BlockStore.commit_block``), ends the height in the log, tells the node
   (``on_committed``: mempool recheck, metrics, event stream) and waits for the next height.
-- **Judging a proposal** (the paper's ``valid(v)``): the block decodes, its time is the
-  proposal's, its ``last_commit`` is a valid certificate of the parent
-  (``verify_commit``), and ``apply_block`` accepts it on the head state. The result is kept
-  by block hash, so the block is not executed again when it is committed.
+- **Building and judging blocks** (``node.height_blocks.HeightBlocks``, the working
+  height's blocks): a proposer's block holds the ready transactions its build time allows
+  (half the round's propose timeout); a proposal is valid (the paper's ``valid(v)``) when
+  the block decodes, its time is the proposal's, its ``last_commit`` is a valid certificate
+  of the parent (``verify_commit``), and ``apply_block`` accepts it on the head state. The
+  result is kept by block hash, so the block is not executed again when it is committed.
 - **When the next height starts.** At once if the mempool holds transactions, after
   ``empty_block_interval`` otherwise (the chain shows it is alive), or as soon as a peer's
   message for it arrives; never before the wall clock passes the parent's time.
 - **Catching up.** A message from a height above ours makes us ask that peer for our
   height's ``commit`` (block and certificate); a certified block that applies decides the
   height (``CommitReceived``). A message from a lower height makes us send that peer the
-  ``commit`` of its height. After deciding, a node announces its certificate.
+  ``commit`` of its height. After deciding, a node announces its certificate. The peers'
+  heights and the spacing of requests are ``node.peer_heights.PeerHeights``.
 - **Restart.** ``start`` replays the log of the height after the store's head into a fresh
-  state: the machine re-derives the same actions; the messages it signed before are in the
-  log and are not signed again; a signature asked for but never logged is asked of the
-  signer again (it returns the stored one for the same bytes); the timers of the current
-  round are set again.
+  state (``node.wal_replay``): the machine re-derives the same actions; the messages it
+  signed before are in the log and are not signed again; a signature asked for but never
+  logged is asked of the signer again (it returns the stored one for the same bytes); the
+  timers of the current round are set again.
 
 Nothing here blocks on the network; all of it runs on one event loop, and a message is
 processed to the end (``step`` and every action it causes) before the next.
@@ -47,15 +50,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final, Protocol
 
-from chain.errors import ChainError, DecodeError, InvalidBlock
+from chain.errors import DecodeError
 from chain.hashing import Hash32
-from chain.state import State as ChainState
-from chain.transition import BlockEnv, ContractRuntime, apply_block, get_nonce, propose_block
-from chain.types import Block, BlockHeader, Receipt, Timestamp, Transaction
+from chain.transition import ContractRuntime
+from chain.types import Block, BlockHeader
 from consensus.certificate import CommitCertificate, verify_commit
 from consensus.errors import InvalidCommit
 from consensus.event_codec import encode_event
@@ -90,7 +92,6 @@ from node.consensus_io import (
     COMMIT_REQUEST,
     MAX_COMMIT_MESSAGE,
     MAX_COMMIT_REQUEST,
-    MAX_LOGGED_BLOCK,
     MAX_PROPOSAL_MESSAGE,
     PROPOSAL,
     VOTE,
@@ -101,23 +102,24 @@ from node.consensus_io import (
     Timers,
     decode_commit_request,
     decode_proposal_message,
-    decode_record,
     encode_block_record,
     encode_commit_request,
     encode_proposal_message,
 )
+from node.height_blocks import HeightBlocks
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.p2p import Handler, P2PNetwork, PeerLink
+from node.peer_heights import PeerHeights
 from node.signer import FileSigner, SignerError
 from node.validator_sets import ValidatorSets
 from node.wal import WriteAheadLog
+from node.wal_replay import replay_height
 
 log = logging.getLogger("meterchain.consensus")
 
 MAX_PROPOSALS_PER_HEIGHT: Final = 64  # distinct proposals judged at one height (equivocation bound)
 MAX_EARLY_PROPOSALS: Final = 8  # proposals kept for the next height until it starts
-REQUEST_SPACING: Final = 0.5  # seconds between two requests (or answers) of one height to one peer
 # Behind by more than this many blocks, a node with block sync fetches them in batches from
 # its peers' APIs instead of one commit message per height.
 SYNC_GAP: Final = 3
@@ -189,17 +191,17 @@ class ConsensusEngine:
         self._timers: list[object] = []  # this height's timer handles
         self._poll: object | None = None  # the idle node's next look at its mempool
         self._rebroadcast_handle: object | None = None
-        # This height's blocks by hash (raw bytes beside), and the verdicts on them.
-        self._blocks: dict[Hash32, tuple[Block, bytes]] = {}
-        self._applied: dict[Hash32, tuple[ChainState, tuple[Receipt, ...]]] = {}
-        self._invalid: set[Hash32] = set()
+        # This height's blocks: built, received, judged (node.height_blocks).
+        self.blocks = HeightBlocks(
+            chain_id=chain_id, store=store, runtime=runtime, mempool=mempool, settings=settings, timers=self.timers,
+            head=lambda: self._head, validators_at=self.validators_at, log_block=self._log_block,
+        )  # fmt: skip
         self._seen_proposals: set[tuple[int, Hash32, bytes]] = set()
         self._early_proposals: list[tuple[Proposal, Block, bytes]] = []  # for the next height
         self._own_proposal: tuple[Proposal, bytes] | None = None
         self._undelivered: Decide | None = None  # decided, but the block body is missing
         self._idle_since = 0.0
-        self._peer_heights: dict[bytes, int] = {}
-        self._spacing: dict[tuple[str, bytes, int], float] = {}
+        self.peers = PeerHeights(self.timers.now)  # their heights; spacing of requests to them
 
     # --- service ---------------------------------------------------------------------------
 
@@ -215,7 +217,7 @@ class ConsensusEngine:
     @property
     def syncing(self) -> bool:
         """Peers are known to be more than one height ahead."""
-        return any(h > self.working_height + 1 for h in self._peer_heights.values())
+        return bool(self.peers.ahead_of(self.working_height + 1))
 
     async def start(self) -> None:
         self._wal = WriteAheadLog.open(self.wal_dir)
@@ -246,66 +248,22 @@ class ConsensusEngine:
     # --- restart ---------------------------------------------------------------------------
 
     def _replay(self) -> None:
+        """Replay the working height's log (``node.wal_replay``), then carry on from there."""
         assert self._wal is not None
         height = self.working_height
-        state = initial_state(self.params, self.me, height, self.validators_at(height))
-        signs: list[SignVote | SignProposal] = []
-        timeouts: list[ScheduleTimeout] = []
-        logged_own: set[tuple[str, int, int]] = set()
-        decided: Decide | None = None
-        records = self._wal.replay_height(height)
-        for body in records:
-            try:
-                item = decode_record(body)
-                if isinstance(item, bytes):
-                    block = Block.decode(item)
-                    self._blocks[block.header.hash] = (block, item)
-                    continue
-            except DecodeError as exc:
-                log.warning("write-ahead log record of height %d skipped: %s", height, exc)
-                continue
-            event = item
-            if isinstance(event, VoteReceived) and event.vote.validator == self.me:
-                logged_own.add(("vote", event.vote.round, int(event.vote.type)))
-            elif isinstance(event, ProposalReceived) and event.proposal.proposer == self.me:
-                logged_own.add(("proposal", event.proposal.round, 0))
-                own_block = self._blocks.get(event.proposal.block_hash)
-                if own_block is not None:  # sent again by the rebroadcast timer
-                    self._own_proposal = (event.proposal, own_block[1])
-            state, actions = step(state, event)
-            for action in actions:
-                if isinstance(action, SignVote | SignProposal):
-                    signs.append(action)
-                elif isinstance(action, ScheduleTimeout):
-                    timeouts.append(action)
-                elif isinstance(action, Decide):
-                    decided = action
-        self._state = state
-        if records:
-            log.info(
-                "replayed %d log records of height %d: round %d, step %s", len(records), height, state.round,
-                state.step.name.lower(),
-            )  # fmt: skip
+        start = initial_state(self.params, self.me, height, self.validators_at(height))
+        replayed = replay_height(self._wal.replay_height(height), start, self.me)
+        self.blocks.known(replayed.blocks)
+        if replayed.own_proposal is not None:
+            self._own_proposal = replayed.own_proposal
+        self._state = replayed.state
+        decided = replayed.decided
         if decided is not None:
             self._guarded(lambda: self._decide(decided))
-            return
-        if state.step is Step.UNSTARTED:
+        elif replayed.state.step is Step.UNSTARTED:
             self._await_start()
-            return
-        # Resume: what was asked before the crash and never done is done now.
-        pending: list[Action] = []
-        for action in signs:
-            key = (
-                ("vote", action.vote.round, int(action.vote.type)) if isinstance(action, SignVote)
-                else ("proposal", action.proposal.round, 0)
-            )  # fmt: skip
-            if key not in logged_own and action_round(action) == state.round:
-                pending.append(action)
-        if state.step is Step.PROPOSE and state.value_requested == state.round:
-            pending.append(RequestValue(height, state.round))
-        # The timers of this round, set again (the machine ignores those that already fired).
-        pending.extend(t for t in timeouts if t.round == state.round)
-        self._guarded(lambda: self._run_actions(pending))
+        else:
+            self._guarded(lambda: self._run_actions(replayed.pending))
 
     # --- the event loop of the machine ----------------------------------------------------
 
@@ -408,7 +366,7 @@ class ConsensusEngine:
 
     def _sign_proposal(self, proposal: Proposal) -> None:
         assert self.signer is not None and self._wal is not None, "only a validator is asked to propose"
-        entry = self._blocks.get(proposal.block_hash)
+        entry = self.blocks.get(proposal.block_hash)
         if entry is None:
             log.error("no block %s to propose at height %d round %d", proposal.block_hash.hex(), proposal.height, proposal.round)
             return
@@ -430,24 +388,8 @@ class ConsensusEngine:
         st = self._state
         if (st.height, st.round, st.step) != (height, round, Step.PROPOSE) or st.value_requested != round:
             return
-        assert self.me is not None and self._wal is not None
-        head_state = self.store.state()
-        settings = self.settings
-        transactions = self.mempool.ready(
-            lambda account: get_nonce(head_state, account), settings.max_block_transactions, settings.max_block_bytes
-        )
-        block_time = Timestamp(max(int(self.timers.now()), self._head.time + 1))
-        started = self.timers.now()
-        candidates = within_time(transactions, self.timers.now, started + settings.build_seconds(round))
-        block, post, receipts = propose_block(head_state, candidates, block_time, self.me, self._env(height))
-        if transactions:
-            log.info("built block %d round %d: %d of %d ready transactions in %.2f s", height, round,
-                     len(block.transactions), len(transactions), self.timers.now() - started)  # fmt: skip
-        raw = block.encode()
-        block_hash = block.header.hash
-        self._blocks[block_hash] = (block, raw)
-        self._applied[block_hash] = (post, receipts)
-        self._wal.write(encode_block_record(raw))
+        assert self.me is not None
+        block_hash, block_time = self.blocks.build(round, self.me)
         self._feed(ValueReady(height, round, block_hash, block_time))
 
     def _rebroadcast(self) -> None:
@@ -465,55 +407,12 @@ class ConsensusEngine:
 
     # --- blocks ----------------------------------------------------------------------------
 
-    def _env(self, height: int) -> BlockEnv:
-        return BlockEnv(
-            self.chain_id,
-            self._head,
-            self.validators_at(height).hash,
-            self.runtime,
-            verified_tx_hashes=self.mempool.verified_hashes(),
-            next_validator_set_hash=self.validators_at(height + 1).hash,
-            last_commit=self.store.certificate(height - 1) or b"",
-        )
-
-    def _judge(self, block: Block, block_time: int | None) -> bool:
-        """The paper's ``valid(v)`` for a block of the working height (memoised by hash)."""
-        block_hash = block.header.hash
-        if block_hash in self._applied:
-            return True
-        if block_hash in self._invalid:
-            return False
-        height = self.working_height
-        try:
-            if block_time is not None and block.header.time != block_time:
-                raise InvalidBlock(f"the proposal's block time {block_time} expected, found {block.header.time}")
-            if height > 1:
-                certificate = CommitCertificate.decode(block.last_commit)
-                verify_commit(self.chain_id, self._head, certificate, self.validators_at(height - 1))
-            started = self.timers.now()
-            self._applied[block_hash] = apply_block(self.store.state(), block, self._env(height))
-            if block.transactions:
-                log.info("block %s of height %d applied: %d transactions in %.2f s", block_hash.hex()[:16], height,
-                         len(block.transactions), self.timers.now() - started)  # fmt: skip
-        except (ChainError, ValueError) as exc:
-            log.info("block %s of height %d is invalid: %s", block_hash.hex()[:16], height, exc)
-            self._invalid.add(block_hash)
-            return False
-        return True
-
-    def _remember_block(self, block: Block, raw: bytes) -> None:
-        block_hash = block.header.hash
-        if block_hash in self._blocks:
-            return
-        self._blocks[block_hash] = (block, raw)
+    def _log_block(self, raw: bytes) -> None:
         assert self._wal is not None
-        if len(raw) <= MAX_LOGGED_BLOCK:
-            self._wal.write(encode_block_record(raw))
-        else:  # a restart asks a peer for it if it is decided (Decide without a body)
-            log.info("block %s of %d bytes not logged (over a log record)", block_hash.hex()[:16], len(raw))
+        self._wal.write(encode_block_record(raw))
 
     def _decide(self, decide: Decide) -> None:
-        entry = self._blocks.get(decide.block_hash)
+        entry = self.blocks.get(decide.block_hash)
         if entry is None:
             log.warning("decided block %s of height %d, whose body is missing: asking peers", decide.block_hash.hex(), decide.height)
             self._undelivered = decide
@@ -524,26 +423,23 @@ class ConsensusEngine:
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
         assert self._wal is not None
         height = block.header.height
-        applied = self._applied.get(block.header.hash)
-        post, receipts = applied if applied is not None else apply_block(self.store.state(), block, self._env(height))
+        post, receipts = self.blocks.result(block)
         certificate_bytes = certificate.encode()
         self.store.commit_block(block, receipts, certificate_bytes, post)
         self._wal.end_height(height)
         self._head = block.header
         self._cancel_timers()
-        self._blocks.clear()
-        self._applied.clear()
-        self._invalid.clear()
+        self.blocks.clear()
         self._seen_proposals.clear()
         self._own_proposal = None
         self._undelivered = None
-        self._spacing = {k: t for k, t in self._spacing.items() if k[2] > height}
+        self.peers.committed(height)
         log.info("committed block %d (%s, round %d, %d transactions)", height, block.header.hash.hex()[:16],
                  certificate.round, len(block.transactions))  # fmt: skip
         self.transport.broadcast(COMMIT, CommitMessage(height, b"", certificate_bytes).encode())
         if self.on_committed is not None:
             self.on_committed(height)
-        ahead = [(h, key) for key, h in self._peer_heights.items() if h > height + 1]
+        ahead = self.peers.ahead_of(height + 1)
         self._await_start()
         if ahead:
             peer_height, peer = max(ahead)
@@ -654,8 +550,8 @@ class ConsensusEngine:
         if seen in self._seen_proposals:
             return
         self._seen_proposals.add(seen)
-        valid = self._judge(block, proposal.block_time)
-        self._remember_block(block, raw)
+        valid = self.blocks.judge(block, proposal.block_time)
+        self.blocks.remember(block, raw)
         self._feed(ClockTick(int(self.timers.now())), ProposalReceived(proposal, valid))
 
     def receive_commit(self, sender: bytes, payload: bytes) -> str | None:
@@ -690,12 +586,12 @@ class ConsensusEngine:
                 return DropReason.MALFORMED_BLOCK
             if block.header.hash != certificate.block_hash:
                 return DropReason.BLOCK_MISMATCH
-            self._remember_block(block, message.block)
-        entry = self._blocks.get(certificate.block_hash)
+            self.blocks.remember(block, message.block)
+        entry = self.blocks.get(certificate.block_hash)
         if entry is None:
             self._request_commit(sender, working)
             return None
-        if not self._judge(entry[0], None):
+        if not self.blocks.judge(entry[0], None):
             return DropReason.INVALID_BLOCK
         if undelivered is not None:
             if undelivered.block_hash == certificate.block_hash:
@@ -712,7 +608,7 @@ class ConsensusEngine:
             height = decode_commit_request(payload)
         except DecodeError:
             return DropReason.MALFORMED
-        if height <= self._head.height and self._spaced("answer", sender, height):
+        if height <= self._head.height and self.peers.spaced("answer", sender, height):
             self._send_commit(sender, height)
         return None
 
@@ -720,8 +616,7 @@ class ConsensusEngine:
 
     def _saw_height(self, sender: bytes, height: int) -> None:
         """``sender`` works on ``height``: it has stored every height below it."""
-        if height > self._peer_heights.get(sender, 0):
-            self._peer_heights[sender] = height
+        self.peers.saw(sender, height)
         if height <= self.working_height:
             return
         far_behind = height - 1 - self._head.height > SYNC_GAP
@@ -755,9 +650,7 @@ class ConsensusEngine:
         working height's log replayed, or a new height begun."""
         self._cancel_timers()
         self._head = self.store.head_header()
-        self._blocks.clear()
-        self._applied.clear()
-        self._invalid.clear()
+        self.blocks.clear()
         self._seen_proposals.clear()
         self._early_proposals.clear()
         self._own_proposal = None
@@ -765,11 +658,11 @@ class ConsensusEngine:
         self._replay()
 
     def _request_commit(self, peer: bytes, height: int) -> None:
-        if self._spaced("request", peer, height):
+        if self.peers.spaced("request", peer, height):
             self.transport.send(peer, COMMIT_REQUEST, encode_commit_request(height))
 
     def _answer_lagging(self, peer: bytes, height: int) -> None:
-        if self._spaced("answer", peer, height):
+        if self.peers.spaced("answer", peer, height):
             self._send_commit(peer, height)
 
     def _send_commit(self, peer: bytes, height: int) -> None:
@@ -777,32 +670,6 @@ class ConsensusEngine:
         certificate = self.store.certificate(height)
         if block is not None and certificate is not None:
             self.transport.send(peer, COMMIT, CommitMessage(height, block.encode(), certificate).encode())
-
-    def _spaced(self, what: str, peer: bytes, height: int) -> bool:
-        """Whether enough time passed since the last ``what`` of ``height`` with ``peer``."""
-        now = self.timers.now()
-        key = (what, peer, height)
-        last = self._spacing.get(key)
-        if last is not None and now - last < REQUEST_SPACING:
-            return False
-        self._spacing[key] = now
-        return True
-
-
-def within_time(transactions: list[Transaction], now: Callable[[], float], deadline: float) -> Iterator[Transaction]:
-    """The transactions in order, until ``now()`` passes ``deadline``: a proposer stops
-    adding transactions to its block once building it took its share of the round, so the
-    proposal reaches the others before their propose timeout (a block of thousands of
-    readings took longer than that on a loaded machine, and every such round failed). The
-    first one is always offered: the chain moves on even on a very slow machine."""
-    for index, tx in enumerate(transactions):
-        if index and now() > deadline:
-            return
-        yield tx
-
-
-def action_round(action: SignVote | SignProposal) -> int:
-    return action.vote.round if isinstance(action, SignVote) else action.proposal.round
 
 
 def serve_consensus(network: P2PNetwork, engine: ConsensusEngine) -> None:

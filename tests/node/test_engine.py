@@ -24,7 +24,7 @@ from consensus.certificate import CommitCertificate, verify_commit
 from consensus.machine import ConsensusParams, Step
 from consensus.messages import Proposal, Vote, VoteType, sign_proposal, sign_vote
 from node.consensus_io import CommitMessage, DropReason, EngineSettings, encode_proposal_message
-from node.engine import within_time
+from node.height_blocks import within_time
 from node.signer import FileSigner
 from node.validator_sets import ValidatorSets
 from tests.node.certified_chain import GENESIS_TIME, key_of, seed_of
