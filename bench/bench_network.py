@@ -20,7 +20,7 @@ nothing but execute readings on every node (each of the 5 nodes executes each re
 the ratio measured / L, and the goals (>= 1,000 readings/s; p99 < 2 s at 800/s; >= L / 2).
 The machine may be shared: the load average is printed beside the figures.
 
-Usage: python bench/bench_network.py [--meters 400] [--saturate 30] [--latency 15] [--rate R] [--in-flight 800]
+Usage: python bench/bench_network.py [--meters 800] [--saturate 30] [--latency 15] [--rate R] [--in-flight 4000]
 
 Every node process is killed at the end, on error and on Ctrl-C (``tests.network.harness``).
 """
@@ -522,7 +522,7 @@ async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--meters", type=int, default=400, help="households (meters), each one sender"
+        "--meters", type=int, default=800, help="households (meters), each one sender"
     )
     parser.add_argument("--saturate", type=float, default=30.0, help="seconds of saturation")
     parser.add_argument(
@@ -532,14 +532,14 @@ def main() -> None:
         "--rate", type=float, default=None, help="steady rate (default 80 %% of saturation)"
     )
     parser.add_argument(
-        "--saturate-readings", type=int, default=8_000, help="readings prepared for saturation"
+        "--saturate-readings", type=int, default=16_000, help="readings prepared for saturation"
     )
     parser.add_argument("--batch", type=int, default=250, help="transactions per POST")
     parser.add_argument(
         "--concurrency", type=int, default=2, help="concurrent batches per validator"
     )
     parser.add_argument(
-        "--in-flight", type=int, default=800, help="submitted but not yet final, at most"
+        "--in-flight", type=int, default=4000, help="submitted but not yet final, at most (the rate is at most this over the finality time)"
     )
     parser.add_argument(
         "--keep", type=Path, default=None, help="keep the nodes' homes (logs, stores) in this new directory"

@@ -142,10 +142,13 @@ class EngineSettings:
     max_block_bytes: int = 3 * 1024 * 1024  # a block this node builds fits its WAL record
     poll_interval: float = 0.05  # how often an idle node looks at its mempool
     # A proposer stops adding transactions once building its block took this share of the
-    # round's propose timeout (``within_time`` in node.engine): the rest is for signing,
-    # sending and decoding it before the others' timeout. (Judging it does not count: a
-    # node judges a proposal as it arrives, before its timer can fire.)
-    build_share: float = 0.5
+    # round's propose timeout (``within_time`` in node.height_blocks): the rest is for
+    # signing, sending and decoding it before the others' timeout, and for the others
+    # having started the height earlier (under load the validators committed the last
+    # height up to 2 s apart, and with half the timeout a round failed now and then).
+    # Judging it does not count: a node judges a proposal as it arrives, before its timer
+    # can fire.
+    build_share: float = 1 / 3
 
     def build_seconds(self, round: int) -> float:
         """Seconds a proposer may spend adding transactions to its block of ``round``."""

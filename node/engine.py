@@ -22,7 +22,7 @@ and carries out its actions:
   (``on_committed``: mempool recheck, metrics, event stream) and waits for the next height.
 - **Building and judging blocks** (``node.height_blocks.HeightBlocks``, the working
   height's blocks): a proposer's block holds the ready transactions its build time allows
-  (half the round's propose timeout); a proposal is valid (the paper's ``valid(v)``) when
+  (a third of the round's propose timeout); a proposal is valid (the paper's ``valid(v)``) when
   the block decodes, its time is the proposal's, its ``last_commit`` is a valid certificate
   of the parent (``verify_commit``), and ``apply_block`` accepts it on the head state. The
   result is kept by block hash, so the block is not executed again when it is committed.

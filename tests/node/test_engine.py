@@ -412,6 +412,6 @@ def test_a_proposer_offers_transactions_until_its_build_time_is_up() -> None:
 
 def test_the_build_time_is_a_share_of_the_rounds_propose_timeout() -> None:
     settings = EngineSettings(ConsensusParams("chain", timeout_propose=3000, timeout_propose_delta=500))
-    assert settings.build_seconds(0) == pytest.approx(1.5)
-    assert settings.build_seconds(2) == pytest.approx(2.0)  # the timeout grows with the round
+    assert settings.build_seconds(0) == pytest.approx(1.0)
+    assert settings.build_seconds(2) == pytest.approx(4 / 3)  # the timeout grows with the round
     assert replace(settings, build_share=0.2).build_seconds(0) == pytest.approx(0.6)
