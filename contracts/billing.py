@@ -40,11 +40,11 @@
 # Storage (keys of this contract's namespace):
 #   ms/<meter>                 the meter's billing state: last reading, open span, history,
 #                              the subscription being billed
+#   (no key per reading: a reading's history is its `reading` or `load_profile` event in the
+#   block's receipts, indexed by the node outside the state; docs/state.md, "What the state
+#   holds")
 #   sb/<subscription id>       a subscription's open invoices and carried credit
 #   pp/<subscription id>       a prepaid subscription's open day, exact price of its days, charged
-#   rd/<meter>/<time>          one reading: index, consumption, trust, register, by, at
-#   raw/<hex raw hash>         raw meter bytes already submitted (duplicates are refused)
-#   lp/<meter>/<day start>     one load profile per meter and day
 #   tariff/<utility>/<id>      the versions of a tariff, by effective date
 #   assign/<meter>             [utility, tariff id]
 #   cfg/<utility>              the utility's billing configuration
@@ -99,7 +99,6 @@ from billing.views import (
     last_reading,
     oldest_due,
     open_invoices,
-    readings,
     segments,
     subscription_balance,
     tariff,

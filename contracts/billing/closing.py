@@ -30,7 +30,8 @@ def final_reading(st: dict, sub: dict, info: dict, now: int, final_index: int) -
     priced = has_tariff(st)
     billed = record(st, sub, info, st["register"], now, final_index, consumed, "final", window=-1, pending=None, priced=priced)
     emit("reading", {"meter": st["meter"], "register": st["register"], "timestamp": now, "index": final_index,
-                     "consumption": consumed, "trust": "final", "by": caller(), "at": now})
+                     "previous": t0, "consumption": consumed, "trust": "final", "raw_hash": b"", "by": caller(),
+                     "at": now})
     if not priced and billed > 0:
         emit("unpriced_final_reading", {"meter": st["meter"], "subscription": st["sub"],
                                         "consumer": sub["consumer"], "period_start": max(t0, st["opened"]),

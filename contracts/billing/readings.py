@@ -98,26 +98,29 @@ def take_reading(meter_id: str, register: str, ts: int, index: int, trust: str, 
         return f"a tariff assigned to meter {meter_id} expected, found none"
     if st["register"] != "" and register != st["register"]:
         return f"register {st['register']} expected for meter {meter_id}, found {register}"
+    # The replay guard: a meter's readings are strictly later in time, so a reading (or a
+    # meter's signature over one, which covers its time) is accepted once and never again,
+    # with nothing kept but the meter's latest reading (docs/state.md, "What the state holds").
     if ts == st["ts"]:
         return f"a new reading expected for meter {meter_id}, found a duplicate at {ts}"
     if ts < st["ts"]:
         return f"a reading after the last one at {st['ts']} expected for meter {meter_id}, found {ts}"
-    if raw_hash != b"" and storage_has(storage_key("raw/", [bytes_hex(raw_hash)])):
-        return f"a new raw reading expected for meter {meter_id}, found duplicate raw hash {bytes_hex(raw_hash)}"
     consumed, verdict, why = consumption_of(info, st, ts, index)
     if verdict == "rejected":
         return why
-    if raw_hash != b"":
-        storage_set(storage_key("raw/", [bytes_hex(raw_hash)]), meter_id)
     flag = trust
     if verdict == "anomalous":
         flag = "anomalous"
         emit("anomaly", {"meter": meter_id, "timestamp": ts, "index": index, "consumption": consumed,
                          "reason": why, "trust": trust, "by": caller(), "at": block_time()})
+    previous = st["ts"]
     record(st, sub, info, register, ts, index, consumed, flag, window=-1, pending=None, priced=True)
     if not interval:
+        # `previous` (the meter's reading before this one) lets a consumer check that a run
+        # of readings from the node's history leaves none out (wallet.history_check).
         emit("reading", {"meter": meter_id, "register": register, "timestamp": ts, "index": index,
-                         "consumption": consumed, "trust": flag, "by": caller(), "at": block_time()})
+                         "previous": previous, "consumption": consumed, "trust": flag, "raw_hash": raw_hash,
+                         "by": caller(), "at": block_time()})
     if trust != "consumer" and st.get("closing", None) is not None:
         # The subscriber asked to leave with an index that did not count: the utility's
         # trusted reading is their final reading.
@@ -168,10 +171,7 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
     st["ts"] = ts
     st["trust"] = flag
     st["register"] = register
-    rd = {"index": index, "consumption": units, "trust": flag, "register": register,
-          "by": caller(), "at": block_time()}
     if unbilled > 0:
-        rd["unbilled"] = unbilled
         st["unbilled"] = st["unbilled"] + unbilled
         reason = "no active subscription"
         if sub is not None and sub["status"] == "active":
@@ -179,7 +179,6 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
         emit("unbilled_consumption", {"meter": meter_id, "period_start": t0, "period_end": min(start, ts),
                                       "timestamp": ts, "index": index, "consumption": unbilled,
                                       "reason": reason, "trust": flag, "by": caller(), "at": block_time()})
-    storage_set(storage_key("rd/", [meter_id, pad(ts, TIME_PAD)]), rd)
     save_state(st)
     return billed
 
@@ -223,9 +222,6 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
         revert(f"an interval dividing a day expected, found {interval_seconds} s")
     if not (len(indexes) >= 2 and len(indexes) <= div_floor(SECONDS_PER_DAY, interval_seconds) + 1):
         revert(f"2 to {div_floor(SECONDS_PER_DAY, interval_seconds) + 1} indexes for one day expected, found {len(indexes)}")
-    key = storage_key("lp/", [meter_id, pad(day_start, TIME_PAD)])
-    if storage_has(key):
-        revert(f"one load profile per meter and day expected, found a second one for {meter_id} at {day_start}")
     info = meter_info(meter_id)
     sub = call("registry", "subscription", [meter_id])
     if not (sub is not None and sub["status"] == "active"):
@@ -247,7 +243,9 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
         require(problem == "", problem)
     else:
         if not (st0["ts"] == day_start and st0["index"] == indexes[0]):
-            revert(f"a load profile starting at the last reading or later expected for {meter_id}, found {day_start}")
+            # Also what refuses a second load profile of the same day: the first moved the
+            # meter's last reading past day_start.
+            revert(f"a load profile starting at the last reading ({st0['ts']}) or later expected for {meter_id}, found {day_start}")
         save_state(st0)
     total = 0
     pending = {} if sub["mode"] == "prepaid" else None
@@ -274,7 +272,7 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
     if pending is not None:
         charge_acc(storage_get(storage_key("ms/", [meter_id])), pending, day_start, last_ts,
                    meter_id + "@" + pad(day_start, TIME_PAD) + "/profile")
-    storage_set(key, True)
     emit("load_profile", {"meter": meter_id, "register": register, "day_start": day_start,
                           "interval_seconds": interval_seconds, "intervals": len(indexes) - 1,
+                          "indexes": indexes, "previous": st0["ts"],
                           "consumption": total, "trust": trust, "by": caller(), "at": block_time()})

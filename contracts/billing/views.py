@@ -1,11 +1,11 @@
-"""Read-only queries: arrears and balances, invoices, readings, tariffs, configuration and
+"""Read-only queries: arrears and balances, invoices, the last reading, tariffs, configuration and
 the consumption totals per scope and segment.
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the billing contract,
 never imported as Python.
 """
 
-from billing.accounts import DAY_PAD, TIME_PAD, config, current_account, unpaid
+from billing.accounts import DAY_PAD, config, current_account, unpaid
 from billing.plans import sheltered
 from common.keys import scope_key, storage_key
 from common.text import pad
@@ -85,18 +85,6 @@ def last_reading(meter_id: str) -> dict:
         return None
     return {"meter": meter_id, "register": st["register"], "timestamp": st["ts"], "index": st["index"],
             "trust": st["trust"]}
-
-
-@view
-def readings(meter_id: str, start_after: int = 0, limit: int = 100) -> list:
-    prefix = storage_key("rd/", [meter_id, ""])
-    after = "" if start_after <= 0 else prefix + pad(start_after, TIME_PAD)
-    out = []
-    for k in storage_keys(prefix, after, min(limit, 1000)):
-        r = storage_get(k)
-        r["timestamp"] = int(k[len(prefix):])
-        out.append(r)
-    return out
 
 
 @view

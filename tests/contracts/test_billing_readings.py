@@ -140,12 +140,26 @@ def test_invalid_duplicate_timestamp(w: Any) -> None:
     assert "found a duplicate" in r.error
 
 
-def test_invalid_duplicate_raw_hash(w: Any) -> None:
+def test_reading_event_carries_its_raw_hash(w: Any) -> None:
+    # The state keeps no key per reading: the event is the reading's history (docs/state.md).
     raw = bytes(range(32))
-    assert read(w, w.alice, "MTR-A", T1, 5_000, raw=raw).ok
-    r = read(w, w.alice, "MTR-A", T2, 6_000, raw=raw)
+    r = read(w, w.alice, "MTR-A", T1, 5_000, raw=raw)
+    assert r.ok, r.error
+    [ev] = w.chain.events(r, "reading")
+    assert (ev["meter"], ev["timestamp"], ev["index"], ev["raw_hash"]) == ("MTR-A", T1, 5_000, raw)
+
+
+def test_invalid_replayed_meter_signed_reading(w: Any) -> None:
+    # The replay guard is the meter's strictly increasing time: a meter's signed reading
+    # relayed again, by anyone, in a later block, is the same reading and is refused.
+    seed = meter_seed("smart")
+    w.new_consumer("carol", public_key=meter_public_key(seed))
+    setup_tariff(w, tariff_id="SMART", meters=("MTR-CAROL",))
+    sig = meter_sign(seed, "MTR-CAROL", "1.8.0", 1_234, "Wh", T1)
+    assert read(w, w.chain.actor("relay-1"), "MTR-CAROL", T1, 1_234, trust="meter", signature=sig).ok
+    r = read(w, w.chain.actor("relay-2"), "MTR-CAROL", T1, 1_234, trust="meter", signature=sig, at=T2)
     assert not r.ok
-    assert "duplicate raw hash" in r.error
+    assert f"a new reading expected for meter MTR-CAROL, found a duplicate at {T1}" in r.error
 
 
 def test_invalid_reading_before_the_last(w: Any) -> None:
@@ -156,15 +170,15 @@ def test_invalid_reading_before_the_last(w: Any) -> None:
 
 
 def test_implausible_consumption_is_kept_and_flagged_as_anomaly(w: Any) -> None:
-    assert read(w, w.alice, "MTR-A", T1, 1_000).ok
+    first = read(w, w.alice, "MTR-A", T1, 1_000)
     # 100 kWh in one hour on a 20 kW connection: recorded, flagged, never silently dropped.
     r = read(w, w.alice, "MTR-A", T1 + HOUR, 101_000)
     assert r.ok, r.error
     [anomaly] = w.chain.events(r, "anomaly")
     assert anomaly["consumption"] == 100_000 and anomaly["meter"] == "MTR-A"
-    assert w.chain.events(r, "reading")[0]["trust"] == "anomalous"
-    history = w.view("billing", "readings", ["MTR-A", 0, 10])
-    assert [h["trust"] for h in history] == ["consumer", "anomalous"]
+    history = [e["trust"] for receipt in (first, r) for e in w.chain.events(receipt, "reading")]
+    assert history == ["consumer", "anomalous"]
+    assert w.view("billing", "last_reading", ["MTR-A"])["trust"] == "anomalous"
 
 
 def test_collector_batch_keeps_good_readings_and_reports_bad_ones(w: Any) -> None:
@@ -197,6 +211,7 @@ def test_load_profile_one_transaction_per_meter_and_day(w: Any) -> None:
     assert r.ok, r.error
     [lp] = w.chain.events(r, "load_profile")
     assert (lp["intervals"], lp["consumption"], lp["trust"]) == (24, 12_000, "collector")
+    assert lp["indexes"] == indexes  # the day's history, for the node's index (no state key per interval)
     assert w.view("billing", "last_reading", ["MTR-A"])["index"] == 13_000
 
 
@@ -206,7 +221,7 @@ def test_invalid_second_load_profile_for_the_same_day(w: Any) -> None:
     w.ok(w.collector, "billing", "submit_load_profile", ["MTR-A", "1.8.0", day, HOUR, indexes],
          at=day + DAY + 10)
     err = w.fail(w.collector, "billing", "submit_load_profile", ["MTR-A", "1.8.0", day, HOUR, indexes])
-    assert "one load profile per meter and day expected" in err
+    assert f"a load profile starting at the last reading ({day + DAY}) or later expected for MTR-A, found {day}" in err
 
 
 def test_invalid_load_profile_in_the_future(w: Any) -> None:

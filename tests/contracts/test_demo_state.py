@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "dfda760d09054cd12a6b052f32155b8148afe6c1ef6c5f5e977cd25262f478c8"
+STATE_WITHOUT_CODE = "e5e688a63572d9f13ca7b28d101c9ea1beeb4f2b741d58cd94e09e697f804bdd"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:
