@@ -76,3 +76,44 @@ def merkle_list_root(items: list[bytes]) -> Hash32:
             nxt.append(level[-1])
         level = nxt
     return level[0]
+
+
+def merkle_list_proof(items: list[bytes], index: int) -> list[Hash32]:
+    """The sibling hashes that prove ``items[index]`` under ``merkle_list_root(items)``,
+    from the leaf up; a level where the node is the promoted odd one has no sibling, so the
+    verifier needs the index and the number of items (``merkle_list_verify``)."""
+    if not 0 <= index < len(items):
+        raise IndexError(f"an index from 0 to {len(items) - 1} expected, found {index}")
+    level = [hash_domain(Domain.LIST_LEAF, item) for item in items]
+    siblings: list[Hash32] = []
+    while len(level) > 1:
+        partner = index ^ 1
+        if partner < len(level):
+            siblings.append(level[partner])
+        nxt = [hash_pair(Domain.LIST_NODE, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+        index //= 2
+    return siblings
+
+
+def merkle_list_verify(root: bytes, item: bytes, index: int, count: int, siblings: list[bytes]) -> bool:
+    """Whether ``item`` is ``items[index]`` of a list of ``count`` items whose
+    ``merkle_list_root`` is ``root``, by the proof ``merkle_list_proof`` made. Never raises."""
+    if not (0 <= index < count) or any(len(s) != HASH_SIZE for s in siblings):
+        return False
+    node = hash_domain(Domain.LIST_LEAF, item)
+    width = count
+    used = 0
+    while width > 1:
+        partner = index ^ 1
+        if partner < width:
+            if used == len(siblings):
+                return False
+            sibling = siblings[used]
+            used += 1
+            node = hash_pair(Domain.LIST_NODE, sibling, node) if index & 1 else hash_pair(Domain.LIST_NODE, node, sibling)
+        width = (width + 1) // 2
+        index //= 2
+    return used == len(siblings) and node == root

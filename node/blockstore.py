@@ -9,9 +9,10 @@ sort by height):
 - ``b:hash:`` + block hash -> height
 - ``t:`` + transaction hash -> height (8 bytes) + index in the block (4 bytes)
 - ``m:genesis`` -> the genesis header (height 0); ``m:head`` -> height + block hash
+- the history index of finalized events under ``h:`` (``node.history``)
 - the state under ``s:`` (``node.statedb``)
 
-The batch rule: a block, its certificate, receipts, indexes, its state writes and the head
+The batch rule: a block, its certificate, receipts, indexes (the history's too), its state writes and the head
 marker go into ONE write batch written with ``sync=True``. LevelDB applies a batch whole
 or not at all, so whenever the process dies the head marker names a block whose bytes,
 indexes and state are all on disk, and the state root on disk is that block's.
@@ -29,6 +30,7 @@ from chain.errors import DecodeError
 from chain.hashing import Hash32
 from chain.state import State, StateChanges
 from chain.types import Block, BlockHeader, Receipt
+from node.history import index_block
 from node.statedb import LevelDBBackend, open_database
 
 if TYPE_CHECKING:
@@ -174,6 +176,7 @@ class BlockStore:
         }
         for index, tx in enumerate(block.transactions):
             records[TX_PREFIX + tx.hash] = height + index.to_bytes(4, "big")
+        records.update(index_block(header.height, block, receipts))  # the history index (node.history)
         self._write(state.changes(), records)
         self._last_commit = (header.height, block, receipts)
 

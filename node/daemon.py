@@ -36,6 +36,7 @@ from node.consensus_io import settings_from_config
 from node.engine import ConsensusEngine, ignore_consensus, serve_consensus
 from node.evidence import EvidenceReporter
 from node.genesis import GenesisDocument, GenesisError
+from node.history import HistoryIndex
 from node.mempool import Admission, Mempool
 from node.metrics import NodeMetrics
 from node.p2p import P2PNetwork, Role, serve_transaction_gossip
@@ -99,6 +100,7 @@ class Node:
             max_body_bytes=config.file.api.max_body_bytes,
             on_admitted=self.p2p.gossip_transactions,
             genesis=self.genesis,
+            history=HistoryIndex(self.store.db),
         )
         serve_transaction_gossip(self.p2p, self._admit)
         self.engine = self._consensus_engine()

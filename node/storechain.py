@@ -25,6 +25,7 @@ from node.blockstore import HEAD_KEY, BlockStore, StoreError
 from node.chainview import CallOutcome, FinalizedBlock, TxLocation
 from node.config import NodeConfig
 from node.genesis import GenesisDocument
+from node.history import catch_up
 from node.statedb import LevelDBBackend
 from vm.runtime import VMRuntime
 
@@ -57,6 +58,8 @@ def open_store(path: Path, genesis: GenesisDocument) -> BlockStore:
                     "expected (move the data directory away to start over)"
                 )
             store.check_head()
+            # A store written before the history index existed gets it now (node.history).
+            catch_up(store.db, store.head().height, lambda h: (store.block(h), store.receipts(h)))
     except BaseException:
         store.close()
         raise

@@ -15,12 +15,14 @@ import aiohttp
 from chain.transition import get_nonce
 from meterchain.demo import total_import
 from meterchain.households import VACANT_SERIAL, NetworkHouseholds
+from node.api.history import ReadingsResponse
 from node.config import load_config
 from node.daemon import Node
 from node.genesis import GenesisDocument
 from node.testnet import GOVERNANCE_KEY_FILE, write_network
 from tests.node.certified_chain import CertifiedChain
 from tests.node.processes import node_ports
+from wallet.history_check import check_continuous, verify_readings
 from wallet.node_client import NodeClient
 
 
@@ -61,6 +63,13 @@ def test_households_set_up_the_utility_and_their_readings_become_final(tmp_path:
                     hashes += await households.read_round(http)
                 assert len(hashes) == 8 and households.readings.refused == 0, households.readings.reasons
                 results = await households._wait_final(http, hashes, 30)
+                # Each meter's history from the daemon's own index, checked as a wallet would.
+                meter = households.homes[0].meter_id
+                async with http.get(f"{validator.api_url}/v1/meters/{meter}/readings?proof=true") as response:
+                    history = ReadingsResponse.model_validate(await response.json())
+            checked = verify_readings(history, meter, genesis.chain_id, lambda height: genesis.validator_set())
+            assert len(checked) == 2
+            check_continuous(checked)
             assert [r.status for r in results] == ["final"] * 8, [r.reason for r in results]
             events = {e.name for r in results if r.receipt is not None for e in r.receipt.events}
             assert "reading" in events and "reading_rejected" not in events, events

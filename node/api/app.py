@@ -26,6 +26,7 @@ from chain.transition import get_nonce
 from chain.types import KIND_CALL, PUBLIC_KEY_SIZE, Block
 from consensus.messages import VoteType
 from node.api.events import EventFilter, EventHub
+from node.api.history import HISTORY_ROUTES
 from node.api.models import (
     BlockBatchResponse,
     BlockResponse,
@@ -53,6 +54,7 @@ from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_js
 from node.chainview import ChainView, FinalizedBlock
 from node.evidence import EVIDENCE_PAGE, GOVERNANCE_CONTRACT, MAX_EVIDENCE_PAGE
 from node.genesis import GenesisDocument
+from node.history import HistoryIndex
 from node.mempool import ADMIT_CHUNK, Admission, Mempool, Reason
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 
@@ -109,6 +111,7 @@ class ApiContext:
     on_admitted: Callable[[list[tuple[bytes, bytes]]], None] | None = None
     events: EventHub = field(default_factory=EventHub)
     genesis: GenesisDocument | None = None  # served at /v1/genesis when known
+    history: HistoryIndex | None = None  # the event index of a node's store (node.history)
 
 
 CONTEXT: Final = web.AppKey("meterchain.api.context", ApiContext)
@@ -613,6 +616,7 @@ ROUTES: Final = (
     Route("GET", "/openapi.json", get_openapi, "This document", None),
     Route("GET", "/v1/operator/mempool", get_operator_mempool, "Mempool counters", MempoolSummary, operator=True),
     Route("GET", "/v1/operator/peers", get_operator_peers, "Peer links", PeersResponse, operator=True),
+    *HISTORY_ROUTES,
 )
 
 

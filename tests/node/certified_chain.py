@@ -61,8 +61,9 @@ class CertifiedChain:
         )  # fmt: skip
         return sign_transaction(unsigned, seed_of(sender))
 
-    def commit(self, transactions: tuple[Transaction, ...] = ()) -> Block:
-        """Propose a block of ``transactions`` on the head, certify it, commit it."""
+    def commit(self, transactions: tuple[Transaction, ...] = (), at: int | None = None) -> Block:
+        """Propose a block of ``transactions`` on the head (at time ``at``, default one
+        second after its parent), certify it, commit it."""
         parent = self.store.head_header()
         validators = self.genesis.validator_set()
         last_commit = self.store.certificate(parent.height) or b""  # b"" for block 1
@@ -71,7 +72,7 @@ class CertifiedChain:
         )
         proposer = validators.proposer
         block, state, receipts = propose_block(
-            self.store.state(), transactions, Timestamp(parent.time + 1), proposer, env
+            self.store.state(), transactions, Timestamp(parent.time + 1 if at is None else at), proposer, env
         )
         names = self.signers or tuple(v.name for v in self.genesis.validators)
         height = block.header.height
