@@ -85,7 +85,12 @@ def _outcome(fn: Any, args: list[Any]) -> tuple[str, Any, int]:
         return "error", str(exc), meter.charged
 
 
-@given(st.lists(_VALUES, min_size=0, max_size=3) | st.tuples(st.integers(), st.integers()).map(list))
+_MIN_MAX_ARGS = st.one_of(st.integers(), st.booleans(), st.none(), st.text(max_size=3), st.lists(st.integers(), max_size=4))
+
+
+# Cheap arguments on purpose (a recursive strategy tripped hypothesis' too-slow check under load):
+# two ints (the fast path), bools (ints to Python, not to the VM), one list, empties, mixtures.
+@given(st.lists(_MIN_MAX_ARGS, max_size=3) | st.tuples(st.integers(), st.integers()).map(list))
 def test_min_and_max_of_two_ints_equal_the_general_definition(args: list[Any]) -> None:
     assert _outcome(_min, args) == _outcome(lambda m, a: _min_max(m, a, "min"), args)
     assert _outcome(_max, args) == _outcome(lambda m, a: _min_max(m, a, "max"), args)
