@@ -106,12 +106,20 @@ def write_network(
     ports: Sequence[NodePorts | tuple[int, int]],
     chain_id: str = DEFAULT_CHAIN_ID,
     genesis_time: int | None = None,
+    genesis_validators: int | None = None,
 ) -> list[NodeHome]:
     """Write the homes of ``validators`` validators and ``regulators`` regulators under
     ``directory`` (``ports[i]`` is the i-th node's API and p2p port, validators first) and
-    return them in that order. Refuses a directory that already holds a node home."""
+    return them in that order. Refuses a directory that already holds a node home.
+
+    ``genesis_validators``: only the first this many validators are in the genesis set (all
+    when None); the others are validator homes outside it, in every peer mesh, which follow
+    without voting until governance votes them in."""
     if validators < 1 or regulators < 0:
         raise ValueError(f"at least one validator and no negative count expected, found {validators} and {regulators}")
+    in_genesis = validators if genesis_validators is None else genesis_validators
+    if not 1 <= in_genesis <= validators:
+        raise ValueError(f"1 to {validators} genesis validators expected, found {in_genesis}")
     if len(ports) != validators + regulators:
         raise ValueError(f"{validators + regulators} (api, p2p) port pairs expected, found {len(ports)}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -147,7 +155,7 @@ def write_network(
         governance=keypair_from_seed(governance_seed)[1].hex(),
         validators=[
             GenesisValidator(name=n.name, public_key=n.validator_key.hex(), power=1)
-            for n in nodes
+            for n in nodes[:in_genesis]
             if n.validator_key is not None
         ],
     )

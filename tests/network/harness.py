@@ -44,8 +44,12 @@ class Network:
         self.processes = NodeProcesses()
         self.homes: dict[str, NodeHome] = {}
 
-    def write(self, validators: int, regulators: int = 0, consensus: str = FAST_CONSENSUS) -> list[NodeHome]:
-        homes = write_network(self.directory, validators, regulators, node_ports(validators + regulators))
+    def write(
+        self, validators: int, regulators: int = 0, consensus: str = FAST_CONSENSUS, genesis_validators: int | None = None
+    ) -> list[NodeHome]:
+        homes = write_network(
+            self.directory, validators, regulators, node_ports(validators + regulators), genesis_validators=genesis_validators
+        )
         for home in homes:
             with (home.home / "node.toml").open("a") as toml:
                 toml.write(consensus)
