@@ -1,5 +1,6 @@
 """VM throughput: instructions per second, one tiered-tariff call, and Ed25519 verifies per
-second measured in the same run for comparison.
+second measured in the same run for comparison; then the time per gas of ``storage_keys``
+loops after earlier transactions of the block wrote (``bench_scans``).
 
 Run: .venv/bin/python bench/bench_vm.py
 """
@@ -73,6 +74,70 @@ def _best(fn: Callable[[], object], reps: int, rounds: int = 5) -> float:
     return best
 
 
+SCANNER = """
+@public
+def fill(prefix: str, n: int) -> None:
+    for i in range(n):
+        storage_set(prefix + str(10000 + i), 1)
+
+@public
+def drop(prefix: str, n: int) -> None:
+    for i in range(n):
+        storage_delete(prefix + str(10000 + i))
+
+@public
+def scan_loop(prefix: str, times: int) -> int:
+    found = 0
+    for i in range(times):
+        found += len(storage_keys(prefix, "", 1))
+    return found
+
+@public
+def fill_then_scan(prefix: str, n: int, times: int) -> int:
+    for i in range(n):
+        storage_set(prefix + str(10000 + i), 1)
+    found = 0
+    for i in range(times):
+        found += len(storage_keys(prefix, "", 1))
+    return found
+"""
+
+
+def bench_scans() -> None:
+    """``storage_keys`` after earlier transactions of the block wrote (issue 9, item 1): the
+    time per gas of one transaction looping ``storage_keys(prefix, "", 1)`` until its gas is
+    spent, beside the same loop over a prefix nothing else touched. Bounded work means the
+    same order of time per gas in every line."""
+    compiled = compile_source(SCANNER, "scan")
+    code = {keys.code_key("scan"): codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])}
+    ctx = CallContext(bytes(32), bytes(32), 1, 1_700_000_000, "bench")
+    gas = 1_000_000
+
+    def block_after(earlier: list[tuple[str, list[object]]]) -> WriteBuffer:
+        block = WriteBuffer(State.at(MemoryBackend()))
+        block.apply({**code, keys.storage_prefix("scan") + b"z/1": codec.encode(1)})
+        for function, args in earlier:
+            r = execute(block, ctx, "scan", function, args, 10**9)
+            assert r.success, r.error
+            block.apply(r.writes)
+        return block
+
+    cases: list[tuple[str, list[tuple[str, list[object]]], str, list[object]]] = [
+        ("a prefix nothing else touched", [], "scan_loop", ["z/", 10**6]),
+        ("after 2 transactions of 4,000 writes", [("fill", ["a/", 4_000]), ("fill", ["b/", 4_000])],
+         "scan_loop", ["a/", 10**6]),
+        ("after 4,000 writes, then 4,000 deletes", [("fill", ["a/", 4_000]), ("drop", ["a/", 4_000])],
+         "scan_loop", ["a/", 10**6]),
+        ("after its own 500 writes", [], "fill_then_scan", ["a/", 500, 10**6]),
+    ]
+    for label, earlier, function, args in cases:
+        block = block_after(earlier)
+        r = execute(block, ctx, "scan", function, args, gas)
+        seconds = _best(lambda b=block, f=function, a=args: execute(b, ctx, "scan", f, a, gas), 1, 3)  # type: ignore[misc]
+        print(f"storage_keys loop {label}: {seconds / r.gas_used * 1e9:.1f} us per 1,000 gas "
+              f"({r.gas_used} gas, {seconds * 1e3:.0f} ms)")
+
+
 def main() -> None:
     compiled = compile_source(TARIFF)
     state = WriteBuffer(State.at(MemoryBackend()))
@@ -130,6 +195,7 @@ def main() -> None:
     print(
         f"tariff calls per ed25519 verify time: {ed / bill:.2f}; storage calls: {ed / credit:.2f}"
     )
+    bench_scans()
 
 
 if __name__ == "__main__":

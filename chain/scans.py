@@ -150,6 +150,7 @@ def merge_scan(
     after: bytes,
     limit: int,
     budget: ScanBudget | None = None,
+    count_fetched: bool = True,
 ) -> list[bytes]:
     """Up to ``limit`` keys, ascending, of committed keys merged with pending writes.
 
@@ -157,7 +158,8 @@ def merge_scan(
     to the wanted prefix); ``pending`` yields the written keys in range, ascending;
     ``is_live`` tells a pending write from a pending delete. A pending key hides the
     committed key it overwrites or deletes. The work is the keys visited: each pending key
-    taken and each committed key fetched counts one (``budget``).
+    taken and, unless ``count_fetched`` is False (``fetch`` counts its own), each committed
+    key fetched counts one (``budget``).
     """
     if limit <= 0:
         return []
@@ -175,7 +177,7 @@ def merge_scan(
             page = fetch(cursor, want)
             p = 0
             exhausted = len(page) < want
-            if budget is not None:
+            if budget is not None and count_fetched:
                 budget.visit(len(page))
         committed = page[p] if p < len(page) else None
         if committed is None and mine is None:

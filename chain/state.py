@@ -167,36 +167,6 @@ class StateReads(Protocol):
         ...
 
 
-def _scan(reads: StateReads, prefix: bytes, cursor: bytes, limit: int, budget: ScanBudget | None) -> list[bytes]:
-    # Without a budget, the three-argument call: readers written before budgets still fit.
-    return reads.scan(prefix, cursor, limit) if budget is None else reads.scan(prefix, cursor, limit, budget)
-
-
-def scan_with_writes(
-    reads: StateReads,
-    writes: Mapping[bytes, bytes | None],
-    prefix: bytes,
-    after: bytes,
-    limit: int,
-    budget: ScanBudget | None = None,
-) -> list[bytes]:
-    """Keys under ``prefix`` greater than ``after``, ascending, at most ``limit``: the keys of
-    ``reads`` merged with ``writes`` not yet part of it (``None`` deletes).
-
-    ``writes`` is a plain map, so its keys in range are sorted on every call: O(w log w)
-    for w of them. A caller that scans repeatedly while writing keeps a ``WriteBuffer``
-    instead, whose ``scan`` costs O(log n) plus the keys visited."""
-    pending = sorted(k for k in writes if k.startswith(prefix) and k > after)
-    return merge_scan(
-        lambda cursor, n: _scan(reads, prefix, cursor, n, budget),
-        iter(pending),
-        lambda k: writes[k] is not None,
-        after,
-        limit,
-        budget,
-    )
-
-
 class WriteBuffer:
     """Writes over a view that reads see first: a block's transactions so far over the view
     the block starts from (and, in the VM, one call's writes over the block's buffer).
@@ -206,9 +176,18 @@ class WriteBuffer:
     one block's execution owns a buffer instead, which only grows and is never shared, and
     ``state()`` makes the immutable view at the end.
 
-    Its written keys are also kept in order (indexed lazily, at the first scan after new
-    keys): a prefix scan costs O(log n) plus the keys it visits, never a sort of every key
-    written so far, so scans repeated by later transactions stay paid for by their gas.
+    Its written keys are also kept in order, so a prefix scan costs O(log n) plus the keys
+    it visits, never a sort of every key written so far. Keys written with ``apply`` (a
+    transaction's writes into the block's buffer) are indexed there and then, by the
+    transaction that wrote them; keys written with ``set`` (a call's own writes) at the
+    next scan, by the same call. Either way no scan does work for keys someone else wrote
+    and it does not visit.
+
+    What a scan visits is counted in its ``budget`` where it is the same on every node: the
+    entries of write buffers (this call's, this block's: the same transactions wrote them)
+    and the keys fetched from the view the block starts from (its logical content is the
+    same). That view's own pending writes are not counted: a node that has not committed
+    the previous block holds as pending writes what another node has committed.
     """
 
     __slots__ = ("_index", "_unindexed", "base", "writes")
@@ -224,17 +203,22 @@ class WriteBuffer:
         return writes[key] if key in writes else self.base.get(key)
 
     def set(self, key: bytes, value: bytes | None) -> None:
-        """Write ``value`` (``None`` deletes) under ``key``."""
+        """Write ``value`` (``None`` deletes) under ``key``; indexed at the next scan."""
         if key not in self.writes:
             self._unindexed.append(key)
         self.writes[key] = value
 
     def apply(self, writes: Writes) -> None:
+        """Write a whole map (a transaction's writes) and index its new keys now."""
         own = self.writes
-        # The new keys (the index sorts them). Not ``writes.keys() - own.keys()``: that walks
-        # every key of ``own``, the whole block's so far, once per transaction.
-        self._unindexed.extend([key for key in writes if key not in own])
+        # The new keys. Not ``writes.keys() - own.keys()``: that walks every key of ``own``,
+        # the whole block's so far, once per transaction.
+        added = [key for key in writes if key not in own]
+        indexed = len(own) - len(self._unindexed)
         own.update(writes)
+        if added:
+            added.sort()
+            self._index.update(added, set(), indexed)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
         if self._unindexed:
@@ -244,13 +228,26 @@ class WriteBuffer:
             self._index.update(added, set(), len(self.writes) - len(added))
             self._unindexed.clear()
         writes = self.writes
+        base = self.base
+        if isinstance(base, WriteBuffer):
+            # The buffer below counts its own visits: its entries and what it fetches.
+            def fetch(cursor: bytes, n: int) -> list[bytes]:
+                return base.scan(prefix, cursor, n, budget)
+
+            count_fetched = False
+        else:
+            def fetch(cursor: bytes, n: int) -> list[bytes]:
+                return base.scan(prefix, cursor, n)
+
+            count_fetched = True
         return merge_scan(
-            lambda cursor, n: _scan(self.base, prefix, cursor, n, budget),
+            fetch,
             self._index.iter_from(prefix, start_after),
             lambda k: writes[k] is not None,
             start_after,
             limit,
             budget,
+            count_fetched,
         )
 
     def state(self) -> State:

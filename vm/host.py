@@ -2,10 +2,10 @@
 context, signatures and hashing, and the gas meter they all charge.
 
 ``Execution`` is the state of one ``execute`` call shared by all its frames: gas left, the
-buffer of storage writes (reads see it first; the chain gets it only on success) and the
-events. Host functions take the execution and their arguments, check both, charge gas
-before the work when its size is known, and raise ``VMError`` for anything a contract can
-get wrong.
+buffer of storage writes (reads see it first, scans merge it in key order; the chain gets
+it only on success) and the events. Host functions take the execution and their
+arguments, check both, charge gas before the work when its size is known, and raise
+``VMError`` for anything a contract can get wrong.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from chain import codec
 from chain.errors import DecodeError
 from chain.keys import MAX_CONTRACT_KEY, storage_prefix
 from chain.signatures import verify_raw
-from chain.state import StateReads, scan_with_writes
+from chain.state import ScanBudget, ScanBudgetExceeded, StateReads, WriteBuffer
 from chain.transition import CallContext
 from chain.types import Event
 from vm import gas as g
@@ -35,6 +35,7 @@ class Execution:
     """Per-call state shared by all frames: gas, buffered writes, events."""
 
     __slots__ = (
+        "buffer",
         "caller",
         "contract",
         "ctx",
@@ -51,7 +52,11 @@ class Execution:
         self.ctx = ctx
         self.limit = limit
         self.gas = limit
-        self.writes: dict[bytes, bytes | None] = {}
+        # This call's writes over the state (the block's buffer): ``writes`` is the buffer's
+        # own dict, read directly on the hot paths; writes go through ``buffer.set`` so that
+        # the buffer keeps their keys in order for ``storage_keys``.
+        self.buffer = WriteBuffer(state)
+        self.writes: dict[bytes, bytes | None] = self.buffer.writes
         self.events: list[Event] = []
         self.contract = ""
         self.caller = b""
@@ -128,7 +133,7 @@ def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
     if len(data) > MAX_STORED_VALUE:
         raise VMError(f"stored value of at most {MAX_STORED_VALUE} bytes expected, found {len(data)}")
     ex.charge(g.STORAGE_WRITE + (len(key) + len(data)) * g.STORAGE_WRITE_PER_BYTE)
-    ex.writes[key] = data
+    ex.buffer.set(key, data)
     return None
 
 
@@ -136,7 +141,7 @@ def _h_storage_delete(ex: Execution, a: list[Any]) -> Any:
     ex.check_writable("storage_delete")
     key = ex.storage_key(a[0])
     ex.charge(g.STORAGE_DELETE)
-    ex.writes[key] = None
+    ex.buffer.set(key, None)
     return None
 
 
@@ -154,8 +159,16 @@ def _h_storage_keys(ex: Execution, a: list[Any]) -> Any:
         raise VMError(f"limit in [0, {MAX_STORAGE_KEYS}] expected in storage_keys(), found {short(limit)}")
     ex.charge(g.STORAGE_SCAN)
     ns = storage_prefix(ex.contract)
-    keys = scan_with_writes(ex.state, ex.writes, ns + prefix.encode(), ns + start_after.encode() if start_after else b"", limit)
-    ex.charge(len(keys) * g.STORAGE_SCAN_PER_KEY + g.size_gas(sum(len(k) for k in keys)))
+    # Every key the scan visits costs STORAGE_SCAN_PER_KEY: a key returned, a pending delete
+    # passed over, a key a pending write hides (``WriteBuffer`` counts what is the same on
+    # every node). The budget stops a scan the gas left cannot pay for, within a page.
+    budget = ScanBudget(ex.gas // g.STORAGE_SCAN_PER_KEY)
+    after = ns + start_after.encode() if start_after else b""
+    try:
+        keys = ex.buffer.scan(ns + prefix.encode(), after, limit, budget)
+    except ScanBudgetExceeded:
+        raise OutOfGas("") from None
+    ex.charge(budget.visited * g.STORAGE_SCAN_PER_KEY + g.size_gas(sum(len(k) for k in keys)))
     return [k[len(ns) :].decode() for k in keys]
 
 

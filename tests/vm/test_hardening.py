@@ -68,7 +68,7 @@ def test_invalid_translation_failure_is_a_vm_error(state: MemoryState, monkeypat
 
 def test_invalid_host_error_is_a_vm_error(state: MemoryState) -> None:
     class Broken(MemoryState):
-        def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
+        def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: Any = None) -> list[bytes]:
             raise KeyError("backend said no")
 
     broken = Broken()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chain import codec
 from chain.keys import storage_key
-from chain.state import scan_with_writes
+from chain.state import WriteBuffer
 from tests.vm.conftest import ALICE, CTX, TX_HASH, MemoryState
 from vm import execute
 
@@ -356,7 +356,7 @@ def test_cross_contract_values_do_not_alias(two: MemoryState) -> None:
     assert result.return_value == [[1, 2, 3], [1, 2]]
 
 
-# --- scan_with_writes against a reference model ------------------------------------------------
+# --- a call's buffer scanned against a reference model ------------------------------------------------
 
 _KEYS = st.sampled_from([b"", b"a", b"aa", b"ab", b"a\xff", b"b", b"ba", b"bb", b"\xff"])
 
@@ -369,11 +369,14 @@ _KEYS = st.sampled_from([b"", b"a", b"aa", b"ab", b"a\xff", b"b", b"ba", b"bb", 
     after=_KEYS,
     limit=st.integers(min_value=0, max_value=5),
 )
-def test_scan_with_writes_matches_a_reference(
+def test_a_call_s_buffer_scans_like_a_reference(
     committed: set[bytes], writes: dict[bytes, bytes | None], prefix: bytes, after: bytes, limit: int
 ) -> None:
     state = MemoryState()
     state.apply({k: b"c" for k in committed})
     live = {k for k in committed if writes.get(k, b"") is not None} | {k for k, v in writes.items() if v is not None}
     expected = sorted(k for k in live if k.startswith(prefix) and k > after)[:limit]
-    assert scan_with_writes(state, writes, prefix, after, limit) == expected
+    call = WriteBuffer(state)  # as the VM holds a call's writes over the block's buffer
+    for key, value in writes.items():
+        call.set(key, value)
+    assert call.scan(prefix, after, limit) == expected
