@@ -226,6 +226,8 @@ def _read_seed(path: Path, what: str) -> bytes:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"{what}: a readable key file at {path} expected, found {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what}: {2 * SEED_SIZE} hex digits in {path} expected, found a byte that is not text at {exc.start}") from None
     try:
         seed = bytes.fromhex(text)
     except ValueError:
@@ -278,4 +280,6 @@ def load_config(home: Path) -> NodeConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"a node configuration at {path} expected, found {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: UTF-8 TOML expected, found a byte that is not UTF-8 at {exc.start}") from None
     return parse_config(text, home, str(path))

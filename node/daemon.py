@@ -31,7 +31,7 @@ from node.api import ApiContext, publish_block
 from node.api.app import admit_batch
 from node.api.models import PeerModel
 from node.blockstore import StoreError
-from node.config import ConfigError, NodeConfig, load_config
+from node.config import CONFIG_FILE, ConfigError, NodeConfig, load_config
 from node.consensus_io import settings_from_config
 from node.engine import ConsensusEngine, ignore_consensus, serve_consensus
 from node.evidence import EvidenceReporter
@@ -242,6 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     pidfile.write(args.home)
     try:
         reason = asyncio.run(node.run())
+    except OSError as exc:
+        # An address it cannot listen on (a name that does not resolve, a port in use) or a
+        # system error later: one line that says where the addresses and the data are set.
+        log.error(
+            "error: a node that can listen and write expected, found %s (addresses: [api] and [p2p] listen in %s; "
+            "data: %s)", exc, args.home / CONFIG_FILE, config.data_dir,
+        )  # fmt: skip
+        return 2
     finally:
         pidfile.remove(args.home)
     log.info("node %s stopped (%s)", config.name, reason)

@@ -26,9 +26,12 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chain.keys import CONTRACT_NAME
 from chain.state import Backend, State
 from chain.types import MAX_CHAIN_ID_LEN, BlockHeader, PublicKey, Timestamp
+from consensus.errors import InvalidValidatorSet
 from consensus.validators import Validator, ValidatorSet
+from contracts import contract_module
 from contracts.genesis import GENESIS_CONTRACTS, GenesisConfig, build_genesis
 
 GENESIS_FILE: Final = "genesis.json"
@@ -63,7 +66,29 @@ class GenesisDocument(BaseModel):
         names = [v.name for v in validators]
         if len(set(keys)) != len(keys) or len(set(names)) != len(names):
             raise ValueError("validators with distinct names and public keys expected, found a repeat")
+        try:  # the set's own rules (total power), here rather than when a node starts
+            ValidatorSet.genesis(Validator(PublicKey(bytes.fromhex(v.public_key)), v.power) for v in validators)
+        except InvalidValidatorSet as exc:
+            raise ValueError(str(exc)) from None
         return validators
+
+    @field_validator("contracts")
+    @classmethod
+    def _shipped(cls, contracts: list[str]) -> list[str]:
+        # Each is compiled from this package's sources when the genesis is built: a name
+        # the package does not ship would otherwise fail only there, far from this file.
+        for name in contracts:
+            shipped = (
+                CONTRACT_NAME.fullmatch(name) is not None
+                and not name.startswith("_")
+                and name != "genesis"  # the module that builds the genesis, not a contract
+                and contract_module(name) is not None
+            )
+            if not shipped:
+                raise ValueError(f"names of contracts shipped with meterchain expected, found {name!r:.80}")
+        if len(set(contracts)) != len(contracts):
+            raise ValueError("each contract once expected, found a repeat")
+        return contracts
 
     # --- files --------------------------------------------------------------------------
 
@@ -73,6 +98,8 @@ class GenesisDocument(BaseModel):
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise GenesisError(f"a genesis document at {path} expected, found {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise GenesisError(f"{path}: UTF-8 JSON expected, found a byte that is not UTF-8 at {exc.start}") from None
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:

@@ -113,7 +113,14 @@ class FileSigner:
 
     @classmethod
     def load(cls, path: Path) -> FileSigner:
-        seed, last = decode_signer_file(path.read_bytes())
+        try:
+            seed, last = decode_signer_file(path.read_bytes())
+        except OSError as exc:
+            raise SignerError(f"a readable signer file at {path} expected, found {exc.strerror or exc}") from None
+        except DecodeError as exc:
+            # Never recreated from the key: its record of the last step signed is what keeps
+            # the validator from signing twice; the operator decides what to restore.
+            raise SignerError(f"{path}: {exc}") from None
         return cls(path, seed, last)
 
     def sign(self, height: int, round: int, step: int, sign_bytes: bytes) -> Signature:
