@@ -32,12 +32,14 @@ FREE = {"standing_charge_per_day": 0, "tiers": [[None, 0]], "tax_bp": 0}
 EXACT = 1_000_000 * DAY  # exact units a minor unit (billing/prepaid.py)
 
 
-def prepaid_world(spec: dict[str, Any]) -> Any:
-    """Bob's meter on ``spec`` from D1 (free before: the charges start from 0 there), plenty
-    of credit, and a baseline reading of 0 at D1."""
+def prepaid_world(spec: dict[str, Any], then: dict[str, Any] | None = None) -> Any:
+    """Bob's meter on ``spec`` from D1 (free before: the charges start from 0 there), on
+    ``then`` from noon that day if given, plenty of credit, and a baseline reading of 0 at D1."""
     w = fresh_world()
     w.ok(w.admin, "billing", "set_tariff", [w.utility, "P", FREE, w.chain.time + 1])
     w.ok(w.admin, "billing", "set_tariff", [w.utility, "P", spec, D1])
+    if then is not None:
+        w.ok(w.admin, "billing", "set_tariff", [w.utility, "P", then, D1 + 12 * HOUR])
     w.ok(w.operator, "billing", "assign_tariff", [w.meters["bob"], "P"])
     w.ok(w.admin, "payments", "register_vendor_float", [w.utility, w.vendor.public_key, 10_000_000])
     w.ok(w.vendor, "payments", "buy_credit", [w.meters["bob"], 5_000_000, "V-1"])
@@ -112,6 +114,42 @@ def test_basic_a_day_read_further_costs_less_and_is_credited_back() -> None:
     assert back["amount"] == -charge["amount"]
     assert start - credit(w) == rounded(exact(5_000, DAY))
     assert w.view("payments", "account", [w.meters["bob"]])["charged"] == rounded(exact(5_000, DAY))
+
+
+# From noon: 0.3 a Wh flat, no standing charge, 5 % tax.
+NOON = {"standing_charge_per_day": 0, "tiers": [[None, 300_000]], "tax_bp": 500}
+
+
+def exact_noon(units: int) -> int:
+    """NOON's share of a day, exact, in the unit of ``exact``."""
+    return units * 300_000 * DAY * (10_000 + 500)
+
+
+def test_basic_a_tariff_change_within_the_day_prices_each_version_s_share() -> None:
+    # 8,000 Wh in the morning, 6,000 in the afternoon, read at noon and at midnight: the
+    # morning's share at BLOCKS over its 12 hours (5,000 Wh allowance), the afternoon's at
+    # NOON; the day's sum rounded once.
+    w = prepaid_world(BLOCKS, then=NOON)
+    paid = read_all(w, [(D1 + 12 * HOUR, 8_000), (D1 + DAY, 14_000)])
+    assert paid == rounded(exact(8_000, 12 * HOUR) + exact_noon(6_000))
+
+
+def test_basic_readings_split_at_random_around_a_tariff_change_pay_what_two_do() -> None:
+    # Any readings within each half of the day, the change at noon among them, pay what the
+    # readings at noon and midnight pay.
+    w = prepaid_world(BLOCKS, then=NOON)
+    split = copy.deepcopy(w)
+    read_all(split, [(D1 + 3 * HOUR, 1_000), (D1 + 12 * HOUR, 8_000), (D1 + 13 * HOUR, 8_500),
+                     (D1 + 20 * HOUR, 12_000), (D1 + DAY, 14_000)])
+    read_all(w, [(D1 + 12 * HOUR, 8_000), (D1 + DAY, 14_000)])
+    assert credit(split) == credit(w)
+
+
+def test_invalid_a_reading_across_a_tariff_change_is_split_by_time_not_by_the_reader() -> None:
+    # One reading over the whole day cannot say when the 14,000 Wh were used: half the day
+    # at each version, so 7,000 Wh to each, as an invoice splits a span at a tariff change.
+    w = prepaid_world(BLOCKS, then=NOON)
+    assert read_all(w, [(D1 + DAY, 14_000)]) == rounded(exact(7_000, 12 * HOUR) + exact_noon(7_000))
 
 
 def test_invalid_credit_back_by_anyone_but_billing() -> None:
