@@ -24,7 +24,8 @@ from typing import Any, Final, TypeVar
 import aiohttp
 import typer
 
-from chain.accounts import to_text
+from chain.accounts import from_text, to_text
+from chain.errors import InvalidAddress
 from chain.types import Height, Nonce, PublicKey
 from meter_adapters.errors import AdapterError
 from meter_adapters.reading import Reading
@@ -222,11 +223,20 @@ async def _meter_register(client: NodeClient, meter: str) -> str | None:
 def account(
     meters: list[str] = typer.Argument(None, help="meters to show (default: every meter subscribed by this wallet)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    of: str = typer.Option(
+        None, "--of", help="another account (mc1...) to look at, read-only: a household member's, a tenant's"
+    ),
     node: str = NodeOpt,
     key: Path = KeyOpt,
 ) -> None:
     """What each subscription owes or has in credit, its open invoices and last reading."""
-    _, account = _load_key(key)
+    if of is None:
+        _, account = _load_key(key)
+    else:
+        try:
+            account = from_text(of)
+        except InvalidAddress as exc:
+            fail(f"--of: {exc}", 2)
 
     async def work(client: NodeClient) -> list[dict[str, Any]]:
         chosen = meters or list(await client.call("registry", "subscriptions_of", [account]))
@@ -234,7 +244,7 @@ def account(
         for meter in chosen:
             subscription = await client.call("registry", "subscription", [meter])
             if subscription is None or subscription.get("consumer") != account:
-                fail(f"a subscription of this wallet on meter {meter} expected, found none")
+                fail(f"a subscription of {to_text(account)} on meter {meter} expected, found none")
             entry: dict[str, Any] = {"meter": meter, "mode": subscription["mode"], "status": subscription["status"]}
             entry["last_reading"] = await client.call("billing", "last_reading", [meter])
             if subscription["mode"] == "prepaid":

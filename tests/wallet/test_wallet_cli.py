@@ -119,6 +119,15 @@ def test_wendy_subscribes_tops_up_submits_her_reading_and_sees_her_account(tmp_p
         assert entry["last_reading"]["index"] == expected
         assert entry["credit"] <= after  # a reading only ever charges (a minute's use may round to nothing)
 
+        # Someone else looks at her account by its address, read-only, without her key.
+        address = created.output.split()[1]
+        other_key = str(tmp_path / "someone.key")
+        assert (await wallet("new", "--key", other_key)).exit_code == 0
+        looked = await wallet("account", "--json", "--of", address, "--node", api, "--key", other_key)
+        assert looked.exit_code == 0 and json.loads(looked.output) == json.loads(shown.output), looked.output
+        mistyped = await wallet("account", "--of", address[:-1] + ("q" if address[-1] != "q" else "p"), "--node", api)
+        assert mistyped.exit_code == 2 and "--of: " in mistyped.output, mistyped.output
+
         # --- refusals: each says what was expected and what was found ---
         again = await wallet("submit", meter, "dsmr", "--file", str(capture), "--node", api, "--key", key)
         assert again.exit_code == 1 and "failed at height" in again.output, again.output
