@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from chain.merkle import MissingNode, iter_leaves
 from node.blockstore import StoreError
 from node.config import ConfigError, load_config
 from node.daemon import main as run_daemon
@@ -24,8 +25,9 @@ def run(home: Path = typer.Option(..., "--home", help="the node's directory, hol
 @app.command("check")
 def check(home: Path = typer.Option(..., "--home", help="the node's directory, holding node.toml and its store")) -> None:
     """Check a stopped node's store from genesis: every block linked to its parent with its
-    certificate and receipts, every transaction index entry, the head's state root (after a
-    crash or a disk fault, before restarting the node; linear in the chain)."""
+    certificate and receipts, every transaction index entry, the head's state root and every
+    tree node under it (after a crash or a disk fault, before restarting the node; linear in
+    the chain and the state)."""
     try:
         config = load_config(home)
         store = open_chain(config, GenesisDocument.load(config.genesis_path))
@@ -35,9 +37,13 @@ def check(home: Path = typer.Option(..., "--home", help="the node's directory, h
     try:
         store.check_consistency()
         head = store.head_header()
-    except StoreError as exc:
+        keys = sum(1 for _ in iter_leaves(store.state_backend.get_node, head.state_root))
+    except (StoreError, MissingNode) as exc:
         typer.echo(f"inconsistent store in {home}: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
-    typer.echo(f"store of {config.name} consistent: height {head.height}, state root {head.state_root.hex()}")
+    typer.echo(
+        f"store of {config.name} consistent: height {head.height}, state root {head.state_root.hex()} "
+        f"({keys} keys, every tree node present)"
+    )

@@ -12,6 +12,7 @@ from node.blockstore import TX_PREFIX, BlockStore
 from node.config import load_config
 from node.daemon import main as run_daemon
 from node.genesis import GenesisDocument
+from node.statedb import NODE_PREFIX
 from node.storechain import open_chain
 from node.testnet import write_network
 from tests.node.processes import node_ports
@@ -35,6 +36,7 @@ def test_a_fresh_store_is_consistent_at_height_0(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "store of validator-1 consistent: height 0, state root " in result.output
+    assert "keys, every tree node present)" in result.output
 
 
 def test_invalid_a_transaction_index_entry_pointing_at_no_block_is_named(tmp_path: Path) -> None:
@@ -73,3 +75,17 @@ def test_invalid_a_second_node_on_a_home_in_use_exits_with_a_message(tmp_path: P
 
     assert code == 2
     assert "held by another process (is a node already running on this home?)" in capsys.readouterr().err
+
+
+def test_invalid_a_tree_node_missing_under_the_head_root_is_named(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    store = _open(home)
+    with store.db.iterator(prefix=NODE_PREFIX, include_value=False) as nodes:
+        victim = next(key for i, key in enumerate(nodes) if i == 3)
+    store.db.delete(victim)
+    store.close()
+
+    result = CliRunner().invoke(app, ["node", "check", "--home", str(home)])
+
+    assert result.exit_code == 1
+    assert f"node {victim[len(NODE_PREFIX):].hex()} expected in the node store, found nothing" in result.output
