@@ -301,6 +301,7 @@ _LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MA
                f"at most this many items (default {DEFAULT_PAGE})", False)
 _AFTER = Param("after", "query", {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$"},
                "the previous answer's next", False)
+_SUBSCRIPTION = Param("subscription", "path", {"type": "string"}, "the subscription id")
 _PROOF = Param("proof", "query", {"type": "boolean"},
                "include each block's header and certificate and each receipt's Merkle proof", False)
 
@@ -321,14 +322,14 @@ HISTORY_ROUTES: Final = (
         "GET", "/v1/subscriptions/{subscription}/invoices", get_subscription_invoices,
         "A subscription's invoices as issued (billing's invoice events), with proofs on request",
         SubscriptionHistoryResponse,
-        params=(Param("subscription", "path", {"type": "string"}, "the subscription id"), _LIMIT, _AFTER, _PROOF),
+        params=(_SUBSCRIPTION, _LIMIT, _AFTER, _PROOF),
         errors=(400, 404),
     ),
     Route(
         "GET", "/v1/subscriptions/{subscription}/payments", get_subscription_payments,
         "A subscription's payments, credit purchases, vouchers and their reversals, with proofs on request",
         SubscriptionHistoryResponse,
-        params=(Param("subscription", "path", {"type": "string"}, "the subscription id"), _LIMIT, _AFTER, _PROOF),
+        params=(_SUBSCRIPTION, _LIMIT, _AFTER, _PROOF),
         errors=(400, 404),
     ),
 )
