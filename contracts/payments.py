@@ -44,6 +44,7 @@ from payments.credit import (
     refund_subscription_credit,
     subscription_account,
 )
+from payments.emergency import request_emergency_credit
 from payments.ledger import ledger
 from payments.policy import policy, set_policy
 from payments.prepaid import charge_prepaid, grant_emergency_credit

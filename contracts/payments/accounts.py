@@ -78,7 +78,27 @@ def add_credit(acct: dict, amount: int) -> int:
     acct["emergency_used"] = acct["emergency_used"] - repaid
     acct["balance"] = acct["balance"] + amount - repaid
     acct["credited"] = acct["credited"] + amount
+    end_requested_emergency(acct)
     return repaid
+
+
+def end_requested_emergency(acct: dict) -> None:
+    """Money in ends the emergency credit a consumer requested (payments/emergency.py), as
+    a keypad meter's emergency credit ends with the next top-up: the extension of the
+    reserve is withdrawn as far as it is repaid, so what is still in use stays covered and
+    the rest follows at the next money in."""
+    extended = acct.get("requested_emergency", 0)
+    if extended == 0:
+        return
+    withdrawn = min(extended, acct["emergency_limit"] - acct["emergency_used"])
+    if withdrawn == 0:
+        return
+    acct["requested_emergency"] = extended - withdrawn
+    acct["emergency_limit"] = acct["emergency_limit"] - withdrawn
+    emit("requested_emergency_credit_ended",
+         {"meter": acct["meter"], "subscription": acct["subscription"], "withdrawn": withdrawn,
+          "still_extended": acct["requested_emergency"], "limit": acct["emergency_limit"],
+          "at": block_time()})
 
 
 def after_credit(sub: dict, acct: dict) -> None:

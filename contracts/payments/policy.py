@@ -1,5 +1,6 @@
-"""A utility's payment policy: vendor commission, emergency credit, what happens when
-prepaid credit is exhausted, voucher denominations.
+"""A utility's payment policy: vendor commission, emergency credit (granted at opening, and
+what a consumer may request), what happens when prepaid credit is exhausted, voucher
+denominations.
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
 never imported as Python.
@@ -14,11 +15,17 @@ BASIS_POINTS = 10000
 DEFAULT_POLICY = {
     "commission_bp": 0,
     "emergency_credit": 0,
+    # Emergency credit a consumer may request on their own (0: none), at most once in
+    # every emergency_request_days local days and never while an earlier request's credit
+    # is still extended (money in ends it: payments/accounts.py).
+    "emergency_request_limit": 0,
+    "emergency_request_days": 30,
     "exhausted_action": "disconnect",
     "load_limit_watts": 0,
     "voucher_denominations": [],
 }
 POLICY_ACTIONS = ["disconnect", "load_limit"]
+MAX_REQUEST_DAYS = 366
 
 
 def policy_of(utility_id: str) -> dict:
@@ -37,7 +44,8 @@ def policy_of(utility_id: str) -> dict:
 @public
 def set_policy(utility_id: str, changes: dict) -> None:
     """Prepaid policy of a utility, by its admin: vendor commission (basis points), the
-    emergency reserve granted when an account opens, what happens when credit is exhausted
+    emergency reserve granted when an account opens, the emergency credit a consumer may
+    request (``emergency_request_limit``, once per ``emergency_request_days``), what happens when credit is exhausted
     ("disconnect" or "load_limit" at ``load_limit_watts``), the voucher denominations."""
     require_role(utility_id, ["admin"])
     require(isinstance(changes, dict), f"policy of type dict expected, found {shape(changes)}")
@@ -50,6 +58,12 @@ def set_policy(utility_id: str, changes: dict) -> None:
     require(isinstance(bp, int) and 0 <= bp and bp <= BASIS_POINTS, f"commission_bp in [0, {BASIS_POINTS}] expected, found {shape(bp)}")
     reserve = merged["emergency_credit"]
     require(isinstance(reserve, int) and 0 <= reserve and reserve <= MAX_AMOUNT, f"emergency_credit in [0, {MAX_AMOUNT}] expected, found {shape(reserve)}")
+    request_limit = merged["emergency_request_limit"]
+    require(isinstance(request_limit, int) and 0 <= request_limit and request_limit <= MAX_AMOUNT,
+            f"emergency_request_limit in [0, {MAX_AMOUNT}] expected, found {shape(request_limit)}")
+    request_days = merged["emergency_request_days"]
+    require(isinstance(request_days, int) and 1 <= request_days and request_days <= MAX_REQUEST_DAYS,
+            f"emergency_request_days in [1, {MAX_REQUEST_DAYS}] expected, found {shape(request_days)}")
     action = merged["exhausted_action"]
     require(action in POLICY_ACTIONS, f"exhausted_action among {', '.join(POLICY_ACTIONS)} expected, found {shape(action)}")
     watts = merged["load_limit_watts"]

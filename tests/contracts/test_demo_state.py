@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "e5e688a63572d9f13ca7b28d101c9ea1beeb4f2b741d58cd94e09e697f804bdd"
+STATE_WITHOUT_CODE = "6c94452553cbfd1a4f9f23dbf6f3a1ffac1d368f7740f76b745ca3a90edab43c"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

@@ -6,7 +6,8 @@ vendor, same and later day, credit still there or spent), commission settlements
 beyond what is accrued), voucher redemptions, readings that charge prepaid
 credit, postpaid invoices, credit applications, refunds (by meter and by subscription id), emergency grants, move-ins (the
 premises pass to a new subscriber, whose account starts empty), payments of any
-subscription's invoice by its id, corrections by the operator (credit notes within and
+subscription's invoice by its id, emergency credit requested by the consumer (within the
+policy and beyond it: over the limit, twice in a period, while still extended), corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
 charges and credits: they change what invoices ask for, never where money went), payment
 plans opened, kept, missed and completed, and the
@@ -54,7 +55,8 @@ def base_world() -> Any:
         w.ok(w.admin, "billing", "set_tariff", [w.utility, "T", FLAT, w.chain.time + 1])
         w.ok(w.operator, "billing", "assign_tariff", [w.meters["alice"], "T"])
         w.ok(w.operator, "billing", "assign_tariff", [w.meters["bob"], "T"])
-        w.ok(w.admin, "payments", "set_policy", [w.utility, {"commission_bp": 125}])
+        w.ok(w.admin, "payments", "set_policy", [w.utility, {
+            "commission_bp": 125, "emergency_request_limit": 1_500, "emergency_request_days": 1}])
         w.ok(w.admin, "payments", "register_vendor_float", [w.utility, w.vendor.public_key, 10_000_000])
         w.ok(w.admin, "payments", "issue_vouchers",
              [w.utility, VOUCHER_VALUE, [vouchers.voucher_key(c).public_key for c in VOUCHER_CODES]])
@@ -66,17 +68,23 @@ def base_world() -> Any:
 @dataclass
 class AccountModel:
     """A slow reference of one credit account, driven by the amounts in the events:
-    credit repays the emergency reserve in use first; a charge takes the balance, then the
+    credit repays the emergency reserve in use first, then ends the emergency credit the
+    consumer requested as far as it is repaid; a charge takes the balance, then the
     reserve, then runs into debt."""
 
     balance: int = 0
     limit: int = 0
     used: int = 0
+    requested: int = 0  # emergency credit the consumer requested, still extended
 
-    def credit(self, amount: int) -> None:
+    def credit(self, amount: int, money_in: bool = True) -> None:
         repaid = min(self.used, amount)
         self.used -= repaid
         self.balance += amount - repaid
+        if money_in:  # billing crediting a day back is no money in
+            withdrawn = min(self.requested, self.limit - self.used)
+            self.requested -= withdrawn
+            self.limit -= withdrawn
 
     def charge(self, amount: int) -> None:
         from_balance = min(max(self.balance, 0), amount)
@@ -156,7 +164,11 @@ class Observed:
                 if f["amount"] >= 0:
                     self.model(f["subscription"]).charge(f["amount"])
                 else:
-                    self.model(f["subscription"]).credit(-f["amount"])
+                    self.model(f["subscription"]).credit(-f["amount"], money_in=False)
+            elif e.contract == "payments" and e.name == "emergency_credit_requested":
+                model = self.model(f["subscription"])
+                model.limit += f["amount"]
+                model.requested = f["amount"]
 
 
 operation = st.one_of(
@@ -180,6 +192,7 @@ operation = st.one_of(
     st.tuples(st.just("manual"), st.sampled_from(["manual_charge", "manual_credit"]), st.integers(1, 5_000)),
     st.tuples(st.just("plan"), st.integers(1, 4)),
     st.tuples(st.just("check_plan"),),
+    st.tuples(st.just("request"), st.integers(1, 2_000)),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -362,6 +375,14 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             assert receipt.ok is expected, receipt.error
             if receipt.ok:
                 seen.corrections.append(kind)
+        elif kind == "request":
+            meter = w.meters["bob"]
+            acct = w.view("payments", "account", [meter])
+            # Within the limit, not yet today (a period of one day), none still extended.
+            expected = (op[1] <= 1_500 and acct.get("requested_emergency", 0) == 0
+                        and acct.get("emergency_requested_day", -1) < t // DAY)
+            receipt = w.chain.call(w.consumers["bob"], "payments", "request_emergency_credit", [meter, op[1]], at=t)
+            assert receipt.ok is expected, receipt.error
         elif kind == "check_plan":
             receipt = w.chain.call(w.collector, "billing", "check_payment_plan", [w.meters["alice"]], at=t)
             assert receipt.ok, receipt.error
@@ -533,4 +554,24 @@ def test_money_is_conserved_across_corrections() -> None:
     assert any(kind == "plan" for kind, _ in seen.refused)  # a second plan while one is kept
     assert any(inv.get("reopened", 0) > 0 for inv in all_invoices(w))
     assert any(kind == "credit_note" for kind, _ in seen.refused)
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_requested_emergency_credit() -> None:
+    """Bob requests emergency credit over the limit (refused), within it, again the same day
+    and while it is still extended (refused); consumes into it; a purchase repays it and
+    ends it in part, an agent's payment ends the rest; the purchase is reversed (the reserve
+    drawn again needs room) and he requests again the next day."""
+    ops: list[tuple[Any, ...]] = [
+        ("request", 1_501), ("request", 1_200), ("request", 100), ("read", "bob", 1_000),
+        ("emergency", 300), ("buy", 400), ("pay", "bob", 2_000, False), ("reverse_buy", 0, False),
+        ("later", 24), ("request", 100), ("read", "bob", 1_500), ("voucher", "bob"), ("request", 50),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    requests = [kind for kind, _ in seen.refused if kind == "request"]
+    assert len(requests) == 3
+    refusals = " | ".join(error for _, error in seen.refused)
+    for reason in ("emergency credit of at most 1500", "no requested emergency credit still extended"):
+        assert reason in refusals
     check_conservation(w, seen)
