@@ -73,3 +73,8 @@ def contract_approval_key(name: str, kind: str, code_hash: bytes) -> bytes:
 def validator_changes_key(height: int) -> bytes:
     """Where governance records the validator-set changes taking effect at ``height``."""
     return storage_key(GOVERNANCE_CONTRACT, f"ch/{height:0{HEIGHT_DIGITS}d}")
+
+
+def chain_parameters_key() -> bytes:
+    """Where governance keeps the chain parameters (contracts/governance/parameters.py)."""
+    return storage_key(GOVERNANCE_CONTRACT, "params")

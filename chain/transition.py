@@ -34,6 +34,7 @@ from chain.errors import (
     WrongChain,
 )
 from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain, merkle_list_root
+from chain.parameters import block_limits
 from chain.signatures import check_transaction_signature
 from chain.state import State, StateReads, WriteBuffer, Writes
 from chain.types import (
@@ -64,11 +65,9 @@ from chain.types import (
 # --- constants -------------------------------------------------------------------------
 
 MAX_TX_GAS: Final = 5_000_000
-MAX_BLOCK_GAS: Final = 100_000_000
 GAS_TX_BASE: Final = 1_000  # every transaction: signature check, nonce, receipt
 GAS_TX_BYTE: Final = 4  # per byte of the encoded transaction
 GAS_DEPLOY_BYTE: Final = 20  # per byte of installed bytecode
-MAX_TXS_PER_BLOCK: Final = 10_000
 # The encoded transactions of one block; the rest of ``MAX_BLOCK_SIZE`` is for the parent's
 # certificate, the header (under 500 bytes) and the array headers, so a valid block always
 # fits its own limit.
@@ -411,8 +410,9 @@ def execute_transactions(
     state: State, header: BlockHeader, transactions: tuple[Transaction, ...], env: BlockEnv
 ) -> tuple[State, tuple[Receipt, ...]]:
     """Check and run a block's transactions in order; any invalid one makes the block invalid."""
-    if len(transactions) > MAX_TXS_PER_BLOCK:
-        raise InvalidBlock(f"at most {MAX_TXS_PER_BLOCK} transactions expected, found {len(transactions)}")
+    limits = block_limits(state)
+    if len(transactions) > limits.transactions:
+        raise InvalidBlock(f"at most {limits.transactions} transactions expected, found {len(transactions)}")
     receipts: list[Receipt] = []
     block_gas = 0
     block_bytes = 0
@@ -432,9 +432,9 @@ def execute_transactions(
         writes, receipt = run_transaction(buffer, tx, header, env)
         buffer.apply(writes)
         block_gas += receipt.gas_used
-        if block_gas > MAX_BLOCK_GAS:
+        if block_gas > limits.gas:
             raise InvalidBlock(
-                f"block gas of at most {MAX_BLOCK_GAS} expected, found {block_gas} after transaction {index}"
+                f"block gas of at most {limits.gas} expected, found {block_gas} after transaction {index}"
             )
         receipts.append(receipt)
     return buffer.state(), tuple(receipts)
@@ -451,13 +451,14 @@ def select_transactions(
     size or count limit is left out; the caller keeps future nonces for a later block. The
     result is what ``execute_transactions`` accepts and computes for the chosen ones.
     """
+    limits = block_limits(state)
     chosen: list[Transaction] = []
     receipts: list[Receipt] = []
     block_gas = 0
     block_bytes = 0
     buffer = WriteBuffer(state)
     for tx in candidates:
-        if len(chosen) == MAX_TXS_PER_BLOCK:
+        if len(chosen) == limits.transactions:
             break
         try:
             check_transaction(buffer, tx, header, env)
@@ -467,7 +468,7 @@ def select_transactions(
         if block_bytes + size > MAX_BLOCK_TX_BYTES:
             continue
         writes, receipt = run_transaction(buffer, tx, header, env)
-        if block_gas + receipt.gas_used > MAX_BLOCK_GAS:
+        if block_gas + receipt.gas_used > limits.gas:
             continue  # ``writes`` were never applied: leaving it out undoes nothing
         buffer.apply(writes)
         block_gas += receipt.gas_used

@@ -18,8 +18,9 @@
 #     ch/<height> (node/validator_sets.py) and the headers commit to the result;
 #   - a decided contract approval lets exactly one deploy or upgrade of that name, kind and
 #     code hash through (chain/transition.py consumes ap/...);
-#   - there are no on-chain chain parameters yet (the chain reads only its id and the
-#     genesis key from m/), so there is no parameter-change proposal.
+#   - a decided parameter change holds from the next block (governance/parameters.py);
+#   - a proposal open longer than the proposal_lifetime parameter expires; its proposer may
+#     withdraw it while it is open.
 #
 # Storage layout:
 #   chain_id                        the chain id (votes are signed for it)
@@ -28,19 +29,23 @@
 #   ch/<height, 20 digits>          changes taking effect at that height (key -> power)
 #   np                              the next proposal id
 #   p/<id, 20 digits>               a proposal: kind, subject, proposer, approvals, status...
+#   params                          the chain parameters (name -> value; chain/parameters.py)
 #   ap/<name>/<kind>/<code hash>    an approved deploy/upgrade, until the chain uses it
 #   ev/<evidence hash hex>          evidence of a double vote
 #   evp/<validator hex>             the open removal proposal that evidence opened
 
 from common.text import shape
 from governance.evidence import evidence_page, report_evidence
+from governance.parameters import init_parameters, parameters
 from governance.proposals import (
     approve,
     contract_approved,
     proposal,
     proposals,
     propose_contract,
+    propose_parameters,
     propose_validators,
+    withdraw,
 )
 from governance.sets import init_sets, set_changes, validator_set
 
@@ -52,4 +57,5 @@ def init(chain_id: str, validators: list) -> None:
     require(ok, f"chain id: text expected, found {shape(chain_id)}")
     storage_set("chain_id", chain_id)
     init_sets(validators)
+    init_parameters()
     emit("governance_initialised", {"chain_id": chain_id, "validators": len(validators)})

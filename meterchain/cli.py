@@ -14,6 +14,7 @@ from meterchain.commands import (
     contract,
     demo,
     devnet,
+    governance,
     init,
     node,
     read,
@@ -32,6 +33,7 @@ app.command("demo", help="Run the local demonstration (one process, no network)"
 app.command("init", help="Write a network's node homes: keys, genesis, configs")(init.main)
 app.add_typer(devnet.app, name="devnet", help="A network of separate node processes on this machine")
 app.add_typer(node.app, name="node", help="Run a node of a network")
+app.add_typer(governance.app, name="governance", help="Propose and approve validator, contract and parameter changes")
 app.add_typer(wallet.app, name="wallet", help="A consumer's wallet: key, subscription, readings, bills, vouchers")
 app.command("status", help="A node's chain, head, role, peers and mempool")(status.main)
 app.command("audit", help="Verify every block and certificate from genesis through a node's API")(audit.main)

@@ -11,7 +11,7 @@ contract, never imported as Python.
 
 from common.keys import storage_key
 from common.text import shape
-from governance.proposals import open_proposal
+from governance.proposals import is_live, open_proposal
 from governance.sets import latest_set, require_validator_key, set_at
 
 # chain.hashing.Domain tags, padded with zero bytes to 16 (chain.hashing.TAG_SIZE).
@@ -85,9 +85,10 @@ def report_evidence(validator: bytes, height: int, round: int, vote_type: int, b
                       "vote_type": vote_type, "reported_by": reporter, "block_height": block_height()})
     emit("EvidenceCommitted", {"validator": validator, "height": height, "round": round, "vote_type": vote_type,
                                "evidence_hash": evidence, "reported_by": reporter})
-    # One open removal proposal per validator, and none for a validator already leaving.
+    # One open removal proposal per validator, and none for a validator already leaving; a
+    # removal that expired unapproved is opened again by the next evidence.
     pending = storage_key("evp/", [hexkey])
-    if validator in latest_set() and not storage_has(pending):
+    if validator in latest_set() and not (storage_has(pending) and is_live(storage_get(pending))):
         proposal_id = open_proposal("validators", {"changes": {validator: 0}}, reporter, evidence)
         storage_set(pending, proposal_id)
     return evidence

@@ -1,7 +1,14 @@
-"""Proposals and approvals: a change of the validator set, or the approval of one contract
-deploy or upgrade. A validator of the current set proposes (which counts as its approval)
-and validators approve; when the approvals of current validators hold more than 2/3 of the
-current voting power, the proposal is decided in that block.
+"""Proposals and approvals: a change of the validator set, the approval of one contract
+deploy or upgrade, or a change of chain parameters. A validator of the current set proposes
+(which counts as its approval) and validators approve; when the approvals of current
+validators hold more than 2/3 of the current voting power, the proposal is decided in that
+block.
+
+A proposal stays open for ``proposal_lifetime`` heights (a chain parameter, read when it is
+opened): after its ``expires_at`` height approvals are refused and it reads as expired, so
+an approval given long ago cannot be completed by a later set of validators that never
+looked at it. Its proposer may withdraw it while it is open; a removal opened by evidence
+is not withdrawn (the evidence stands), it only expires.
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the governance
 contract, never imported as Python.
@@ -9,6 +16,7 @@ contract, never imported as Python.
 
 from common.keys import storage_key
 from common.text import pad, shape
+from governance.parameters import apply_parameter_changes, checked_parameter_changes, parameter
 from governance.sets import (
     HEIGHT_DIGITS,
     checked_changes,
@@ -53,7 +61,8 @@ def open_proposal(kind: str, subject: dict, proposer: bytes, evidence) -> int:
     storage_set("np", proposal_id + 1)
     storage_set(proposal_key(proposal_id), {
         "id": proposal_id, "kind": kind, "subject": subject, "proposer": proposer, "evidence": evidence,
-        "approvals": [], "status": "open", "opened_at": block_height(), "decided_at": None,
+        "approvals": [], "status": "open", "opened_at": block_height(),
+        "expires_at": block_height() + parameter("proposal_lifetime"), "decided_at": None,
         "effective_height": None,
     })
     emit("proposal_opened", {"id": proposal_id, "kind": kind, "subject": subject, "proposer": proposer,
@@ -61,13 +70,35 @@ def open_proposal(kind: str, subject: dict, proposer: bytes, evidence) -> int:
     return proposal_id
 
 
+def with_status(p: dict) -> dict:
+    """``p`` as it stands at this block: an open proposal past its ``expires_at`` is expired
+    (nothing writes that: it follows from the height)."""
+    if p["status"] == "open" and block_height() > p["expires_at"]:
+        p["status"] = "expired"
+    return p
+
+
+def live_proposal(proposal_id: int) -> dict:
+    """The open proposal ``proposal_id``, refused with its status if it is not open."""
+    p = storage_get(proposal_key(proposal_id))
+    require(p is not None, f"an existing proposal expected, found no proposal {proposal_id}")
+    status = with_status(p)["status"]
+    if status == "expired":
+        revert(f"an open proposal expected, found proposal {proposal_id} expired at height {p['expires_at']} (now {block_height()})")
+    require(status == "open", f"an open proposal expected, found proposal {proposal_id} {status}")
+    return p
+
+
+def is_live(proposal_id: int) -> bool:
+    p = storage_get(proposal_key(proposal_id))
+    return p is not None and with_status(p)["status"] == "open"
+
+
 def add_approval(proposal_id: int, approver: bytes) -> None:
     """Record ``approver``'s approval; decide the proposal if approvals of the current set now
     hold more than 2/3 of its power."""
     key = proposal_key(proposal_id)
-    p = storage_get(key)
-    require(p is not None, f"an existing proposal expected, found no proposal {proposal_id}")
-    require(p["status"] == "open", f"an open proposal expected, found proposal {proposal_id} {p['status']}")
+    p = live_proposal(proposal_id)
     approvals = p["approvals"]
     require(approver not in approvals, f"one approval per validator expected, found {bytes_hex(approver)} already approved proposal {proposal_id}")
     approvals.append(approver)
@@ -91,6 +122,8 @@ def decide(p: dict) -> None:
         for validator in subject["changes"].keys():
             if storage_get(storage_key("evp/", [bytes_hex(validator)])) == p["id"]:
                 storage_delete(storage_key("evp/", [bytes_hex(validator)]))
+    elif p["kind"] == "parameters":
+        p["effective_height"] = apply_parameter_changes(subject["changes"])
     else:
         storage_set(approval_key(subject["name"], subject["kind"], subject["code_hash"]),
                     {"proposal": p["id"], "decided_at": block_height()})
@@ -126,6 +159,30 @@ def propose_contract(name: str, kind: str, code_hash: bytes) -> int:
 
 
 @public
+def propose_parameters(changes: dict) -> int:
+    """Propose new values of chain parameters: {name: value} (``parameters`` lists them).
+    Returns the id."""
+    proposer = caller()
+    require_current_validator(proposer, "a proposal")
+    proposal_id = open_proposal("parameters", {"changes": checked_parameter_changes(changes)}, proposer, None)
+    add_approval(proposal_id, proposer)
+    return proposal_id
+
+
+@public
+def withdraw(proposal_id: int) -> None:
+    """The proposer takes back its open proposal; approvals given to it lapse."""
+    require(isinstance(proposal_id, int), f"proposal id: an integer expected, found {shape(proposal_id)}")
+    p = live_proposal(proposal_id)
+    require(p["evidence"] is None, f"a proposal without evidence expected, found proposal {proposal_id} opened by evidence")
+    require(caller() == p["proposer"], f"withdrawal by the proposer {bytes_hex(p['proposer'])} expected, found {bytes_hex(caller())}")
+    p["status"] = "withdrawn"
+    p["withdrawn_at"] = block_height()
+    storage_set(proposal_key(proposal_id), p)
+    emit("proposal_withdrawn", {"id": proposal_id, "by": caller()})
+
+
+@public
 def approve(proposal_id: int) -> None:
     require(isinstance(proposal_id, int), f"proposal id: an integer expected, found {shape(proposal_id)}")
     approver = caller()
@@ -137,7 +194,7 @@ def approve(proposal_id: int) -> None:
 def proposal(proposal_id: int) -> dict:
     p = storage_get(proposal_key(proposal_id))
     require(p is not None, f"an existing proposal expected, found no proposal {proposal_id}")
-    return p
+    return with_status(p)
 
 
 @view
@@ -149,7 +206,7 @@ def proposals(start_after: int, limit: int) -> list:
         after = proposal_key(start_after)
     out = []
     for key in storage_keys("p/", after, limit):
-        out.append(storage_get(key))
+        out.append(with_status(storage_get(key)))
     return out
 
 

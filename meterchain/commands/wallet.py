@@ -14,14 +14,11 @@ file (``--key`` or ``METERCHAIN_WALLET_KEY``) is created by ``new`` with mode 60
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import aiohttp
 import typer
 
 from chain.accounts import from_text, to_text
@@ -31,10 +28,10 @@ from meter_adapters.errors import AdapterError
 from meter_adapters.reading import Reading
 from meter_adapters.registers import register_reading
 from meterchain.commands.read import FORMATS, adapter_for
+from meterchain.commands.transact import events, run_against, send_calls, submit_and_wait
 from meterchain.failure import fail
-from node.api.models import TransactionStatusResponse
 from wallet import keyfile
-from wallet.node_client import EXPIRY_WINDOW, NodeClient, NodeError
+from wallet.node_client import EXPIRY_WINDOW, NodeClient
 from wallet.reading_transactions import TxParams, reading_transaction
 from wallet.vouchers import sign_redemption
 
@@ -42,12 +39,9 @@ app = typer.Typer(no_args_is_help=True)
 
 DEFAULT_KEY: Final = Path.home() / ".meterchain" / "wallet_key"
 DEFAULT_REGISTER: Final = "1-0:1.8.0"  # electricity import, total of all tariffs
-FINAL_DEADLINE: Final = 60.0  # seconds to wait for a transaction to be final
 
 KeyOpt = typer.Option(DEFAULT_KEY, "--key", envvar="METERCHAIN_WALLET_KEY", help="the wallet's key file")
 NodeOpt = typer.Option(..., "--node", envvar="METERCHAIN_NODE", help="a node's API, e.g. http://127.0.0.1:26657")
-
-T = TypeVar("T")
 
 
 def _load_key(path: Path) -> tuple[bytes, PublicKey]:
@@ -55,42 +49,6 @@ def _load_key(path: Path) -> tuple[bytes, PublicKey]:
         return keyfile.load(path)
     except keyfile.KeyFileError as exc:
         fail(str(exc))
-
-
-def _run(node: str, work: Callable[[NodeClient], Awaitable[T]]) -> T:
-    async def session() -> T:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-            return await work(NodeClient(node, http))
-
-    try:
-        return asyncio.run(session())
-    except NodeError as exc:
-        fail(str(exc))
-
-
-async def _send(
-    client: NodeClient, seed: bytes, account: PublicKey, calls: Sequence[tuple[str, str, Sequence[Any]]]
-) -> list[TransactionStatusResponse]:
-    """Sign, submit and wait until final; a refusal or a failure exits with its reason."""
-    status = await client.status()
-    txs = await client.sign_calls(seed, account, calls, status.chain_id)
-    return await _submit_and_wait(client, txs)
-
-
-async def _submit_and_wait(client: NodeClient, txs: Sequence[Any]) -> list[TransactionStatusResponse]:
-    admissions = await client.submit(txs)
-    refused = [a for a in admissions if not a.accepted]
-    if refused:
-        fail(f"transaction refused by the node: {refused[0].reason}: {refused[0].message}")
-    results = await client.wait_final([str(a.hash) for a in admissions], FINAL_DEADLINE)
-    failed = [r for r in results if r.status != "final"]
-    if failed:
-        fail(f"transaction {failed[0].hash} failed at height {failed[0].height}: {failed[0].reason}")
-    return results
-
-
-def _events(result: TransactionStatusResponse) -> list[tuple[str, dict[str, Any]]]:
-    return [] if result.receipt is None else [(e.name, e.fields) for e in result.receipt.events]
 
 
 @app.command("new")
@@ -127,11 +85,11 @@ def subscribe(
     identity_hash = b"" if identity is None else hashlib.sha256(identity.encode("utf-8")).digest()
 
     async def work(client: NodeClient) -> str:
-        (result,) = await _send(client, seed, account, [("registry", "subscribe", [meter, mode, identity_hash])])
+        (result,) = await send_calls(client, seed, account, [("registry", "subscribe", [meter, mode, identity_hash])])
         record = await client.call("registry", "subscription", [meter])
         return f"subscribed to meter {meter} ({mode}) at height {result.height}: status {record['status']}"
 
-    typer.echo(_run(node, work))
+    typer.echo(run_against(node, work))
 
 
 @app.command("submit")
@@ -176,13 +134,13 @@ def submit(
             params, meter, reading.register, reading.timestamp, reading.value, reading.raw_hash,
             trust="meter" if signature else "consumer", meter_signature=signature,
         )  # fmt: skip
-        (result,) = await _submit_and_wait(client, [tx])
-        for name, fields in _events(result):
+        (result,) = await submit_and_wait(client, [tx])
+        for name, fields in events(result):
             if name == "reading_rejected":
                 fail(f"reading of meter {meter} rejected by the billing contract: {fields.get('reason', fields)}")
         return f"reading {reading.value} {reading.unit} of {meter} ({reading.register}) final at height {result.height}"
 
-    typer.echo(_run(node, work))
+    typer.echo(run_against(node, work))
 
 
 def _capture(format: str, file: str | None, port: str | None) -> bytes:
@@ -255,7 +213,7 @@ def account(
             out.append(entry)
         return out
 
-    entries = _run(node, work)
+    entries = run_against(node, work)
     if as_json:
         typer.echo(json.dumps(entries, indent=2, default=_json_default))
         return
@@ -290,8 +248,8 @@ def redeem(
 
     async def work(client: NodeClient) -> str:
         before = await client.call("payments", "credit", [meter])
-        (result,) = await _send(client, seed, account, [("payments", "redeem_voucher", [meter, voucher_key, signature])])
+        (result,) = await send_calls(client, seed, account, [("payments", "redeem_voucher", [meter, voucher_key, signature])])
         after = await client.call("payments", "credit", [meter])
         return f"voucher redeemed on {meter} at height {result.height}: credit {before} -> {after}"
 
-    typer.echo(_run(node, work))
+    typer.echo(run_against(node, work))

@@ -14,10 +14,22 @@ import pytest
 
 import vm
 from chain import keys
-from chain.hashing import Domain, Hash32, hash_domain
+from chain.errors import InvalidBlock
+from chain.hashing import EMPTY_HASH, Domain, Hash32, hash_domain
+from chain.parameters import MAX_BLOCK_GAS, MAX_TXS_PER_BLOCK, BlockLimits, block_limits
 from chain.signatures import sign_transaction
-from chain.transition import get_nonce
-from chain.types import KIND_DEPLOY, KIND_UPGRADE, Gas, Height, Nonce, Signature, Transaction
+from chain.transition import execute_transactions, get_nonce
+from chain.types import (
+    KIND_DEPLOY,
+    KIND_UPGRADE,
+    BlockHeader,
+    Gas,
+    Height,
+    Nonce,
+    Signature,
+    Timestamp,
+    Transaction,
+)
 from consensus.errors import InvalidEvidence
 from consensus.evidence import DuplicateVoteEvidence, verify_evidence
 from consensus.messages import Vote, VoteType, sign_vote
@@ -412,3 +424,126 @@ def test_a_chain_without_governance_keeps_the_genesis_key_rule():
     (receipt,) = chain.submit([sign_transaction(unsigned, chain.governance.seed)])
     assert receipt.ok, receipt.error
     assert chain.state.get(keys.code_key("governance")) is None
+
+
+# --- chain parameters, expiry and withdrawal ------------------------------------------------
+
+
+def decide_parameters(c: Council, changes: dict) -> int:
+    """anna proposes ``changes``, ben and cleo approve; the height of the deciding block."""
+    pid = LocalChain.return_value(c.ok(c.anna, "propose_parameters", [changes]))
+    c.ok(c.ben, "approve", [pid])
+    receipt = c.ok(c.cleo, "approve", [pid])
+    assert events(receipt, "parameters_changed") == [
+        {"changes": changes, "effective_height": c.chain.height + 1, "decided_at": c.chain.height}
+    ]
+    return c.chain.height
+
+
+def signed_calls(c: Council, actor: Actor, count: int) -> list[Transaction]:
+    first = get_nonce(c.chain.state, actor.public_key)
+    return [c.chain.transaction(actor, "governance", "parameters", [], first + i, 100_000) for i in range(count)]
+
+
+def test_genesis_parameters_are_the_chain_ceilings(c):
+    assert c.view("parameters", []) == {
+        "max_block_gas": MAX_BLOCK_GAS, "max_block_transactions": MAX_TXS_PER_BLOCK, "proposal_lifetime": 604_800,
+    }
+    assert block_limits(c.chain.state) == BlockLimits(MAX_BLOCK_GAS, MAX_TXS_PER_BLOCK)
+
+
+def test_validators_lower_the_block_limits_and_the_next_block_obeys(c):
+    decide_parameters(c, {"max_block_transactions": 2, "max_block_gas": 5_000_000})
+    assert block_limits(c.chain.state) == BlockLimits(5_000_000, 2)
+    # A proposer offered three leaves the third out ...
+    offered = signed_calls(c, c.eve, 3)
+    assert len(c.chain.submit(offered)) == 2
+    # ... and a block holding three is invalid for every node.
+    draft = BlockHeader(Height(c.chain.height + 1), c.chain.head.hash, Timestamp(c.chain.time + 1),
+                        c.chain.governance.public_key, EMPTY_HASH, EMPTY_HASH, EMPTY_HASH, EMPTY_HASH, EMPTY_HASH,
+                        EMPTY_HASH)  # fmt: skip
+    with pytest.raises(InvalidBlock, match="at most 2 transactions expected, found 3"):
+        execute_transactions(c.chain.state, draft, tuple(signed_calls(c, c.eve, 3)), c.chain.env())
+
+
+def test_a_chain_without_governance_runs_at_the_ceilings():
+    chain = LocalChain.genesis(contracts=())
+    assert block_limits(chain.state) == BlockLimits(MAX_BLOCK_GAS, MAX_TXS_PER_BLOCK)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({}, "a dict of parameter name -> value expected"),
+        ({"block_time": 5}, "a parameter name (max_block_gas, max_block_transactions, proposal_lifetime) expected"),
+        ({"max_block_gas": MAX_BLOCK_GAS + 1}, "max_block_gas: an integer from 5000000 to 100000000 expected"),
+        ({"max_block_gas": 4_999_999}, "max_block_gas: an integer from 5000000 to 100000000 expected"),
+        ({"max_block_transactions": 0}, "max_block_transactions: an integer from 1 to 10000 expected"),
+        ({"proposal_lifetime": "long"}, "proposal_lifetime: an integer from 10 to 100000000 expected, found text 'long'"),
+        ({"proposal_lifetime": 604_800}, "a change expected, found proposal_lifetime already 604800"),
+    ],
+)
+def test_invalid_parameter_proposal(c, changes, message):
+    assert message in c.fail(c.anna, "propose_parameters", [changes])
+
+
+def test_invalid_parameter_proposal_by_a_non_validator(c):
+    assert "a proposal by a validator of the current set expected" in c.fail(c.eve, "propose_parameters", [{"max_block_transactions": 5}])
+
+
+def test_a_proposal_expires_after_its_lifetime(c):
+    decide_parameters(c, {"proposal_lifetime": 10})
+    pid = c.propose(c.anna, [[c.eve.public_key, 10]])
+    p = c.view("proposal", [pid])
+    assert p["expires_at"] == p["opened_at"] + 10
+    c.ok(c.ben, "approve", [pid])
+    while c.chain.height < p["expires_at"]:
+        c.chain.submit([])
+    assert c.view("proposal", [pid])["status"] == "open"  # the last height it is open at
+    c.chain.submit([])
+    assert c.view("proposal", [pid])["status"] == "expired"
+    err = c.fail(c.cleo, "approve", [pid])
+    assert f"an open proposal expected, found proposal {pid} expired at height {p['expires_at']}" in err
+    assert c.eve.public_key not in c.powers(c.chain.height + 2)
+
+
+def test_a_lifetime_change_holds_for_proposals_opened_after_it(c):
+    before = c.propose(c.anna, [[c.eve.public_key, 10]])
+    decide_parameters(c, {"proposal_lifetime": 10})
+    assert c.view("proposal", [before])["expires_at"] == c.view("proposal", [before])["opened_at"] + 604_800
+
+
+def test_the_proposer_withdraws_and_approvals_lapse(c):
+    pid = c.propose(c.anna, [[c.eve.public_key, 10]])
+    c.ok(c.ben, "approve", [pid])
+    receipt = c.ok(c.anna, "withdraw", [pid])
+    assert events(receipt, "proposal_withdrawn") == [{"id": pid, "by": c.anna.public_key}]
+    p = c.view("proposal", [pid])
+    assert (p["status"], p["withdrawn_at"]) == ("withdrawn", c.chain.height)
+    assert "an open proposal expected, found proposal 1 withdrawn" in c.fail(c.cleo, "approve", [pid])
+
+
+def test_invalid_withdrawal_by_another_validator(c):
+    pid = c.propose(c.anna, [[c.eve.public_key, 10]])
+    err = c.fail(c.ben, "withdraw", [pid])
+    assert f"withdrawal by the proposer {c.anna.public_key.hex()} expected, found {c.ben.public_key.hex()}" in err
+    assert c.view("proposal", [pid])["status"] == "open"
+
+
+def test_invalid_withdrawal_of_a_removal_opened_by_evidence(c):
+    c.chain.call(c.eve, "governance", "validator_set", [1])
+    c.ok(c.eve, "report_evidence", evidence_args(double_vote(c.dora)))
+    pid = c.view("proposals", [0, 10])[0]["id"]
+    assert "a proposal without evidence expected" in c.fail(c.eve, "withdraw", [pid])
+
+
+def test_evidence_after_an_expired_removal_opens_a_new_one(c):
+    decide_parameters(c, {"proposal_lifetime": 10})
+    c.ok(c.eve, "report_evidence", evidence_args(double_vote(c.dora)))
+    first = c.view("proposals", [1, 10])[0]
+    assert first["evidence"] is not None
+    while c.chain.height <= first["expires_at"]:
+        c.chain.submit([])
+    c.ok(c.eve, "report_evidence", evidence_args(double_vote(c.dora, round=1)))
+    opened = [p for p in c.view("proposals", [first["id"], 10]) if p["evidence"] is not None]
+    assert len(opened) == 1 and opened[0]["status"] == "open"
