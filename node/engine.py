@@ -383,6 +383,16 @@ class ConsensusEngine:
         self._queue.extend([(tick, False), (event, False)])
         self._own_proposal = (signed, entry[1])
         self.transport.broadcast(PROPOSAL, encode_proposal_message(signed, entry[1]))
+        self._broadcast_polka(signed)
+
+    def _broadcast_polka(self, proposal: Proposal) -> None:
+        """With a re-proposal (valid round vr >= 0), the prevotes of vr that justify it: a peer
+        that missed them could not take the proposal (L28) and would prevote nil, and with
+        the others locked on it the chain could stall round after round."""
+        if proposal.valid_round < 0:
+            return
+        for vote in self._state.votes.votes_for(VoteType.PREVOTE, proposal.valid_round, proposal.block_hash):
+            self.transport.broadcast(VOTE, vote.encode())
 
     def _build_value(self, height: int, round: int) -> None:
         st = self._state
@@ -401,6 +411,7 @@ class ConsensusEngine:
             return
         if self._own_proposal is not None and self._own_proposal[0].round == st.round:
             self.transport.broadcast(PROPOSAL, encode_proposal_message(*self._own_proposal))
+            self._broadcast_polka(self._own_proposal[0])
         for kind in (VoteType.PREVOTE, VoteType.PRECOMMIT):
             for vote in st.votes.existing(Vote(kind, st.height, st.round, None, self.me)):
                 self.transport.broadcast(VOTE, vote.encode())

@@ -120,6 +120,8 @@ class FakeNetwork:
         )
         self.nodes: dict[bytes, Node] = {}
         self.cut: set[bytes] = set()  # nodes whose links are down
+        # (sender, receiver, kind, payload) -> True to lose that message as it is sent
+        self.lose: Callable[[bytes, bytes, str, bytes], bool] | None = None
         self.drops: list[tuple[str, str, str]] = []  # (receiver, kind, reason)
         self.runtime = VMRuntime()
 
@@ -183,6 +185,8 @@ class FakeNetwork:
     def deliver(self, sender: bytes, receiver: bytes, kind: str, payload: bytes) -> bool:
         if sender in self.cut or receiver in self.cut or receiver not in self.nodes:
             return False
+        if self.lose is not None and self.lose(sender, receiver, kind, payload):
+            return True  # sent, and lost on the way
         self.clock.call_later(DELIVERY_DELAY, lambda: self.receive(sender, receiver, kind, payload))
         return True
 

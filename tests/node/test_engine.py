@@ -222,6 +222,64 @@ def test_invalid_a_conflicting_signature_is_never_released_after_a_restart(netwo
                 assert vote.signature == last.signature
 
 
+# --- a re-proposal carries its polka (L28) ----------------------------------------------------
+
+
+def test_a_reproposal_carries_the_polka_a_peer_missed(network) -> None:  # type: ignore[no-untyped-def]
+    """In round 0 only ``leader`` (round 1's proposer) sees the polka for the block: its own
+    prevote is lost on the way and ``blind`` never gets the proposal. The leader locks on
+    the block and proposes it again in round 1 with valid round 0. The others, not locked,
+    take that proposal only with round 0's polka in hand (L28); the leader sends it along,
+    so height 1 is decided in round 1 with round 0's block."""
+    net = network()
+    net.start_all()
+    validators = net.node("v1").engine.validators_at(1)
+    names = {key_of(n): n for n in FOUR}
+    first, leader = validators.proposer_at(0), validators.proposer_at(1)
+    blind = next(k for k in names if k not in (first, leader))
+
+    def lose(sender: bytes, receiver: bytes, kind: str, payload: bytes) -> bool:
+        if net.nodes[sender].engine.state.round != 0 or net.nodes[sender].engine.state.height != 1:
+            return False  # only what is sent in round 0 of height 1
+        if kind == "proposal":
+            return receiver == blind
+        return kind == "vote" and sender == leader and Vote.decode(payload).type is VoteType.PREVOTE
+
+    net.lose = lose
+    net.clock.run_until(lambda: net.nodes[leader].engine.state.round == 1, limit=30)
+    held = net.nodes[leader].engine.state
+    assert held.locked_round == 0 and held.valid_round == 0 and held.locked_value is not None
+    round_0_block = held.locked_value
+    for key in names:
+        if key != leader:
+            assert net.nodes[key].engine.state.locked_round == -1
+    net.run_until_height(1, limit=30)
+    for node in net.nodes.values():
+        block = node.store.block(1)
+        raw = node.store.certificate(1)
+        assert block is not None and raw is not None
+        assert block.header.hash == round_0_block and CommitCertificate.decode(raw).round == 1
+
+
+def test_invalid_a_new_proposal_carries_no_polka(network) -> None:  # type: ignore[no-untyped-def]
+    """Proposals of new blocks (valid round -1): every vote a node broadcasts is its own."""
+    net = network()
+    net.start_all()
+    sent: list[tuple[bytes, Vote]] = []
+    for node in net.nodes.values():
+        original = node.engine.transport.broadcast
+
+        def spy(kind: str, payload: bytes, exclude: bytes | None = None, original=original, me=node.key) -> int:  # type: ignore[no-untyped-def]
+            if kind == "vote":
+                sent.append((me, Vote.decode(payload)))
+            return original(kind, payload, exclude)
+
+        node.engine.transport.broadcast = spy  # type: ignore[method-assign]
+    net.run_until_height(3)
+    assert len({v.height for _, v in sent}) >= 2
+    assert all(vote.validator == sender for sender, vote in sent)
+
+
 # --- bad messages ----------------------------------------------------------------------------
 
 
