@@ -252,7 +252,7 @@ def _data_sets(body: bytes, strict: bool, medium: int) -> list[DataSet]:
     return found
 
 
-def _meter(readout: Readout, medium: int) -> str:
+def readout_meter(readout: Readout, medium: int) -> str:
     for code in _SERIAL_CODES:
         item = readout.get(code.format(a=medium))
         if item is not None and item.value.strip():
@@ -260,7 +260,7 @@ def _meter(readout: Readout, medium: int) -> str:
     return readout.identification
 
 
-def _timestamp(readout: Readout, zone: ZoneInfo) -> Timestamp | None:
+def readout_time(readout: Readout, zone: ZoneInfo) -> Timestamp | None:
     time_item = readout.get("0-0:0.9.1") or readout.get("1-0:0.9.1")
     date_item = readout.get("0-0:0.9.2") or readout.get("1-0:0.9.2")
     if time_item is None or date_item is None:
@@ -296,8 +296,8 @@ def _number_and_unit(value: str) -> tuple[str, str | None] | None:
 def readout_readings(
     readout: Readout, medium: int = 1, zone: str = "UTC", assume_unit: str | None = None
 ) -> list[Reading]:
-    meter = _meter(readout, medium)
-    timestamp = _timestamp(readout, ZoneInfo(zone))
+    meter = readout_meter(readout, medium)
+    timestamp = readout_time(readout, ZoneInfo(zone))
     digest = raw_hash(readout.raw)
     readings: list[Reading] = []
     for item in readout.data_sets:

@@ -102,3 +102,11 @@ def reading_transaction(
         Signature(bytes(64)),
     )
     return sign_transaction(unsigned, params.sender_seed)
+
+
+def meter_alarm_payload(meter: str, fault_type: str, started_at: Timestamp, detail: str) -> list[object]:
+    """The ``call`` payload by which a reader records a fault the meter reported about
+    itself (``meter_adapters.alarms``): ``billing.record_meter_fault`` with source
+    ``meter_alarm``, open (end 0) until the meter clears it. Only the meter's reader (its
+    collector or the utility's staff) may send it (docs/contracts/exceptions.md)."""
+    return [CONTRACT, "record_meter_fault", [meter, fault_type, "meter_alarm", started_at, 0, detail]]

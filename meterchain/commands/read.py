@@ -108,8 +108,14 @@ def main(
         None, "--assume-unit", help="IEC 62056-21: unit of values printed without one"
     ),
     timeout: float = typer.Option(15.0, "--timeout", help="seconds to wait for a frame on --port"),
+    faults: bool = typer.Option(
+        False,
+        "--faults",
+        help="print the faults the meter reports about itself (M-Bus status and error flags, "
+        "IEC 62056-21 F.F) instead of its readings",
+    ),
 ) -> None:
-    """Read one meter capture or port into normalized readings."""
+    """Read one meter capture or port into normalized readings (or its own fault flags)."""
     if format not in FORMATS:
         fail(f"FORMAT one of {', '.join(FORMATS)} expected, found {format!r}", 2)
     if (file is None) == (port is None):
@@ -140,6 +146,9 @@ def main(
         fail(str(exc))
     except (OSError, ValueError) as exc:  # includes serial.SerialException
         fail(f"cannot read {file or port}: {exc}")
+    if faults:
+        _print_faults(format, data, key_bytes, relaxed_bcc, medium, zone, as_json)
+        return
     try:
         readings = parse(data)
     except ValueError as exc:  # AdapterError and the chain's DecodeError paths
@@ -148,3 +157,21 @@ def main(
         typer.echo(json.dumps([r.to_json() for r in readings], indent=2))
     else:
         typer.echo(_text(readings))
+
+
+def _print_faults(
+    format: str, data: bytes, key: bytes | None, relaxed_bcc: bool, medium: int, zone: str | None, as_json: bool
+) -> None:
+    from meter_adapters.alarms import parse_alarms
+
+    try:
+        alarms = parse_alarms(format, data, key, relaxed_bcc, medium, zone or "UTC")
+    except ValueError as exc:
+        fail(f"{format} input rejected: {exc}")
+    if as_json:
+        typer.echo(json.dumps([a.to_json() for a in alarms], indent=2))
+    elif not alarms:
+        typer.echo("no faults reported")
+    else:
+        for a in alarms:
+            typer.echo(f"{a.meter:<20} {a.fault_type:<14} {a.observed_at or '-'}  {a.detail}")

@@ -23,9 +23,9 @@ from meter_adapters.iec62056_21 import (
     DataSet,
     Readout,
     _is_energy_register,
-    _meter,
-    _timestamp,
     bcc,
+    readout_meter,
+    readout_time,
 )
 from meter_adapters.obis import ObisError, parse_obis, quantity_for
 from meter_adapters.reading import ROUND_EXACT, Reading, UnitError, raw_hash, to_base_unit
@@ -124,8 +124,8 @@ def _data_sets(body: bytes, strict: bool, medium: int) -> list[DataSet]:
 def readout_readings(
     readout: Readout, medium: int = 1, zone: str = "UTC", assume_unit: str | None = None
 ) -> list[Reading]:
-    meter = _meter(readout, medium)
-    timestamp = _timestamp(readout, ZoneInfo(zone))
+    meter = readout_meter(readout, medium)
+    timestamp = readout_time(readout, ZoneInfo(zone))
     digest = raw_hash(readout.raw)
     readings: list[Reading] = []
     for item in readout.data_sets:
