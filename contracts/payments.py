@@ -44,6 +44,7 @@ from payments.credit import (
     refund_subscription_credit,
     subscription_account,
 )
+from payments.debt import record_prepaid_debt, reschedule_prepaid_debt
 from payments.emergency import request_emergency_credit
 from payments.ledger import ledger
 from payments.policy import policy, set_policy

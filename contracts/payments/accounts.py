@@ -1,5 +1,6 @@
 """Credit accounts, one per subscription (``acct:<subscription id>``): balance, emergency
-credit and its use, the warnings' state; credit and debt positions booked in the ledger.
+credit and its use, an old debt recovered from each payment, the warnings' state; credit and
+debt positions booked in the ledger.
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
 never imported as Python.
@@ -8,7 +9,7 @@ never imported as Python.
 from common.keys import storage_key
 from payments.checks import subscription_record
 from payments.ledger import ledger_add
-from payments.policy import policy_of
+from payments.policy import BASIS_POINTS, policy_of
 
 
 def account_key(sub: dict) -> str:
@@ -72,14 +73,35 @@ def save_account(sub: dict, acct: dict, before_position: int, before_emergency: 
 
 
 def add_credit(acct: dict, amount: int) -> int:
-    """Credit ``amount`` to the account: the emergency credit in use is repaid first, the
-    rest goes to the balance (repaying any debt). Returns the emergency repaid."""
-    repaid = min(acct["emergency_used"], amount)
+    """Credit ``amount`` to the account: the share of it that recovers an old debt goes to
+    the debt (payments/debt.py), the emergency credit in use is repaid next, the rest goes to
+    the balance (repaying any negative balance). Returns the emergency repaid."""
+    rest = amount - recover_debt(acct, amount)
+    repaid = min(acct["emergency_used"], rest)
     acct["emergency_used"] = acct["emergency_used"] - repaid
-    acct["balance"] = acct["balance"] + amount - repaid
+    acct["balance"] = acct["balance"] + rest - repaid
     acct["credited"] = acct["credited"] + amount
     end_requested_emergency(acct)
     return repaid
+
+
+def recover_debt(acct: dict, amount: int) -> int:
+    """The share of ``amount`` that goes to the account's old debt: ``debt_share_bp`` of it,
+    half up, at most the debt. Booked in the account and the ledger, with its event.
+    Returns it."""
+    debt = acct.get("debt", 0)
+    if debt == 0:
+        return 0
+    recovered = min(debt, mul_div(amount, acct["debt_share_bp"], BASIS_POINTS))
+    if recovered == 0:
+        return 0
+    acct["debt"] = debt - recovered
+    acct["debt_recovered"] = acct["debt_recovered"] + recovered
+    ledger_add(acct["utility"], {"debt_recovered": recovered, "debt_outstanding": 0 - recovered})
+    emit("prepaid_debt_recovered",
+         {"meter": acct["meter"], "subscription": acct["subscription"], "paid": amount, "amount": recovered,
+          "share_bp": acct["debt_share_bp"], "debt": acct["debt"], "at": block_time()})
+    return recovered
 
 
 def end_requested_emergency(acct: dict) -> None:

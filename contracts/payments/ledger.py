@@ -24,6 +24,9 @@ LEDGER_FIELDS = [
     "purchase_reversed",
     "commission_reversed",
     "commission_settled",
+    "debt_recorded",
+    "debt_outstanding",
+    "debt_recovered",
 ]
 
 
@@ -50,7 +53,9 @@ def ledger_add(utility_id: str, changes: dict) -> None:
 @view
 def ledger(utility_id: str) -> dict:
     """Money totals of a utility. Always: paid - reversed + purchased - purchase_reversed +
-    vouchers == allocated + charged + refunded + credit_position; float_deposited ==
+    vouchers == allocated + charged + refunded + debt_recorded + credit_position -
+    debt_outstanding (payments/debt.py: an old debt recorded is owed like a charge, and the
+    debt outstanding is the part of the accounts' positions kept apart); float_deposited ==
     float_balance + purchased - purchase_reversed; commission - commission_reversed -
     commission_settled == the commission owed to the utility's vendors."""
     return ledger_of(utility_id)

@@ -31,8 +31,9 @@ from payments.policy import BASIS_POINTS, policy_of
 @public
 def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     """A vendor sells prepaid credit: the amount is drawn from the vendor's float, the vendor
-    earns the utility's commission on it, the emergency credit in use is repaid first and
-    the rest is added to the balance. Returns the purchase id (one STS token per id)."""
+    earns the utility's commission on it, the share of an old debt is recovered
+    (payments/debt.py), the emergency credit in use is repaid and the rest is added to the
+    balance. Returns the purchase id (one STS token per id)."""
     m = meter_record(meter_id)
     utility_id = m["utility"]
     require_role(utility_id, ["vendor"])
@@ -57,7 +58,9 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     acct = load_account(sub, meter_id, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
+    before_recovered = acct.get("debt_recovered", 0)
     repaid = add_credit(acct, amount)
+    recovered = acct.get("debt_recovered", 0) - before_recovered
     after_credit(sub, acct)
     save_account(sub, acct, before_position, before_emergency)
 
@@ -73,6 +76,7 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
         "amount": amount,
         "commission": commission,
         "repaid_emergency": repaid,
+        "debt_recovered": recovered,
         "reference": reference,
         "sts_ref": sts_ref,
         "at": now,
@@ -95,6 +99,7 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
             "amount": amount,
             "commission": commission,
             "repaid_emergency": repaid,
+            "debt_recovered": recovered,
             "balance": acct["balance"],
             "credit": credit_of(acct),
             "sts_ref": sts_ref,
@@ -125,7 +130,10 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
 
     amount = p["amount"]
     repaid = p["repaid_emergency"]
-    to_balance = amount - repaid
+    # What the sale recovered of an old debt goes back to the debt (purchases before debt
+    # recovery existed have no such field: they recovered nothing).
+    recovered = p.get("debt_recovered", 0)
+    to_balance = amount - repaid - recovered
     acct = storage_get(storage_key("acct:", [p["subscription"]]))
     require(acct is not None, f"the account of subscription {p['subscription']} expected, found none")
     # Unlike an agent's payment, a sale is reversed only while its credit is unspent: the
@@ -153,6 +161,10 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     acct["balance"] = acct["balance"] - to_balance
     acct["emergency_used"] = acct["emergency_used"] + repaid
     acct["credited"] = acct["credited"] - amount
+    if recovered > 0:
+        acct["debt"] = acct["debt"] + recovered
+        acct["debt_recovered"] = acct["debt_recovered"] - recovered
+        ledger_add(utility_id, {"debt_recovered": 0 - recovered, "debt_outstanding": recovered})
     save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
 
     fkey = float_key(utility_id, vendor)
@@ -175,6 +187,7 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
             "amount": amount,
             "commission": p["commission"],
             "repaid_emergency": repaid,
+            "debt_recovered": recovered,
             "balance": acct["balance"],
             "credit": credit_of(acct),
             "sts_ref": p["sts_ref"],

@@ -119,6 +119,7 @@ def redeem_voucher(meter_id: str, voucher_public_key: bytes, signature: bytes) -
     acct = load_account(sub, meter_id, utility_id)
     before_position = position_of(acct)
     before_emergency = acct["emergency_used"]
+    before_recovered = acct.get("debt_recovered", 0)
     repaid = add_credit(acct, amount)
     after_credit(sub, acct)
     save_account(sub, acct, before_position, before_emergency)
@@ -126,7 +127,7 @@ def redeem_voucher(meter_id: str, voucher_public_key: bytes, signature: bytes) -
     emit(
         "voucher_redeemed",
         {"id": rid, "meter": meter_id, "subscription": sub["id"], "amount": amount, "batch": v["batch"],
-         "repaid_emergency": repaid,
+         "repaid_emergency": repaid, "debt_recovered": acct.get("debt_recovered", 0) - before_recovered,
          "balance": acct["balance"], "credit": credit_of(acct), "by": who, "at": now},
     )
     call("supply", "on_payment", [meter_id])

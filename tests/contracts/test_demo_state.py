@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "6c94452553cbfd1a4f9f23dbf6f3a1ffac1d368f7740f76b745ca3a90edab43c"
+STATE_WITHOUT_CODE = "70086ad3aba8d32d8b4cc3776d69a998724268ef97b0c0fdb49e262f773c7251"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

@@ -7,7 +7,9 @@ beyond what is accrued), voucher redemptions, readings that charge prepaid
 credit, postpaid invoices, credit applications, refunds (by meter and by subscription id), emergency grants, move-ins (the
 premises pass to a new subscriber, whose account starts empty), payments of any
 subscription's invoice by its id, emergency credit requested by the consumer (within the
-policy and beyond it: over the limit, twice in a period, while still extended), corrections by the operator (credit notes within and
+policy and beyond it: over the limit, twice in a period, while still extended), old debts
+recorded on a prepaid account or rescheduled from its negative balance and recovered as a
+share of each payment in (and given back to the debt when a sale is reversed), corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
 charges and credits: they change what invoices ask for, never where money went), payment
 plans opened, kept, missed and completed, and the
@@ -76,8 +78,17 @@ class AccountModel:
     limit: int = 0
     used: int = 0
     requested: int = 0  # emergency credit the consumer requested, still extended
+    debt: int = 0  # an old debt, kept apart from the balance
+    share_bp: int = 0  # the share of each payment in that recovers it
+
+    def recover(self, amount: int) -> int:
+        recovered = min(self.debt, (2 * amount * self.share_bp + 10_000) // 20_000)  # half up
+        self.debt -= recovered
+        return recovered
 
     def credit(self, amount: int, money_in: bool = True) -> None:
+        if money_in:  # the debt's share first
+            amount -= self.recover(amount)
         repaid = min(self.used, amount)
         self.used -= repaid
         self.balance += amount - repaid
@@ -96,11 +107,12 @@ class AccountModel:
     def debit(self, amount: int) -> None:
         self.balance -= amount
 
-    def uncredit(self, amount: int, repaid: int) -> None:
-        """A reversed sale: what it put in the balance leaves it, and what it repaid of the
-        reserve is drawn from the reserve again."""
-        self.balance -= amount - repaid
+    def uncredit(self, amount: int, repaid: int, recovered: int) -> None:
+        """A reversed sale: what it put in the balance leaves it, what it repaid of the
+        reserve is drawn from the reserve again, what it recovered goes back to the debt."""
+        self.balance -= amount - repaid - recovered
         self.used += repaid
+        self.debt += recovered
 
 
 @dataclass
@@ -117,6 +129,7 @@ class Observed:
     vouchers: int = 0
     charged: int = 0  # billing's priced prepaid charges
     refunded: int = 0
+    debt_recorded: int = 0  # old debts recorded by operators (owed like a charge)
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
     purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
     refused: list[tuple[str, str]] = field(default_factory=list)  # (operation, error) of failed calls
@@ -145,7 +158,7 @@ class Observed:
             elif e.contract == "payments" and e.name == "purchase_reversed":
                 self.purchase_reversed += f["amount"]
                 self.commission_reversed += f["commission"]
-                self.model(f["subscription"]).uncredit(f["amount"], f["repaid_emergency"])
+                self.model(f["subscription"]).uncredit(f["amount"], f["repaid_emergency"], f["debt_recovered"])
                 self.purchases = [p for p in self.purchases if p["id"] != f["id"]]
             elif e.contract == "payments" and e.name == "commission_settled":
                 self.commission_settled += f["amount"]
@@ -165,6 +178,16 @@ class Observed:
                     self.model(f["subscription"]).charge(f["amount"])
                 else:
                     self.model(f["subscription"]).credit(-f["amount"], money_in=False)
+            elif e.contract == "payments" and e.name == "prepaid_debt_recorded":
+                self.debt_recorded += f["amount"]
+                model = self.model(f["subscription"])
+                model.debt += f["amount"]
+                model.share_bp = f["share_bp"]
+            elif e.contract == "payments" and e.name == "prepaid_debt_rescheduled":
+                model = self.model(f["subscription"])
+                model.balance += f["amount"]
+                model.debt += f["amount"]
+                model.share_bp = f["share_bp"]
             elif e.contract == "payments" and e.name == "emergency_credit_requested":
                 model = self.model(f["subscription"])
                 model.limit += f["amount"]
@@ -193,6 +216,8 @@ operation = st.one_of(
     st.tuples(st.just("plan"), st.integers(1, 4)),
     st.tuples(st.just("check_plan"),),
     st.tuples(st.just("request"), st.integers(1, 2_000)),
+    st.tuples(st.just("debt"), st.integers(1, 5_000), st.integers(1, 10_000)),
+    st.tuples(st.just("reschedule"), st.integers(1, 10_000)),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -316,7 +341,7 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             # Refused unless by the selling vendor, the same day, with the sale's credit still
             # unspent, room in the reserve for what it repaid, and its commission not paid out.
             expected = (not wrong and sale["at"] // DAY == t // DAY
-                        and acct["balance"] >= sale["amount"] - repaid
+                        and acct["balance"] >= sale["amount"] - repaid - sale["debt_recovered"]
                         and acct["emergency_limit"] - acct["emergency_used"] >= repaid
                         and owed >= sale["commission"])
             signer = w.extra["vendor2"] if wrong else w.vendor
@@ -383,6 +408,15 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
                         and acct.get("emergency_requested_day", -1) < t // DAY)
             receipt = w.chain.call(w.consumers["bob"], "payments", "request_emergency_credit", [meter, op[1]], at=t)
             assert receipt.ok is expected, receipt.error
+        elif kind == "debt":
+            receipt = w.chain.call(w.operator, "payments", "record_prepaid_debt",
+                                   [w.meters["bob"], op[1], op[2], f"arrears {n}"], at=t)
+            assert receipt.ok, receipt.error
+        elif kind == "reschedule":
+            balance = w.view("payments", "account", [w.meters["bob"]])["balance"]
+            receipt = w.chain.call(w.operator, "payments", "reschedule_prepaid_debt",
+                                   [w.meters["bob"], op[1], f"plan {n}"], at=t)
+            assert receipt.ok is (balance < 0), receipt.error
         elif kind == "check_plan":
             receipt = w.chain.call(w.collector, "billing", "check_payment_plan", [w.meters["alice"]], at=t)
             assert receipt.ok, receipt.error
@@ -430,7 +464,8 @@ def check_conservation(w: Any, seen: Observed) -> None:
             accounts[sid] = acct
     positions = sum(a["balance"] - a["emergency_used"] for a in accounts.values())
     paid_in = seen.paid - seen.reversed + seen.purchased - seen.purchase_reversed + seen.vouchers
-    assert paid_in == allocated + seen.charged + seen.refunded + positions
+    debts = sum(a.get("debt", 0) for a in accounts.values())
+    assert paid_in == allocated + seen.charged + seen.refunded + seen.debt_recorded + positions - debts
 
     ledger = w.view("payments", "ledger", [w.utility])
     assert ledger["paid"] == seen.paid and ledger["reversed"] == seen.reversed
@@ -438,6 +473,7 @@ def check_conservation(w: Any, seen: Observed) -> None:
     assert ledger["purchase_reversed"] == seen.purchase_reversed
     assert ledger["refunded"] == seen.refunded and ledger["charged"] == seen.charged
     assert ledger["allocated"] == allocated and ledger["credit_position"] == positions
+    assert (ledger["debt_recorded"], ledger["debt_outstanding"]) == (seen.debt_recorded, debts)
     # Vendor floats: every unit deposited is still in a float or was sold.
     vf = w.view("payments", "vendor_float", [w.utility, w.vendor.public_key])
     sold = seen.purchased - seen.purchase_reversed
@@ -455,10 +491,13 @@ def check_conservation(w: Any, seen: Observed) -> None:
     assert all(seen.model(sid) == AccountModel() for sid in set(seen.models) - set(accounts))
     for sid, a in accounts.items():
         position = a["balance"] - a["emergency_used"]
-        assert position == a["credited"] - a["charged"] - a["refunded"] - a["applied_credit"]
+        assert position == (a["credited"] - a["charged"] - a["refunded"] - a["applied_credit"]
+                            - a.get("debt_recovered", 0) + a.get("debt_moved", 0))
+        assert a.get("debt", 0) == a.get("debt_recorded", 0) + a.get("debt_moved", 0) - a.get("debt_recovered", 0)
         assert 0 <= a["emergency_used"] <= a["emergency_limit"]
         m = seen.model(sid)
         assert (a["balance"], a["emergency_limit"], a["emergency_used"]) == (m.balance, m.limit, m.used)
+        assert a.get("debt", 0) == m.debt
     for name in ("alice", "bob"):
         a = w.view("payments", "account", [w.meters[name]])
         m = seen.model(a["subscription"])
@@ -574,4 +613,24 @@ def test_money_is_conserved_across_requested_emergency_credit() -> None:
     refusals = " | ".join(error for _, error in seen.refused)
     for reason in ("emergency credit of at most 1500", "no requested emergency credit still extended"):
         assert reason in refusals
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_prepaid_debt_recovery() -> None:
+    """An old debt recorded on bob's prepaid account and recovered from purchases, a voucher
+    and an agent's payment (one reversed: its recovery becomes a negative balance), a
+    negative balance rescheduled into the debt (refused when there is none), a sale that
+    recovered part reversed (given back to the debt), the debt cleared and recorded again."""
+    ops: list[tuple[Any, ...]] = [
+        ("reschedule", 2_000), ("debt", 3_000, 2_500), ("buy", 2_000), ("reverse_buy", 0, False),
+        ("buy", 1_000), ("voucher", "bob"), ("pay", "bob", 1_200, False), ("reverse", 0, False),
+        ("read", "bob", 4_000), ("reschedule", 5_000), ("buy", 4_000), ("emergency", 500),
+        ("read", "bob", 900), ("buy", 3_999), ("buy", 4_000), ("buy", 4_000), ("debt", 100, 10_000), ("buy", 50),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    assert seen.debt_recorded == 3_100 and seen.purchase_reversed > 0 and seen.reversed > 0
+    assert any(kind == "reschedule" for kind, _ in seen.refused)
+    acct = w.view("payments", "account", [w.meters["bob"]])
+    assert acct["debt_moved"] > 0 and acct["debt_recovered"] > 0
     check_conservation(w, seen)
