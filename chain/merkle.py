@@ -466,3 +466,59 @@ def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> 
         else:
             node = Hash32(_sha256(_NODE_TAG + node + sibling).digest())
     return node == root
+
+
+# --- what a commit removes and adds (for pruning) ----------------------------------------
+
+
+def changed_nodes(
+    get_old: NodeGetter, old_root: Hash32, get_new: NodeGetter, new_root: Hash32, paths: Iterable[bytes]
+) -> tuple[set[bytes], dict[bytes, bytes]]:
+    """The nodes of the tree at ``old_root`` that the tree at ``new_root`` no longer holds,
+    and the nodes (hash -> stored form) of the new tree that the old one did not hold, when
+    the two trees differ only at the keys whose paths are ``paths``.
+
+    Why walking the changed paths is enough: a node's hash fixes the set of leaves under it
+    (leaves carry their path), and in this compact tree the set of leaves fixes the node's
+    position (an inner node sits at the longest common prefix of its leaves, so a node is
+    never found at two places). A walk along path ``p`` visits exactly the nodes whose
+    position is a prefix of ``p``. So an inner node on a changed path is in the other tree
+    if and only if the other tree's walk along that path visits it too; a node off the
+    changed paths covers no changed key and is in both trees; a leaf of an unchanged key is
+    in both trees (wherever it moved), and a leaf of a changed key is on its own path.
+    """
+    targets = sorted(set(paths))
+    wanted = set(targets)
+
+    def walk(get_node: NodeGetter, root: Hash32) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        stack: list[tuple[bytes, int, int, int]] = [(root, 0, len(targets), 0)]
+        while stack:
+            node, lo, hi, depth = stack.pop()
+            if node == EMPTY_HASH or lo >= hi:
+                continue
+            data = get_node(node)
+            if data is None:
+                raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
+            if data[0] == NODE_LEAF:
+                if data[1:33] in wanted:
+                    found[node] = data
+                continue
+            found[node] = data
+            whole, rest = depth >> 3, depth & 7
+            first_right = b"".join(
+                (targets[lo][:whole], bytes(((targets[lo][whole] & ((0xFF << (8 - rest)) & 0xFF)) | (0x80 >> rest),)),
+                 bytes(31 - whole))
+            )
+            mid = bisect_left(targets, first_right, lo, hi)
+            stack.append((data[33:65], mid, hi, depth + 1))
+            stack.append((data[1:33], lo, mid, depth + 1))
+        return found
+
+    if old_root == new_root or not targets:
+        return set(), {}
+    old = walk(get_old, old_root)
+    new = walk(get_new, new_root)
+    removed = {node for node in old if node not in new}
+    added = {node: data for node, data in new.items() if node not in old}
+    return removed, added

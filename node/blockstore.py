@@ -31,6 +31,7 @@ from chain.hashing import Hash32
 from chain.state import State, StateChanges
 from chain.types import Block, BlockHeader, Receipt
 from node.history import index_block
+from node.pruning import JOURNAL_PREFIX, stored_floor
 from node.statedb import LevelDBBackend, open_database
 
 if TYPE_CHECKING:
@@ -47,6 +48,10 @@ HEAD_KEY: Final = b"m:head"
 
 class StoreError(Exception):
     """The store was asked something impossible, or found inconsistent on disk."""
+
+
+class PrunedHeight(LookupError):
+    """The state of a height that left a pruned node's window: its tree nodes are gone."""
 
 
 def height_key(height: int) -> bytes:
@@ -75,12 +80,17 @@ class BlockStore:
 
     Open with ``BlockStore.open(path)``; a new store needs ``commit_genesis`` once. Then
     ``commit_block`` appends each finalized block. ``state_backend`` is the chain state's
-    ``Backend`` (``State.at(store.state_backend)`` is the head state).
+    ``Backend`` (``State.at(store.state_backend)`` is the head state). ``keep_heights``:
+    the state of how many last heights stays readable (``None``: every height's, an archive;
+    ``node.pruning``).
     """
 
-    def __init__(self, db: plyvel.DB) -> None:
+    def __init__(self, db: plyvel.DB, keep_heights: int | None = None) -> None:
         self.db = db
-        self.state_backend = LevelDBBackend(db)
+        try:
+            self.state_backend = LevelDBBackend(db, keep_heights)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
         # The block last committed through this store, with its receipts: right after a
         # commit the node reads it back (mempool recheck, event stream, the API's head) and
         # decoding thousands of transactions again cost more than the commit. Blocks are
@@ -88,11 +98,11 @@ class BlockStore:
         self._last_commit: tuple[int, Block, tuple[Receipt, ...]] | None = None
 
     @classmethod
-    def open(cls, path: str) -> BlockStore:
+    def open(cls, path: str, keep_heights: int | None = None) -> BlockStore:
         """The store at ``path``; ``StoreError`` if another process holds it (LevelDB's lock:
         one node per home) or LevelDB finds it corrupt."""
         try:
-            return cls(open_database(path))
+            db = open_database(path)
         except plyvel.IOError as exc:
             if b"lock" in str(exc).encode().lower():
                 raise StoreError(
@@ -102,6 +112,11 @@ class BlockStore:
             raise StoreError(f"a readable store at {path} expected, found: {exc}") from None
         except plyvel.CorruptionError as exc:
             raise StoreError(f"an intact store at {path} expected, found LevelDB reporting corruption: {exc}") from None
+        try:
+            return cls(db, keep_heights)
+        except BaseException:
+            db.close()
+            raise
 
     def close(self) -> None:
         self.state_backend.close()
@@ -145,7 +160,7 @@ class BlockStore:
                 f"found height {header.height} and root {header.state_root.hex()}"
             )
         changes = state.changes()
-        self._write(changes, {GENESIS_KEY: header.encode(), HEAD_KEY: height_key(0) + header.hash})
+        self._write(0, changes, {GENESIS_KEY: header.encode(), HEAD_KEY: height_key(0) + header.hash})
 
     def commit_block(
         self, block: Block, receipts: tuple[Receipt, ...], certificate: bytes, state: State
@@ -177,12 +192,12 @@ class BlockStore:
         for index, tx in enumerate(block.transactions):
             records[TX_PREFIX + tx.hash] = height + index.to_bytes(4, "big")
         records.update(index_block(header.height, block, receipts))  # the history index (node.history)
-        self._write(state.changes(), records)
+        self._write(header.height, state.changes(), records)
         self._last_commit = (header.height, block, receipts)
 
-    def _write(self, changes: StateChanges, records: dict[bytes, bytes]) -> None:
+    def _write(self, height: int, changes: StateChanges, records: dict[bytes, bytes]) -> None:
         with self.db.write_batch(transaction=True, sync=True) as batch:
-            self.state_backend.stage(changes, batch)
+            self.state_backend.stage(changes, batch, height)
             for key, value in records.items():
                 batch.put(key, value)
         self.state_backend.committed(changes)
@@ -234,14 +249,34 @@ class BlockStore:
         assert receipts is not None, "the index is written in the same batch as its block"
         return TxLocation(height, index, receipts[index])
 
+    def kept_heights(self) -> tuple[int, int]:
+        """The lowest and the highest height whose state this store can read: from genesis
+        on an archive, the window's on a pruned node (a window made larger keeps what it
+        has until it fills)."""
+        return stored_floor(self.db), self.head().height
+
+    def describe_kept(self) -> str:
+        low, high = self.kept_heights()
+        keep = self.state_backend.keep_heights
+        mode = "an archive: every height's state kept" if keep is None else f"pruned, keep_heights = {keep}"
+        return f"the state of heights {low} to {high} ({mode})"
+
     def state(self, height: int | None = None) -> State:
-        """The state after block ``height`` (the head when ``None``); old roots stay
-        readable because tree nodes are never deleted. ``LookupError`` beyond the head."""
+        """The state after block ``height`` (the head when ``None``); an old root is read
+        through its tree nodes, kept for every height on an archive and for the window's
+        heights on a pruned node. ``LookupError`` beyond the head, ``PrunedHeight`` (a
+        ``LookupError``) below the window."""
         head = self.head().height
         if height is None or height == head:
             return State.at(self.state_backend)
         if not 0 <= height <= head:
             raise LookupError(f"a height from 0 to {head} expected, found {height}")
+        low, _ = self.kept_heights()
+        if height < low:
+            raise PrunedHeight(
+                f"the state of a kept height expected, found height {height}, whose state this node pruned: "
+                f"it keeps {self.describe_kept()}; ask an archive node (a regulator's) for older heights"
+            )
         header = self.genesis_header() if height == 0 else self.block(height).header  # type: ignore[union-attr]
         return State(self.state_backend, header.state_root)
 
@@ -265,8 +300,9 @@ class BlockStore:
 
     def check_consistency(self) -> None:
         """``check_head``, and every stored block up to the head links to its parent and
-        carries a certificate and receipts, and every transaction index entry points at its
-        transaction in a stored block (linear in the chain: for tests and audits)."""
+        carries a certificate and receipts, the pruning journals wait above the kept floor,
+        and every transaction index entry points at its transaction in a stored block
+        (linear in the chain: for tests and audits)."""
         self.check_head()
         head = self.head()
         parent = self.genesis_header()
@@ -279,6 +315,17 @@ class BlockStore:
             if self.height_of(block.header.hash) != height:
                 raise StoreError(f"block {height}'s hash indexed at its height expected")
             parent = block.header
+        low, _ = self.kept_heights()
+        if low > head.height:
+            raise StoreError(f"a kept floor at most the head {head.height} expected, found {low}")
+        with self.db.iterator(prefix=JOURNAL_PREFIX, include_value=False) as journals:
+            for key in journals:
+                height = int.from_bytes(key[len(JOURNAL_PREFIX) :], "big")
+                if not low < height <= head.height:
+                    raise StoreError(
+                        f"stale journals only above the kept floor {low} and up to the head {head.height} expected, "
+                        f"found one of height {height}"
+                    )
         with self.db.iterator(prefix=TX_PREFIX) as entries:
             for key, value in entries:
                 height, index = int.from_bytes(value[:8], "big"), int.from_bytes(value[8:], "big")

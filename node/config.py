@@ -32,6 +32,10 @@ api = "http://127.0.0.1:8546"  # the peer's HTTP API, where block sync fetches b
 
 [mempool]
 max_transactions = 20000
+
+[storage]
+mode = "pruned"                # or "archive"; default: pruned for a validator, archive for a regulator
+keep_heights = 1000            # a pruned node keeps the state of its last 1000 heights
 ```
 """
 
@@ -149,12 +153,24 @@ class ConsensusSection(_Section):
     max_clock_drift_s: int = Field(default=2, ge=0, description="how far ahead of our clock a proposal's time may be")
 
 
+DEFAULT_KEEP_HEIGHTS: Final = 1000
+
+
+class StorageSection(_Section):
+    mode: Literal["pruned", "archive"] | None = Field(
+        default=None, description="pruned: keep the state of the last keep_heights heights; archive: keep all "
+        "(default: pruned for a validator, archive for a regulator)"
+    )
+    keep_heights: int = Field(default=DEFAULT_KEEP_HEIGHTS, ge=1, description="the window of a pruned node, in heights")
+
+
 class ConfigFile(_Section):
     node: NodeSection
     api: ApiSection = Field(default_factory=ApiSection)
     p2p: P2PSection = Field(default_factory=P2PSection)
     mempool: MempoolSection = Field(default_factory=MempoolSection)
     consensus: ConsensusSection = Field(default_factory=ConsensusSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
 
 
 class NodeConfig:
@@ -188,6 +204,19 @@ class NodeConfig:
     @property
     def genesis_path(self) -> Path:
         return self.home / self.file.node.genesis_file
+
+    @property
+    def storage_mode(self) -> Literal["pruned", "archive"]:
+        """A regulator audits everything: it is an archive unless told otherwise."""
+        mode = self.file.storage.mode
+        if mode is None:
+            return "archive" if self.role == "regulator" else "pruned"
+        return mode
+
+    @property
+    def keep_heights(self) -> int | None:
+        """The pruning window in heights, ``None`` on an archive."""
+        return None if self.storage_mode == "archive" else self.file.storage.keep_heights
 
     def peer_apis(self) -> dict[str, str]:
         """Peer name -> HTTP API URL, for the peers whose API is configured (block sync)."""

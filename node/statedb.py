@@ -3,12 +3,13 @@
 It keeps what ``MemoryBackend`` keeps, under three key prefixes of one LevelDB database
 (docs/storage.md): the latest value of every state key (``s:v:`` + key, an ordered index
 for free, so ``scan`` is a LevelDB range scan), the content-addressed tree nodes (``s:n:`` +
-node hash) and the root (``s:root``). The root is also held in memory: views ask for it on
-every read.
+node hash; the value is the height that last wrote the node, 8 bytes, then the node) and
+the root (``s:root``). The root is also held in memory: views ask for it on every read.
 
 A commit is one write batch. ``commit`` writes a batch of its own (synced); the block store
 instead calls ``stage`` to add the state's writes to the block's batch, writes that batch
-once, and then calls ``committed`` so the in-memory root follows.
+once, and then calls ``committed`` so the in-memory root follows. With a window
+(``keep_heights``) ``stage`` also prunes, in the same batch (``node.pruning``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ from typing import Any, Final
 import plyvel
 
 from chain.hashing import EMPTY_HASH, HASH_SIZE, Hash32
+from chain.merkle import changed_nodes, key_path
 from chain.state import StateChanges, StateConflict
+from node.pruning import stage_pruning
 
 VALUE_PREFIX: Final = b"s:v:"
 NODE_PREFIX: Final = b"s:n:"
 ROOT_KEY: Final = b"s:root"
+# The layout of the stored tree nodes: 2 since every node carries the height that wrote it.
+FORMAT_KEY: Final = b"s:format"
+FORMAT: Final = b"\x02"
+HEIGHT_SIZE: Final = 8
 
 # Entries a generation of a read cache holds (two generations are kept): about the nodes
 # one block of a few thousand readings writes.
@@ -66,13 +73,25 @@ def open_database(path: str) -> plyvel.DB:
 
 
 class LevelDBBackend:
-    """A ``chain.state.Backend`` over a plyvel database (shared with the block store)."""
+    """A ``chain.state.Backend`` over a plyvel database (shared with the block store).
 
-    def __init__(self, db: plyvel.DB) -> None:
+    ``keep_heights``: the window of heights whose state stays readable (``None``: every
+    height's, an archive).
+    """
+
+    def __init__(self, db: plyvel.DB, keep_heights: int | None = None) -> None:
         self.db = db
+        if keep_heights is not None and keep_heights < 1:
+            raise ValueError(f"a window of at least 1 height expected, found {keep_heights}")
+        self.keep_heights = keep_heights
         stored = db.get(ROOT_KEY)
         if stored is not None and len(stored) != HASH_SIZE:
             raise ValueError(f"a {HASH_SIZE}-byte state root under {ROOT_KEY!r} expected, found {len(stored)} bytes")
+        if stored is not None and db.get(FORMAT_KEY) != FORMAT:
+            raise ValueError(
+                f"tree nodes in layout {FORMAT.hex()} expected, found a store written by an older meterchain "
+                f"(layout {(db.get(FORMAT_KEY) or bytes(1)).hex()}): move its data directory away and sync again"
+            )
         self._root: Hash32 = Hash32(stored) if stored is not None else EMPTY_HASH
         # Reads kept in memory. A block's root rehashes the paths of its keys, and the next
         # block reads those same nodes again (a meter's keys are written at every reading);
@@ -83,6 +102,7 @@ class LevelDBBackend:
         # backend (``committed``), the only writer of its keys.
         self._nodes = _Kept()
         self._values = _Kept()
+        self._deleted: list[bytes] = []  # nodes the batch being written deletes
 
     @classmethod
     def open(cls, path: str) -> LevelDBBackend:
@@ -125,10 +145,16 @@ class LevelDBBackend:
     def get_node(self, node_hash: bytes) -> bytes | None:
         node: bytes | None = self._nodes.lookup(node_hash, None)
         if node is None:
-            node = self.db.get(NODE_PREFIX + node_hash)
-            if node is not None:
+            stored = self.db.get(NODE_PREFIX + node_hash)
+            if stored is not None:
+                node = stored[HEIGHT_SIZE:]
                 self._nodes.put(node_hash, node)
         return node
+
+    def node_height(self, node_hash: bytes) -> int | None:
+        """The height that last wrote the stored node (``None``: not stored)."""
+        stored = self.db.get(NODE_PREFIX + node_hash)
+        return None if stored is None else int.from_bytes(stored[:HEIGHT_SIZE], "big")
 
     def root(self) -> Hash32:
         return self._root
@@ -141,9 +167,10 @@ class LevelDBBackend:
             self.stage(changes, batch)
         self.committed(changes)
 
-    def stage(self, changes: StateChanges, batch: Any) -> None:
-        """Add ``changes`` to ``batch`` (a plyvel write batch the caller writes); raise
-        ``StateConflict`` unless they build on the current root."""
+    def stage(self, changes: StateChanges, batch: Any, height: int = 0) -> None:
+        """Add ``changes``, the commit of ``height``, to ``batch`` (a plyvel write batch the
+        caller writes), with the pruning of a window; raise ``StateConflict`` unless they
+        build on the current root."""
         if changes.base_root != self._root:
             raise StateConflict(
                 f"changes built on the head root {self._root.hex()} expected, "
@@ -153,9 +180,32 @@ class LevelDBBackend:
             batch.delete(VALUE_PREFIX + key)
         for key, value in changes.puts.items():
             batch.put(VALUE_PREFIX + key, value)
-        for node_hash, node in changes.nodes.items():
-            batch.put(NODE_PREFIX + node_hash, node)
+        nodes = changes.nodes
+        self._deleted = []
+        if self.keep_heights is not None:
+            nodes = dict(nodes)
+            new_nodes = changes.nodes
+
+            def get_new(node_hash: bytes) -> bytes | None:
+                return new_nodes.get(node_hash) or self.get_node(node_hash)
+
+            paths = [key_path(key) for key in changes.puts]
+            paths.extend(key_path(key) for key in changes.deletes)
+            removed, added = changed_nodes(self.get_node, changes.base_root, get_new, changes.root, paths)
+            # Every node the new root reaches and the old did not is stored with this height,
+            # even one the tree update did not hand over (it was still stored, stale).
+            for node_hash, node in added.items():
+                nodes.setdefault(node_hash, node)
+            self._deleted = stage_pruning(
+                self.db, batch, height, self.keep_heights, sorted(removed), nodes.__contains__, self.node_height
+            )
+            for node_hash in self._deleted:
+                batch.delete(NODE_PREFIX + node_hash)
+        stamp = height.to_bytes(HEIGHT_SIZE, "big")
+        for node_hash, node in nodes.items():
+            batch.put(NODE_PREFIX + node_hash, stamp + node)
         batch.put(ROOT_KEY, changes.root)
+        batch.put(FORMAT_KEY, FORMAT)
 
     def committed(self, changes: StateChanges) -> None:
         """The batch holding ``changes`` is written: the root in memory follows it, and so
@@ -164,3 +214,7 @@ class LevelDBBackend:
         self._values.put_all((key, None) for key in changes.deletes)
         self._values.put_all(changes.puts.items())
         self._nodes.put_all(changes.nodes.items())
+        for node_hash in self._deleted:  # a pruned node is not served from memory either
+            self._nodes.current.pop(node_hash, None)
+            self._nodes.previous.pop(node_hash, None)
+        self._deleted = []

@@ -40,10 +40,11 @@ def store_path(config: NodeConfig) -> Path:
     return config.data_dir / STORE_DIR
 
 
-def open_store(path: Path, genesis: GenesisDocument) -> BlockStore:
-    """Open (or create) the block store at ``path`` for the network of ``genesis``."""
+def open_store(path: Path, genesis: GenesisDocument, keep_heights: int | None = None) -> BlockStore:
+    """Open (or create) the block store at ``path`` for the network of ``genesis``, pruned
+    to a window of ``keep_heights`` heights or an archive (``None``)."""
     path.mkdir(parents=True, exist_ok=True)
-    store = BlockStore.open(str(path))
+    store = BlockStore.open(str(path), keep_heights)
     try:
         if not store.initialized:
             state, header = genesis.build(store.state_backend)
@@ -72,7 +73,7 @@ def open_chain(config: NodeConfig, genesis: GenesisDocument) -> BlockStore:
         raise GenesisMismatch(
             f"a genesis document of chain {config.chain_id!r} (node.toml) expected, found chain {genesis.chain_id!r}"
         )
-    return open_store(store_path(config), genesis)
+    return open_store(store_path(config), genesis, config.keep_heights)
 
 
 class StoredChainView:

@@ -38,6 +38,10 @@ def check(home: Path = typer.Option(..., "--home", help="the node's directory, h
         store.check_consistency()
         head = store.head_header()
         keys = sum(1 for _ in iter_leaves(store.state_backend.get_node, head.state_root))
+        # A pruned store: the oldest state it claims to keep is whole too.
+        oldest = store.state(store.kept_heights()[0]).root
+        sum(1 for _ in iter_leaves(store.state_backend.get_node, oldest))
+        kept = store.describe_kept()
     except (StoreError, MissingNode) as exc:
         typer.echo(f"inconsistent store in {home}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -45,5 +49,5 @@ def check(home: Path = typer.Option(..., "--home", help="the node's directory, h
         store.close()
     typer.echo(
         f"store of {config.name} consistent: height {head.height}, state root {head.state_root.hex()} "
-        f"({keys} keys, every tree node present)"
+        f"({keys} keys, every tree node present); it keeps {kept}"
     )

@@ -51,6 +51,7 @@ from node.api.models import (
 )
 from node.api.openapi import Param, Route, build_document
 from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_json
+from node.blockstore import PrunedHeight
 from node.chainview import ChainView, FinalizedBlock
 from node.evidence import EVIDENCE_PAGE, GOVERNANCE_CONTRACT, MAX_EVIDENCE_PAGE
 from node.genesis import GenesisDocument
@@ -410,6 +411,8 @@ async def get_state(request: web.Request) -> web.Response:
         raise ApiError(400, f"proof: true or false expected, found {want_proof[:20]!r}")
     try:
         state = ctx.view.state(height)
+    except PrunedHeight as exc:  # gone for good here, unlike a height still to come (404)
+        raise ApiError(410, str(exc)) from None
     except LookupError as exc:
         raise ApiError(404, str(exc)) from None
     value = state.get(key)
@@ -587,7 +590,7 @@ ROUTES: Final = (
             Param("height", "query", {"type": "integer", "minimum": 0}, "height (default: the head)", False),
             Param("proof", "query", {"type": "boolean"}, "include the Merkle proof", False),
         ),
-        errors=(400, 404),
+        errors=(400, 404, 410),
     ),
     Route(
         "GET", "/v1/evidence", get_evidence,

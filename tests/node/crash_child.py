@@ -22,6 +22,9 @@ from node.signer import FileSigner, SignerError, load_or_create
 from node.wal import WriteAheadLog
 from tests.node.chain_builder import certificate_for, genesis, next_block
 
+# The pruning window: small, so kills also fall while journals are processed and nodes deleted.
+KEEP_HEIGHTS = 3
+
 
 def say(line: str) -> None:
     sys.stdout.write(line + "\n")
@@ -51,7 +54,7 @@ def replay(signer: FileSigner, records: list[bytes]) -> None:
 
 def main() -> None:
     directory, rng = Path(sys.argv[1]), random.Random(int(sys.argv[2]))
-    store = BlockStore.open(str(directory / "db"))
+    store = BlockStore.open(str(directory / "db"), keep_heights=KEEP_HEIGHTS)  # pruned, as a validator
     if not store.initialized:
         header, view = genesis(State.at(store.state_backend))
         store.commit_genesis(header, view)

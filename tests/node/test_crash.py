@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from chain.merkle import iter_leaves
 from chain.signatures import verify_raw
 from chain.state import MemoryBackend, State
 from node.blockstore import BlockStore
 from node.signer import FileSigner
 from node.wal import WriteAheadLog
+from tests.node.crash_child import KEEP_HEIGHTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -109,13 +111,18 @@ def test_kill_at_random_instants_restarts_consistent_and_never_double_signs(tmp_
 
         # The store: the head is a fully written block, at least the last one reported, and
         # the committed state is exactly the state its header commits to.
-        store = BlockStore.open(str(tmp_path / "db"))
+        store = BlockStore.open(str(tmp_path / "db"), keep_heights=KEEP_HEIGHTS)
         try:
             store.check_consistency()
             head = store.head().height
             assert head >= committed, f"kill {kill}: reported block {committed} lost, head is {head}"
             values = {k: store.state_backend.get_value(k) for k in store.state_backend.scan(b"", b"", 10**9)}
             assert State.at(MemoryBackend()).with_writes(values).root == store.head_header().state_root
+            # Pruning ran in the same batches: the window's states are whole, and no wider.
+            low, high = store.kept_heights()
+            assert (low, high) == (max(0, head - KEEP_HEIGHTS + 1), head), f"kill {kill}"
+            for height in range(low, high + 1):
+                assert len(list(iter_leaves(store.state_backend.get_node, store.state(height).root))) >= 4
         finally:
             store.close()
 
