@@ -147,6 +147,53 @@ def decode_common_transaction(cls: Any, data: bytes, max_size: int) -> Any:
     return tx
 
 
+def encode_common_transaction(fields: list[Any]) -> bytes | None:
+    """``codec.encode(fields)`` of a transaction's eight fields when they are a common call
+    (``is_common_transaction``) whose arguments are scalars of an exact type, ints in the
+    codec's range; None for anything else (the caller encodes, and says what is wrong).
+
+    ``codec.encode`` walks the value to prove it has an encoding and to reorder maps; such a
+    transaction has no map, no float and nothing out of range, so it packs as it is. Its
+    nesting is then 3 (``Transaction.nesting``: the array, the payload, the arguments).
+    """
+    if not is_common_transaction(*fields):
+        return None
+    for arg in fields[6][2]:
+        kind = type(arg)
+        if kind is int:
+            if not codec.INT_MIN <= arg <= codec.INT_MAX:
+                return None
+        elif kind not in _SCALAR_ARG_TYPES:
+            return None
+    if len(fields[6][2]) > codec.MAX_CONTAINER_LEN:
+        return None
+    return codec.pack_ready(fields)
+
+
+def encode_receipt(
+    tx_hash: Any, status: Any, gas_used: Any, events: Any, error: Any, return_value: Any
+) -> bytes | None:
+    """``codec.encode(receipt.to_value())`` from a receipt's fields when each is of its exact
+    type (``bytes``, ints in 0..2**64-1, events of ``str``, ``str``, ``bytes``), or None (the
+    caller encodes, and says what is wrong). Such a value has no map, float or tuple, so it
+    packs as it is, without ``codec.encode``'s walk; every transaction's receipt is encoded
+    for the receipts root and again where a node stores it."""
+    if (
+        type(tx_hash) is not bytes or type(status) is not int or type(gas_used) is not int
+        or type(error) is not str or type(return_value) is not bytes
+        or not 0 <= status <= U64_MAX or not 0 <= gas_used <= U64_MAX
+        or len(events) > codec.MAX_CONTAINER_LEN
+    ):  # fmt: skip
+        return None
+    values = []
+    for event in events:
+        contract, name, fields = event.contract, event.name, event.fields
+        if type(contract) is not str or type(name) is not str or type(fields) is not bytes:
+            return None
+        values.append([contract, name, fields])
+    return codec.pack_ready([tx_hash, status, gas_used, values, error, return_value])
+
+
 def _refuse(*_: Any) -> Any:
     raise ValueError("not a common transaction")
 

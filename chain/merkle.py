@@ -132,6 +132,13 @@ def decode_leaf(data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     return data[1:33], data[33:65], data[_LEAF_HEADER:end], data[end:]
 
 
+# ``key_path`` of recently written keys: a chain writes the same keys block after block (a
+# meter's state, a sender's nonce), and the path is a hash of the key alone. Bounded: cleared
+# when full, so it costs at most this many entries (about 200 bytes each).
+_paths: dict[bytes, bytes] = {}
+_PATHS_MAX: Final = 1 << 15
+
+
 def make_updates(writes: Mapping[bytes, bytes | None]) -> list[Update]:
     """Turn key writes (``None`` deletes) into the sorted changes ``apply_updates`` takes."""
     # The hashes of ``key_path``, ``value_hash`` and ``leaf_hash``, inlined: this loop runs
@@ -139,8 +146,13 @@ def make_updates(writes: Mapping[bytes, bytes | None]) -> list[Update]:
     updates: list[Update] = []
     append = updates.append
     key_tag, leaf_tag = _KEY_TAG, _LEAF_TAG
+    paths = _paths
+    if len(paths) + len(writes) > _PATHS_MAX:
+        paths.clear()
     for key, value in writes.items():
-        path = _sha256(key_tag + key).digest()
+        path = paths.get(key)
+        if path is None:
+            path = paths[key] = _sha256(key_tag + key).digest()
         if value is None:
             append((path, None, None))
         else:
@@ -275,7 +287,7 @@ def apply_updates(
             return update_one(node, lo, depth) if hi > lo else node
         if node == EMPTY_HASH:
             return rebuild(lo, hi, depth, None)
-        data = fetch(node)
+        data = new_get(node) or fetch(node)  # the common case without a call
         if data[0] == NODE_LEAF:
             return rebuild(lo, hi, depth, (data[1:33], node, None))
         left, right = Hash32(data[1:33]), Hash32(data[33:65])

@@ -129,7 +129,13 @@ class Transaction:
     # (cached_property writes to the instance dict, which a frozen dataclass permits).
     @cached_property
     def _encoded(self) -> bytes:
-        return codec.encode(self.fields())
+        fields = self.fields()
+        # FAST PATH: a call with scalar arguments packs as it is, nesting 3 (chain/fast.py).
+        encoded = fast.encode_common_transaction(fields)
+        if encoded is None:
+            return codec.encode(fields)
+        self.__dict__["nesting"] = 3
+        return encoded
 
     @cached_property
     def hash(self) -> Hash32:
@@ -140,7 +146,8 @@ class Transaction:
         """Levels of arrays and maps in the transaction, its own array included (at most
         ``codec.MAX_DEPTH``: deeper has no encoding, and ``encode`` raises first)."""
         self.encode()
-        return codec.nesting_levels(self.fields())
+        known: int | None = self.__dict__.get("nesting")  # the encoding's fast path knew it
+        return known if known is not None else codec.nesting_levels(self.fields())
 
     @classmethod
     def from_value(cls, value: Any) -> Transaction:
@@ -282,7 +289,11 @@ class Receipt:
         ]
 
     def encode(self) -> bytes:
-        return codec.encode(self.to_value())
+        # FAST PATH: fields of their exact types pack as they are (chain/fast.py).
+        encoded = fast.encode_receipt(
+            self.tx_hash, self.status, self.gas_used, self.events, self.error, self.return_value
+        )
+        return codec.encode(self.to_value()) if encoded is None else encoded
 
     @classmethod
     def from_value(cls, value: Any) -> Receipt:

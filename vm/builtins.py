@@ -303,7 +303,6 @@ def _index_arg(value: Any) -> int:
 def call_method(m: Meter, mid: int, recv: Any, a: list[Any]) -> Any:
     """Run method ``mid`` on ``recv``; the compiler has checked the argument count range."""
     t = type(recv)
-    name = METHOD_NAMES.get(mid, "?")
     if t is list:
         if mid == 0:  # append
             if len(recv) >= MAX_LEN:
@@ -359,7 +358,7 @@ def call_method(m: Meter, mid: int, recv: Any, a: list[Any]) -> Any:
             return recv[k]
     elif t is str:
         if mid in (9, 10):  # startswith / endswith
-            s = _str_arg(a[0], f"str.{name}()")
+            s = _str_arg(a[0], f"str.{METHOD_NAMES[mid]}()")
             m.charge(g.size_gas(len(s)))
             return recv.startswith(s) if mid == 9 else recv.endswith(s)
         if mid == 11:  # split
@@ -390,7 +389,7 @@ def call_method(m: Meter, mid: int, recv: Any, a: list[Any]) -> Any:
             m.charge(g.size_gas(len(recv)))
             table = _UPPER if mid == 13 else _LOWER
             return recv.translate(table)
-    raise VMError(f"method {name}() does not exist on {type_name(recv)}")
+    raise VMError(f"method {METHOD_NAMES.get(mid, '?')}() does not exist on {type_name(recv)}")
 
 
 # Unicode case mappings differ between Python versions; nodes must agree byte for byte, so

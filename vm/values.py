@@ -148,11 +148,19 @@ def deep_copy(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_NESTING:
         raise VMError(f"nesting of at most {MAX_NESTING} expected")
     if t is list:
-        return [deep_copy(v, depth + 1) for v in value]
+        # A list or dict of scalars (records read from storage, the common value crossing a
+        # contract boundary) is copied in C: the same copy, without a call per item.
+        for v in value:
+            if type(v) not in _SCALARS:
+                return [deep_copy(v, depth + 1) for v in value]
+        return value.copy()
     if t is tuple:
         return tuple(deep_copy(v, depth + 1) for v in value)
     if t is dict:
-        return {k: deep_copy(v, depth + 1) for k, v in value.items()}
+        for v in value.values():
+            if type(v) not in _SCALARS:
+                return {k: deep_copy(v, depth + 1) for k, v in value.items()}
+        return value.copy()
     raise VMError(f"contract value expected, found {type_name(value)}")
 
 

@@ -20,6 +20,8 @@ from chain.types import (
     TX_KINDS,
     Block,
     BlockHeader,
+    Event,
+    Receipt,
     Transaction,
     check_payload_shape,
 )
@@ -220,6 +222,41 @@ def test_fast_decode_takes_every_call_with_scalar_arguments(args: list[Any]) -> 
     assert vars(made)["nesting"] == codec.nesting_levels(tx.fields()) == 3
 
 
+_WIDE_ARGS = st.lists(
+    st.one_of(_SCALARS, st.booleans(), st.none(), st.floats(), st.integers(), st.lists(_SCALARS, max_size=2)),
+    max_size=4,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FIELDS, _WIDE_ARGS)
+def test_fast_transaction_encode_equals_the_plain_encode(fields: tuple[Any, ...], args: list[Any]) -> None:
+    for candidate in (list(fields), [*fields[:6], ["counter", "add", args], fields[7]]):
+        fast_bytes = fast.encode_common_transaction(candidate)
+        try:
+            plain: bytes | None = codec.encode(candidate)
+        except DecodeError:
+            plain = None
+        if fast_bytes is not None:
+            assert fast_bytes == plain, "the fast path encoded what the plain encode refuses or writes otherwise"
+        try:
+            tx = Transaction(*candidate)
+            data = tx.encode()
+        except DecodeError:
+            continue
+        assert data == plain
+        assert tx.nesting == codec.nesting_levels(candidate)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(_SCALARS, st.booleans(), st.none()), max_size=4))
+def test_fast_transaction_encode_takes_every_call_with_scalar_arguments(args: list[Any]) -> None:
+    fields = ["chain", bytes(32), 1, 2, 3, "call", ["counter", "add", args], bytes(64)]
+    assert fast.encode_common_transaction(fields) == codec.encode(fields)
+    tx = Transaction(*fields)
+    assert tx.encode() == codec.encode(fields) and vars(tx)["nesting"] == 3
+
+
 _NESTED = st.recursive(
     st.one_of(_SCALARS, st.floats(allow_nan=False), st.none()),
     lambda inner: st.lists(inner, max_size=3),
@@ -273,7 +310,6 @@ def test_fast_init_equals_the_generated_one(cls: type, data: st.DataObject) -> N
 
 def test_fast_init_covers_the_core_path_records() -> None:
     from chain.transition import CallContext
-    from chain.types import Event, Receipt
     from vm.interpreter import ExecutionResult
 
     assert {Receipt, Event, CallContext, ExecutionResult} <= set(fast.PLAIN_INITS)
@@ -391,3 +427,50 @@ def test_fast_block_encode_leaves_too_deep_a_transaction_to_the_plain_encode() -
     assert fast.encode_block(header.to_value(), [too_deep], b"") is None
     with pytest.raises(DecodeError):
         Block(header, (too_deep,), b"").encode()
+
+
+# --- receipts packed without the walk -------------------------------------------------------
+
+_LOOSE = st.one_of(
+    st.integers(min_value=-(2**65), max_value=2**65), st.booleans(), st.none(), st.text(max_size=4),
+    st.binary(max_size=4), st.tuples(st.integers(0, 3)),
+)  # fmt: skip
+
+
+def _loose(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(good, good, good, _LOOSE)
+
+
+_EVENTS = st.lists(
+    st.builds(
+        Event,
+        _loose(st.text(max_size=6)), _loose(st.text(max_size=6)), _loose(st.binary(max_size=8)),
+    ),
+    max_size=3,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _loose(st.binary(min_size=32, max_size=32)), _loose(st.integers(0, 1)), _loose(st.integers(0, 2**64 - 1)),
+    _EVENTS, _loose(st.text(max_size=10)), _loose(st.binary(max_size=10)),
+)  # fmt: skip
+def test_fast_receipt_encode_equals_the_plain_encode(
+    tx_hash: Any, status: Any, gas: Any, events: list[Any], error: Any, return_value: Any
+) -> None:
+    receipt = Receipt(tx_hash, status, gas, tuple(events), error, return_value)
+    try:
+        plain: bytes | None = codec.encode(receipt.to_value())
+    except DecodeError:
+        plain = None
+    fast_bytes = fast.encode_receipt(tx_hash, status, gas, tuple(events), error, return_value)
+    assert fast_bytes is None or fast_bytes == plain
+    try:
+        assert receipt.encode() == plain
+    except DecodeError:
+        assert plain is None
+
+
+def test_fast_receipt_encode_takes_every_well_typed_receipt() -> None:
+    receipt = Receipt(bytes(32), 1, 1_234, (Event("billing", "reading", codec.encode({"a": 1})),), "", b"\x05")
+    assert fast.encode_receipt(*(getattr(receipt, f) for f in receipt.__slots__)) == codec.encode(receipt.to_value())

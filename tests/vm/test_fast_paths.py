@@ -44,6 +44,34 @@ def test_weight_of_a_flat_dict_is_the_walk_s_count(value: Any, limit: int) -> No
         assert fast > limit
 
 
+def _copy_by_item(value: Any, depth: int = 0) -> Any:
+    """``deep_copy``'s definition: a new container per container, item by item."""
+    if type(value) is list:
+        return [_copy_by_item(v, depth + 1) for v in value]
+    if type(value) is tuple:
+        return tuple(_copy_by_item(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return {k: _copy_by_item(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _containers(value: Any) -> list[int]:
+    found = [id(value)] if type(value) in (list, dict) else []
+    items = value.values() if type(value) is dict else value if type(value) in (list, tuple) else ()
+    for item in items:
+        found += _containers(item)
+    return found
+
+
+@given(st.one_of(st.lists(_SCALARS, max_size=8), st.dictionaries(_KEYS, _SCALARS, max_size=8), _VALUES))
+def test_a_copy_of_flat_containers_in_one_step_is_the_item_by_item_copy(value: Any) -> None:
+    copied = deep_copy(value)
+    plain = _copy_by_item(value)
+    assert copied == plain and type(copied) is type(plain)
+    assert repr(copied) == repr(plain)  # the same items in the same order, bool and int told apart
+    assert not set(_containers(copied)) & set(_containers(value))  # nothing mutable shared
+
+
 SOURCE = '''
 @public
 def f(a, b, c=7):
