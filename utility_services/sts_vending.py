@@ -296,6 +296,33 @@ class Vendor:
         data = TokenData.with_tid(TokenClass.TRANSFER, CreditSubclass(subclass), rnd, tid, field)
         return self._issue(meter, data, decode_amount_field(field))
 
+    def credit_at_tid(
+        self,
+        meter: Meter,
+        subclass: CreditSubclass,
+        tenths: int,
+        tid: int,
+        *,
+        random: int,
+    ) -> IssuedToken:
+        """A class 0 credit token with a TID and amount decided elsewhere (a token sale on
+        chain, utility_services/token_sales.py): the amount must be exactly representable,
+        and the TID is recorded unless it already is, which is a reissue of the same token
+        (its digits are the same: the random number comes with the request)."""
+        if subclass not in CreditSubclass._value2member_map_:
+            raise InvalidStsInput(f"expected credit subclass 0, 1 or 2, found {subclass!r}")
+        field = encode_amount_units(tenths)
+        if decode_amount_field(field) != tenths:
+            raise InvalidStsInput(
+                f"expected an amount the token carries exactly, found {tenths} tenths"
+                f" (the nearest above is {decode_amount_field(field)})"
+            )
+        rnd = _random_nibble(random)
+        if tid not in self.store.issued(meter.pan.digits, meter.base_date):
+            self.store.claim(meter.pan.digits, meter.base_date, tid, next_free=False)
+        data = TokenData.with_tid(TokenClass.TRANSFER, CreditSubclass(subclass), rnd, tid, field)
+        return self._issue(meter, data, decode_amount_field(field))
+
     def management(
         self,
         meter: Meter,

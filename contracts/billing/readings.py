@@ -151,7 +151,8 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
         # split_span does), so no unit is lost.
         billed = units - div_floor(units * (start - t0), ts - t0)
     unbilled = units - billed
-    if start < ts and priced:
+    # A token meter holds its credit itself (payments/tokens.py): recorded, never priced.
+    if start < ts and priced and sub["mode"] != "token":
         if sub["mode"] == "prepaid" and pending is None:
             charge_prepaid(st, start, ts, billed, window)
         else:

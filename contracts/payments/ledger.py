@@ -27,6 +27,11 @@ LEDGER_FIELDS = [
     "debt_recorded",
     "debt_outstanding",
     "debt_recovered",
+    "token_sold",
+    "token_tax",
+    "token_standing",
+    "token_energy",
+    "token_carried",
 ]
 
 
@@ -56,6 +61,7 @@ def ledger(utility_id: str) -> dict:
     vouchers == allocated + charged + refunded + debt_recorded + credit_position -
     debt_outstanding (payments/debt.py: an old debt recorded is owed like a charge, and the
     debt outstanding is the part of the accounts' positions kept apart); float_deposited ==
-    float_balance + purchased - purchase_reversed; commission - commission_reversed -
+    float_balance + purchased - purchase_reversed + token_sold; token_sold == token_tax +
+    token_standing + token_energy + token_carried (payments/tokens.py); commission - commission_reversed -
     commission_settled == the commission owed to the utility's vendors."""
     return ledger_of(utility_id)

@@ -15,7 +15,7 @@ from registry.meters import meters_in
 from registry.records import BILLING, load_meter, load_subscription, load_utility, scope_prefix
 from registry.roles import holds, require_role
 
-MODES = ["postpaid", "prepaid"]
+MODES = ["postpaid", "prepaid", "token"]  # token: an STS keypad meter holds the credit (payments/tokens.py)
 # The event (subscription_<word>) and the activity counter of a subscription opened in
 # each status.
 OPENING_EVENTS = {"active": "opened", "pending": "requested", "offered": "offered"}
@@ -132,7 +132,7 @@ def subscribe(meter_id: str, mode: str, identity_hash: bytes) -> None:
     require_account(consumer, "consumer")
     m = load_meter(meter_id)
     require(m["status"] == "active", f"meter {meter_id} active expected, found {m['status']}")
-    require(mode in MODES, f"mode postpaid or prepaid expected, found {shape(mode)}")
+    require(mode in MODES, f"mode postpaid, prepaid or token expected, found {shape(mode)}")
     u = load_utility(m["utility"])
     require_identity(u, identity_hash)
     current = storage_get(storage_key("s/", [meter_id]))

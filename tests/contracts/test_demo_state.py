@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "70086ad3aba8d32d8b4cc3776d69a998724268ef97b0c0fdb49e262f773c7251"
+STATE_WITHOUT_CODE = "a11f12a26ccb0fa867374ddf571438688ba4373d6e87b98a3d2423eba8ac8d76"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

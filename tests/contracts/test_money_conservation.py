@@ -9,7 +9,9 @@ premises pass to a new subscriber, whose account starts empty), payments of any
 subscription's invoice by its id, emergency credit requested by the consumer (within the
 policy and beyond it: over the limit, twice in a period, while still extended), old debts
 recorded on a prepaid account or rescheduled from its negative balance and recovered as a
-share of each payment in (and given back to the debt when a sale is reversed), corrections by the operator (credit notes within and
+share of each payment in (and given back to the debt when a sale is reversed), token-meter
+sales (their money split into tax, standing charge, energy and change carried, never on a
+credit account) and reissues of their tokens (which move no money), corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
 charges and credits: they change what invoices ask for, never where money went), payment
 plans opened, kept, missed and completed, and the
@@ -57,6 +59,8 @@ def base_world() -> Any:
         w.ok(w.admin, "billing", "set_tariff", [w.utility, "T", FLAT, w.chain.time + 1])
         w.ok(w.operator, "billing", "assign_tariff", [w.meters["alice"], "T"])
         w.ok(w.operator, "billing", "assign_tariff", [w.meters["bob"], "T"])
+        w.new_consumer("tara", "token")  # a keypad meter: credit on the meter
+        w.ok(w.operator, "billing", "assign_tariff", [w.meters["tara"], "T"])
         w.ok(w.admin, "payments", "set_policy", [w.utility, {
             "commission_bp": 125, "emergency_request_limit": 1_500, "emergency_request_days": 1}])
         w.ok(w.admin, "payments", "register_vendor_float", [w.utility, w.vendor.public_key, 10_000_000])
@@ -130,6 +134,9 @@ class Observed:
     charged: int = 0  # billing's priced prepaid charges
     refunded: int = 0
     debt_recorded: int = 0  # old debts recorded by operators (owed like a charge)
+    token_sold: int = 0
+    token_parts: int = 0  # tax + standing charge + energy + change carried, of token sales
+    token_sales: list[str] = field(default_factory=list)
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
     purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
     refused: list[tuple[str, str]] = field(default_factory=list)  # (operation, error) of failed calls
@@ -178,6 +185,11 @@ class Observed:
                     self.model(f["subscription"]).charge(f["amount"])
                 else:
                     self.model(f["subscription"]).credit(-f["amount"], money_in=False)
+            elif e.contract == "payments" and e.name == "token_sale":
+                self.token_sold += f["amount"]
+                self.commission += f["commission"]
+                self.token_parts += f["tax"] + f["standing"] + f["energy"]
+                self.token_sales.append(f["id"])
             elif e.contract == "payments" and e.name == "prepaid_debt_recorded":
                 self.debt_recorded += f["amount"]
                 model = self.model(f["subscription"])
@@ -218,6 +230,8 @@ operation = st.one_of(
     st.tuples(st.just("request"), st.integers(1, 2_000)),
     st.tuples(st.just("debt"), st.integers(1, 5_000), st.integers(1, 10_000)),
     st.tuples(st.just("reschedule"), st.integers(1, 10_000)),
+    st.tuples(st.just("token"), st.integers(1, 20_000)),
+    st.tuples(st.just("reissue"), st.integers(0, 10)),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -417,6 +431,17 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             receipt = w.chain.call(w.operator, "payments", "reschedule_prepaid_debt",
                                    [w.meters["bob"], op[1], f"plan {n}"], at=t)
             assert receipt.ok is (balance < 0), receipt.error
+        elif kind == "token":
+            receipt = w.chain.call(w.vendor, "payments", "sell_token", [w.meters["tara"], op[1], f"K-{n}"], at=t)
+            # Refused only when the money buys less than 0.1 kWh (below about 2.12 here).
+            assert receipt.ok or "a sale buying at least 0.1 kWh expected" in str(receipt.error), receipt.error
+            assert receipt.ok or op[1] < 300
+        elif kind == "reissue":
+            if not seen.token_sales:
+                continue
+            sale_id = seen.token_sales[op[1] % len(seen.token_sales)]
+            receipt = w.chain.call(w.consumers["tara"], "payments", "reissue_token", [sale_id, "lost"], at=t)
+            assert receipt.ok, receipt.error
         elif kind == "check_plan":
             receipt = w.chain.call(w.collector, "billing", "check_payment_plan", [w.meters["alice"]], at=t)
             assert receipt.ok, receipt.error
@@ -476,8 +501,15 @@ def check_conservation(w: Any, seen: Observed) -> None:
     assert (ledger["debt_recorded"], ledger["debt_outstanding"]) == (seen.debt_recorded, debts)
     # Vendor floats: every unit deposited is still in a float or was sold.
     vf = w.view("payments", "vendor_float", [w.utility, w.vendor.public_key])
-    sold = seen.purchased - seen.purchase_reversed
+    sold = seen.purchased - seen.purchase_reversed + seen.token_sold
     assert ledger["float_deposited"] == vf["float"] + sold == ledger["float_balance"] + sold
+    # Token sales: every unit is tax, standing charge, energy, or change carried to the next.
+    tokens = w.view("payments", "token_account", [w.view("registry", "subscription", [w.meters["tara"]])["id"]])
+    carried = 0 if tokens is None else tokens["carried"]
+    assert ledger["token_sold"] == seen.token_sold == seen.token_parts + carried
+    assert ledger["token_sold"] == (ledger["token_tax"] + ledger["token_standing"] + ledger["token_energy"]
+                                   + ledger["token_carried"])
+    assert ledger["token_carried"] == carried
     # Commission: every unit earned was reversed with its sale, paid out, or is still owed.
     s = w.view("payments", "commission_statement", [w.utility, w.vendor.public_key])
     assert (s["earned"], s["reversed"], s["settled"]) == (
@@ -633,4 +665,18 @@ def test_money_is_conserved_across_prepaid_debt_recovery() -> None:
     assert any(kind == "reschedule" for kind, _ in seen.refused)
     acct = w.view("payments", "account", [w.meters["bob"]])
     assert acct["debt_moved"] > 0 and acct["debt_recovered"] > 0
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_token_meter_sales() -> None:
+    """Token sales small (refused: less than 0.1 kWh), within the first tier, across both and
+    in quick succession (the change carried from one to the next), reissued tokens (no money
+    moves), beside prepaid sales drawing on the same vendor float and commission."""
+    ops: list[tuple[Any, ...]] = [
+        ("token", 150), ("token", 2_000), ("reissue", 0), ("buy", 1_000), ("token", 19_999), ("token", 777),
+        ("later", 30), ("token", 5_000), ("reissue", 1), ("reissue", 2), ("settle", 100), ("token", 12_345),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    assert len(seen.token_sales) == 5 and [kind for kind, _ in seen.refused] == ["token"]
     check_conservation(w, seen)

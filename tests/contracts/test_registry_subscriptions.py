@@ -85,7 +85,7 @@ def test_invalid_subscribe_with_unknown_mode_or_meter(world):
     world.register_meter("MTR-D")
     dave = world.chain.actor("dave")
     err = world.fail(dave, "registry", "subscribe", ["MTR-D", "free", b""])
-    assert "mode postpaid or prepaid expected, found text 'free'" in err
+    assert "mode postpaid, prepaid or token expected, found text 'free'" in err
     err = world.fail(dave, "registry", "subscribe", ["MTR-NONE", "postpaid", b""])
     assert "registered meter expected, found no meter 'MTR-NONE'" in err
 
