@@ -10,7 +10,8 @@ function of a verified program becomes one Python function instead, in which
   reads and writes is known before it runs;
 * every VM local is a Python local (``l0``, ...), the parameters bound by the call;
 * a basic block is straight-line Python; blocks are chosen by a small dispatch on ``blk``
-  (a binary tree of comparisons), so only jumps cost a dispatch;
+  (a binary tree of comparisons), so only jumps cost a dispatch, and a block entered from
+  one place only is written at that place, without one (``_inlined_blocks``);
 * the text generated for an instruction performs exactly the checks, charges and
   operations of the instruction's definition (``vm.instructions``), in the same order, calling the same
   helpers (``runtime`` names them), so gas, results and error messages are those of the
@@ -332,6 +333,34 @@ def _dispatch(w: _Writer, ind: int, blocks: list[int], body: Callable[[int, int]
     _dispatch(w, ind + 1, blocks[mid:], body)
 
 
+def _inlined_blocks(code: tuple[tuple[int, int], ...], leaders: list[int]) -> set[int]:
+    """The blocks (their leaders' pcs) written where they are entered: those entered from one
+    place only, and from a place that can write them next (the block before falling
+    through into it, a jump, the untaken side of a branch). The first block, and a block
+    a branch jumps to, are dispatched."""
+    entries = dict.fromkeys(leaders, 0)
+    dispatched = {0}
+    for start in leaders:
+        pc = start
+        while True:
+            op, arg = code[pc]
+            if pc != start and op == o.GAS:
+                entries[pc] += 1
+                break
+            if op == o.RETURN:
+                break
+            if op == o.JUMP:
+                entries[arg] += 1
+                break
+            if op in (o.JUMP_IF_FALSE, o.JUMP_IF_TRUE, o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP, o.FOR_ITER):
+                dispatched.add(arg)
+                entries[arg] += 1
+                entries[pc + 1] += 1
+                break
+            pc += 1
+    return {pc for pc, count in entries.items() if count == 1 and pc not in dispatched}
+
+
 def function_source(fn: LoadedFunction, program: Program) -> str:
     """The Python text of one lowered, verified function, named ``f{index}``."""
     code = fn.code
@@ -352,6 +381,21 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
         w(2, "blk = 0")
         w(2, "while True:")
 
+    # A block entered from one place only (the block before it falls through into it, one
+    # jump leads to it) is written at that place, so reaching it costs no dispatch: chains of
+    # tests (``isinstance(a, str) and ...``), loop bodies after FOR_ITER, code after a
+    # ``require``. Only blocks entered from several places (and the first) are dispatched.
+    inline = _inlined_blocks(code, leaders)
+    dispatched = [pc for pc in leaders if pc not in inline]
+
+    def goto(ind: int, target: int) -> bool:
+        """Write a jump to ``target``; True when the target is to be written here instead."""
+        if target in inline:
+            return True
+        w(ind, f"blk = {target}")
+        w(ind, "continue")
+        return False
+
     def block(ind: int, start: int) -> None:
         pc = start
         known: dict[int, type] = {}  # slot -> type, for slots a constant of this block filled
@@ -359,9 +403,10 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
             op, arg = code[pc]
             d = depth[pc]
             if pc != start and op == o.GAS:  # falls through into the next block
-                w(ind, f"blk = {pc}")
-                w(ind, "continue")
-                return
+                if not goto(ind, pc):
+                    return
+                start, known = pc, {}
+                continue
             if op == o.RETURN:
                 w(ind, f"pc = {pc + 1}")
                 w(ind, "if cross:")
@@ -372,25 +417,41 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
                 w(ind, f"return s{d - 1}")
                 return
             if op == o.JUMP:
-                w(ind, f"blk = {arg}")
-                w(ind, "continue")
-                return
+                if not goto(ind, arg):
+                    return
+                pc = start = arg
+                known = {}
+                continue
             if op in (o.JUMP_IF_FALSE, o.JUMP_IF_TRUE, o.JUMP_IF_FALSE_OR_POP, o.JUMP_IF_TRUE_OR_POP):
                 test = "not " if op in (o.JUMP_IF_FALSE, o.JUMP_IF_FALSE_OR_POP) else ""
-                w(ind, f"blk = {arg} if {test}s{d - 1} else {pc + 1}")
-                w(ind, "continue")
-                return
+                if pc + 1 not in inline:
+                    w(ind, f"blk = {arg} if {test}s{d - 1} else {pc + 1}")
+                    w(ind, "continue")
+                    return
+                w(ind, f"if {test}s{d - 1}:")
+                w(ind + 1, f"blk = {arg}")
+                w(ind + 1, "continue")
+                pc = start = pc + 1
+                known = {}
+                continue
             if op == o.FOR_ITER:
                 w(ind, f"pc = {pc + 1}")
                 w(ind, f"s{d} = next(s{d - 1}, DONE)")
-                w(ind, f"blk = {arg} if s{d} is DONE else {pc + 1}")
-                w(ind, "continue")
-                return
+                if pc + 1 not in inline:
+                    w(ind, f"blk = {arg} if s{d} is DONE else {pc + 1}")
+                    w(ind, "continue")
+                    return
+                w(ind, f"if s{d} is DONE:")
+                w(ind + 1, f"blk = {arg}")
+                w(ind + 1, "continue")
+                pc = start = pc + 1
+                known = {}
+                continue
             _emit_instruction(w, ind, pc, op, arg, d, fn, program, known)
             _track(known, op, arg, d, program)
             pc += 1
 
-    _dispatch(w, ind, leaders, block)
+    _dispatch(w, ind, dispatched, block)
     w(1, "except Failure:")
     w(2, "raise")
     w(1, "except Exception as exc:")

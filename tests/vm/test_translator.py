@@ -53,6 +53,32 @@ def test_loops_calls_and_requires_give_the_definitions_results(run) -> None:  # 
     assert failed.error == "reverted: total below 100 expected, found 380 at c.f line 9"
 
 
+BRANCHES = '''
+@public
+def g(a, b, c) -> int:
+    if isinstance(a, int) and isinstance(b, int) and isinstance(c, int):
+        total = 0
+        for x in [a, b, c]:
+            if x > 0:
+                total += x
+        return total
+    return -1
+'''
+
+
+def test_blocks_entered_from_one_place_are_written_there_not_dispatched(run) -> None:  # type: ignore[no-untyped-def]
+    program = verify_code(compile_source(BRANCHES).code)
+    text = source_of(program)
+    (fn,) = [f for f in program.loaded if f.source.name == "g"]
+    blocks = sum(1 for op, _ in fn.code if op == o.GAS)
+    dispatched = text.count("if blk < ") + 1
+    assert dispatched < blocks  # the `and` chain and the loop body are written in place
+    assert run(BRANCHES, "g", 1, 2, 3).return_value == 6
+    assert run(BRANCHES, "g", 1, -2, 3).return_value == 4
+    assert run(BRANCHES, "g", 1, "b", 3).return_value == -1
+    assert run(BRANCHES, "g", 1, 2, 3).gas_used == run(BRANCHES, "g", 3, 2, 1).gas_used
+
+
 def test_hostile_names_and_constants_stay_data() -> None:
     # Local names and constant strings are arbitrary text in bytecode: they must never become
     # Python code. A constant is spliced only through repr; a local's name only in messages.
