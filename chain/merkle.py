@@ -534,3 +534,122 @@ def changed_nodes(
     removed = {node for node in old if node not in new}
     added = {node: data for node, data in new.items() if node not in old}
     return removed, added
+
+
+# --- snapshots (state sync) --------------------------------------------------------------
+#
+# A snapshot of the tree at a root is served in two parts: the top of the tree (the stored
+# nodes above depth ``depth``) and one chunk per non-empty subtree at ``depth`` (its
+# leaves). A receiver checks the top against the root it trusts, which gives it the hash
+# of every subtree at ``depth``; each chunk is then checked alone against its subtree's
+# hash, so a tampered chunk is refused as soon as it arrives, and its sender is known.
+
+
+def node_hash(data: bytes) -> Hash32:
+    """The hash of a stored node, recomputed from its fields (a leaf's path and value hash
+    are checked against its key and value); ``CorruptNode`` for bytes of no node."""
+    if len(data) == _INNER_SIZE and data[0] == NODE_INNER:
+        return inner_hash(data[1:33], data[33:65])
+    path, digest, key, value = decode_leaf(data)
+    if path != key_path(key) or digest != value_hash(value):
+        raise CorruptNode(f"a leaf whose path and value hash match its key and value expected, found {data[:40].hex()}")
+    return leaf_hash(path, digest)
+
+
+def top_nodes(get_node: NodeGetter, root: Hash32, depth: int) -> list[bytes]:
+    """The stored nodes of the tree at ``root`` that sit above ``depth``, root first."""
+    out: list[bytes] = []
+    stack: list[tuple[bytes, int]] = [(root, 0)]
+    while stack:
+        node, at = stack.pop()
+        if node == EMPTY_HASH or at >= depth:
+            continue
+        data = get_node(node)
+        if data is None:
+            raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
+        out.append(data)
+        if data[0] == NODE_INNER:
+            stack.append((data[33:65], at + 1))
+            stack.append((data[1:33], at + 1))
+    return out
+
+
+def subtree_at(get_node: NodeGetter, root: Hash32, depth: int, index: int) -> Hash32:
+    """The hash of the subtree at position ``index`` (its first ``depth`` path bits) of the
+    tree at ``root``; ``EMPTY_HASH`` if that position is empty or inside a higher leaf."""
+    node: bytes = root
+    for at in range(depth):
+        if node == EMPTY_HASH:
+            return EMPTY_HASH
+        data = get_node(node)
+        if data is None:
+            raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
+        if data[0] == NODE_LEAF:
+            return EMPTY_HASH
+        node = data[33:65] if (index >> (depth - 1 - at)) & 1 else data[1:33]
+    return Hash32(node)
+
+
+def check_top(root: bytes, nodes: Iterable[bytes], depth: int) -> tuple[list[tuple[bytes, bytes]], list[tuple[int, Hash32]]]:
+    """Check the top of a snapshot against ``root``: the (key, value) of the leaves above
+    ``depth``, and the chunks to fetch, (index, subtree hash) per non-empty subtree at
+    ``depth``. ``ProofError`` if a node of the top is missing or no node of it."""
+    by_hash: dict[bytes, bytes] = {}
+    for data in nodes:
+        try:
+            by_hash[node_hash(data)] = data
+        except (CorruptNode, IndexError) as exc:
+            raise ProofError(f"the top of a snapshot: stored nodes expected, found one that is not: {exc}") from None
+    leaves: list[tuple[bytes, bytes]] = []
+    chunks: list[tuple[int, Hash32]] = []
+    stack: list[tuple[bytes, int, int]] = [(root, 0, 0)]
+    while stack:
+        node, at, index = stack.pop()
+        if node == EMPTY_HASH:
+            continue
+        if at == depth:
+            chunks.append((index, Hash32(node)))
+            continue
+        found = by_hash.get(node)
+        if found is None:
+            raise ProofError(f"the top of a snapshot under root {root.hex()}: node {node.hex()} at depth {at} expected, found none")
+        data = found
+        if data[0] == NODE_LEAF:
+            _, _, key, value = decode_leaf(data)
+            leaves.append((key, value))
+            continue
+        stack.append((data[33:65], at + 1, 2 * index + 1))
+        stack.append((data[1:33], at + 1, 2 * index))
+    chunks.sort()
+    return leaves, chunks
+
+
+def subtree_hash(leaves: Iterable[tuple[bytes, bytes]], depth: int, index: int) -> Hash32:
+    """The hash of the subtree at position ``index`` of ``depth`` bits holding exactly these
+    (key, value) leaves; ``ProofError`` if a key's path is not under that position or a key
+    comes twice. (A chunk of a snapshot is checked with it.)"""
+    items: list[tuple[bytes, Hash32]] = []
+    for key, value in leaves:
+        path = key_path(key)
+        if depth and int.from_bytes(path, "big") >> (TREE_DEPTH - depth) != index:
+            raise ProofError(f"keys under position {index} at depth {depth} expected, found key {key.hex()[:64]}")
+        items.append((path, leaf_hash(path, value_hash(value))))
+    items.sort()
+    if any(items[i][0] == items[i + 1][0] for i in range(len(items) - 1)):
+        raise ProofError("distinct keys in a chunk expected, found one twice")
+    paths = [path for path, _ in items]
+
+    def build(lo: int, hi: int, at: int) -> Hash32:
+        if hi == lo:
+            return EMPTY_HASH
+        if hi - lo == 1:
+            return items[lo][1]
+        whole, rest = at >> 3, at & 7
+        first = paths[lo]
+        first_right = b"".join(
+            (first[:whole], bytes(((first[whole] & ((0xFF << (8 - rest)) & 0xFF)) | (0x80 >> rest),)), bytes(31 - whole))
+        )
+        mid = bisect_left(paths, first_right, lo, hi)
+        return inner_hash(build(lo, mid, at + 1), build(mid, hi, at + 1))
+
+    return build(0, len(items), depth)

@@ -44,6 +44,7 @@ HASH_PREFIX: Final = b"b:hash:"
 TX_PREFIX: Final = b"t:"
 GENESIS_KEY: Final = b"m:genesis"
 HEAD_KEY: Final = b"m:head"
+BASE_KEY: Final = b"m:base"  # a store started from a snapshot: the height of its first block
 
 
 class StoreError(Exception):
@@ -195,6 +196,50 @@ class BlockStore:
         self._write(header.height, state.changes(), records)
         self._last_commit = (header.height, block, receipts)
 
+    def commit_snapshot(
+        self, block: Block, receipts: tuple[Receipt, ...], certificate: bytes, values: dict[bytes, bytes]
+    ) -> None:
+        """Start a store that holds only its genesis from a snapshot (state sync): the
+        finalized ``block`` of height H with its ``receipts`` and ``certificate``, and
+        ``values``, every key of the state after H (the caller checked them against H's
+        certificate and state root). Blocks below H are not stored (``base``); the store
+        goes on from H + 1 like any other. One synced batch."""
+        header = block.header
+        head = self.head()
+        if head.height != 0:
+            raise StoreError(f"a store holding only its genesis expected for a snapshot, found one at height {head.height}")
+        if header.height < 1:
+            raise StoreError(f"a snapshot of a height of at least 1 expected, found height {header.height}")
+        if len(receipts) != len(block.transactions):
+            raise StoreError(f"{len(block.transactions)} receipts expected, found {len(receipts)}")
+        backend = self.state_backend
+        writes: dict[bytes, bytes | None] = {key: None for key in backend.scan(b"", b"", 1 << 62) if key not in values}
+        writes.update(values)
+        state = State.at(backend).with_writes(writes)
+        if state.root != header.state_root:
+            raise StoreError(
+                f"a snapshot with block {header.height}'s state root {header.state_root.hex()} expected, found {state.root.hex()}"
+            )
+        height = height_key(header.height)
+        records = {
+            BLOCK_PREFIX + height: block.encode(),
+            CERTIFICATE_PREFIX + height: certificate,
+            RECEIPTS_PREFIX + height: encode_receipts(receipts),
+            HASH_PREFIX + header.hash: height,
+            HEAD_KEY: height + header.hash,
+            BASE_KEY: height,
+        }
+        for index, tx in enumerate(block.transactions):
+            records[TX_PREFIX + tx.hash] = height + index.to_bytes(4, "big")
+        records.update(index_block(header.height, block, receipts))
+        self._write(header.height, state.changes(), records)
+
+    def snapshot_height(self) -> int:
+        """The height of the snapshot this store started from (it holds the blocks from
+        there on), or 0 for a store that holds the chain from genesis."""
+        stored = self._get(BASE_KEY)
+        return 0 if stored is None else int.from_bytes(stored, "big")
+
     def _write(self, height: int, changes: StateChanges, records: dict[bytes, bytes]) -> None:
         with self.db.write_batch(transaction=True, sync=True) as batch:
             self.state_backend.stage(changes, batch, height)
@@ -253,12 +298,14 @@ class BlockStore:
         """The lowest and the highest height whose state this store can read: from genesis
         on an archive, the window's on a pruned node (a window made larger keeps what it
         has until it fills)."""
-        return stored_floor(self.db), self.head().height
+        return max(stored_floor(self.db), self.snapshot_height()), self.head().height
 
     def describe_kept(self) -> str:
         low, high = self.kept_heights()
         keep = self.state_backend.keep_heights
         mode = "an archive: every height's state kept" if keep is None else f"pruned, keep_heights = {keep}"
+        if self.snapshot_height():
+            mode += f"; started from a snapshot of height {self.snapshot_height()}, no block below it stored"
         return f"the state of heights {low} to {high} ({mode})"
 
     def state(self, height: int | None = None) -> State:
@@ -305,8 +352,14 @@ class BlockStore:
         (linear in the chain: for tests and audits)."""
         self.check_head()
         head = self.head()
+        base = self.snapshot_height()
         parent = self.genesis_header()
-        for height in range(1, head.height + 1):
+        if base:  # started from a snapshot: the chain is checked from its first block on
+            first = self.block(base)
+            if first is None:
+                raise StoreError(f"the snapshot's block {base} expected, found none")
+            parent = first.header
+        for height in range(base + 1, head.height + 1):
             block = self.block(height)
             if block is None or block.header.parent_hash != parent.hash:
                 raise StoreError(f"block {height} linked to {parent.hash.hex()} expected, found {block!r:.120}")
@@ -315,7 +368,7 @@ class BlockStore:
             if self.height_of(block.header.hash) != height:
                 raise StoreError(f"block {height}'s hash indexed at its height expected")
             parent = block.header
-        low, _ = self.kept_heights()
+        low = stored_floor(self.db)
         if low > head.height:
             raise StoreError(f"a kept floor at most the head {head.height} expected, found {low}")
         with self.db.iterator(prefix=JOURNAL_PREFIX, include_value=False) as journals:

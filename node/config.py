@@ -36,6 +36,11 @@ max_transactions = 20000
 [storage]
 mode = "pruned"                # or "archive"; default: pruned for a validator, archive for a regulator
 keep_heights = 1000            # a pruned node keeps the state of its last 1000 heights
+
+[state_sync]                   # a new node starts from a peer's snapshot (node.state_sync)
+enabled = true
+trust_height = 1200            # optional, with trust_hash: a block the operator trusts;
+trust_hash = "<64 hex digits>" # without them the headers are checked from the genesis
 ```
 """
 
@@ -164,6 +169,13 @@ class StorageSection(_Section):
     keep_heights: int = Field(default=DEFAULT_KEEP_HEIGHTS, ge=1, description="the window of a pruned node, in heights")
 
 
+class StateSyncSection(_Section):
+    enabled: bool = Field(default=False, description="start an empty store from a peer's snapshot")
+    trust_height: int | None = Field(default=None, ge=1, description="a height the operator trusts (with trust_hash)")
+    trust_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="block trust_height's hash, hex")
+    depth: int = Field(default=8, ge=0, le=16, description="where a snapshot's top ends and its chunks begin")
+
+
 class ConfigFile(_Section):
     node: NodeSection
     api: ApiSection = Field(default_factory=ApiSection)
@@ -171,6 +183,7 @@ class ConfigFile(_Section):
     mempool: MempoolSection = Field(default_factory=MempoolSection)
     consensus: ConsensusSection = Field(default_factory=ConsensusSection)
     storage: StorageSection = Field(default_factory=StorageSection)
+    state_sync: StateSyncSection = Field(default_factory=StateSyncSection)
 
 
 class NodeConfig:
@@ -278,6 +291,8 @@ def parse_config(text: str, home: Path, source: str = CONFIG_FILE) -> NodeConfig
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (found {e.get('input')!r:.60})" for e in exc.errors()[:5]
         )
         raise ConfigError(f"{source}: {problems}") from None
+    if (file.state_sync.trust_height is None) != (file.state_sync.trust_hash is None):
+        raise ConfigError(f"{source}: state_sync: trust_height and trust_hash together or neither expected, found one")
     for key in file.p2p.regulators:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ConfigError(f"{source}: p2p.regulators: 64 lowercase hex digits expected, found {key!r:.70}")

@@ -42,6 +42,7 @@ from node.metrics import NodeMetrics
 from node.p2p import P2PNetwork, Role, serve_transaction_gossip
 from node.service import ApiService, P2PService, Service, ServiceRunner, StoreService
 from node.signer import SignerError, load_or_create
+from node.state_sync import StateSyncError, Trust, state_sync
 from node.storechain import StoredChainView, open_chain
 from node.sync import BlockSync, SyncService
 from node.validator_sets import ValidatorSets
@@ -191,6 +192,14 @@ class Node:
         publish_block(self.api, finalized)
 
     async def run(self) -> str:
+        settings = self.config.file.state_sync
+        if settings.enabled and self.store.head().height == 0:
+            trust = Trust(settings.trust_height, None if settings.trust_hash is None else bytes.fromhex(settings.trust_hash))
+            height = await state_sync(
+                self.store, self.genesis.validator_set(), self.config.chain_id, self.config.peer_apis(), trust,
+                settings.depth,
+            )  # fmt: skip
+            self.metrics.height.set(height)
         return await self.runner.run()
 
 
@@ -242,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pidfile.write(args.home)
     try:
         reason = asyncio.run(node.run())
+    except StateSyncError as exc:
+        log.error("error: state sync: %s", exc)
+        return 2
     except OSError as exc:
         # An address it cannot listen on (a name that does not resolve, a port in use) or a
         # system error later: one line that says where the addresses and the data are set.

@@ -32,10 +32,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import aiohttp
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from chain.errors import DecodeError, InvalidBlock
 from chain.state import State
@@ -45,6 +45,7 @@ from consensus.certificate import CommitCertificate, verify_commit
 from consensus.errors import InvalidCommit
 from consensus.validators import ValidatorSet
 from node.api.models import BlockBatchResponse, StatusResponse
+from node.api.snapshots import SnapshotChunkResponse, SnapshotsResponse, SnapshotTopResponse
 from node.blockstore import BlockStore
 from vm.runtime import VMRuntime
 
@@ -54,6 +55,7 @@ DEFAULT_BATCH: Final = 64  # blocks per request (the API also bounds a batch's b
 PROGRESS_INTERVAL: Final = 1.0  # seconds between progress lines
 
 ValidatorsAt = Callable[[int], ValidatorSet]  # the validator set of a height
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class BadBlock(Exception):
@@ -168,6 +170,24 @@ class PeerApi:
                 raise BadBlock(height, f"block {height} expected in the batch, found block {item.height}")
             fetched.append(FetchedBlock(height, item.block, item.certificate))
         return batch.head, fetched
+
+
+    async def _model(self, path: str, model: type[_M], params: Mapping[str, str | int] | None = None) -> _M:
+        raw = await self._get(path, params)
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise PeerUnavailable(f"{self.url}{path}: a {model.__name__} expected: {exc.errors()[:1]}") from None
+
+    async def snapshots(self) -> SnapshotsResponse:
+        """The heights whose state the peer serves (state sync, ``node.state_sync``)."""
+        return await self._model("/v1/snapshots", SnapshotsResponse)
+
+    async def snapshot(self, height: int, depth: int) -> SnapshotTopResponse:
+        return await self._model(f"/v1/snapshots/{height}", SnapshotTopResponse, {"depth": depth})
+
+    async def chunk(self, height: int, depth: int, index: int) -> SnapshotChunkResponse:
+        return await self._model(f"/v1/snapshots/{height}/chunks/{index}", SnapshotChunkResponse, {"depth": depth})
 
 
 # --- sync ---------------------------------------------------------------------------------

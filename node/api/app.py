@@ -50,6 +50,7 @@ from node.api.models import (
     TransactionStatusResponse,
 )
 from node.api.openapi import Param, Route, build_document
+from node.api.snapshots import SNAPSHOT_ROUTES
 from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_json
 from node.blockstore import PrunedHeight
 from node.chainview import ChainView, FinalizedBlock
@@ -620,6 +621,7 @@ ROUTES: Final = (
     Route("GET", "/v1/operator/mempool", get_operator_mempool, "Mempool counters", MempoolSummary, operator=True),
     Route("GET", "/v1/operator/peers", get_operator_peers, "Peer links", PeersResponse, operator=True),
     *HISTORY_ROUTES,
+    *SNAPSHOT_ROUTES,
 )
 
 
