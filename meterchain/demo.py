@@ -7,7 +7,10 @@ telegram with the DSMR adapter and submits the signed reading; smart meters sign
 Every block goes through the real transition, VM and contracts: invoices at each month's
 end, payments by an agent, prepaid credit sold by a vendor and drawn down reading by
 reading, low-balance warnings, and disconnection only after the contracts' real-time
-arrears check and consumer protections. Bad input is shown being rejected with its reason.
+arrears check and consumer protections. One more household has an STS keypad meter that
+holds its own credit: a vendor sells it a token on chain, the vending service issues the
+20-digit token, and the meter's decoder key decodes it (a reissue gives the same digits).
+Bad input is shown being rejected with its reason.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ from meter_adapters.reading import Reading
 from meter_adapters.registers import register_reading
 from meter_adapters.signed_reading import meter_public_key, sign_reading
 from meter_adapters.simulator import MeterState, advance, dsmr_telegram
+from meter_adapters.sts.dkga02 import KeyParameters, MeterPan
+from meter_adapters.sts.tid import BaseDate, issued_at
+from meter_adapters.sts.token import decode_verified
 from node.localchain import Actor, LocalChain
+from utility_services.sts_vending import Meter, Vendor
+from utility_services.token_sales import issue_from_chain
 from wallet.reading_transactions import TxParams, reading_transaction
 
 UTILITY = "ELEC"
@@ -44,6 +52,13 @@ READ_AT = 9 * 3600  # households read their meters at 09:00 UTC
 TARIFF_V1 = {"standing_charge_per_day": 35, "tiers": [[8_000, 22_000], [None, 30_000]], "tax_bp": 2_000}
 # Announced at genesis, in force from 1 February: dearer first block.
 TARIFF_V2 = {"standing_charge_per_day": 35, "tiers": [[8_000, 24_000], [None, 30_000]], "tax_bp": 2_000}
+# The keypad (STS) meter: its id on chain, its key parameters at the vending service (the
+# worked example of docs/sts.md: supply group 123456, tariff index 01, key revision 1, on
+# base date 2014), the demonstration's vending key, and the first sale.
+KEYPAD_METER = "STS-600727000000000009"
+KEYPAD_STS = Meter(MeterPan("600727000000000009"), KeyParameters(2, "123456", 1, 1), BaseDate.Y2014)
+DEMO_VENDING_KEY = bytes.fromhex("abababababababab")
+TOKEN_SALE = 2_000  # 20.00 EUR
 
 
 def submission(reading: Reading, params: TxParams, meter_seed: bytes | None = None) -> Transaction:
@@ -182,6 +197,9 @@ class DemoSummary:
     paid_total: int = 0
     purchases: int = 0
     purchased_total: int = 0
+    token_sales: int = 0
+    token: str = ""  # the token the vending service issued for the keypad meter
+    token_lines: list[str] = field(default_factory=list)
     events: Counter[str] = field(default_factory=Counter)
     rejections: list[str] = field(default_factory=list)
     state_root: Hash32 = EMPTY_HASH
@@ -208,6 +226,8 @@ class DemoSummary:
             f"reconnect orders         {ev['reconnect_order']}",
             f"credit notes             {ev['credit_note']}",
             f"payment plans            {ev['payment_plan_opened']} opened, {ev['payment_plan_missed']} missed",
+            f"token-meter sales        {self.token_sales}",
+            *[f"  {line}" for line in self.token_lines],
             f"reading anomalies        {ev['anomaly']}",
             *[f"rejected on purpose      {reason}" for reason in self.rejections],
             f"final height / root      {self.height} / {self.state_root.hex()}",
@@ -260,10 +280,52 @@ class Demo:
         buys = first_credit(self.staff, self.homes)
         if buys:
             self._count_purchases(self.block(buys), [b[3][1] for b in buys])
+        self.sell_token()
 
     def _count_purchases(self, receipts: tuple[Receipt, ...], amounts: list[int]) -> None:
         self.summary.purchases += len(receipts)
         self.summary.purchased_total += sum(amounts)
+
+    def sell_token(self) -> None:
+        """A household with a keypad meter that holds its own credit: the vendor sells it a
+        token on chain, the vending service issues the 20-digit token from the sale's request
+        and the meter's key decodes it; the token is lost and reissued: the same digits."""
+        keypad = Actor.named("household-keypad")
+        a = self.admin
+        self.block([(a, "registry", "register_meter",
+                     [KEYPAD_METER, FIELD, "Old town keypad", 1, 7, 20_000, 0, b"", self.collector.public_key])])
+        self.block([(self.operator, "registry", "activate_meter", [KEYPAD_METER]),
+                    (a, "billing", "assign_tariff", [KEYPAD_METER, TARIFF])])
+        self.block([(keypad, "registry", "subscribe", [KEYPAD_METER, "token", b""])])
+        (receipt,) = self.block([(self.vendor, "payments", "sell_token", [KEYPAD_METER, TOKEN_SALE, "keypad-1"])],
+                                self.chain.time + 3600)
+        (event,) = self.chain.events(receipt, "token_sale")
+        sale = self.chain.view("payments", "token_sale", [event["id"]])
+        vendor = Vendor(DEMO_VENDING_KEY)
+        issued = issue_from_chain(vendor, {KEYPAD_METER: KEYPAD_STS}, self.chain.view, sale["id"])
+        data = decode_verified(issued.token, vendor.decoder_key(KEYPAD_STS))
+        self.block([(keypad, "payments", "reissue_token", [sale["id"], "receipt lost"])])
+        again = issue_from_chain(vendor, {KEYPAD_METER: KEYPAD_STS}, self.chain.view, sale["id"])
+        # The keypad meter is still read, for consumption figures: recorded, never drawn down.
+        read_at = self.chain.time + 3600
+        (reading,) = self.block([(keypad, "billing", "submit_reading",
+                                  [KEYPAD_METER, TOTAL_IMPORT, read_at, 4_000, "consumer", b"", b""])], read_at)
+        drawn = [e.name for e in reading.events if e.name in ("prepaid_charge", "credit_deducted")]
+        digits = " ".join(issued.token[i:i + 4] for i in range(0, 20, 4))
+        s = self.summary
+        s.token_sales += 1
+        s.token = issued.token
+        s.token_lines += [
+            f"{sale['id']} for {KEYPAD_METER}: {money_text(sale['amount'])} = tax {money_text(sale['tax'])}"
+            f" + standing charge {money_text(sale['standing'])} + energy {money_text(sale['energy'])}"
+            f" + change carried {money_text(sale['carried'])} -> {data_kwh(sale['token']['tenths'])}",
+            f"token {digits}",
+            f"decoded by the meter's key: TID {data.tid} ({issued_at(data.tid, BaseDate.Y2014):%Y-%m-%d %H:%M} UTC),"
+            f" {data_kwh(issued.value)}, subclass {data.subclass} (electricity), CRC ok",
+            f"reissued after a lost receipt: {'the same digits' if again.token == issued.token else 'DIFFERENT DIGITS'}",
+            f"read later at 4.0 kWh: recorded, {'nothing drawn' if not drawn else 'DRAWN DOWN'} (the credit is on the meter)",
+        ]
+        self.say(f"token sale {sale['id']} for {KEYPAD_METER}: token {digits}")
 
     def read_meters(self, day_end: int) -> None:
         """Each wallet reads its meter's P1 telegram and submits the signed reading."""
@@ -402,6 +464,14 @@ class Demo:
         s.seconds = clock.perf_counter() - started
         return s
 
+
+
+def money_text(minor: int) -> str:
+    return f"{minor // 100:,}.{minor % 100:02d} EUR"
+
+
+def data_kwh(tenths: int) -> str:
+    return f"{tenths // 10:,}.{tenths % 10} kWh"
 
 
 def iso(t: int) -> str:

@@ -14,9 +14,10 @@ The conversion, stated on the sale record:
   that floor leaves unpaid stay for the next sale;
 - energy: what is left, plus what earlier sales carried, fills the tariff's tiers in order.
   A tier's allowance accrues with time at its daily width (``upto_per_day`` of the tier
-  minus the one below) from the previous sale, at most ``MAX_BANKED_DAYS`` days of it kept:
-  how often a consumer buys does not change the price of a month's energy, and a long
-  absence banks no cheap energy. Time-of-use windows do not apply (a keypad meter's
+  minus the one below) from the previous sale, at most ``MAX_BANKED_DAYS`` days of it kept,
+  and a new subscription starts with them all: how often a consumer buys does not change
+  the price of a month's energy, the first sale gets a month's allowance, and a long
+  absence banks no more than a month of cheap energy. Time-of-use windows do not apply (a keypad meter's
   credit is not read by the hour);
 - the token carries whole tenths of a kWh or m3 (100 Wh or litres), at most what the STS
   amount field carries exactly; the energy bought is priced exactly and rounded up to a
@@ -97,7 +98,9 @@ def tier_rooms(tiers: list, rooms: list, elapsed: int) -> list:
         else:
             width = upto - below
             below = upto
-            have = rooms[i] if i < len(rooms) and rooms[i] is not None else 0
+            # A tier the account has not seen yet (a new account) starts full: a month's
+            # allowance is there for the first sale, as a monthly block tariff gives it.
+            have = rooms[i] if i < len(rooms) and rooms[i] is not None else width * MAX_BANKED_DAYS
             out.append(min(have + div_floor(width * elapsed, SECONDS_PER_DAY), width * MAX_BANKED_DAYS))
     return out
 

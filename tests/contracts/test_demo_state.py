@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "a11f12a26ccb0fa867374ddf571438688ba4373d6e87b98a3d2423eba8ac8d76"
+STATE_WITHOUT_CODE = "26b865c373296adae77e580a16181a98404e838c4ff3ec740a900bb9a8e08ac6"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

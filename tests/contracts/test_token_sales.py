@@ -53,8 +53,8 @@ def test_basic_tara_buys_energy_at_the_tariff_in_force_and_gets_one_token_reques
     sale = sell(world, 11_800, "T-1", at=T0)
     elapsed = T0 - opened
     standing = 100 * elapsed // DAY  # rounded down: the rest waits for the next sale
+    room = 5_000 * 31  # a new subscription starts with a month of the first tier
     assert (sale["tax"], sale["standing"], sale["standing_seconds"]) == (1_800, standing, elapsed)
-    room = 5_000 * elapsed // DAY
     units = expected_units(10_000 - standing, room) // 100 * 100  # whole tenths of a kWh
     assert sale["units"] == units and sale["token"]["tenths"] == units // 100
     cost = min(units, room) + 2 * max(units - room, 0)
@@ -70,7 +70,7 @@ def test_basic_tara_buys_energy_at_the_tariff_in_force_and_gets_one_token_reques
     assert world.view("payments", "vendor_float", [world.utility, world.vendor.public_key])["float"] == 988_200
     # A big sale a minute later fills what is left of the first tier, then the second.
     big = sell(world, 300_000, "T-2", at=T0 + 60)
-    left = room - min(units, room) + 5_000 * 60 // DAY
+    left = min(room - min(units, room) + 5_000 * 60 // DAY, room)
     budget = 300_000 * 10_000 // 11_800 - big["standing"] + sale["carried"]
     units = expected_units(budget, left) // 100 * 100
     assert big["units"] == units and big["lines"] == [[0, left, 1_000_000], [1, units - left, 2_000_000]]
@@ -162,8 +162,7 @@ def test_basic_a_sale_beyond_1638_kwh_carries_what_the_token_carries_exactly(wor
     setup_tara(world)
     world.ok(world.admin, "payments", "register_vendor_float", [world.utility, world.vendor.public_key, 5_000_000])
     sale = sell(world, 4_000_000, "T-1", at=T0)
-    opened = world.view("registry", "subscription", [world.meters["tara"]])["opened_at"]
-    room = 5_000 * (T0 - opened) // DAY
+    room = 5_000 * 31
     budget = 4_000_000 * 10_000 // 11_800 - sale["standing"]
     wanted = expected_units(budget, room) // 100
     carried = wanted
