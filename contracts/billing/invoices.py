@@ -72,24 +72,35 @@ def scope_levels(field_id: str) -> list:
     return out
 
 
-def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
-    # Running totals per scope level and day of period end, so that the regulators' queries
-    # read one small record per day instead of every invoice. `due` keeps what is still
-    # unpaid by due day, for the arrears of a period.
-    day = div_floor(inv["period_end"], SECONDS_PER_DAY)
-    due_day = str(div_floor(inv["due"], SECONDS_PER_DAY))
-    for level in scope_levels(inv["scope"]):
+def add_day_totals(field_id: str, day: int, changes: dict, due_day: str, outstanding: int) -> None:
+    """Add ``changes`` to the running totals of UTC day ``day`` in the field and the branch
+    and utility above it (``tot/``: one small record per scope and day, so the operators'
+    and regulators' queries read a record per day instead of every invoice or reading).
+    Postpaid invoices add ``invoices``, ``consumption``, ``billed``, ``tax``, ``estimated``
+    and ``paid`` (by their period's end), and under ``due`` what is still unpaid by due day
+    (``due_day``, "" for none), for the arrears of a period; prepaid readings add
+    ``prepaid_consumption`` and ``prepaid_charged``, token-meter readings
+    ``token_consumption`` (by the reading's day)."""
+    for level in scope_levels(field_id):
         key = scope_key("tot/", level, pad(day, DAY_PAD))
         rec = storage_get(key)
         if rec is None:
             rec = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "estimated": 0,
                    "due": {}}
         for k in changes.keys():
-            rec[k] = rec[k] + changes[k]
-        due = rec["due"]
-        due[due_day] = due.get(due_day, 0) + outstanding
-        rec["due"] = due
+            rec[k] = rec.get(k, 0) + changes[k]
+        if due_day != "":
+            due = rec["due"]
+            due[due_day] = due.get(due_day, 0) + outstanding
+            rec["due"] = due
         storage_set(key, rec)
+
+
+def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
+    # An invoice's totals: its scope's day totals by the day of its period's end, and its
+    # customer segment's totals (all time).
+    day = div_floor(inv["period_end"], SECONDS_PER_DAY)
+    add_day_totals(inv["scope"], day, changes, str(div_floor(inv["due"], SECONDS_PER_DAY)), outstanding)
     skey = scope_key("seg/", inv["utility"], inv["segment"])
     seg = storage_get(skey)
     if seg is None:

@@ -112,7 +112,10 @@ def billing_state(meter_id: str) -> dict:
 def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, period_end: int) -> dict:
     # Totals of the invoices of a utility, branch or field (scope_prefix is its id) whose period
     # ends on a UTC day in [day of period_start, day of period_end): consumption, billed, tax,
-    # paid, outstanding, estimated count, and arrears = what is unpaid past its due day.
+    # paid, outstanding, estimated count, and arrears = what is unpaid past its due day; beside
+    # them, the prepaid readings of those days: prepaid_consumption (units) and prepaid_charged
+    # (money drawn from prepaid credit, net of what a day re-priced lower credited back), and
+    # token_consumption (units read from token meters, whose credit is sold as tokens).
     if scope_prefix != utility_id and not scope_prefix.startswith(utility_id + "/"):
         revert(f"a scope of utility {utility_id} (its id, or a branch or field id under it) expected, found {scope_prefix}")
     first = div_floor(period_start, SECONDS_PER_DAY)
@@ -123,7 +126,7 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
     after = "" if first <= 0 else prefix + pad(first - 1, DAY_PAD)
     today = div_floor(block_time(), SECONDS_PER_DAY)
     out = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "outstanding": 0,
-           "arrears": 0, "estimated": 0}
+           "arrears": 0, "estimated": 0, "prepaid_consumption": 0, "prepaid_charged": 0, "token_consumption": 0}
     done = False
     while not done:
         keys = storage_keys(prefix, after, 1000)
@@ -133,8 +136,9 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
                 break
             after = k
             rec = storage_get(k)
-            for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
-                out[f] = out[f] + rec[f]
+            for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated", "prepaid_consumption",
+                      "prepaid_charged", "token_consumption"):
+                out[f] = out[f] + rec.get(f, 0)
             for d in rec["due"].keys():
                 if int(d) < today:
                     out["arrears"] = out["arrears"] + rec["due"][d]

@@ -17,11 +17,17 @@ DAY_WIDTH = 6
 
 def bump_activity(record: dict, name: str) -> None:
     """Count one ``name`` today in the record's utility, branch and field."""
+    add_activity(record, name, 1)
+
+
+def add_activity(record: dict, name: str, amount: int) -> None:
+    """Add ``amount`` to today's ``name`` in the record's utility, branch and field (a sum
+    of money or units, where ``bump_activity`` counts events)."""
     day = div_floor(block_time(), SECONDS_PER_DAY)
     for scope in scopes_of(record):
         key = scope_key("a/", scope, pad(day, DAY_WIDTH))
         counts = storage_get(key, {})
-        counts[name] = counts.get(name, 0) + 1
+        counts[name] = counts.get(name, 0) + amount
         storage_set(key, counts)
 
 

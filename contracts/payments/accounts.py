@@ -6,7 +6,8 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
-from common.keys import storage_key
+from common.keys import scope_key, storage_key
+from common.records import scopes_of
 from payments.checks import subscription_record
 from payments.ledger import ledger_add
 from payments.policy import BASIS_POINTS, policy_of
@@ -125,8 +126,9 @@ def end_requested_emergency(acct: dict) -> None:
 
 def after_credit(sub: dict, acct: dict) -> None:
     """Re-arm the one-shot warnings once the account is above their levels again."""
-    if acct["balance"] > sub.get("low_balance_threshold", 0):
+    if acct["balance"] > sub.get("low_balance_threshold", 0) and acct["low_warned"]:
         acct["low_warned"] = False
+        count_below_warning(sub, -1)
     if credit_of(acct) > 0:
         acct["exhausted"] = False
 
@@ -139,3 +141,20 @@ def prepaid_subscription(meter_id: str) -> dict:
         f"an open subscription on {meter_id} expected, found status {sub['status']}",
     )
     return sub
+
+
+def count_below_warning(sub: dict, delta: int) -> None:
+    """Keep the count of accounts below their warning level in the subscription's utility,
+    branch and field (``bw/<scope>``): one more when a charge takes an account to or below
+    its low-balance level (the warning), one fewer when credit lifts it above again. A
+    count per scope, never a scan: the operators' figure is one read."""
+    for scope in scopes_of(sub):
+        key = scope_key("bw/", scope, "")
+        storage_set(key, storage_get(key, 0) + delta)
+
+
+@view
+def accounts_below_warning(scope: str) -> int:
+    """How many accounts of a utility, branch or field are now at or below the low-balance
+    level they were warned at (warned and not yet lifted above it by credit)."""
+    return storage_get(scope_key("bw/", scope, ""), 0)

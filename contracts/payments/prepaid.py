@@ -10,6 +10,7 @@ from common.roles import require_role
 from common.text import shape
 from payments.accounts import (
     after_credit,
+    count_below_warning,
     credit_of,
     load_account,
     position_of,
@@ -101,6 +102,7 @@ def charge_prepaid(meter_id: str, amount: int, ref) -> int:
     events = []
     if not acct["low_warned"] and acct["balance"] <= threshold and before_balance > threshold:
         acct["low_warned"] = True
+        count_below_warning(sub, 1)
         events.append(["low_balance", {"meter": current, "consumer": sub["consumer"], "balance": acct["balance"],
                                        "credit": left, "threshold": threshold, "at": now}])
     if from_reserve > 0 and before_emergency == 0:

@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "26b865c373296adae77e580a16181a98404e838c4ff3ec740a900bb9a8e08ac6"
+STATE_WITHOUT_CODE = "7ce18c6b01ffb5543f24810eb527563570dcde8881b404295fb85f15eb518e11"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

@@ -482,6 +482,8 @@ def check_conservation(w: Any, seen: Observed) -> None:
     # The regulators' running totals tell the same story as the invoices, corrections included.
     totals = w.view("billing", "consumption_totals", [w.utility, w.utility, T0 - 40 * DAY, T0 + 400 * DAY])
     assert (totals["billed"], totals["paid"]) == (billed, allocated)
+    # ... and so do the prepaid figures beside them: what readings drew from prepaid credit.
+    assert totals["prepaid_charged"] == seen.charged
     accounts = {}
     for sid in subscription_ids(w):
         acct = w.view("payments", "subscription_account", [sid])
