@@ -103,8 +103,16 @@ def _contract_prefix(contract: str) -> bytes:
     return prefix
 
 def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
-    key = ex.storage_key(a[0])
-    writes = ex.writes  # ``ex.read`` inlined: the hottest host call
+    # ``ex.storage_key`` and ``ex.read`` inlined: the hottest host call.
+    name = a[0]
+    if type(name) is not str:
+        raise VMError(f"str storage key expected, found {type_name(name)}")
+    suffix = name.encode()
+    if len(suffix) > MAX_CONTRACT_KEY:
+        raise VMError(f"storage key of at most {MAX_CONTRACT_KEY} bytes expected, found {len(suffix)}")
+    prefix = _prefixes.get(ex.contract)
+    key = (prefix if prefix is not None else _contract_prefix(ex.contract)) + suffix
+    writes = ex.writes
     raw = writes[key] if key in writes else ex.state.get(key)
     ex.gas -= g.STORAGE_READ + (len(raw) * g.STORAGE_READ_PER_BYTE if raw else 0)  # ``charge``
     if ex.gas < 0:
@@ -123,16 +131,21 @@ def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
     key = ex.storage_key(a[0])
     value = a[1]
     # An int weighs 1 (``weight``'s own answer, without the call): the common stored value.
-    ex.charge((1 if type(value) is int else weight(value, ex.gas + 1)) * g.PER_ITEM)
+    # ``ex.charge`` inlined below: every stored value passes here.
+    ex.gas -= (1 if type(value) is int else weight(value, ex.gas + 1)) * g.PER_ITEM
+    if ex.gas < 0:
+        raise OutOfGas("")
     try:
-        data = codec.encode(a[1])
+        data = codec.encode(value)
     except DecodeError as exc:
         raise VMError(f"storable value expected: {exc}"[:300]) from None
     except RecursionError:
         raise VMError(f"storable value of nesting at most {codec.MAX_DEPTH} expected") from None
     if len(data) > MAX_STORED_VALUE:
         raise VMError(f"stored value of at most {MAX_STORED_VALUE} bytes expected, found {len(data)}")
-    ex.charge(g.STORAGE_WRITE + (len(key) + len(data)) * g.STORAGE_WRITE_PER_BYTE)
+    ex.gas -= g.STORAGE_WRITE + (len(key) + len(data)) * g.STORAGE_WRITE_PER_BYTE
+    if ex.gas < 0:
+        raise OutOfGas("")
     ex.buffer.set(key, data)
     return None
 

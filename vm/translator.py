@@ -115,15 +115,17 @@ def _slots(first: int, count: int) -> str:
 
 
 def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, fn: LoadedFunction,
-                      program: Program, known: dict[int, type]) -> None:  # fmt: skip
+                      program: Program, known: dict[int, type], bound: set[int]) -> None:  # fmt: skip
     """The Python statements of one instruction at stack depth ``d`` (no control flow).
 
     ``known`` holds the types of the slots that a constant of this block filled: a test
-    whose answer the type already gives is left out (never a check that could fail)."""
+    whose answer the type already gives is left out (never a check that could fail).
+    ``bound`` holds the locals stored on every path to this instruction (a local, once
+    stored, is never unbound again): reading one needs no test."""
     t = f"s{d - 1}"  # top of stack
     u = f"s{d - 2}"  # the item below it
     over = "if gas < 0: raise OutOfGas('')"
-    if op not in _CANNOT_FAIL and not (op == o.LOAD_LOCAL and arg < fn.nparams):
+    if op not in _CANNOT_FAIL and not (op == o.LOAD_LOCAL and (arg < fn.nparams or arg in bound)):
         w(ind, f"pc = {pc + 1}")
     if op == o.GAS:
         w(ind, f"gas -= {arg}")
@@ -132,10 +134,11 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, f"s{d} = {_literal(program.constants[arg], arg)}")
     elif op == o.LOAD_LOCAL:
         w(ind, f"s{d} = l{arg}")
-        if arg >= fn.nparams:  # parameters are bound by the call; other locals may not be yet
+        if arg >= fn.nparams and arg not in bound:  # parameters are bound by the call
             w(ind, f"if s{d} is UNBOUND: raise VMError(unbound_{fn.index}_{arg})")
     elif op == o.STORE_LOCAL:
         w(ind, f"l{arg} = {t}")
+        bound.add(arg)
     elif op == o.POP:
         pass
     elif op == o.DUP:
@@ -399,6 +402,9 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
     def block(ind: int, start: int) -> None:
         pc = start
         known: dict[int, type] = {}  # slot -> type, for slots a constant of this block filled
+        # Locals stored since ``start``: a block written in place is entered from here only,
+        # so what this path stored is stored there too.
+        bound: set[int] = set()
         while True:
             op, arg = code[pc]
             d = depth[pc]
@@ -447,7 +453,7 @@ def function_source(fn: LoadedFunction, program: Program) -> str:
                 pc = start = pc + 1
                 known = {}
                 continue
-            _emit_instruction(w, ind, pc, op, arg, d, fn, program, known)
+            _emit_instruction(w, ind, pc, op, arg, d, fn, program, known, bound)
             _track(known, op, arg, d, program)
             pc += 1
 
