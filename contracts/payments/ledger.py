@@ -1,6 +1,11 @@
 """The per-utility ledger: the money totals that let anyone check, at any block, that every
 unit that entered is in exactly one place (docs/contracts/payments.md).
 
+Two records per utility: ``ledger:<utility>`` holds the totals every payment and prepaid
+reading moves, ``ledger-x:<utility>`` those of old debts and token sales (payments/debt.py,
+payments/tokens.py). Kept apart so that a prepaid reading reads and writes no more than it
+did before those flows existed (gas grows with a record's size); the view shows them as one.
+
 A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
 never imported as Python.
 """
@@ -24,6 +29,8 @@ LEDGER_FIELDS = [
     "purchase_reversed",
     "commission_reversed",
     "commission_settled",
+]
+EXTRA_FIELDS = [
     "debt_recorded",
     "debt_outstanding",
     "debt_recovered",
@@ -35,10 +42,10 @@ LEDGER_FIELDS = [
 ]
 
 
-def ledger_of(utility_id: str) -> dict:
-    stored = storage_get(storage_key("ledger:", [utility_id]))
+def totals_in(key: str, fields: list) -> dict:
+    stored = storage_get(key)
     totals = {}
-    for name in LEDGER_FIELDS:
+    for name in fields:
         totals[name] = 0
     if stored is not None:
         for name in stored.keys():
@@ -47,12 +54,30 @@ def ledger_of(utility_id: str) -> dict:
     return totals
 
 
+def ledger_of(utility_id: str) -> dict:
+    totals = totals_in(storage_key("ledger:", [utility_id]), LEDGER_FIELDS)
+    extra = totals_in(storage_key("ledger-x:", [utility_id]), EXTRA_FIELDS)
+    for name in EXTRA_FIELDS:
+        totals[name] = extra[name]
+    return totals
+
+
 def ledger_add(utility_id: str, changes: dict) -> None:
-    totals = ledger_of(utility_id)
+    core = None
+    extra = None
     for name in changes.keys():
-        delta = changes[name]
-        totals[name] = totals[name] + delta
-    storage_set(storage_key("ledger:", [utility_id]), totals)
+        if name in EXTRA_FIELDS:
+            if extra is None:
+                extra = totals_in(storage_key("ledger-x:", [utility_id]), EXTRA_FIELDS)
+            extra[name] = extra[name] + changes[name]
+        else:
+            if core is None:
+                core = totals_in(storage_key("ledger:", [utility_id]), LEDGER_FIELDS)
+            core[name] = core[name] + changes[name]
+    if core is not None:
+        storage_set(storage_key("ledger:", [utility_id]), core)
+    if extra is not None:
+        storage_set(storage_key("ledger-x:", [utility_id]), extra)
 
 
 @view

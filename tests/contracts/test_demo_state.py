@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "7ce18c6b01ffb5543f24810eb527563570dcde8881b404295fb85f15eb518e11"
+STATE_WITHOUT_CODE = "451afef8794b6ae41e47ef2748fa4848a43e6efd40486ea3ca9ef5d4c904459d"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:
