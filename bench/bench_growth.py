@@ -8,13 +8,18 @@ block per simulated hour, for --days days (365). Every block goes through ``prop
 (the VM, the billing contract, the Merkle state) and ``BlockStore.commit_block`` (one
 synced LevelDB batch with the block, receipts, indexes and the history index).
 
-Printed at the start of the year (after set-up and the first day of readings) and at the
-end of each month: state keys, tree nodes, history index entries and bytes on disk, per
-meter and per reading so far; and the cost of a write in that month: milliseconds of
-transition + commit per reading, and new tree nodes per reading. Nothing is pruned (tree
-nodes of old roots are kept: this is an archive node's disk; see docs/state.md).
+Two stores take the same blocks: an archive (every tree node of every root kept) and a
+pruned validator (``[storage] keep_heights``, --keep, default 168: a week of hourly blocks;
+node.pruning). Printed at the start of the year (after set-up and the first day of readings)
+and at the end of each month, for both: tree nodes, the state's bytes (its live LevelDB
+entries: values, nodes, journals) and the whole store's (blocks, receipts, indexes too),
+per meter and per reading so far; state keys and history index entries (the same in both); and the cost
+of a write in that month: milliseconds of transition + commit per reading (the pruned
+store's commit includes its pruning) and new tree nodes per reading. Both stores keep every
+block and receipt, so their whole disk grows with the chain; the state's part is what
+pruning bounds.
 
-    .venv/bin/python bench/bench_growth.py [--scale 0.02] [--days 365] [--hourly 0.1] [--dir DIR]
+    .venv/bin/python bench/bench_growth.py [--scale 0.02] [--days 365] [--hourly 0.1] [--keep 168] [--dir DIR]
 
 The time of a write depends on the machine's load; the new tree nodes per reading do not.
 """
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.signatures import keypair_from_seed, sign_transaction
+from chain.state import State
 from chain.transition import BlockEnv, get_nonce, propose_block
 from chain.types import KIND_CALL, Gas, Height, Nonce, PublicKey, Signature, Timestamp, Transaction
 from node.blockstore import BlockStore
@@ -64,16 +70,18 @@ class Actor:
 class Chain:
     """Blocks through the real transition into a LevelDB ``BlockStore``."""
 
-    def __init__(self, path: Path, governance: Actor) -> None:
+    def __init__(self, path: Path, governance: Actor, keep_heights: int) -> None:
         self.doc = GenesisDocument(
             chain_id="meterchain-growth", time=START, governance=governance.public_key.hex(),
             validators=[GenesisValidator(name="v1", public_key=Actor.named("validator-1").public_key.hex(), power=1)],
         )
-        self.store: BlockStore = open_store(path, self.doc)
+        self.store: BlockStore = open_store(path / "archive", self.doc)
+        self.pruned: BlockStore = open_store(path / "pruned", self.doc, keep_heights=keep_heights)
         self.validators = self.doc.validator_set()
         self.runtime = VMRuntime()
         self.nonces: dict[bytes, int] = {}
-        self.seconds = 0.0  # transition + commit, since the last take
+        self.seconds = 0.0  # transition + the archive's commit, since the last take
+        self.pruned_seconds = 0.0  # transition + the pruned store's commit
         self.new_nodes = 0
 
     def tx(self, actor: Actor, contract: str, function: str, args: list[Any]) -> Transaction:
@@ -94,10 +102,19 @@ class Chain:
         block, state, receipts = propose_block(self.store.state(), tuple(txs), Timestamp(at),
                                                self.validators.proposer, env)
         changes = state.changes()
+        transition = time.perf_counter() - began
         # No consensus here: the certificate is a placeholder; its bytes are not read back.
         self.store.commit_block(block, receipts, b"bench", state)
         self.seconds += time.perf_counter() - began
         self.new_nodes += len(changes.nodes)
+        # The same writes on the pruned store: its root is recomputed over its own nodes
+        # (not timed: the transition above already paid for it), then committed and pruned.
+        view = State.at(self.pruned.state_backend).with_writes(state.pending())
+        if view.root != block.header.state_root:
+            raise RuntimeError(f"the pruned store's root {view.root.hex()} differs from the block's")
+        began = time.perf_counter()
+        self.pruned.commit_block(block, receipts, b"bench", view)
+        self.pruned_seconds += transition + time.perf_counter() - began
         if len(block.transactions) != len(txs) or not all(r.ok for r in receipts):
             failed = [r.error for r in receipts if not r.ok][:3]
             raise RuntimeError(f"{len(txs)} successful transactions expected, found {len(block.transactions)}: {failed}")
@@ -111,8 +128,16 @@ def count(db: Any, prefix: bytes) -> int:
     return n
 
 
-def disk_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+def live_bytes(db: Any, prefix: bytes = b"") -> int:
+    """The bytes of the live entries under ``prefix`` (keys and values; ``s:``: the state's
+    latest values, tree nodes and journals). LevelDB's files also hold dead entries until a
+    compaction reaches their level (a manual full compaction of a small store leaves
+    some), so this is what the store needs, not a file size."""
+    total = 0
+    with db.iterator(prefix=prefix) as entries:
+        for key, value in entries:
+            total += len(key) + len(value)
+    return total
 
 
 def set_up(chain: Chain, gov: Actor, admin: Actor, collector: Actor, meters: list[str], consumers: list[Actor]) -> int:
@@ -145,6 +170,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.02, help="meters = 10,000 x scale (1.0: the 10,000 of issue 11)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--hourly", type=float, default=0.1, help="share of meters read hourly")
+    parser.add_argument("--keep", type=int, default=168, help="the pruned store's window in heights (168: a week)")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the store (default: a temp dir)")
     args = parser.parse_args()
     n_meters = max(2, round(10_000 * args.scale))
@@ -153,35 +179,44 @@ def main() -> None:
     path = workdir / "db"
     if path.exists():
         shutil.rmtree(path)
+    path.mkdir(parents=True)
     gov, admin, collector = Actor.named("governance"), Actor.named("admin"), Actor.named("collector")
     meters = [f"M{i:07d}" for i in range(n_meters)]
     consumers = [Actor.named(f"consumer-{i}") for i in range(n_meters)]
-    print(f"{n_meters} meters: {n_hourly} read hourly, {n_meters - n_hourly} daily; {args.days} days; store {path}")
-    chain = Chain(path, gov)
+    print(f"{n_meters} meters: {n_hourly} read hourly, {n_meters - n_hourly} daily; {args.days} days; "
+          f"stores in {path}: an archive and a store pruned to {args.keep} heights")
+    chain = Chain(path, gov, args.keep)
     began = time.perf_counter()
     t0 = set_up(chain, gov, admin, collector, meters, consumers)
     print(f"set-up: {chain.store.head().height} blocks in {time.perf_counter() - began:.1f} s")
     index = dict.fromkeys(meters, 0)
     readings = 0
     rows = []
-    db = chain.store.db
 
     def checkpoint(label: str, month_readings: int) -> None:
-        db.compact_range()
-        keys, nodes, history = count(db, VALUE_PREFIX), count(db, NODE_PREFIX), count(db, READING_PREFIX)
-        size = disk_bytes(path)
+        figures = []
+        for store in (chain.store, chain.pruned):
+            db = store.db
+            figures.append((count(db, NODE_PREFIX), live_bytes(db, b"s:"), live_bytes(db)))
+        db = chain.store.db
+        keys, history = count(db, VALUE_PREFIX), count(db, READING_PREFIX)
         ms = 1000 * chain.seconds / max(1, month_readings)
+        pruned_ms = 1000 * chain.pruned_seconds / max(1, month_readings)
         per_node = chain.new_nodes / max(1, month_readings)
-        rows.append((label, readings, keys, nodes, history, size, ms, per_node))
-        print(f"{label:>9} {readings:>10,} readings | state keys {keys:>8,} ({keys / n_meters:5.2f}/meter) | "
-              f"tree nodes {nodes:>10,} ({nodes / max(1, readings):5.2f}/reading) | history {history:>10,} | "
-              f"disk {size / 2**20:8.1f} MiB ({size / max(1, readings):6.0f} B/reading) | "
-              f"write {ms:6.3f} ms, {per_node:5.2f} new nodes/reading", flush=True)
-        chain.seconds, chain.new_nodes = 0.0, 0
+        rows.append((label, readings, keys, figures, history, ms, pruned_ms, per_node))
+        per = max(1, readings)
+        print(f"{label:>9} {readings:>10,} readings | state keys {keys:>7,} ({keys / n_meters:5.2f}/meter) | "
+              f"history {history:>9,} | write {ms:6.3f} ms archive, {pruned_ms:6.3f} ms pruned, "
+              f"{per_node:5.2f} new nodes/reading", flush=True)
+        for name, (nodes, state, disk) in zip(("archive", "pruned"), figures, strict=True):
+            print(f"{'':>9} {name:>8}: tree nodes {nodes:>10,} ({nodes / per:5.2f}/reading) | state "
+                  f"{state / 2**20:8.1f} MiB ({state / n_meters / 1024:7.1f} KiB/meter, {state / per:6.0f} B/reading) | "
+                  f"store {disk / 2**20:8.1f} MiB ({disk / per:6.0f} B/reading)", flush=True)
+        chain.seconds, chain.pruned_seconds, chain.new_nodes = 0.0, 0.0, 0
 
     hour0 = (t0 // DAY + 1) * DAY  # the first midnight after the set-up
     month, month_end, month_readings = 0, MONTH_DAYS[0], 0
-    chain.seconds, chain.new_nodes = 0.0, 0
+    chain.seconds, chain.pruned_seconds, chain.new_nodes = 0.0, 0.0, 0
     hourly = meters[:n_hourly]
     daily_at = [[m for j, m in enumerate(meters[n_hourly:]) if j % 24 == hour] for hour in range(24)]
     for day in range(args.days):
@@ -212,12 +247,18 @@ def main() -> None:
     first, month1, last = rows[0], rows[min(1, len(rows) - 1)], rows[-1]
     print()
     print(f"state keys per meter: {first[2] / n_meters:.2f} at the start, {last[2] / n_meters:.2f} at the end")
-    print(f"write cost per reading: day 1 {first[6]:.3f} ms, {first[7]:.2f} new nodes; first month {month1[6]:.3f} ms, "
-          f"{month1[7]:.2f} new nodes; last month {last[6]:.3f} ms, {last[7]:.2f} new nodes "
-          f"({last[6] / month1[6]:.2f}x the first month's time)")
-    print(f"disk (archive, nothing pruned): {last[5] / 2**20:.1f} MiB, {last[5] / n_meters / 1024:.1f} KiB per meter, "
-          f"{last[5] / readings:.0f} B per reading")
+    print(f"write cost per reading, archive: day 1 {first[5]:.3f} ms, first month {month1[5]:.3f} ms, last month "
+          f"{last[5]:.3f} ms ({last[5] / month1[5]:.2f}x the first month's); pruned: day 1 {first[6]:.3f} ms, first month "
+          f"{month1[6]:.3f} ms, last month {last[6]:.3f} ms ({last[6] / month1[6]:.2f}x); new nodes per reading: "
+          f"{first[7]:.2f}, {month1[7]:.2f}, {last[7]:.2f}")
+    for i, name in enumerate(("archive", "pruned")):
+        nodes, state, disk = last[3][i]
+        _, state1, _ = month1[3][i]
+        print(f"{name}: state {state / 2**20:.1f} MiB at the end ({state1 / 2**20:.1f} MiB after the first month), "
+              f"{state / n_meters / 1024:.1f} KiB per meter, {state / readings:.0f} B per reading; {nodes:,} tree nodes; "
+              f"whole store {disk / 2**20:.1f} MiB ({disk / readings:.0f} B per reading)")
     chain.store.close()
+    chain.pruned.close()
     if args.dir is None:
         shutil.rmtree(workdir)
 

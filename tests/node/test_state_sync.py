@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from chain.merkle import iter_leaves
-from node.blockstore import BlockStore
+from node.blockstore import BlockStore, PrunedHeight, StoreError
 from node.state_sync import StateSyncError, Trust, state_sync
 from node.storechain import open_store
 from node.sync import BlockSync
@@ -180,4 +180,27 @@ def test_a_pruned_height_is_refused_with_the_heights_kept(tmp_path: Path) -> Non
     try:
         asyncio.run(scenario())
     finally:
+        source.close()
+
+
+def test_invalid_a_snapshot_is_committed_only_whole_and_only_on_a_fresh_store(tmp_path: Path) -> None:
+    source, _ = pruned_source(tmp_path / "source", 3)
+    target = open_store(tmp_path / "target", GENESIS)
+    try:
+        finalized = source.finalized_block(3)
+        assert finalized is not None and finalized.certificate is not None
+        values = contents(source)
+        one_short = dict(values)
+        one_short.popitem()
+        with pytest.raises(StoreError, match="state root"):
+            target.commit_snapshot(finalized.block, finalized.receipts, finalized.certificate, one_short)
+        assert target.head().height == 0  # nothing of it written
+        target.commit_snapshot(finalized.block, finalized.receipts, finalized.certificate, values)
+        assert target.head().height == 3 and target.snapshot_height() == 3
+        with pytest.raises(StoreError, match="only its genesis"):
+            target.commit_snapshot(finalized.block, finalized.receipts, finalized.certificate, values)
+        with pytest.raises(PrunedHeight, match="started from a snapshot of height 3"):
+            target.state(2)
+    finally:
+        target.close()
         source.close()
