@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chain.hashing import Hash32
 from chain.merkle import MissingNode, iter_leaves, subtree_at, top_nodes
 from node.api.openapi import Param, Route
-from node.blockstore import BlockStore, encode_receipts
+from node.blockstore import HEAD_KEY, BlockStore, encode_receipts
 from node.pruning import stored_floor
 from node.statedb import LevelDBBackend
 
@@ -108,7 +108,7 @@ class _Reader:
     def __init__(self, store: BlockStore, height: int) -> None:
         self.store = store
         self.snapshot = store.db.snapshot()
-        head = int.from_bytes(self.snapshot.get(b"m:head")[:8], "big")
+        head = int.from_bytes(self.snapshot.get(HEAD_KEY)[:8], "big")
         low = max(stored_floor(self.snapshot), store.snapshot_height())
         if not 1 <= height <= head:
             self.close()
