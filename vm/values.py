@@ -207,15 +207,19 @@ def weight_walk(value: Any, limit: int) -> int:
 
 
 def _weight_of_flat_dict(value: dict[Any, Any], limit: int) -> int:
-    """Fast path of ``weight_walk`` for a dict of scalars (event fields, records): one pass
-    without the work list, the same count (tests/vm/test_gas.py compares the two)."""
+    """Fast path of ``weight_walk`` for a dict (event fields, records): one pass over its
+    items without the work list, the walk only for nested values; the same count
+    (tests/vm/test_fast_paths.py compares the two)."""
     n = 1
     for k, v in value.items():
+        n += 1 if type(k) is int else 1 + len(k) // BYTES_PER_GAS
         tv = type(v)
         if tv is list or tv is tuple or tv is dict:
-            return weight_walk(value, limit)  # nested: the general walk
-        n += 1 if type(k) is int else 1 + len(k) // BYTES_PER_GAS
-        n += 1 + len(v) // BYTES_PER_GAS if tv is str or tv is bytes else 1
+            # A nested value (a record's map of accumulators): the walk counts it, and adds
+            # what it counts to the rest (the walk's count is a sum over the values).
+            n += weight_walk(v, limit - n)
+        else:
+            n += 1 + len(v) // BYTES_PER_GAS if tv is str or tv is bytes else 1
         if n > limit:
             return n
     return n
