@@ -18,13 +18,11 @@ from typer.testing import CliRunner, Result
 
 from chain.parameters import BlockLimits, block_limits
 from meterchain.cli import app
-from node.config import load_config
-from node.daemon import Node
 from node.genesis import GenesisDocument
 from node.testnet import write_network
 from tests.node.certified_chain import CertifiedChain
 from tests.node.processes import node_ports
-from tests.test_households import make_blocks
+from tests.test_households import make_blocks, node_without_engine
 
 
 async def governance(*args: str) -> Result:
@@ -39,7 +37,7 @@ def test_vera_lowers_the_block_limit_and_approves_an_upgrade(tmp_path: Path) -> 
     url, home = validator.api_url, str(validator.home)
 
     async def scenario() -> None:
-        node = Node(load_config(validator.home))
+        node = node_without_engine(validator.home)
         await node.runner.start()
         maker = asyncio.create_task(make_blocks(node, CertifiedChain(node.store, genesis, seeds={"validator-1": seed})))
         try:

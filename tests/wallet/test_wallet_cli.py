@@ -24,13 +24,11 @@ from meter_adapters.simulator import MeterState, advance, dsmr_telegram
 from meterchain.cli import app
 from meterchain.demo import FIELD, TARIFF, UTILITY, total_import
 from meterchain.households import NetworkHouseholds
-from node.config import load_config
-from node.daemon import Node
 from node.genesis import GenesisDocument
 from node.testnet import GOVERNANCE_KEY_FILE, write_network
 from tests.node.certified_chain import CertifiedChain
 from tests.node.processes import node_ports
-from tests.test_households import make_blocks
+from tests.test_households import make_blocks, node_without_engine
 from wallet.node_client import NodeClient
 from wallet.vouchers import new_code, voucher_key
 
@@ -44,7 +42,7 @@ def run_with_node(tmp_path: Path, scenario: Callable[[NetworkHouseholds, aiohttp
     seed = bytes.fromhex((validator.home / "validator_key").read_text().strip())
 
     async def main() -> None:
-        node = Node(load_config(validator.home))
+        node = node_without_engine(validator.home)
         await node.runner.start()
         maker = asyncio.create_task(make_blocks(node, CertifiedChain(node.store, genesis, seeds={"validator-1": seed})))
         try:
