@@ -21,6 +21,7 @@ an emergency reserve ``emergency_limit`` and the part of it in use, ``emergency_
 may still be consumed before supply is cut: ``balance + emergency_limit - emergency_used``.
 """
 
+from common.activity import activity
 from payments.accounts import accounts_below_warning
 from payments.agents import (
     payment,

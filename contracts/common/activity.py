@@ -23,11 +23,18 @@ def bump_activity(record: dict, name: str) -> None:
 def add_activity(record: dict, name: str, amount: int) -> None:
     """Add ``amount`` to today's ``name`` in the record's utility, branch and field (a sum
     of money or units, where ``bump_activity`` counts events)."""
+    add_activities(record, {name: amount})
+
+
+def add_activities(record: dict, amounts: dict) -> None:
+    """Add each of ``amounts`` ({name: amount}) to today's figures in the record's utility,
+    branch and field: one read and one write per scope, however many names."""
     day = div_floor(block_time(), SECONDS_PER_DAY)
     for scope in scopes_of(record):
         key = scope_key("a/", scope, pad(day, DAY_WIDTH))
         counts = storage_get(key, {})
-        counts[name] = counts.get(name, 0) + amount
+        for name in amounts.keys():
+            counts[name] = counts.get(name, 0) + amounts[name]
         storage_set(key, counts)
 
 

@@ -4,6 +4,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.activity import add_activities
 from common.keys import storage_key
 from common.roles import require_role
 from payments.accounts import (
@@ -89,6 +90,8 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     }
     storage_set(storage_key("buy:", [bid]), record)
     storage_set(ref_key, bid)
+    # Operator figures: what vendors sold, by utility, branch and field and UTC day.
+    add_activities(sub, {"prepaid_sold": amount, "prepaid_sales": 1})
     ledger_add(utility_id, {"purchased": amount, "float_balance": 0 - amount, "commission": commission})
     emit(
         "credit_purchase",
@@ -173,6 +176,8 @@ def reverse_purchase(purchase_id: str, reason: str) -> None:
     storage_set(commission_key(utility_id, vendor), vendor_c)
     ledger_add(utility_id, {"purchase_reversed": amount, "float_balance": amount, "commission_reversed": p["commission"]})
 
+    # The operator figures lose what the sale sold (counted on the UTC day of the reversal).
+    add_activities(meter_record(p["meter"]), {"prepaid_sold": 0 - amount, "prepaid_sales_reversed": 1})
     p["void"] = True
     p["reversed"] = True
     p["reversed_at"] = now

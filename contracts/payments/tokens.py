@@ -35,6 +35,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the paym
 never imported as Python.
 """
 
+from common.activity import add_activities, bump_activity
 from common.keys import storage_key
 from common.roles import has_role, require_role
 from common.text import shape
@@ -249,6 +250,8 @@ def sell_token(meter_id: str, amount: int, reference: str) -> str:
     }
     storage_set(storage_key("tok:", [sid]), record)
     storage_set(ref_key, sid)
+    # Operator figures: token sales and the energy or water they bought, by scope and day.
+    add_activities(sub, {"token_sold": amount, "token_units": units, "token_sales": 1})
     ledger_add(utility_id, {"float_balance": 0 - amount, "commission": commission, "token_sold": amount,
                             "token_tax": tax, "token_standing": standing, "token_energy": energy,
                             "token_carried": carried - carried_before})
@@ -277,6 +280,7 @@ def reissue_token(sale_id: str, reason: str) -> dict:
                 f"the consumer, the selling vendor or an operator of {s['utility']} expected, found {bytes_hex(who)}")
     s["reissues"] = s["reissues"] + 1
     storage_set(key, s)
+    bump_activity(meter_record(s["meter"]), "token_reissues")
     t = s["token"]
     emit("token_reissued", {"id": sale_id, "meter": t["meter"], "subscription": s["subscription"], "tid": t["tid"],
                             "tenths": t["tenths"], "subclass": t["subclass"], "sts_ref": s["sts_ref"],

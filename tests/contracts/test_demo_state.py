@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "451afef8794b6ae41e47ef2748fa4848a43e6efd40486ea3ca9ef5d4c904459d"
+STATE_WITHOUT_CODE = "4c36bccb2b7b013c6a9583d0316bf66386106a241aaf3ba9623001514caf18f2"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:
