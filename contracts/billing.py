@@ -51,6 +51,7 @@
 #   inv/<meter>/<seq>          an invoice
 #   tot/<scope>#<day>          running totals of the invoices of a utility, branch or field
 #                              whose period ends that day (for the regulators' queries)
+#   pd/<scope>#<day>           prepaid and token-meter units and charges of a scope and day (billing/figures.py)
 #   seg/<utility>#<segment>    running totals per customer segment
 #   um/<utility>/<meter>       the meters billing knows, for run_billing
 #   alloc/<payment id>         what a payment paid, to revert it exactly

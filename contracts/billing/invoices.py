@@ -78,9 +78,8 @@ def add_day_totals(field_id: str, day: int, changes: dict, due_day: str, outstan
     and regulators' queries read a record per day instead of every invoice or reading).
     Postpaid invoices add ``invoices``, ``consumption``, ``billed``, ``tax``, ``estimated``
     and ``paid`` (by their period's end), and under ``due`` what is still unpaid by due day
-    (``due_day``, "" for none), for the arrears of a period; prepaid readings add
-    ``prepaid_consumption`` and ``prepaid_charged``, token-meter readings
-    ``token_consumption`` (by the reading's day)."""
+    (``due_day``, "" for none), for the arrears of a period. (Prepaid readings keep their
+    own smaller records: billing/figures.py.)"""
     for level in scope_levels(field_id):
         key = scope_key("tot/", level, pad(day, DAY_PAD))
         rec = storage_get(key)

@@ -28,7 +28,7 @@ never imported as Python.
 """
 
 from billing.accounts import TIME_PAD
-from billing.invoices import add_day_totals
+from billing.figures import add_prepaid_figures
 from billing.pricing import acc_add, tier_parts
 from billing.tariffs import BP, MICRO, tariff_in, version_at, versions
 from common.keys import storage_key
@@ -217,8 +217,7 @@ def charge_days(st: dict, days: list, t0: int, t1: int, units: int, ref: str) ->
     pp["charged"] = charged
     pp["charged_taxable"] = charged_taxable
     storage_set(key, pp)
-    add_day_totals(st["scope"], div_floor(t1, SECONDS_PER_DAY), {"prepaid_consumption": units, "prepaid_charged": amount},
-                   "", 0)
+    add_prepaid_figures(st["scope"], t1, {"units": units, "charged": amount})
     emit("prepaid_charge", {"meter": st["meter"], "subscription": st["sub"], "period_start": t0, "period_end": t1,
                             "consumption": units, "subtotal": subtotal, "tax": amount - subtotal,
                             "amount": amount, "ref": ref, "by": caller(), "at": block_time()})

@@ -7,8 +7,8 @@ never imported as Python.
 """
 
 from billing.accounts import TIME_PAD, adopt, load_state, meter_info, save_state
+from billing.figures import add_prepaid_figures
 from billing.final_bill import settle_awaited_final
-from billing.invoices import add_day_totals
 from billing.prepaid import charge_acc, charge_prepaid
 from billing.pricing import acc_add, split_span
 from billing.tariffs import has_tariff, tariff_in, tariff_of, version_at, versions
@@ -155,7 +155,7 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
     # A token meter holds its credit itself (payments/tokens.py): recorded, never priced,
     # counted in the consumption figures.
     if start < ts and sub["mode"] == "token":
-        add_day_totals(st["scope"], div_floor(ts, SECONDS_PER_DAY), {"token_consumption": billed}, "", 0)
+        add_prepaid_figures(st["scope"], ts, {"token_units": billed})
     if start < ts and priced and sub["mode"] != "token":
         if sub["mode"] == "prepaid" and pending is None:
             charge_prepaid(st, start, ts, billed, window)

@@ -6,6 +6,7 @@ never imported as Python.
 """
 
 from billing.accounts import DAY_PAD, config, current_account, unpaid
+from billing.figures import prepaid_figures
 from billing.plans import sheltered
 from common.keys import scope_key, storage_key
 from common.text import pad
@@ -126,7 +127,7 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
     after = "" if first <= 0 else prefix + pad(first - 1, DAY_PAD)
     today = div_floor(block_time(), SECONDS_PER_DAY)
     out = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "outstanding": 0,
-           "arrears": 0, "estimated": 0, "prepaid_consumption": 0, "prepaid_charged": 0, "token_consumption": 0}
+           "arrears": 0, "estimated": 0}
     done = False
     while not done:
         keys = storage_keys(prefix, after, 1000)
@@ -136,15 +137,18 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
                 break
             after = k
             rec = storage_get(k)
-            for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated", "prepaid_consumption",
-                      "prepaid_charged", "token_consumption"):
-                out[f] = out[f] + rec.get(f, 0)
+            for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
+                out[f] = out[f] + rec[f]
             for d in rec["due"].keys():
                 if int(d) < today:
                     out["arrears"] = out["arrears"] + rec["due"][d]
         if len(keys) < 1000:
             done = True
     out["outstanding"] = out["billed"] - out["paid"]
+    prepaid = prepaid_figures(scope_prefix, first, last)
+    out["prepaid_consumption"] = prepaid["units"]
+    out["prepaid_charged"] = prepaid["charged"]
+    out["token_consumption"] = prepaid["token_units"]
     return out
 
 

@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "4c36bccb2b7b013c6a9583d0316bf66386106a241aaf3ba9623001514caf18f2"
+STATE_WITHOUT_CODE = "63b8577782d77254c1c30de0a32cd6c8767710bdf66b3779044795b81effbe48"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:
