@@ -42,10 +42,12 @@ MAX_OFFSET = 14 * 3600
 MAX_HOLIDAYS = 400
 MAX_REASON_LEN = 256
 ORDER_WIDTH = 6
-RULE_KEYS = ["utc_offset", "start_minute", "end_minute", "weekends_off", "eve_off", "holidays"]
+MAX_OFFSET_CHANGES = 400  # two daylight-saving changes a year for two centuries
+RULE_KEYS = ["utc_offset", "offset_changes", "start_minute", "end_minute", "weekends_off", "eve_off", "holidays"]
 # Until a utility sets its own: disconnections only 08:00-17:00 UTC on weekdays.
 DEFAULT_RULES = {
     "utc_offset": 0,
+    "offset_changes": [],
     "start_minute": 480,
     "end_minute": 1020,
     "weekends_off": True,
@@ -90,9 +92,49 @@ def clock(minute: int) -> str:
     return pad(div_floor(minute, 60), 2) + ":" + pad(minute % 60, 2)
 
 
+def offset_at(rules: dict, t: int) -> int:
+    # The offset in force at unix time `t`: that of the last change effective at or before
+    # `t` (changes are in ascending order of their UTC start), else the base `utc_offset`.
+    # A binary search, so a table of decades of daylight-saving changes costs a few steps.
+    changes = rules.get("offset_changes", [])
+    lo = 0
+    hi = len(changes)
+    while lo < hi:
+        mid = div_floor(lo + hi, 2)
+        if changes[mid][0] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == 0:
+        return rules["utc_offset"]
+    return changes[lo - 1][1]
+
+
+def check_offset(offset, what: str) -> None:
+    require(isinstance(offset, int) and -MAX_OFFSET <= offset and offset <= MAX_OFFSET,
+            f"{what} in seconds within +-{MAX_OFFSET} expected, found {shape(offset)}")
+
+
+def check_offset_changes(changes) -> None:
+    # [[effective from (unix time, UTC), offset in seconds], ...], strictly ascending in time,
+    # so every instant has exactly one offset: in the hour that repeats when clocks go back,
+    # the UTC time still tells which of the two local hours it is.
+    require(isinstance(changes, list) and len(changes) <= MAX_OFFSET_CHANGES,
+            f"offset_changes: a list of at most {MAX_OFFSET_CHANGES} [from, offset] pairs expected, "
+            f"found {shape(changes)}")
+    previous = -1
+    for change in changes:
+        require(isinstance(change, list) and len(change) == 2 and isinstance(change[0], int),
+                f"offset change: [from unix time, offset seconds] expected, found {shape(change)}")
+        require(change[0] > previous,
+                f"offset changes in strictly ascending order of time expected, found {change[0]} after {previous}")
+        check_offset(change[1], "offset change's offset")
+        previous = change[0]
+
+
 def friendly_reason(rules: dict, t: int) -> str:
     # Why time `t` is protected from disconnection under `rules`, or "" when it is not.
-    local = t + rules["utc_offset"]
+    local = t + offset_at(rules, t)
     day = div_floor(local, SECONDS_PER_DAY)
     minute = div_floor(local - day * SECONDS_PER_DAY, 60)
     weekday = (day + 3) % 7  # day 0 (1970-01-01) was a Thursday; Monday is 0
@@ -252,9 +294,8 @@ def set_protection_rules(utility_id: str, rules: dict) -> None:
     for key in rules.keys():
         require(key in RULE_KEYS, f"rule among {', '.join(RULE_KEYS)} expected, found '{key}'")
         new[key] = rules[key]
-    offset = new["utc_offset"]
-    require(isinstance(offset, int) and -MAX_OFFSET <= offset and offset <= MAX_OFFSET,
-            f"utc_offset in seconds within +-{MAX_OFFSET} expected, found {shape(offset)}")
+    check_offset(new["utc_offset"], "utc_offset")
+    check_offset_changes(new.get("offset_changes", []))
     start = new["start_minute"]
     end = new["end_minute"]
     require(isinstance(start, int) and isinstance(end, int),
@@ -421,6 +462,13 @@ def orders(meter_id: str, start_after: int = 0, limit: int = 100) -> list:
 @view
 def protection_rules(utility_id: str) -> dict:
     return rules_of(utility_id)
+
+
+@view
+def local_offset(utility_id: str, t: int) -> int:
+    # Seconds added to unix time `t` to get the utility's local time at `t` (its offset
+    # table, daylight saving included); payments defines its local day with it.
+    return offset_at(rules_of(utility_id), t)
 
 
 @view

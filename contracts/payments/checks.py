@@ -69,17 +69,15 @@ def subscription_record(meter_id: str) -> dict:
     return sub
 
 
-def utc_offset(utility_id: str) -> int:
-    """The utility's local-time offset, kept by supply with its protection rules."""
-    rules = call("supply", "protection_rules", [utility_id])
-    if rules is None:
-        return 0
-    return rules.get("utc_offset", 0)
+def utc_offset(utility_id: str, t: int) -> int:
+    """The utility's local-time offset at unix time ``t`` (daylight saving included), kept by
+    supply with its protection rules (supply.local_offset)."""
+    return call("supply", "local_offset", [utility_id, t])
 
 
 def local_day(utility_id: str, t: int) -> int:
     """Day number (days since 1970-01-01 local time) of unix time ``t`` in ``utility``."""
-    return div_floor(t + utc_offset(utility_id), SECONDS_PER_DAY)
+    return div_floor(t + utc_offset(utility_id, t), SECONDS_PER_DAY)
 
 
 def same_day_reversal(what: str, prefix: str, record_id, reason, actor: str, verb: str) -> list:

@@ -299,3 +299,32 @@ def test_invalid_reversal_after_local_midnight(world: Any) -> None:
     # Thu 21:00 UTC is still Thursday in UTC but Friday 00:00 in Istanbul.
     error = world.fail(world.agent, "payments", "reverse_payment", [p["id"], "late"], at=GENESIS_TIME + 2 * DAY - ISTANBUL)
     assert f"payment's day {(taken + ISTANBUL) // DAY} expected" in error
+
+
+# Central European Time: UTC+1, and UTC+2 from 2025-03-30T01:00Z to 2025-10-26T01:00Z.
+SPRING = 1743296400
+AUTUMN = 1761440400
+CET = {"utc_offset": 3600, "offset_changes": [[SPRING, 7200], [AUTUMN, 3600]]}
+
+
+def test_basic_local_day_follows_daylight_saving(world: Any) -> None:
+    """22:30 UTC is 23:30 of the same local day in winter, 00:30 of the next in summer."""
+    world.ok(world.admin, "supply", "set_protection_rules", [world.utility, CET])
+    winter = GENESIS_TIME + DAY + 22 * 3600 + 1800
+    summer = (SPRING // DAY + 10) * DAY + 22 * 3600 + 1800
+    p_winter = pay(world, world.meters["alice"], 800, "R-1", at=winter)
+    p_summer = pay(world, world.meters["alice"], 800, "R-2", at=summer)
+    assert world.view("payments", "payment", [p_winter["id"]])["day"] == winter // DAY
+    assert world.view("payments", "payment", [p_summer["id"]])["day"] == summer // DAY + 1
+    # Summer 21:59:59 UTC of the next day is 23:59:59 local: still the payment's day.
+    world.ok(world.agent, "payments", "reverse_payment", [p_summer["id"], "same local day"],
+             at=(summer // DAY + 2) * DAY - 7200 - 1)
+
+
+def test_invalid_reversal_after_summer_local_midnight(world: Any) -> None:
+    world.ok(world.admin, "supply", "set_protection_rules", [world.utility, CET])
+    day = SPRING // DAY + 10
+    p = pay(world, world.meters["alice"], 800, "R-1", at=day * DAY + 12 * 3600)
+    # 22:00 UTC: 23:00 under the base UTC+1, but local midnight under summer time.
+    error = world.fail(world.agent, "payments", "reverse_payment", [p["id"], "late"], at=(day + 1) * DAY - 7200)
+    assert f"payment's day {day} expected, found day {day + 1}" in error

@@ -129,8 +129,69 @@ def test_invalid_protection_rules(world):
     err = world.fail(world.admin, "supply", "set_protection_rules", [UTILITY, {"utc_offset": 15 * HOUR}])
     assert "utc_offset in seconds within +-50400 expected" in err
     err = world.fail(world.admin, "supply", "set_protection_rules", [UTILITY, {"lunch": True}])
-    assert "rule among utc_offset, start_minute" in err
+    assert "rule among utc_offset, offset_changes, start_minute" in err
     assert world.view("supply", "protection_rules", [UTILITY])["weekends_off"] is True
+
+
+# --- local time rules: an offset table with daylight saving -----------------------------
+
+# Central European Time: UTC+1 in winter, UTC+2 from 2025-03-30T01:00Z (local 02:00 becomes
+# 03:00, the skipped hour) to 2025-10-26T01:00Z (local 03:00 becomes 02:00, the hour that
+# repeats). Both changes fall on a Sunday, so weekends are working days in these rules.
+SPRING = 1743296400  # 2025-03-30T01:00Z, Sunday
+AUTUMN = 1761440400  # 2025-10-26T01:00Z, Sunday
+CET_RULES = {"utc_offset": HOUR, "offset_changes": [[SPRING, 2 * HOUR], [AUTUMN, HOUR]],
+             "start_minute": 2 * 60 + 30, "end_minute": 17 * 60, "weekends_off": False}
+
+
+def test_window_across_the_skipped_hour(world):
+    world.ok(world.admin, "supply", "set_protection_rules", [UTILITY, CET_RULES])
+    window = lambda t: world.view("supply", "disconnection_window", [UTILITY, t])  # noqa: E731
+    offset = lambda t: world.view("supply", "local_offset", [UTILITY, t])  # noqa: E731
+    assert [offset(SPRING - 1), offset(SPRING), offset(AUTUMN - 1), offset(AUTUMN)] == [HOUR, 2 * HOUR, 2 * HOUR, HOUR]
+    assert offset(THU) == HOUR  # before the first change: the base utc_offset
+    # 00:59:59Z is local 01:59:59; one second later it is local 03:00: 02:30 never happens.
+    assert window(SPRING - 1)["reason"].startswith("friendly hours: outside 02:30-17:00 (local 01:59 on Sunday")
+    assert window(SPRING) == {"allowed": True, "reason": ""}
+
+
+def test_window_across_the_repeated_hour(world):
+    alice_in_arrears(world)
+    world.ok(world.admin, "supply", "set_protection_rules", [UTILITY, CET_RULES])
+    window = lambda t: world.view("supply", "disconnection_window", [UTILITY, t])  # noqa: E731
+    # Local 02:00-03:00 happens twice: first at UTC+2 (00:00-01:00Z), then at UTC+1 (01:00-02:00Z).
+    assert window(AUTUMN - 30 * 60) == {"allowed": True, "reason": ""}  # local 02:30, the first time
+    assert window(AUTUMN)["reason"].startswith("friendly hours: outside 02:30-17:00 (local 02:00 on Sunday")
+    assert window(AUTUMN + 30 * 60 - 1)["reason"].startswith("friendly hours: outside 02:30-17:00 (local 02:29")
+    assert window(AUTUMN + 30 * 60) == {"allowed": True, "reason": ""}  # local 02:30, the second time
+    world.ok(world.operator, "supply", "request_disconnect", ["MTR-A", "unpaid"], at=AUTUMN + 30 * 60)
+
+
+def test_invalid_disconnect_in_the_repeated_hour_before_the_window(world):
+    alice_in_arrears(world)
+    world.ok(world.admin, "supply", "set_protection_rules", [UTILITY, CET_RULES])
+    # 01:10Z: local 02:10 for the second time, before the 02:30 start (with a fixed UTC+2 it
+    # would have been 03:10 and open).
+    err = world.fail(world.operator, "supply", "request_disconnect", ["MTR-A", "unpaid"], at=AUTUMN + 10 * 60)
+    assert "friendly hours: outside 02:30-17:00 (local 02:10 on Sunday" in err
+    assert status(world, "MTR-A") == "connected"
+
+
+def test_invalid_offset_changes(world):
+    def refused(changes):
+        return world.fail(world.admin, "supply", "set_protection_rules", [UTILITY, {"offset_changes": changes}])
+    assert "offset changes in strictly ascending order of time expected, found 1000 after 2000" in refused(
+        [[2000, HOUR], [1000, 2 * HOUR]])
+    assert "offset changes in strictly ascending order of time expected, found 1000 after 1000" in refused(
+        [[1000, HOUR], [1000, 2 * HOUR]])
+    assert "offset change's offset in seconds within +-50400 expected" in refused([[1000, 15 * HOUR]])
+    assert "offset change: [from unix time, offset seconds] expected" in refused([[1000]])
+    assert "offset_changes: a list of at most 400 [from, offset] pairs expected" in refused(
+        [[i, HOUR] for i in range(401)])
+    err = world.fail(world.operator, "supply", "set_protection_rules", [UTILITY, CET_RULES])
+    assert "role admin of utility ELEC expected" in err
+    assert world.view("supply", "protection_rules", [UTILITY])["offset_changes"] == []
+    assert world.view("supply", "local_offset", [UTILITY, AUTUMN]) == 0
 
 
 # --- protected customers, reversals, the arrears check ---------------------------------
