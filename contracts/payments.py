@@ -23,6 +23,13 @@ may still be consumed before supply is cut: ``balance + emergency_limit - emerge
 
 from common.activity import activity
 from payments.accounts import accounts_below_warning
+from payments.agent_cash import (
+    agent_cash,
+    offline_window,
+    record_remittance,
+    remittance,
+    set_offline_window,
+)
 from payments.agents import (
     payment,
     record_invoice_payment,

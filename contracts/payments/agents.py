@@ -1,14 +1,18 @@
 """Payments taken by agents, for a meter's subscription or for one invoice, and their
-same-day reversal by the agent that took them.
+same-day reversal by the agent that took them. A payment taken offline keeps the time it
+was collected beside the time it was uploaded; every payment and reversal moves its agent's
+cash (payments/agent_cash.py) and the scope's figures (common/activity.py).
 
 A contract module (docs/contract-language.md, "Modules"): compiled into the payments contract,
 never imported as Python.
 """
 
+from common.activity import add_activities, add_activity
 from common.keys import storage_key
 from common.roles import require_role
 from common.text import shape
 from payments.accounts import add_credit, after_credit, load_account, position_of, save_account
+from payments.agent_cash import cash_add, collection_time
 from payments.checks import (
     check_amount,
     check_reference,
@@ -36,10 +40,13 @@ def take_agent_payment(utility_id: str, amount: int, reference: str) -> list:
     return [agent, ref_key]
 
 
-def book_payment(meter_id: str, utility_id: str, sub: dict, agent: bytes, ref_key: str, pid: str, amount: int,
-                 reference: str, remainder, invoice_id: str) -> dict:
+def book_payment(m: dict, sub: dict, agent: bytes, ref_key: str, pid: str, amount: int,
+                 reference: str, remainder, invoice_id: str, collected_at: int) -> dict:
     """Credit what billing did not apply to the subscription's account and record the
-    payment (ledger, agent reconciliation, event). Returns the payment record."""
+    payment (ledger, agent reconciliation and cash, figures, event). Returns the payment
+    record."""
+    meter_id = m["id"]
+    utility_id = m["utility"]
     require(
         isinstance(remainder, int) and 0 <= remainder and remainder <= amount,
         f"billing remainder in [0, {amount}] expected, found {shape(remainder)}",
@@ -70,6 +77,7 @@ def book_payment(meter_id: str, utility_id: str, sub: dict, agent: bytes, ref_ke
         "remainder": remainder,
         "repaid_emergency": repaid,
         "at": now,
+        "collected_at": collected_at,
         "day": day,
         "reversed": False,
         "reversed_at": 0,
@@ -79,6 +87,11 @@ def book_payment(meter_id: str, utility_id: str, sub: dict, agent: bytes, ref_ke
     storage_set(ref_key, pid)
     recon_add(agent, day, pid, amount)
     ledger_add(utility_id, {"paid": amount, "allocated": applied})
+    cash_add(utility_id, agent, "collected", amount)
+    figures = {"cash_collected": amount}
+    if collected_at != now:
+        figures["offline_payments"] = 1
+    add_activities(m, figures)
     emit(
         "payment",
         {
@@ -94,25 +107,29 @@ def book_payment(meter_id: str, utility_id: str, sub: dict, agent: bytes, ref_ke
             "repaid_emergency": repaid,
             "balance": acct["balance"],
             "at": now,
+            "collected_at": collected_at,
         },
     )
     return record
 
 
 @public
-def record_payment(meter_id: str, amount: int, reference: str) -> str:
+def record_payment(meter_id: str, amount: int, reference: str, collected_at: int = 0) -> str:
     """A payment taken by a registered agent for the meter's current subscription. Billing
     applies it to that subscription's oldest open invoice first (never to an earlier
-    subscription's); what remains becomes the subscription's credit. Returns the payment id."""
+    subscription's); what remains becomes the subscription's credit. ``collected_at``: when
+    the agent took the money, if earlier than now (taken offline, uploaded later; 0 = now).
+    Returns the payment id."""
     m = meter_record(meter_id)
     utility_id = m["utility"]
     agent, ref_key = take_agent_payment(utility_id, amount, reference)
+    collected = collection_time(utility_id, collected_at)
     sub = subscription_record(meter_id)
     pid = next_id("PAY")
     # A new payment settles a reversal of the day: the agent has re-keyed it.
     storage_delete(storage_key("rev:", [meter_id]))
     remainder = call("billing", "apply_payment", [meter_id, amount, pid])
-    book_payment(meter_id, utility_id, sub, agent, ref_key, pid, amount, reference, remainder, "")
+    book_payment(m, sub, agent, ref_key, pid, amount, reference, remainder, "", collected)
     call("supply", "on_payment", [meter_id])
     return pid
 
@@ -146,18 +163,20 @@ def invoice_subscription(inv: dict):
 
 
 @public
-def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
+def record_invoice_payment(invoice_id: str, amount: int, reference: str, collected_at: int = 0) -> str:
     """A payment taken by a registered agent for one invoice named by its id, of any
     subscription: the way to collect the final invoice of a subscription that has ended
     (after a move-in the new subscriber's payments never pay it). What exceeds the invoice's
     unpaid amount becomes that subscription's credit while it is current; an ended
-    subscription's invoice takes at most its unpaid amount. Returns the payment id."""
+    subscription's invoice takes at most its unpaid amount. ``collected_at`` as for
+    ``record_payment``. Returns the payment id."""
     require(isinstance(invoice_id, str), f"invoice id of type str expected, found {shape(invoice_id)}")
     inv = call("billing", "invoice", [invoice_id])
     require(inv is not None, f"an invoice expected, found no invoice {invoice_id}")
     require(inv["status"] == "open", f"an open invoice expected, found invoice {invoice_id} {inv['status']}")
     utility_id = inv["utility"]
     agent, ref_key = take_agent_payment(utility_id, amount, reference)
+    collected = collection_time(utility_id, collected_at)
     sub, current_meter, is_current = invoice_subscription(inv)
     meter_id = inv["meter"]
     if not is_current:
@@ -169,7 +188,8 @@ def record_invoice_payment(invoice_id: str, amount: int, reference: str) -> str:
         )
     pid = next_id("PAY")
     remainder = call("billing", "apply_invoice_payment", [invoice_id, amount, pid])
-    book_payment(meter_id, utility_id, sub, agent, ref_key, pid, amount, reference, remainder, invoice_id)
+    book_payment(meter_record(meter_id), sub, agent, ref_key, pid, amount, reference, remainder, invoice_id,
+                 collected)
     if is_current:
         # Still the subscription in place: its supply may be restored by this payment.
         storage_delete(storage_key("rev:", [current_meter]))
@@ -208,6 +228,8 @@ def reverse_payment(payment_id: str, reason: str) -> None:
     acct["allocated"] = acct["allocated"] - p["applied"]
     save_account({"id": p["subscription"]}, acct, before_position, before_emergency)
     ledger_add(utility_id, {"reversed": p["amount"], "allocated": 0 - p["applied"]})
+    cash_add(utility_id, agent, "reversed", p["amount"])
+    add_activity(meter_record(meter_id), "cash_reversed", p["amount"])
 
     p["reversed"] = True
     p["reversed_at"] = now

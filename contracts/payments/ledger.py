@@ -39,6 +39,7 @@ EXTRA_FIELDS = [
     "token_standing",
     "token_energy",
     "token_carried",
+    "remitted",
 ]
 
 

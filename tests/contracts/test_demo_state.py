@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "63b8577782d77254c1c30de0a32cd6c8767710bdf66b3779044795b81effbe48"
+STATE_WITHOUT_CODE = "973b545dc77f3cf87745328f550af20f83b94bbcf4b2865389644db372a970a9"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

@@ -11,7 +11,9 @@ policy and beyond it: over the limit, twice in a period, while still extended), 
 recorded on a prepaid account or rescheduled from its negative balance and recovered as a
 share of each payment in (and given back to the debt when a sale is reversed), token-meter
 sales (their money split into tax, standing charge, energy and change carried, never on a
-credit account) and reissues of their tokens (which move no money), corrections by the operator (credit notes within and
+credit account) and reissues of their tokens (which move no money), payments taken offline
+(uploaded within the utility's window and beyond it) and agents' remittances (within and
+beyond the cash they hold: paid - reversed == remitted + cash still held), corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
 charges and credits: they change what invoices ask for, never where money went), payment
 plans opened, kept, missed and completed, and the
@@ -136,6 +138,7 @@ class Observed:
     debt_recorded: int = 0  # old debts recorded by operators (owed like a charge)
     token_sold: int = 0
     token_parts: int = 0  # tax + standing charge + energy + change carried, of token sales
+    remitted: int = 0  # agents' cash handed to the utility
     token_sales: list[str] = field(default_factory=list)
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
     purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
@@ -154,6 +157,8 @@ class Observed:
                 self.paid += f["amount"]
                 assert f["applied"] + f["remainder"] == f["amount"]
                 self.model(f["subscription"]).credit(f["remainder"])
+            elif e.contract == "payments" and e.name == "remittance":
+                self.remitted += f["amount"]
             elif e.contract == "payments" and e.name == "payment_reversed":
                 self.reversed += f["amount"]
                 self.model(f["subscription"]).debit(f["remainder"])
@@ -232,6 +237,8 @@ operation = st.one_of(
     st.tuples(st.just("reschedule"), st.integers(1, 10_000)),
     st.tuples(st.just("token"), st.integers(1, 20_000)),
     st.tuples(st.just("reissue"), st.integers(0, 10)),
+    st.tuples(st.just("pay_offline"), st.sampled_from(["alice", "bob"]), st.integers(1, 6_000), st.integers(0, 200)),
+    st.tuples(st.just("remit"), st.booleans(), st.integers(1, 150)),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -445,6 +452,23 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             sale_id = seen.token_sales[op[1] % len(seen.token_sales)]
             receipt = w.chain.call(w.consumers["tara"], "payments", "reissue_token", [sale_id, "lost"], at=t)
             assert receipt.ok, receipt.error
+        elif kind == "pay_offline":
+            # Collected op[3] hours before the upload: refused beyond the week's window.
+            collected = t - op[3] * 3600
+            receipt = w.chain.call(w.agent, "payments", "record_payment",
+                                   [w.meters[op[1]], op[2], f"R-{n}", collected], at=t)
+            assert receipt.ok is (op[3] <= 7 * 24), receipt.error
+            if receipt.ok:
+                (event,) = w.chain.events(receipt, "payment")
+                assert event["collected_at"] == collected
+                seen.payments.append((event["id"], w.agent, t // DAY))
+        elif kind == "remit":
+            agent = agents[1 if op[1] else 0]
+            held = w.view("payments", "agent_cash", [w.utility, agent.public_key])["outstanding"]
+            amount = max(held * op[2] // 100, 1)
+            receipt = w.chain.call(w.operator, "payments", "record_remittance",
+                                   [w.utility, agent.public_key, amount, f"S-{n}"], at=t)
+            assert receipt.ok is (amount <= held), receipt.error  # never more than the agent holds
         elif kind == "check_plan":
             receipt = w.chain.call(w.collector, "billing", "check_payment_plan", [w.meters["alice"]], at=t)
             assert receipt.ok, receipt.error
@@ -504,6 +528,11 @@ def check_conservation(w: Any, seen: Observed) -> None:
     assert ledger["refunded"] == seen.refunded and ledger["charged"] == seen.charged
     assert ledger["allocated"] == allocated and ledger["credit_position"] == positions
     assert (ledger["debt_recorded"], ledger["debt_outstanding"]) == (seen.debt_recorded, debts)
+    # Agents' cash: every unit paid in and not reversed was remitted or is in an agent's hands.
+    held = [w.view("payments", "agent_cash", [w.utility, a.public_key]) for a in (w.agent, w.extra["agent2"])]
+    assert all(h["outstanding"] >= 0 for h in held)
+    assert ledger["remitted"] == seen.remitted == sum(h["remitted"] for h in held)
+    assert seen.paid - seen.reversed == seen.remitted + sum(h["outstanding"] for h in held)
     # Vendor floats: every unit deposited is still in a float or was sold.
     vf = w.view("payments", "vendor_float", [w.utility, w.vendor.public_key])
     sold = seen.purchased - seen.purchase_reversed + seen.token_sold
@@ -548,6 +577,22 @@ def test_money_is_conserved(ops: list[tuple[Any, ...]]) -> None:
     w = base_world()
     seen = run(w, ops)
     check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_offline_payments_and_remittances() -> None:
+    """Payments uploaded after they were collected (within the window and beyond it),
+    reversed, remitted in part, in full and beyond what an agent holds."""
+    ops: list[tuple[Any, ...]] = [
+        ("later", 30), ("pay_offline", "alice", 2_000, 20), ("pay_offline", "bob", 1_500, 0),
+        ("pay", "alice", 800, True), ("remit", False, 50), ("reverse", 0, False), ("remit", False, 150),
+        ("pay_offline", "alice", 900, 190), ("remit", True, 100), ("remit", True, 1), ("read", "alice", 2_500),
+        ("invoice",), ("pay_invoice", 0, 50), ("remit", False, 100), ("later", 200), ("pay_offline", "bob", 700, 169),
+        ("pay_offline", "bob", 700, 168),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    check_conservation(w, seen)
+    assert seen.remitted > 0
 
 
 def test_money_is_conserved_in_a_known_busy_sequence() -> None:
