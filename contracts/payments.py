@@ -4,8 +4,8 @@
 A contract source for the meterchain VM (docs/contract-language.md); read as text and
 compiled, never imported. docs/contracts/payments.md explains the rules; this file is their
 executable form. The code lives in modules under payments/, one per concept (checks,
-policy, ledger, accounts, agents, reconciliation, credit, commission, sales, vouchers,
-prepaid), compiled into this contract; this file names every entry point it has.
+policy, ledger, accounts, agents, agent_cash, reconciliation, credit, commission, sales,
+vouchers, prepaid, grants), compiled into this contract; this file names every entry point it has.
 
 Money is integer minor units (kurus, cents). Every unit that enters through this contract
 (an agent's payment, a vendor's sale not reversed, a redeemed voucher) ends up in exactly one of: an
@@ -55,6 +55,7 @@ from payments.credit import (
 )
 from payments.debt import record_prepaid_debt, reschedule_prepaid_debt
 from payments.emergency import request_emergency_credit
+from payments.grants import apply_grant, grant_credited_at, open_grant, segment_grant
 from payments.ledger import ledger
 from payments.policy import policy, set_policy
 from payments.prepaid import charge_prepaid, grant_emergency_credit

@@ -40,6 +40,7 @@ EXTRA_FIELDS = [
     "token_energy",
     "token_carried",
     "remitted",
+    "granted",
 ]
 
 
@@ -84,10 +85,11 @@ def ledger_add(utility_id: str, changes: dict) -> None:
 @view
 def ledger(utility_id: str) -> dict:
     """Money totals of a utility. Always: paid - reversed + purchased - purchase_reversed +
-    vouchers == allocated + charged + refunded + debt_recorded + credit_position -
+    vouchers + granted == allocated + charged + refunded + debt_recorded + credit_position -
     debt_outstanding (payments/debt.py: an old debt recorded is owed like a charge, and the
     debt outstanding is the part of the accounts' positions kept apart); float_deposited ==
     float_balance + purchased - purchase_reversed + token_sold; token_sold == token_tax +
     token_standing + token_energy + token_carried (payments/tokens.py); commission - commission_reversed -
-    commission_settled == the commission owed to the utility's vendors."""
+    commission_settled == the commission owed to the utility's vendors; paid - reversed ==
+    remitted + the cash the agents still hold (payments/agent_cash.py)."""
     return ledger_of(utility_id)

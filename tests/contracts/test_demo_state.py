@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "973b545dc77f3cf87745328f550af20f83b94bbcf4b2865389644db372a970a9"
+STATE_WITHOUT_CODE = "660f17157ff3ea6a630318e8041c07f72eeafe4e493da05ea64a6d1ee20dfa20"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

@@ -13,7 +13,8 @@ share of each payment in (and given back to the debt when a sale is reversed), t
 sales (their money split into tax, standing charge, energy and change carried, never on a
 credit account) and reissues of their tokens (which move no money), payments taken offline
 (uploaded within the utility's window and beyond it) and agents' remittances (within and
-beyond the cash they hold: paid - reversed == remitted + cash still held), corrections by the operator (credit notes within and
+beyond the cash they hold: paid - reversed == remitted + cash still held), grants to the
+whole utility applied in batches (the utility's money in, credited once per subscription), corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
 charges and credits: they change what invoices ask for, never where money went), payment
 plans opened, kept, missed and completed, and the
@@ -139,6 +140,7 @@ class Observed:
     token_sold: int = 0
     token_parts: int = 0  # tax + standing charge + energy + change carried, of token sales
     remitted: int = 0  # agents' cash handed to the utility
+    granted: int = 0  # the utility's grants credited to accounts
     token_sales: list[str] = field(default_factory=list)
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
     purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
@@ -157,6 +159,9 @@ class Observed:
                 self.paid += f["amount"]
                 assert f["applied"] + f["remainder"] == f["amount"]
                 self.model(f["subscription"]).credit(f["remainder"])
+            elif e.contract == "payments" and e.name == "grant_credited":
+                self.granted += f["amount"]
+                self.model(f["subscription"]).credit(f["amount"])
             elif e.contract == "payments" and e.name == "remittance":
                 self.remitted += f["amount"]
             elif e.contract == "payments" and e.name == "payment_reversed":
@@ -239,6 +244,7 @@ operation = st.one_of(
     st.tuples(st.just("reissue"), st.integers(0, 10)),
     st.tuples(st.just("pay_offline"), st.sampled_from(["alice", "bob"]), st.integers(1, 6_000), st.integers(0, 200)),
     st.tuples(st.just("remit"), st.booleans(), st.integers(1, 150)),
+    st.tuples(st.just("grant"), st.integers(1, 3_000), st.integers(1, 3)),
     # Sales and their reversals twice as likely: a reversal needs a sale of the same day.
     st.tuples(st.just("buy"), st.integers(1, 4_000)),
     st.tuples(st.just("reverse_buy"), st.integers(0, 10), st.booleans()),
@@ -462,6 +468,21 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
                 (event,) = w.chain.events(receipt, "payment")
                 assert event["collected_at"] == collected
                 seen.payments.append((event["id"], w.agent, t // DAY))
+        elif kind == "grant":
+            # A grant to the whole utility, applied in batches of op[2] meters until done.
+            receipt = w.chain.call(w.operator, "payments", "open_grant", [w.utility, "", "", op[1], "bonus"], at=t)
+            assert receipt.ok, receipt.error
+            seen.take(receipt)
+            gid = w.chain.return_value(receipt)
+            done = False
+            while not done:
+                t += 1
+                receipt = w.chain.call(w.alice, "payments", "apply_grant", [gid, op[2]], at=t)
+                assert receipt.ok, receipt.error
+                (batch,) = w.chain.events(receipt, "grant_batch")
+                done = batch["done"]
+                if not done:
+                    seen.take(receipt)
         elif kind == "remit":
             agent = agents[1 if op[1] else 0]
             held = w.view("payments", "agent_cash", [w.utility, agent.public_key])["outstanding"]
@@ -517,13 +538,14 @@ def check_conservation(w: Any, seen: Observed) -> None:
         if acct is not None:
             accounts[sid] = acct
     positions = sum(a["balance"] - a["emergency_used"] for a in accounts.values())
-    paid_in = seen.paid - seen.reversed + seen.purchased - seen.purchase_reversed + seen.vouchers
+    paid_in = seen.paid - seen.reversed + seen.purchased - seen.purchase_reversed + seen.vouchers + seen.granted
     debts = sum(a.get("debt", 0) for a in accounts.values())
     assert paid_in == allocated + seen.charged + seen.refunded + seen.debt_recorded + positions - debts
 
     ledger = w.view("payments", "ledger", [w.utility])
     assert ledger["paid"] == seen.paid and ledger["reversed"] == seen.reversed
     assert ledger["purchased"] == seen.purchased and ledger["vouchers"] == seen.vouchers
+    assert ledger["granted"] == seen.granted
     assert ledger["purchase_reversed"] == seen.purchase_reversed
     assert ledger["refunded"] == seen.refunded and ledger["charged"] == seen.charged
     assert ledger["allocated"] == allocated and ledger["credit_position"] == positions
@@ -593,6 +615,21 @@ def test_money_is_conserved_across_offline_payments_and_remittances() -> None:
     seen = run(w, ops)
     check_conservation(w, seen)
     assert seen.remitted > 0
+
+
+def test_money_is_conserved_across_grants() -> None:
+    """Grants to the whole utility in batches of one to three meters, on accounts with
+    emergency credit in use, an old debt, postpaid advance credit and a keypad meter."""
+    ops: list[tuple[Any, ...]] = [
+        ("emergency", 1_500), ("read", "bob", 2_000), ("grant", 700, 1), ("debt", 3_000, 5_000),
+        ("grant", 2_000, 3), ("read", "alice", 2_500), ("invoice",), ("grant", 1_000, 2), ("apply_credit",),
+        ("move", "alice", 100), ("grant", 300, 1), ("refund", "bob", 100),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    check_conservation(w, seen)
+    # Two accounts each time (alice or her successor, bob); tara's keypad meter is skipped.
+    assert seen.granted == 2 * (700 + 2_000 + 1_000 + 300)
 
 
 def test_money_is_conserved_in_a_known_busy_sequence() -> None:
