@@ -49,11 +49,17 @@ def test_devnet_up_detached_writes_devnet_json_and_down_stops_every_node(tmp_pat
                 pass
 
 
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_devnet_up_attached_prints_live_lines_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     write_network(tmp_path, 2, 0, node_ports(2))
+    # Started with SIGINT ignored, as a non-interactive shell starts a background job: the
+    # devnet's own handler still stops everything on SIGINT (Ctrl-C).
     process = subprocess.Popen(
         [sys.executable, "-c", "from meterchain.cli import main; main()", "devnet", "up", "--home", str(tmp_path), "--interval", "0.2", "--households", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint,
     )  # fmt: skip
     described: list[dict[str, object]] = []
     try:

@@ -125,7 +125,10 @@ def up(
     def on_terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too, explicitly: a program started in the background by a non-interactive
+    # shell inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
     signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, on_terminate)
     typer.echo("Ctrl-C stops every node")
     try:
         asyncio.run(_live(home, nodes, interval, households, read_interval))
