@@ -34,11 +34,12 @@ def add_prepaid_figures(field_id: str, t: int, changes: dict) -> None:
         storage_set(key, rec)
 
 
-def prepaid_figures(scope: str, first: int, last: int) -> dict:
-    """The prepaid figures of ``scope`` summed over UTC days [first, last)."""
-    prefix = scope_key("pd/", scope, "")
+def day_records(kind: str, scope: str, first: int, last: int) -> list:
+    """The records ``<kind><scope>#<day>`` of UTC days [first, last), in day order (the
+    day totals of billing/invoices.py and the figures above)."""
+    prefix = scope_key(kind, scope, "")
     after = "" if first <= 0 else prefix + pad(first - 1, DAY_PAD)
-    out = {"units": 0, "charged": 0, "token_units": 0}
+    out = []
     done = False
     while not done:
         keys = storage_keys(prefix, after, 1000)
@@ -47,9 +48,16 @@ def prepaid_figures(scope: str, first: int, last: int) -> dict:
                 done = True
                 break
             after = k
-            rec = storage_get(k)
-            for name in rec.keys():
-                out[name] = out[name] + rec[name]
+            out.append(storage_get(k))
         if len(keys) < 1000:
             done = True
+    return out
+
+
+def prepaid_figures(scope: str, first: int, last: int) -> dict:
+    """The prepaid figures of ``scope`` summed over UTC days [first, last)."""
+    out = {"units": 0, "charged": 0, "token_units": 0}
+    for rec in day_records("pd/", scope, first, last):
+        for name in rec.keys():
+            out[name] = out[name] + rec[name]
     return out

@@ -5,11 +5,10 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the bill
 never imported as Python.
 """
 
-from billing.accounts import DAY_PAD, config, current_account, unpaid
-from billing.figures import prepaid_figures
+from billing.accounts import config, current_account, unpaid
+from billing.figures import day_records, prepaid_figures
 from billing.plans import sheltered
 from common.keys import scope_key, storage_key
-from common.text import pad
 from common.time import SECONDS_PER_DAY
 
 MAX_TOTAL_DAYS = 3660
@@ -123,27 +122,15 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
     last = div_floor(period_end, SECONDS_PER_DAY)
     if last - first > MAX_TOTAL_DAYS:
         revert(f"a period of at most {MAX_TOTAL_DAYS} days expected, found {last - first}")
-    prefix = scope_key("tot/", scope_prefix, "")
-    after = "" if first <= 0 else prefix + pad(first - 1, DAY_PAD)
     today = div_floor(block_time(), SECONDS_PER_DAY)
     out = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "outstanding": 0,
            "arrears": 0, "estimated": 0}
-    done = False
-    while not done:
-        keys = storage_keys(prefix, after, 1000)
-        for k in keys:
-            if int(k[len(prefix):]) >= last:
-                done = True
-                break
-            after = k
-            rec = storage_get(k)
-            for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
-                out[f] = out[f] + rec[f]
-            for d in rec["due"].keys():
-                if int(d) < today:
-                    out["arrears"] = out["arrears"] + rec["due"][d]
-        if len(keys) < 1000:
-            done = True
+    for rec in day_records("tot/", scope_prefix, first, last):
+        for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
+            out[f] = out[f] + rec[f]
+        for d in rec["due"].keys():
+            if int(d) < today:
+                out["arrears"] = out["arrears"] + rec["due"][d]
     out["outstanding"] = out["billed"] - out["paid"]
     prepaid = prepaid_figures(scope_prefix, first, last)
     out["prepaid_consumption"] = prepaid["units"]

@@ -29,6 +29,21 @@ from payments.ledger import ledger_add
 from payments.policy import BASIS_POINTS, policy_of
 
 
+def take_vendor_sale(utility_id: str, amount: int, reference: str, what: str) -> list:
+    """The checks every vendor sale passes (credit or a token); returns [vendor, reference
+    key]."""
+    require_role(utility_id, ["vendor"])
+    check_amount(amount, what)
+    check_reference(reference)
+    vendor = caller()
+    ref_key = storage_key("bref:", [bytes_hex(vendor), reference])
+    require(
+        not storage_has(ref_key),
+        f"a new reference for vendor expected, found {reference} already used by {storage_get(ref_key)}",
+    )
+    return [vendor, ref_key]
+
+
 @public
 def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     """A vendor sells prepaid credit: the amount is drawn from the vendor's float, the vendor
@@ -37,15 +52,7 @@ def buy_credit(meter_id: str, amount: int, reference: str) -> str:
     balance. Returns the purchase id (one STS token per id)."""
     m = meter_record(meter_id)
     utility_id = m["utility"]
-    require_role(utility_id, ["vendor"])
-    check_amount(amount, "purchase")
-    check_reference(reference)
-    vendor = caller()
-    ref_key = storage_key("bref:", [bytes_hex(vendor), reference])
-    require(
-        not storage_has(ref_key),
-        f"a new reference for vendor expected, found {reference} already used by {storage_get(ref_key)}",
-    )
+    vendor, ref_key = take_vendor_sale(utility_id, amount, reference, "purchase")
     sub = prepaid_subscription(meter_id)
     fkey = float_key(utility_id, vendor)
     available = storage_get(fkey, 0)

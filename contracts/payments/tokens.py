@@ -37,12 +37,10 @@ never imported as Python.
 
 from common.activity import add_activities, bump_activity
 from common.keys import storage_key
-from common.roles import has_role, require_role
+from common.roles import has_role
 from common.text import shape
 from common.time import SECONDS_PER_DAY
 from payments.checks import (
-    check_amount,
-    check_reference,
     local_day,
     meter_record,
     next_id,
@@ -51,6 +49,7 @@ from payments.checks import (
 from payments.commission import commission_key, commission_load, float_key
 from payments.ledger import ledger_add
 from payments.policy import BASIS_POINTS, policy_of
+from payments.sales import take_vendor_sale
 
 MICRO = 1000000  # tariff prices are micro minor units per Wh or litre
 BASE_UNITS_PER_TENTH = 100  # 0.1 kWh = 100 Wh; 0.1 m3 = 100 litres
@@ -164,15 +163,7 @@ def sell_token(meter_id: str, amount: int, reference: str) -> str:
     module), and one token is requested for the vending service. Returns the sale id."""
     m = meter_record(meter_id)
     utility_id = m["utility"]
-    require_role(utility_id, ["vendor"])
-    check_amount(amount, "token sale")
-    check_reference(reference)
-    vendor = caller()
-    ref_key = storage_key("bref:", [bytes_hex(vendor), reference])
-    require(
-        not storage_has(ref_key),
-        f"a new reference for vendor expected, found {reference} already used by {storage_get(ref_key)}",
-    )
+    vendor, ref_key = take_vendor_sale(utility_id, amount, reference, "token sale")
     sub = token_subscription(meter_id)
     now = block_time()
     tariff_id, version = tariff_now(meter_id, utility_id, now)
