@@ -6,7 +6,7 @@
 # rounding rule.
 #
 # The code lives in modules under billing/, one per concept (accounts, tariffs, pricing,
-# readings, prepaid, invoices, settlement, closing, staff, corrections, rebill, exceptions,
+# readings, prepaid, invoices, settlement, closing, conversion, staff, corrections, rebill, exceptions,
 # faults, plans, views), compiled into this contract; this file names every entry point the contract has
 # (docs/contract-language.md, "Modules").
 #
@@ -55,7 +55,8 @@
 #   seg/<utility>#<segment>    running totals per customer segment
 #   um/<utility>/<meter>       the meters billing knows, for run_billing
 #   alloc/<payment id>         what a payment paid, to revert it exactly
-#   cor/<meter>/C<seq>         a correction: credit note, rebill, manual charge or credit
+#   cor/<meter>/C<seq>         a correction: credit note, rebill, manual charge or credit, or
+#                              arrears carried to prepaid debt (conversion.py)
 #   corn/<meter>               the number of corrections made on the meter
 #   rx/<meter>/<time>          a reading exception: why the meter was not read on a visit
 #   flt/<meter>/F<seq>         a fault or tamper record; fln/<meter> their number
@@ -67,6 +68,7 @@
 #   a/<scope>#<day>            activity per scope and UTC day (exceptions, faults, plans)
 
 from billing.closing import close_account, meter_replaced
+from billing.conversion import carry_arrears
 from billing.corrections import (
     correction,
     corrections_of,

@@ -53,7 +53,7 @@ from payments.credit import (
     refund_subscription_credit,
     subscription_account,
 )
-from payments.debt import record_prepaid_debt, reschedule_prepaid_debt
+from payments.debt import carry_postpaid_arrears, record_prepaid_debt, reschedule_prepaid_debt
 from payments.emergency import request_emergency_credit
 from payments.grants import apply_grant, grant_credited_at, open_grant, segment_grant
 from payments.ledger import ledger

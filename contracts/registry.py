@@ -55,6 +55,7 @@ from registry.roles import governance, grant_role, has_role, revoke_role, role_h
 from registry.subscriptions import (
     accept_move_in,
     approve_subscription,
+    convert_to_prepaid,
     end_awaited_subscription,
     move_in,
     reject_subscription,

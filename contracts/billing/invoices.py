@@ -105,7 +105,7 @@ def add_totals(inv: dict, changes: dict, outstanding: int) -> None:
     if seg is None:
         seg = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "estimated": 0}
     for k in changes.keys():
-        seg[k] = seg[k] + changes[k]
+        seg[k] = seg.get(k, 0) + changes[k]
     storage_set(skey, seg)
 
 

@@ -115,8 +115,9 @@ def revert_payment(meter_id: str, payment_id: str) -> int:
         inv = storage_get(storage_key("inv/", [inv_id]))
         inv["paid"] = inv["paid"] - amount
         undone += amount
-        if inv["status"] == "paid" and inv["paid"] < inv["total"]:
-            # Reopened in its own subscription's list, wherever the meter has gone since.
+        if (inv["status"] == "paid" or inv["status"] == "carried") and inv["paid"] < inv["total"]:
+            # Reopened in its own subscription's list, wherever the meter has gone since (a
+            # carried invoice asks again only for the payment reversed: conversion.py).
             inv["status"] = "open"
             acct = sub_account(inv["subscription"], inv["consumer"])
             acct["open"] = insert_open(acct["open"], inv_id)

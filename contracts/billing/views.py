@@ -115,7 +115,9 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
     # paid, outstanding, estimated count, and arrears = what is unpaid past its due day; beside
     # them, the prepaid readings of those days: prepaid_consumption (units) and prepaid_charged
     # (money drawn from prepaid credit, net of what a day re-priced lower credited back), and
-    # token_consumption (units read from token meters, whose credit is sold as tokens).
+    # token_consumption (units read from token meters, whose credit is sold as tokens); and
+    # carried_to_prepaid, what invoices no longer ask because a conversion to prepaid carried it
+    # to the new account's debt (conversion.py; billed is net of it, as of credit notes).
     if scope_prefix != utility_id and not scope_prefix.startswith(utility_id + "/"):
         revert(f"a scope of utility {utility_id} (its id, or a branch or field id under it) expected, found {scope_prefix}")
     first = div_floor(period_start, SECONDS_PER_DAY)
@@ -125,13 +127,16 @@ def consumption_totals(utility_id: str, scope_prefix: str, period_start: int, pe
     today = div_floor(block_time(), SECONDS_PER_DAY)
     out = {"invoices": 0, "consumption": 0, "billed": 0, "tax": 0, "paid": 0, "outstanding": 0,
            "arrears": 0, "estimated": 0}
+    carried_to_prepaid = 0
     for rec in day_records("tot/", scope_prefix, first, last):
         for f in ("invoices", "consumption", "billed", "tax", "paid", "estimated"):
             out[f] = out[f] + rec[f]
+        carried_to_prepaid += rec.get("carried_to_prepaid", 0)
         for d in rec["due"].keys():
             if int(d) < today:
                 out["arrears"] = out["arrears"] + rec["due"][d]
     out["outstanding"] = out["billed"] - out["paid"]
+    out["carried_to_prepaid"] = carried_to_prepaid
     prepaid = prepaid_figures(scope_prefix, first, last)
     out["prepaid_consumption"] = prepaid["units"]
     out["prepaid_charged"] = prepaid["charged"]

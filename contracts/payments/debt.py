@@ -1,12 +1,13 @@
 """Prepaid debt recovered as a set share of each purchase, the practice of Itron and STS
 vendors: an old debt on a prepaid account (arrears carried over from a postpaid account or
-another system, recorded by an operator; or the account's own negative balance, rescheduled)
+another system, recorded by an operator, or carried by the registry when it converts a
+postpaid subscription to prepaid; or the account's own negative balance, rescheduled)
 is kept apart from the balance, so it never keeps supply off, and every payment that comes in
 (purchase, voucher, agent payment) gives the account's share of it to the debt until it is
 cleared (payments/accounts.py, ``add_credit``), each recovery on record.
 
 Account fields (added when first used): ``debt`` outstanding, ``debt_share_bp`` the share of
-each payment in basis points, ``debt_recorded`` (operator-recorded debts), ``debt_moved``
+each payment in basis points, ``debt_recorded`` (debts recorded or carried over), ``debt_moved``
 (negative balances rescheduled), ``debt_recovered``. Always
 ``debt == debt_recorded + debt_moved - debt_recovered``.
 
@@ -74,6 +75,29 @@ def record_prepaid_debt(meter_id: str, amount: int, share_bp: int, reason: str) 
     emit("prepaid_debt_recorded",
          {"meter": meter_id, "subscription": sub["id"], "amount": amount, "share_bp": share_bp,
           "debt": acct["debt"], "reason": reason, "by": caller(), "at": block_time()})
+    return acct["debt"]
+
+
+@public
+def carry_postpaid_arrears(meter_id: str, from_subscription: str, amount: int, share_bp: int) -> int:
+    """The registry has converted the meter's postpaid subscription ``from_subscription`` to
+    prepaid (registry.convert_to_prepaid): what its invoices still asked for, which billing has
+    just carried off them (billing.carry_arrears), becomes the new prepaid account's debt,
+    recovered as ``share_bp`` of each payment in. Booked as a recorded debt. Returns the debt."""
+    require(caller() == b"contract:registry",
+            f"a call from contract registry expected, found {bytes_hex(caller())}")
+    sub = prepaid_subscription(meter_id)
+    utility_id = sub["utility"]
+    acct = load_account(sub, meter_id, utility_id)
+    check_amount(amount, "debt")
+    check_share(share_bp)
+    add_debt(acct, "debt_recorded", amount, share_bp)
+    save_account(sub, acct, position_of(acct), acct["emergency_used"])
+    ledger_add(utility_id, {"debt_recorded": amount, "debt_outstanding": amount})
+    emit("prepaid_debt_recorded",
+         {"meter": meter_id, "subscription": sub["id"], "amount": amount, "share_bp": share_bp,
+          "debt": acct["debt"], "reason": "arrears of postpaid subscription " + from_subscription + " carried over",
+          "by": caller(), "at": block_time()})
     return acct["debt"]
 
 

@@ -10,6 +10,7 @@ from common.text import shape
 
 DEFAULT_SEGMENT = "residential"
 BILLING = "billing"
+PAYMENTS = "payments"
 
 
 def load_utility(utility_id: str) -> dict:

@@ -12,7 +12,14 @@ from common.records import copy, scopes_of
 from common.text import pad, shape
 from registry.checks import require_account, require_id, require_int, require_text
 from registry.meters import meters_in
-from registry.records import BILLING, load_meter, load_subscription, load_utility, scope_prefix
+from registry.records import (
+    BILLING,
+    PAYMENTS,
+    load_meter,
+    load_subscription,
+    load_utility,
+    scope_prefix,
+)
 from registry.roles import holds, require_role
 
 MODES = ["postpaid", "prepaid", "token"]  # token: an STS keypad meter holds the credit (payments/tokens.py)
@@ -20,6 +27,7 @@ MODES = ["postpaid", "prepaid", "token"]  # token: an STS keypad meter holds the
 # each status.
 OPENING_EVENTS = {"active": "opened", "pending": "requested", "offered": "offered"}
 HISTORY_WIDTH = 6
+BASIS_POINTS = 10_000  # a debt's recovery share, as payments/policy.py counts it
 
 
 def count_subscription(sub: dict, delta: int) -> None:
@@ -343,6 +351,41 @@ def hand_over(m: dict, sub: dict, new_consumer: bytes, reading_index: int, staff
                             "reading_index": reading_index, "old_subscription": sub["id"],
                             "new_subscription": new["id"], "status": status, "by": caller(),
                             "at": block_time()})
+
+
+@public
+def convert_to_prepaid(meter_id: str, final_index: int, debt_share_bp: int) -> str:
+    # The utility moves a postpaid subscriber onto prepayment (a customer in arrears, or one
+    # who asks): the postpaid subscription ends with a final bill at the staff's reading
+    # `final_index`, and a prepaid one opens at once for the same consumer and identity. What
+    # the old invoices still ask for is carried to the new account as a debt recovered as
+    # `debt_share_bp` of each payment in (billing/conversion.py, payments/debt.py), so the
+    # consumer can buy credit and stay supplied while paying the arrears off. Both
+    # subscriptions stay in the meter's history. Returns the new subscription's id.
+    m = load_meter(meter_id)
+    who = require_role(m["utility"], ["operator", "admin"])
+    sub = load_subscription(meter_id, ["active"])
+    require(sub["mode"] == "postpaid", f"a postpaid subscription on {meter_id} expected, found {sub['mode']}")
+    require(final_trust(who, m, sub) == "operator",
+            f"a member of the utility's staff other than the subscriber expected, found the subscriber {bytes_hex(who)}")
+    require(m["status"] == "active", f"meter {meter_id} active expected, found {m['status']}")
+    require(sub.get("closing", None) is None,
+            f"a subscription not awaiting its final reading expected, found {sub['id']} awaiting it")
+    require_int(final_index, "final index", 0, 10**m["digits"] - 1)
+    require_int(debt_share_bp, "debt recovery share (basis points)", 1, BASIS_POINTS)
+    # The staff's index always counts (billing.final_counts is for the consumer's own).
+    require(call(BILLING, "close_account", [meter_id, final_index, "operator"]),
+            f"the final bill of {sub['id']} settled at index {final_index} expected, found it awaited")
+    close_subscription(sub, final_index, "converted to prepaid", "converted")
+    new = open_subscription(m, sub["consumer"], "prepaid", sub["identity_hash"], "active", approved_by=who)
+    carried = call(BILLING, "carry_arrears", [sub["id"], sub["consumer"], new["id"]])
+    if carried > 0:
+        call(PAYMENTS, "carry_postpaid_arrears", [meter_id, sub["id"], carried, debt_share_bp])
+    emit("subscription_converted", {"meter": meter_id, "consumer": sub["consumer"], "old_subscription": sub["id"],
+                                    "new_subscription": new["id"], "mode": "prepaid", "final_index": final_index,
+                                    "arrears_carried": carried, "debt_share_bp": debt_share_bp,
+                                    "by": who, "at": block_time()})
+    return new["id"]
 
 
 @public

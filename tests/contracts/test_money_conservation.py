@@ -17,7 +17,8 @@ beyond the cash they hold: paid - reversed == remitted + cash still held), grant
 whole utility applied in batches (the utility's money in, credited once per subscription), corrections by the operator (credit notes within and
 beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
 charges and credits: they change what invoices ask for, never where money went), payment
-plans opened, kept, missed and completed, and the
+plans opened, kept, missed and completed, a postpaid subscription converted to prepaid (its
+arrears carried to the new account's debt), and the
 passing of days (a reversal on a later day must fail). A slow reference model of each credit account (one per subscription, current or
 ended), driven by the same events, must agree with the contract's accounts.
 
@@ -490,6 +491,14 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
             receipt = w.chain.call(w.operator, "payments", "record_remittance",
                                    [w.utility, agent.public_key, amount, f"S-{n}"], at=t)
             assert receipt.ok is (amount <= held), receipt.error  # never more than the agent holds
+        elif kind == "convert":
+            # alice's postpaid subscription converted to prepaid at a reading op[1] later, her
+            # arrears carried to the new account's debt (recovered as op[2] of each payment).
+            index["alice"] += op[1]
+            postpaid = w.view("registry", "subscription", [w.meters["alice"]])["mode"] == "postpaid"
+            receipt = w.chain.call(w.operator, "registry", "convert_to_prepaid",
+                                   [w.meters["alice"], index["alice"], op[2]], at=t)
+            assert receipt.ok is postpaid, receipt.error
         elif kind == "check_plan":
             receipt = w.chain.call(w.collector, "billing", "check_payment_plan", [w.meters["alice"]], at=t)
             assert receipt.ok, receipt.error
@@ -752,6 +761,27 @@ def test_money_is_conserved_across_prepaid_debt_recovery() -> None:
     assert any(kind == "reschedule" for kind, _ in seen.refused)
     acct = w.view("payments", "account", [w.meters["bob"]])
     assert acct["debt_moved"] > 0 and acct["debt_recovered"] > 0
+    check_conservation(w, seen)
+
+
+def test_money_is_conserved_across_a_conversion_to_prepaid() -> None:
+    """alice, in arrears on postpaid invoices partly paid, is converted to prepaid (a second
+    conversion is refused: she is prepaid now); her arrears become her new account's debt. A
+    payment taken before the conversion is reversed after it (its invoice asks again, on the
+    old subscription, and is paid by its id), and her payments and readings on prepayment
+    recover the debt's share and draw her credit."""
+    ops: list[tuple[Any, ...]] = [
+        ("read", "alice", 3_000), ("invoice",), ("pay", "alice", 1_000, False), ("read", "alice", 400),
+        ("convert", 500, 2_500), ("convert", 0, 2_500), ("reverse", 0, False), ("pay", "alice", 2_000, False),
+        ("read", "alice", 800), ("pay_invoice", 0, 50), ("pay", "alice", 300, True), ("read", "alice", 900),
+    ]
+    w = base_world()
+    seen = run(w, ops)
+    assert [kind for kind, _ in seen.refused] == ["convert"]
+    assert seen.debt_recorded > 0 and seen.reversed == 1_000
+    acct = w.view("payments", "account", [w.meters["alice"]])
+    assert acct["debt_recovered"] > 0 and acct["debt"] == seen.debt_recorded - acct["debt_recovered"]
+    assert any(i["status"] == "carried" for i in all_invoices(w))
     check_conservation(w, seen)
 
 
