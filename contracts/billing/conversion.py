@@ -5,7 +5,7 @@ the prepayment vendors when a utility moves a customer in arrears onto a prepaid
 
 Each open invoice of the closed subscription stops asking: its ``total`` goes down by what was
 unpaid, as a credit note's applied part does (corrections.py), so arrears, dunning, late fees
-and payment plans see it settled; unlike a credit note nothing is forgiven and no tax is
+and payment plans see it settled (a plan over them ends, completed); unlike a credit note nothing is forgiven and no tax is
 credited, and the scope's totals book the amount under ``carried_to_prepaid`` beside
 ``billed``. The invoice keeps what it was issued for (``issued_total``) and the amount carried
 (``carried_to_prepaid``), with status ``carried``; a payment it had and that is reversed later
@@ -16,9 +16,10 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the bill
 never imported as Python.
 """
 
-from billing.accounts import save_sub_account, sub_account
+from billing.accounts import meter_info, save_sub_account, sub_account
 from billing.corrections import invoice_record, next_correction_id, save_correction
 from billing.invoices import add_totals
+from billing.plans import active_plan, end_plan, plan_state
 from common.keys import storage_key
 
 
@@ -52,6 +53,11 @@ def carry_arrears(subscription_id: str, consumer: bytes, to_subscription: str) -
         amount += unpaid
     acct["open"] = []
     save_sub_account(acct)
+    # A payment plan over those invoices has nothing left to shelter: its end is recorded
+    # now (completed), since nobody could ask check_payment_plan of an ended subscription.
+    plan = active_plan(subscription_id)
+    if plan is not None:
+        end_plan(plan, plan_state(plan, now), meter_info(plan["meter"]))
     emit("arrears_carried", {"subscription": subscription_id, "consumer": consumer, "to_subscription": to_subscription,
                              "invoices": carried, "amount": amount, "at": now})
     return amount

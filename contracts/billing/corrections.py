@@ -59,6 +59,10 @@ def require_in_force(inv: dict) -> None:
         revert(f"an invoice in force expected, found invoice {inv['id']} void (replaced by {inv['replaced_by']})")
     if inv["unpriced"]:
         revert(f"a priced invoice expected, found invoice {inv['id']} unpriced")
+    if inv["status"] == "carried":
+        # What it asked for is the prepaid account's debt now (conversion.py): correcting the
+        # invoice would leave the debt as it was.
+        revert(f"an invoice in force expected, found invoice {inv['id']} carried to prepaid debt")
 
 
 def next_correction_id(meter_id: str) -> str:

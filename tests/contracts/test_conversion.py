@@ -177,3 +177,36 @@ def test_invalid_direct_calls_of_the_conversion_steps(w: Any) -> None:
     r = w.chain.call(w.operator, "payments", "carry_postpaid_arrears", ["MTR-A", sub["id"], 100, SHARE])
     assert not r.ok and "a call from contract registry expected" in str(r.error)
     assert open_ids(w) == ["MTR-A/000001", "MTR-A/000002"]
+
+
+def test_alices_payment_plan_ends_completed_when_her_arrears_are_carried(w: Any) -> None:
+    inv = two_day_invoice(w)
+    owed = sum(invoices_owed(w).values())
+    w.ok(w.operator, "billing", "open_payment_plan",
+         ["MTR-A", [[inv["due"] + 30 * DAY, owed - 1_000], [inv["due"] + 60 * DAY, 1_000]], "hardship"])
+    open_plans = w.view("billing", "open_plan_count", [w.utility])
+    r = convert(w)
+    assert r.ok, r.error
+    (ended,) = w.events(r, "payment_plan_completed")
+    assert ended["still_owed"] == 0
+    assert w.view("billing", "open_plan_count", [w.utility]) == open_plans - 1
+    assert w.view("billing", "payment_plan", ["MTR-A"]) is None  # the prepaid subscription has none
+
+
+def test_invalid_second_plan_end_after_the_conversion(w: Any) -> None:
+    inv = two_day_invoice(w)
+    owed = sum(invoices_owed(w).values())
+    w.ok(w.operator, "billing", "open_payment_plan", ["MTR-A", [[inv["due"] + 30 * DAY, owed]], "hardship"])
+    assert convert(w).ok
+    # Asking for the plan's end afterwards finds none on the current (prepaid) subscription.
+    r = w.ok(w.collector, "billing", "check_payment_plan", ["MTR-A"], at=CONVERTED + HOUR)
+    assert w.chain.return_value(r) == "" and w.events(r, "payment_plan_completed") == []
+
+
+def test_invalid_credit_note_or_rebill_of_a_carried_invoice(w: Any) -> None:
+    inv = two_day_invoice(w)
+    assert convert(w).ok
+    r = w.chain.call(w.operator, "billing", "issue_credit_note", [inv["id"], 100, "late correction"])
+    assert not r.ok and f"found invoice {inv['id']} carried to prepaid debt" in str(r.error)
+    r = w.chain.call(w.operator, "billing", "rebill", ["MTR-A/000003", 27_500, "late correction"])
+    assert not r.ok and "found invoice MTR-A/000003 carried to prepaid debt" in str(r.error)
