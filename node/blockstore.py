@@ -3,7 +3,9 @@
 Keys (docs/storage.md has the full layout; every height is 8 bytes big-endian, so keys
 sort by height):
 
-- ``b:blk:`` + height -> the block's canonical bytes (``Block.encode``)
+- ``b:blk:`` + height -> the block's canonical bytes (``Block.encode``), while its body is kept
+- ``b:hdr:`` + height -> the header alone, once a pruned node dropped the body (``node.bodies``)
+- ``b:bfloor`` -> the lowest height whose body and receipts are kept (absent: every one)
 - ``b:cert:`` + height -> the commit certificate that finalized it (consensus's bytes)
 - ``b:rcpt:`` + height -> its receipts, one canonical array of receipt values
 - ``b:hash:`` + block hash -> height
@@ -30,7 +32,8 @@ from chain.errors import DecodeError
 from chain.hashing import Hash32
 from chain.state import State, StateChanges
 from chain.types import Block, BlockHeader, Receipt
-from node.history import index_block
+from node.bodies import BODY_FLOOR_KEY, HEADER_PREFIX, drop_target, stage_drops
+from node.history import HISTORY_PREFIX, INDEXED_KEY, LOCATION_SIZE, Location, index_block
 from node.pruning import JOURNAL_PREFIX, stored_floor
 from node.statedb import LevelDBBackend, open_database
 
@@ -53,6 +56,11 @@ class StoreError(Exception):
 
 class PrunedHeight(LookupError):
     """The state of a height that left a pruned node's window: its tree nodes are gone."""
+
+
+class DroppedBody(LookupError):
+    """The body and receipts of a height a pruned node dropped (``node.bodies``): its header
+    and certificate are still here, the rest only on an archive."""
 
 
 def height_key(height: int) -> bytes:
@@ -83,15 +91,27 @@ class BlockStore:
     ``commit_block`` appends each finalized block. ``state_backend`` is the chain state's
     ``Backend`` (``State.at(store.state_backend)`` is the head state). ``keep_heights``:
     the state of how many last heights stays readable (``None``: every height's, an archive;
-    ``node.pruning``).
+    ``node.pruning``). ``keep_blocks``: the bodies and receipts of how many last heights
+    are kept (``None``: all); older ones go once every archive holds them
+    (``confirm_archived``; ``node.bodies``), never before.
     """
 
-    def __init__(self, db: plyvel.DB, keep_heights: int | None = None) -> None:
+    def __init__(self, db: plyvel.DB, keep_heights: int | None = None, keep_blocks: int | None = None) -> None:
         self.db = db
+        if keep_blocks is not None and (keep_blocks < 1 or keep_heights is None or keep_blocks < keep_heights):
+            # A kept state height is served as a snapshot with its block and receipts.
+            raise StoreError(
+                "keep_blocks of at least 1 and at least keep_heights (the block of every height whose state is "
+                f"kept) expected, found keep_blocks = {keep_blocks} with keep_heights = {keep_heights}"
+            )
         try:
             self.state_backend = LevelDBBackend(db, keep_heights)
         except ValueError as exc:
             raise StoreError(str(exc)) from None
+        self.keep_blocks = keep_blocks
+        # The highest height every archive confirmed it holds (``node.archives`` sets it;
+        # not stored: after a restart nothing is dropped until an archive confirms again).
+        self.archived_height = 0
         # The block last committed through this store, with its receipts: right after a
         # commit the node reads it back (mempool recheck, event stream, the API's head) and
         # decoding thousands of transactions again cost more than the commit. Blocks are
@@ -99,7 +119,7 @@ class BlockStore:
         self._last_commit: tuple[int, Block, tuple[Receipt, ...]] | None = None
 
     @classmethod
-    def open(cls, path: str, keep_heights: int | None = None) -> BlockStore:
+    def open(cls, path: str, keep_heights: int | None = None, keep_blocks: int | None = None) -> BlockStore:
         """The store at ``path``; ``StoreError`` if another process holds it (LevelDB's lock:
         one node per home) or LevelDB finds it corrupt."""
         try:
@@ -114,7 +134,7 @@ class BlockStore:
         except plyvel.CorruptionError as exc:
             raise StoreError(f"an intact store at {path} expected, found LevelDB reporting corruption: {exc}") from None
         try:
-            return cls(db, keep_heights)
+            return cls(db, keep_heights, keep_blocks)
         except BaseException:
             db.close()
             raise
@@ -135,12 +155,9 @@ class BlockStore:
         return Head(int.from_bytes(stored[:8], "big"), Hash32(stored[8:]))
 
     def head_header(self) -> BlockHeader:
-        head = self.head()
-        if head.height == 0:
-            return self.genesis_header()
-        block = self.block(head.height)
-        assert block is not None, "the head marker is written in the same batch as its block"
-        return block.header
+        header = self.header(self.head().height)
+        assert header is not None, "the head marker is written in the same batch as its block"
+        return header
 
     def genesis_header(self) -> BlockHeader:
         stored = self._get(GENESIS_KEY)
@@ -193,8 +210,14 @@ class BlockStore:
         for index, tx in enumerate(block.transactions):
             records[TX_PREFIX + tx.hash] = height + index.to_bytes(4, "big")
         records.update(index_block(header.height, block, receipts))  # the history index (node.history)
-        self._write(header.height, state.changes(), records)
+        self._write(header.height, state.changes(), records, drop_to=drop_target(
+            header.height, self.keep_blocks, self.archived_height))
         self._last_commit = (header.height, block, receipts)
+
+    def confirm_archived(self, height: int) -> None:
+        """Every archive holds the blocks up to ``height``: bodies up to there may go once
+        they leave the window (``node.bodies``)."""
+        self.archived_height = height
 
     def commit_snapshot(
         self, block: Block, receipts: tuple[Receipt, ...], certificate: bytes, values: dict[bytes, bytes]
@@ -240,14 +263,60 @@ class BlockStore:
         stored = self._get(BASE_KEY)
         return 0 if stored is None else int.from_bytes(stored, "big")
 
-    def _write(self, height: int, changes: StateChanges, records: dict[bytes, bytes]) -> None:
+    def _write(self, height: int, changes: StateChanges, records: dict[bytes, bytes], drop_to: int = 0) -> None:
         with self.db.write_batch(transaction=True, sync=True) as batch:
             self.state_backend.stage(changes, batch, height)
             for key, value in records.items():
                 batch.put(key, value)
+            floor = self.bodies_from()
+            if drop_to >= floor:
+                stage_drops(batch, floor, drop_to, self._stored_body, self._body_keys, lambda h: TX_PREFIX + h)
         self.state_backend.committed(changes)
 
+    def _body_keys(self, height: int) -> tuple[bytes, bytes]:
+        return BLOCK_PREFIX + height_key(height), RECEIPTS_PREFIX + height_key(height)
+
+    def _stored_body(self, height: int) -> tuple[Block, tuple[Receipt, ...]] | None:
+        block, receipts = self._get(BLOCK_PREFIX + height_key(height)), self._get(RECEIPTS_PREFIX + height_key(height))
+        if block is None or receipts is None:
+            return None
+        return Block.decode(block), decode_receipts(receipts)
+
     # --- reads -------------------------------------------------------------------------
+
+    def bodies_from(self) -> int:
+        """The lowest height whose block body and receipts this store holds (1 until a
+        pruned node dropped some; a snapshot's height on a store started from one)."""
+        stored = self._get(BODY_FLOOR_KEY)
+        return int.from_bytes(stored, "big") if stored is not None else max(1, self.snapshot_height())
+
+    def header(self, height: int) -> BlockHeader | None:
+        """The header of ``height``, kept for every height from the genesis (or the
+        snapshot) to the head, body dropped or not."""
+        if height == 0:
+            return self.genesis_header()
+        stored = self._get(HEADER_PREFIX + height_key(height)) if height >= 1 else None
+        if stored is not None:
+            return BlockHeader.from_value(codec.decode(stored))
+        block = self.block(height)
+        return None if block is None else block.header
+
+    def describe_bodies(self) -> str:
+        low, high = self.bodies_from(), self.head().height
+        if self.keep_blocks is None:
+            mode = "every body kept"
+        else:
+            mode = f"keep_blocks = {self.keep_blocks}, older ones dropped once an archive holds them"
+        return f"the bodies and receipts of heights {low} to {high} ({mode}) and the header and certificate of every height"
+
+    def _dropped(self, height: int) -> DroppedBody | None:
+        """``DroppedBody`` if ``height``'s body was dropped here (its header is kept)."""
+        if not 1 <= height < self.bodies_from() or self._get(HEADER_PREFIX + height_key(height)) is None:
+            return None
+        return DroppedBody(
+            f"block {height}'s body and receipts expected, found them dropped by this pruned node: it keeps "
+            f"{self.describe_bodies()}; ask an archive node (a regulator's) for block {height}"
+        )
 
     def block(self, height: int) -> Block | None:
         last = self._last_commit
@@ -278,9 +347,13 @@ class BlockStore:
 
         block = self.block(height)
         if block is None:
+            dropped = self._dropped(height)
+            if dropped is not None:
+                raise dropped
             return None
         receipts = self.receipts(height)
-        assert receipts is not None, "receipts are written in the same batch as their block"
+        if receipts is None:  # dropped in the instant between the two reads
+            raise self._dropped(height) or StoreError(f"block {height}'s receipts expected, found none")
         return FinalizedBlock(block, receipts, self.certificate(height))
 
     def find_transaction(self, tx_hash: bytes) -> TxLocation | None:
@@ -291,7 +364,8 @@ class BlockStore:
             return None
         height, index = int.from_bytes(stored[:8], "big"), int.from_bytes(stored[8:], "big")
         receipts = self.receipts(height)
-        assert receipts is not None, "the index is written in the same batch as its block"
+        if receipts is None:  # its body dropped in the instant between the two reads
+            return None
         return TxLocation(height, index, receipts[index])
 
     def kept_heights(self) -> tuple[int, int]:
@@ -324,7 +398,8 @@ class BlockStore:
                 f"the state of a kept height expected, found height {height}, whose state this node pruned: "
                 f"it keeps {self.describe_kept()}; ask an archive node (a regulator's) for older heights"
             )
-        header = self.genesis_header() if height == 0 else self.block(height).header  # type: ignore[union-attr]
+        header = self.header(height)
+        assert header is not None, "every height's header is kept"
         return State(self.state_backend, header.state_root)
 
     # --- recovery check ----------------------------------------------------------------
@@ -346,28 +421,35 @@ class BlockStore:
             raise StoreError(f"nothing stored beyond the head {head.height} expected, found block {head.height + 1}")
 
     def check_consistency(self) -> None:
-        """``check_head``, and every stored block up to the head links to its parent and
-        carries a certificate and receipts, the pruning journals wait above the kept floor,
-        and every transaction index entry points at its transaction in a stored block
-        (linear in the chain: for tests and audits)."""
+        """``check_head``, and every height up to the head has a header linked to its
+        parent, a certificate and its hash indexed; every height from the body floor on its
+        body and receipts, none below it; the pruning journals wait above the kept floor;
+        every transaction and history index entry points at a kept block (linear in the
+        chain: for tests and audits)."""
         self.check_head()
         head = self.head()
         base = self.snapshot_height()
+        bodies_from = self.bodies_from()
         parent = self.genesis_header()
         if base:  # started from a snapshot: the chain is checked from its first block on
-            first = self.block(base)
+            first = self.header(base)
             if first is None:
                 raise StoreError(f"the snapshot's block {base} expected, found none")
-            parent = first.header
+            parent = first
         for height in range(base + 1, head.height + 1):
-            block = self.block(height)
-            if block is None or block.header.parent_hash != parent.hash:
-                raise StoreError(f"block {height} linked to {parent.hash.hex()} expected, found {block!r:.120}")
-            if self.certificate(height) is None or self.receipts(height) is None:
-                raise StoreError(f"block {height}'s certificate and receipts expected, found one missing")
-            if self.height_of(block.header.hash) != height:
+            header = self.header(height)
+            if header is None or header.parent_hash != parent.hash:
+                raise StoreError(f"block {height}'s header linked to {parent.hash.hex()} expected, found {header!r:.120}")
+            if self.certificate(height) is None:
+                raise StoreError(f"block {height}'s certificate expected, found none")
+            if self.height_of(header.hash) != height:
                 raise StoreError(f"block {height}'s hash indexed at its height expected")
-            parent = block.header
+            body, receipts = self._get(BLOCK_PREFIX + height_key(height)), self._get(RECEIPTS_PREFIX + height_key(height))
+            if height >= bodies_from and (body is None or receipts is None):
+                raise StoreError(f"block {height}'s body and receipts expected (kept from {bodies_from}), found one missing")
+            if height < bodies_from and (body is not None or receipts is not None):
+                raise StoreError(f"block {height}'s body dropped (kept from {bodies_from}) expected, found it stored")
+            parent = header
         low = stored_floor(self.db)
         if low > head.height:
             raise StoreError(f"a kept floor at most the head {head.height} expected, found {low}")
@@ -385,6 +467,15 @@ class BlockStore:
                 block = self.block(height) if height <= head.height else None
                 if block is None or index >= len(block.transactions) or block.transactions[index].hash != key[2:]:
                     raise StoreError(f"transaction {key[2:].hex()} at block {height} index {index} expected, not found")
+        with self.db.iterator(prefix=HISTORY_PREFIX, include_value=False) as keys:
+            for key in keys:
+                if key == INDEXED_KEY:
+                    continue
+                height = Location.decode(key[-LOCATION_SIZE:]).height
+                if not bodies_from <= height <= head.height:
+                    raise StoreError(
+                        f"history entries of kept blocks ({bodies_from} to {head.height}) expected, found one of block {height}"
+                    )
 
     def _get(self, key: bytes) -> bytes | None:
         value: bytes | None = self.db.get(key)

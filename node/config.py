@@ -36,6 +36,8 @@ max_transactions = 20000
 [storage]
 mode = "pruned"                # or "archive"; default: pruned for a validator, archive for a regulator
 keep_heights = 1000            # a pruned node keeps the state of its last 1000 heights
+keep_blocks = 100000           # and the bodies and receipts of its last 100000 heights, once archived
+archives = ["http://127.0.0.1:8550"]  # the APIs of the archive nodes that must hold a block before it goes
 
 [state_sync]                   # a new node starts from a peer's snapshot (node.state_sync)
 enabled = true
@@ -159,6 +161,9 @@ class ConsensusSection(_Section):
 
 
 DEFAULT_KEEP_HEIGHTS: Final = 1000
+# About two days at a block every two seconds: a peer that fell behind by less block-syncs
+# from any validator; further back, from an archive or by state sync.
+DEFAULT_KEEP_BLOCKS: Final = 100_000
 
 
 class StorageSection(_Section):
@@ -167,6 +172,22 @@ class StorageSection(_Section):
         "(default: pruned for a validator, archive for a regulator)"
     )
     keep_heights: int = Field(default=DEFAULT_KEEP_HEIGHTS, ge=1, description="the window of a pruned node, in heights")
+    keep_blocks: int = Field(
+        default=DEFAULT_KEEP_BLOCKS, ge=1, description="a pruned node keeps the bodies and receipts of this many last "
+        "heights (headers and certificates of all); older ones go once every archive holds them"
+    )
+    archives: list[str] = Field(
+        default_factory=list, description="HTTP APIs (http://host:port) of the archive nodes that must hold a block "
+        "before a pruned node drops its body; none: bodies are never dropped"
+    )
+
+    @field_validator("archives")
+    @classmethod
+    def _archive_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"an http://host:port URL expected, found {url!r}")
+        return [url.rstrip("/") for url in value]
 
 
 class StateSyncSection(_Section):
@@ -231,6 +252,16 @@ class NodeConfig:
         """The pruning window in heights, ``None`` on an archive."""
         return None if self.storage_mode == "archive" else self.file.storage.keep_heights
 
+    @property
+    def keep_blocks(self) -> int | None:
+        """How many last heights' bodies and receipts a pruned node keeps, ``None`` on an archive."""
+        return None if self.storage_mode == "archive" else self.file.storage.keep_blocks
+
+    @property
+    def archives(self) -> list[str]:
+        """The APIs of the archives that must hold a block before its body is dropped."""
+        return list(self.file.storage.archives)
+
     def peer_apis(self) -> dict[str, str]:
         """Peer name -> HTTP API URL, for the peers whose API is configured (block sync)."""
         return {p.name: p.api for p in self.file.p2p.peers if p.api is not None}
@@ -293,6 +324,18 @@ def parse_config(text: str, home: Path, source: str = CONFIG_FILE) -> NodeConfig
         raise ConfigError(f"{source}: {problems}") from None
     if (file.state_sync.trust_height is None) != (file.state_sync.trust_hash is None):
         raise ConfigError(f"{source}: state_sync: trust_height and trust_hash together or neither expected, found one")
+    storage = file.storage
+    pruned = storage.mode == "pruned" or (storage.mode is None and file.node.role == "validator")
+    if pruned and storage.keep_blocks < storage.keep_heights:
+        raise ConfigError(
+            f"{source}: storage.keep_blocks: at least keep_heights ({storage.keep_heights}: a kept state height is "
+            f"served with its block) expected, found {storage.keep_blocks}"
+        )
+    if not pruned and storage.archives:
+        raise ConfigError(
+            f"{source}: storage.archives: none on an archive (it keeps every block and drops nothing) expected, "
+            f"found {len(storage.archives)}"
+        )
     for key in file.p2p.regulators:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ConfigError(f"{source}: p2p.regulators: 64 lowercase hex digits expected, found {key!r:.70}")

@@ -30,6 +30,7 @@ from node import pidfile
 from node.api import ApiContext, publish_block
 from node.api.app import admit_batch
 from node.api.models import PeerModel
+from node.archives import ArchiveWatch
 from node.blockstore import StoreError
 from node.config import CONFIG_FILE, ConfigError, NodeConfig, load_config
 from node.consensus_io import settings_from_config
@@ -112,7 +113,8 @@ class Node:
         # while); the public API last up and first down. The store is opened above and
         # closed last, after everything that reads it.
         self.sync_service = SyncService(self.sync, follow=config.role == "regulator")
-        services: list[Service] = [StoreService(self.store), self.sync_service, P2PService(self.p2p)]
+        services: list[Service] = [StoreService(self.store), self.sync_service, P2PService(self.p2p),
+                                   ArchiveWatch(self.store, config.archives)]
         if self.engine is not None:
             services.append(self.engine)
         self.runner = ServiceRunner([*services, self.api_service])

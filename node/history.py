@@ -37,6 +37,7 @@ from chain import codec
 from chain.errors import DecodeError
 from chain.types import Block, Event, Receipt
 
+HISTORY_PREFIX: Final = b"h:"  # every key of the index
 READING_PREFIX: Final = b"h:r:"
 INVOICE_PREFIX: Final = b"h:i:"
 PAYMENT_PREFIX: Final = b"h:p:"
@@ -175,10 +176,13 @@ def indexed_height(db: Any) -> int:
 
 def catch_up(db: plyvel.DB, head: int, block_at: Any) -> int:
     """Index the blocks after the last indexed height up to ``head`` (``block_at(h)`` ->
-    ``(block, receipts)``), one synced batch per block; returns how many were indexed."""
+    ``(block, receipts)``, ``(None, None)`` for a height whose body is not stored), one
+    synced batch per block; returns how many were indexed."""
     done = 0
     for height in range(indexed_height(db) + 1, head + 1):
         block, receipts = block_at(height)
+        if block is None or receipts is None:
+            continue
         with db.write_batch(transaction=True, sync=True) as batch:
             for key, value in index_block(height, block, receipts).items():
                 batch.put(key, value)

@@ -19,8 +19,9 @@ follows by block sync from H + 1.
    changes governance recorded in the state (``node.validator_sets``), and the snapshot
    holds those records. Trust comes from one of:
 
-   - **the genesis** (the default): every header from 1 to H is fetched (``GET
-     /v1/blocks``; a pruned node keeps its blocks) and checked as a light client does: it
+   - **the genesis** (the default): every header from 1 to H is fetched with its
+     certificate (``GET /v1/headers``; every node keeps them, a pruned one that dropped
+     old bodies too, ``node.bodies``) and checked as a light client does: it
      links to its parent, its certificate carries more than 2/3 of the power of the set of
      its height, and it commits to the hashes of that set and of the next height's set. A
      snapshot whose set-change records were forged gives, at the first height where they
@@ -60,13 +61,14 @@ from consensus.errors import InvalidCommit
 from consensus.validators import ValidatorSet
 from node.api.snapshots import DEFAULT_DEPTH
 from node.blockstore import BlockStore, decode_receipts
-from node.sync import DEFAULT_BATCH, BadBlock, PeerApi, PeerUnavailable
+from node.sync import BadBlock, PeerApi, PeerUnavailable
 from node.validator_sets import ValidatorSets
 
 log = logging.getLogger("meterchain.state_sync")
 
 REQUEST_TIMEOUT: Final = 30.0  # seconds for one answer
 PARALLEL: Final = 4  # chunk requests in flight
+HEADER_BATCH: Final = 256  # headers per request
 
 
 class StateSyncError(Exception):
@@ -211,12 +213,10 @@ async def verify_chain(
     while height <= target.height:
         name = peers.names()[0]
         try:
-            _, fetched = await peers.apis[name].blocks(height, min(DEFAULT_BATCH, target.height - height + 1))
+            _, fetched = await peers.apis[name].headers(height, min(HEADER_BATCH, target.height - height + 1))
             if not fetched:
-                raise BadBlock(height, f"block {height} expected, found an empty batch")
-            for item in fetched:
-                block, certificate = item.decode()
-                header = block.header
+                raise BadBlock(height, f"header {height} expected, found an empty batch")
+            for _, header, certificate in fetched:
                 check_header(chain_id, parent, header, certificate, sets)
                 parent = header
                 height += 1

@@ -40,11 +40,14 @@ def store_path(config: NodeConfig) -> Path:
     return config.data_dir / STORE_DIR
 
 
-def open_store(path: Path, genesis: GenesisDocument, keep_heights: int | None = None) -> BlockStore:
+def open_store(
+    path: Path, genesis: GenesisDocument, keep_heights: int | None = None, keep_blocks: int | None = None
+) -> BlockStore:
     """Open (or create) the block store at ``path`` for the network of ``genesis``, pruned
-    to a window of ``keep_heights`` heights or an archive (``None``)."""
+    to a window of ``keep_heights`` heights (and the bodies of ``keep_blocks``, once
+    archived) or an archive (``None``)."""
     path.mkdir(parents=True, exist_ok=True)
-    store = BlockStore.open(str(path), keep_heights)
+    store = BlockStore.open(str(path), keep_heights, keep_blocks)
     try:
         if not store.initialized:
             state, header = genesis.build(store.state_backend)
@@ -73,7 +76,7 @@ def open_chain(config: NodeConfig, genesis: GenesisDocument) -> BlockStore:
         raise GenesisMismatch(
             f"a genesis document of chain {config.chain_id!r} (node.toml) expected, found chain {genesis.chain_id!r}"
         )
-    return open_store(store_path(config), genesis, config.keep_heights)
+    return open_store(store_path(config), genesis, config.keep_heights, config.keep_blocks)
 
 
 class StoredChainView:

@@ -37,6 +37,7 @@ from typing import Any, Final, TypeVar
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from chain import codec
 from chain.errors import DecodeError, InvalidBlock
 from chain.state import State
 from chain.transition import BlockEnv, apply_block
@@ -46,6 +47,7 @@ from consensus.errors import InvalidCommit
 from consensus.validators import ValidatorSet
 from node.api.models import BlockBatchResponse, StatusResponse
 from node.api.snapshots import SnapshotChunkResponse, SnapshotsResponse, SnapshotTopResponse
+from node.api.storage import HeadersResponse, StorageResponse
 from node.blockstore import BlockStore
 from vm.runtime import VMRuntime
 
@@ -112,6 +114,11 @@ class PeerUnavailable(Exception):
     """The peer did not answer, or answered something that is not the API's."""
 
 
+class PeerLacks(PeerUnavailable):
+    """The peer answered 410: it no longer keeps what was asked (a pruned node's old block
+    bodies or state, ``node.bodies``, ``node.pruning``); an archive does."""
+
+
 @dataclass(frozen=True, slots=True)
 class FetchedBlock:
     """A block as a peer sent it: decoded only when its turn comes, so the blocks before a
@@ -140,6 +147,8 @@ class PeerApi:
     async def _get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
         try:
             async with self.session.get(self.url + path, params=params) as response:
+                if response.status == 410:
+                    raise PeerLacks(f"{self.url}{path}: it no longer keeps it: {(await response.text())[:300]}")
                 if response.status != 200:
                     text = (await response.text())[:200]
                     raise PeerUnavailable(f"{self.url}{path}: 200 expected, found {response.status}: {text}")
@@ -170,6 +179,27 @@ class PeerApi:
                 raise BadBlock(height, f"block {height} expected in the batch, found block {item.height}")
             fetched.append(FetchedBlock(height, item.block, item.certificate))
         return batch.head, fetched
+
+    async def headers(self, start: int, count: int) -> tuple[int, list[tuple[int, BlockHeader, bytes | None]]]:
+        """Up to ``count`` headers with their certificates from ``start`` on (every node
+        keeps them, bodies dropped or not), and the peer's head height."""
+        answer = await self._model("/v1/headers", HeadersResponse, {"from": start, "count": count})
+        out = []
+        for offset, item in enumerate(answer.headers):
+            height = start + offset
+            try:
+                header = BlockHeader.from_value(codec.decode(bytes.fromhex(item.header)))
+                certificate = None if item.certificate is None else bytes.fromhex(item.certificate)
+            except (ValueError, DecodeError) as exc:
+                raise BadBlock(height, f"header {height}: canonical header bytes expected: {exc}") from None
+            if item.height != height or header.height != height:
+                raise BadBlock(height, f"header {height} expected in the batch, found header {header.height}")
+            out.append((height, header, certificate))
+        return answer.head, out
+
+    async def storage(self) -> StorageResponse:
+        """What the peer keeps (``node.api.storage``): its archive's word for ``node.archives``."""
+        return await self._model("/v1/storage", StorageResponse)
 
 
     async def _model(self, path: str, model: type[_M], params: Mapping[str, str | int] | None = None) -> _M:
@@ -292,6 +322,10 @@ class BlockSync:
             count = min(self.batch, max(goal, peer.height) - head)
             try:
                 peer_head, blocks = await peer.api.blocks(head + 1, count)
+            except PeerLacks as exc:  # a pruned peer: not refused, only of no use below its kept blocks
+                log.info("sync: peer %s no longer keeps block %d; asking another peer (an archive): %s",
+                         peer.name, head + 1, exc)
+                return
             except PeerUnavailable as exc:
                 log.warning("sync: peer %s unavailable at block %d: %s", peer.name, head + 1, exc)
                 return

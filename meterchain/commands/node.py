@@ -41,7 +41,7 @@ def check(home: Path = typer.Option(..., "--home", help="the node's directory, h
         # A pruned store: the oldest state it claims to keep is whole too.
         oldest = store.state(store.kept_heights()[0]).root
         sum(1 for _ in iter_leaves(store.state_backend.get_node, oldest))
-        kept = store.describe_kept()
+        kept = f"{store.describe_kept()}; {store.describe_bodies()}"
     except (StoreError, MissingNode) as exc:
         typer.echo(f"inconsistent store in {home}: {exc}", err=True)
         raise typer.Exit(1) from None

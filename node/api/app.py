@@ -51,8 +51,9 @@ from node.api.models import (
 )
 from node.api.openapi import Param, Route, build_document
 from node.api.snapshots import SNAPSHOT_ROUTES
+from node.api.storage import STORAGE_ROUTES, store_of
 from node.api.values import BadInput, from_json, parse_hex, receipt_model, to_json
-from node.blockstore import PrunedHeight
+from node.blockstore import DroppedBody, PrunedHeight
 from node.chainview import ChainView, FinalizedBlock
 from node.evidence import EVIDENCE_PAGE, GOVERNANCE_CONTRACT, MAX_EVIDENCE_PAGE
 from node.genesis import GenesisDocument
@@ -151,6 +152,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             metrics.api_errors.labels(str(exc.status)).inc()
             return _error(exc.status, exc.text or exc.reason)
         raise
+    except DroppedBody as exc:  # a pruned node's old block (node.bodies): gone here for good, on an archive
+        metrics.api_errors.labels("410").inc()
+        return _error(410, str(exc))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
@@ -314,6 +318,14 @@ async def get_transaction(request: web.Request) -> web.Response:
     dropped = ctx.mempool.dropped_reason(tx_hash)
     if dropped is not None:
         return _json(TransactionStatusResponse(hash=hex_hash, status="failed", reason=dropped))
+    store = store_of(ctx.view)
+    if store is not None and store.bodies_from() > 1:
+        # The index of a dropped block's transactions went with it: "unknown" here cannot
+        # tell a transaction never seen from one of a block this node no longer keeps.
+        return _json(TransactionStatusResponse(hash=hex_hash, status="unknown", reason=(
+            f"not in the blocks this node keeps: it keeps {store.describe_bodies()}; "
+            "an archive node (a regulator's) knows the transactions of older blocks"
+        )))
     return _json(TransactionStatusResponse(hash=hex_hash, status="unknown"))
 
 
@@ -358,7 +370,7 @@ async def get_block(request: web.Request) -> web.Response:
     height = head if which == "latest" else _int_param(which, "block height")
     if head == 0 and which == "latest":
         raise ApiError(404, "a finalized block expected, found only the genesis state (height 0)")
-    finalized = ctx.view.block(height) if height >= 1 else None
+    finalized = ctx.view.block(height) if height >= 1 else None  # DroppedBody: 410 (error_middleware)
     if finalized is None:
         raise ApiError(404, f"a block height from 1 to {head} expected, found {height}")
     return _json(block_response(finalized))
@@ -570,7 +582,7 @@ ROUTES: Final = (
         "GET", "/v1/blocks/{height}", get_block, "A finalized block by height, or 'latest'",
         BlockResponse,
         params=(Param("height", "path", {"type": "string", "pattern": "^([0-9]+|latest)$"}, "height or latest"),),
-        errors=(400, 404),
+        errors=(400, 404, 410),
     ),
     Route(
         "GET", "/v1/blocks", get_block_batch,
@@ -580,7 +592,7 @@ ROUTES: Final = (
             Param("from", "query", {"type": "integer", "minimum": 1}, "the first height"),
             Param("count", "query", {"type": "integer", "minimum": 1, "maximum": MAX_BLOCK_BATCH}, "at most this many (default 64)", False),
         ),
-        errors=(400,),
+        errors=(400, 410),
     ),
     Route("GET", "/v1/genesis", get_genesis, "The network's genesis document", GenesisDocument, errors=(404,)),
     Route(
@@ -622,6 +634,7 @@ ROUTES: Final = (
     Route("GET", "/v1/operator/peers", get_operator_peers, "Peer links", PeersResponse, operator=True),
     *HISTORY_ROUTES,
     *SNAPSHOT_ROUTES,
+    *STORAGE_ROUTES,
 )
 
 

@@ -7,6 +7,13 @@ block height, transaction hash and position of the event it came from. With
 node (``wallet.history_check``): each block's header and commit certificate, and each
 receipt's canonical bytes with its Merkle proof against the header's receipts root.
 
+A node that does not hold every block (a pruned node that dropped old bodies, ``node.bodies``,
+or one started from a snapshot) has no index entries for the blocks it lacks: rather than
+a silently shorter history it answers 410 when the request reaches back before them (a
+reading time ``from`` not after the last missing block's time, since a reading is never
+later than its block; a subscription's list without ``from_height`` at or above the first
+kept block), naming what it keeps and pointing to an archive.
+
 Pages are bounded (``limit`` at most ``MAX_PAGE`` items, and a proof page stops adding
 items once its receipts pass ``MAX_PROOF_BYTES``); ``next`` is the cursor of the page that
 follows (``after=``), absent on the last page.
@@ -23,9 +30,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from chain.hashing import merkle_list_proof
 from chain.types import Event, Receipt
 from node.api.openapi import Param, Route
+from node.api.storage import store_of
 from node.api.values import BadInput, parse_hex, to_json
 from node.chainview import ChainView, FinalizedBlock
-from node.history import INVOICE_PREFIX, MAX_NAME, MAX_TIME, PAYMENT_PREFIX, Entry, HistoryIndex
+from node.history import (
+    INVOICE_PREFIX,
+    LOCATION_SIZE,
+    MAX_NAME,
+    MAX_TIME,
+    PAYMENT_PREFIX,
+    Entry,
+    HistoryIndex,
+    Location,
+)
 
 MAX_PAGE: Final = 500
 DEFAULT_PAGE: Final = 100
@@ -92,7 +109,7 @@ class SubscriptionHistoryResponse(_Model):
     proof: HistoryProof | None = None
 
 
-_STATUS: Final = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 500: web.HTTPInternalServerError}
+_STATUS: Final = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 410: web.HTTPGone, 500: web.HTTPInternalServerError}
 
 
 def _failure(status: int, message: str) -> web.HTTPException:
@@ -146,6 +163,30 @@ def _index(request: web.Request) -> tuple[ChainView, HistoryIndex]:
     if ctx.history is None:
         raise _failure(404, "a node keeping a history index expected, found one without (a local chain)")
     return ctx.view, ctx.history
+
+
+def _missing_before(view: ChainView) -> tuple[int, int] | None:
+    """``(height, time)`` of the first block this node holds when it lacks earlier ones
+    (their events are not indexed here), ``time`` being the latest a missing block can
+    have; ``None`` when it holds every block from height 1 on."""
+    store = store_of(view)
+    if store is None or store.bodies_from() <= 1:
+        return None
+    first = store.bodies_from()
+    # The last missing block's header is kept when its body was dropped; on a store started
+    # from a snapshot it is not, and the first block's own time bounds it from above.
+    bound = store.header(first - 1) or store.header(first)
+    assert bound is not None, "the first block a store holds has its header"
+    return first, bound.time
+
+
+def _gone(view: ChainView, what: str, instead: str) -> web.HTTPException:
+    store = store_of(view)
+    assert store is not None
+    return _failure(
+        410, f"{what} expected from the blocks this node holds, found the request reaching back before them: it keeps "
+        f"{store.describe_bodies()}; {instead}, or ask an archive node (a regulator's) for the whole history"
+    )
 
 
 # --- building answers --------------------------------------------------------------------
@@ -241,6 +282,9 @@ async def get_meter_readings(request: web.Request) -> web.Response:
     if limit == 0:
         raise _failure(400, f"limit: an integer from 1 to {MAX_PAGE} expected, found 0")
     with_proof, after = _bool(query, "proof"), _cursor(query)
+    missing = _missing_before(view)
+    if missing is not None and start <= missing[1]:
+        raise _gone(view, f"meter {meter}'s readings from time {start}", f"ask with from > {missing[1]}")
 
     def answer() -> str:
         page = _Page(view, with_proof)
@@ -271,6 +315,17 @@ async def _subscription_history(request: web.Request, kind: str, prefix: bytes) 
     if limit == 0:
         raise _failure(400, f"limit: an integer from 1 to {MAX_PAGE} expected, found 0")
     with_proof, after = _bool(query, "proof"), _cursor(query)
+    from_height = _int(query, "from_height", 0, 2**63)
+    missing = _missing_before(view)
+    if missing is not None:
+        reached = from_height
+        if after is not None and len(after) >= LOCATION_SIZE:
+            reached = max(reached, Location.decode(after[-LOCATION_SIZE:]).height)
+        if reached < missing[0]:
+            raise _gone(view, f"subscription {subscription}'s {kind}", f"ask with from_height >= {missing[0]}")
+    if from_height and (after is None or len(after) < LOCATION_SIZE
+                        or Location.decode(after[-LOCATION_SIZE:]).height < from_height):
+        after = (from_height - 1).to_bytes(8, "big") + b"\xff" * (LOCATION_SIZE - 8)  # just before the height's first entry
 
     def answer() -> str:
         page = _Page(view, with_proof)
@@ -304,6 +359,9 @@ _AFTER = Param("after", "query", {"type": "string", "pattern": "^(0x)?[0-9a-fA-F
 _SUBSCRIPTION = Param("subscription", "path", {"type": "string"}, "the subscription id")
 _PROOF = Param("proof", "query", {"type": "boolean"},
                "include each block's header and certificate and each receipt's Merkle proof", False)
+_FROM_HEIGHT = Param("from_height", "query", {"type": "integer", "minimum": 0},
+                     "only entries of this block height or later (default 0; a node lacking older blocks answers 410 "
+                     "unless this is at least the first block it holds)", False)
 
 HISTORY_ROUTES: Final = (
     Route(
@@ -316,20 +374,20 @@ HISTORY_ROUTES: Final = (
             Param("to", "query", {"type": "integer", "minimum": 1}, "the first reading time excluded (default: none)", False),
             _LIMIT, _AFTER, _PROOF,
         ),
-        errors=(400, 404),
+        errors=(400, 404, 410),
     ),
     Route(
         "GET", "/v1/subscriptions/{subscription}/invoices", get_subscription_invoices,
         "A subscription's invoices as issued (billing's invoice events), with proofs on request",
         SubscriptionHistoryResponse,
-        params=(_SUBSCRIPTION, _LIMIT, _AFTER, _PROOF),
-        errors=(400, 404),
+        params=(_SUBSCRIPTION, _LIMIT, _AFTER, _PROOF, _FROM_HEIGHT),
+        errors=(400, 404, 410),
     ),
     Route(
         "GET", "/v1/subscriptions/{subscription}/payments", get_subscription_payments,
         "A subscription's payments, credit purchases, vouchers and their reversals, with proofs on request",
         SubscriptionHistoryResponse,
-        params=(_SUBSCRIPTION, _LIMIT, _AFTER, _PROOF),
-        errors=(400, 404),
+        params=(_SUBSCRIPTION, _LIMIT, _AFTER, _PROOF, _FROM_HEIGHT),
+        errors=(400, 404, 410),
     ),
 )

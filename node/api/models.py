@@ -92,7 +92,8 @@ class TransactionStatusResponse(_Model):
     status: Literal["pending", "final", "failed", "unknown"]
     height: int | None = None
     index: int | None = Field(default=None, description="position in its block")
-    reason: str | None = Field(default=None, description="why it failed, for status failed")
+    reason: str | None = Field(default=None, description="why it failed, for status failed (for unknown on a "
+                               "node that dropped old blocks: which blocks it keeps)")
     receipt: ReceiptModel | None = None
 
 

@@ -26,6 +26,7 @@ from chain.hashing import Hash32
 from chain.merkle import MissingNode, iter_leaves, subtree_at, top_nodes
 from node.api.openapi import Param, Route
 from node.blockstore import HEAD_KEY, BlockStore, encode_receipts
+from node.bodies import BODY_FLOOR_KEY
 from node.pruning import stored_floor
 from node.statedb import LevelDBBackend
 
@@ -110,6 +111,9 @@ class _Reader:
         self.snapshot = store.db.snapshot()
         head = int.from_bytes(self.snapshot.get(HEAD_KEY)[:8], "big")
         low = max(stored_floor(self.snapshot), store.snapshot_height())
+        bodies = self.snapshot.get(BODY_FLOOR_KEY)  # a snapshot's block goes with it (node.bodies)
+        if bodies is not None:
+            low = max(low, int.from_bytes(bodies, "big"))
         if not 1 <= height <= head:
             self.close()
             raise _failure(404, f"a finalized height from 1 to {head} expected, found {height}")
@@ -164,6 +168,7 @@ def _json(model: BaseModel) -> web.Response:
 async def get_snapshots(request: web.Request) -> web.Response:
     store = _store(request)
     low, high = store.kept_heights()
+    low = max(low, store.bodies_from())  # a snapshot is served with its block (node.bodies)
     return _json(SnapshotsResponse(low=max(low, 1), high=high, archive=store.state_backend.keep_heights is None))
 
 

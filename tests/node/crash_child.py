@@ -24,6 +24,9 @@ from tests.node.chain_builder import certificate_for, genesis, next_block
 
 # The pruning window: small, so kills also fall while journals are processed and nodes deleted.
 KEEP_HEIGHTS = 3
+# The bodies window: small too, and an archive that always holds all but the head, so kills
+# also fall while old bodies, receipts and index entries are dropped (node.bodies).
+KEEP_BLOCKS = 4
 
 
 def say(line: str) -> None:
@@ -54,7 +57,7 @@ def replay(signer: FileSigner, records: list[bytes]) -> None:
 
 def main() -> None:
     directory, rng = Path(sys.argv[1]), random.Random(int(sys.argv[2]))
-    store = BlockStore.open(str(directory / "db"), keep_heights=KEEP_HEIGHTS)  # pruned, as a validator
+    store = BlockStore.open(str(directory / "db"), keep_heights=KEEP_HEIGHTS, keep_blocks=KEEP_BLOCKS)  # a validator
     if not store.initialized:
         header, view = genesis(State.at(store.state_backend))
         store.commit_genesis(header, view)
@@ -81,6 +84,7 @@ def main() -> None:
                 block, receipts, view = next_block(
                     State.at(store.state_backend), store.head_header(), rng, rng.randrange(0, 6)
                 )
+                store.confirm_archived(height - 2)
                 store.commit_block(block, receipts, certificate_for(block.header), view)
                 say(f"committed {height}")
                 log.end_height(height)

@@ -23,6 +23,7 @@ from node.api import ApiContext, StandaloneNode, make_app
 from node.api.app import MAX_BLOCK_BATCH
 from node.api.models import BlockBatchResponse, RawBlockModel, StatusResponse
 from node.blockstore import BlockStore
+from node.history import HistoryIndex
 from node.mempool import Mempool
 from node.storechain import StoredChainView, open_store
 from node.sync import BlockSync
@@ -46,7 +47,8 @@ def certified_store(path: Path, blocks: int) -> BlockStore:
 @asynccontextmanager
 async def serving(store: BlockStore) -> AsyncIterator[str]:
     """The store's real API on a free port; its URL."""
-    ctx = ApiContext(StoredChainView(store, CHAIN), Mempool(CHAIN), StandaloneNode(), genesis=GENESIS)
+    ctx = ApiContext(StoredChainView(store, CHAIN), Mempool(CHAIN), StandaloneNode(), genesis=GENESIS,
+                     history=HistoryIndex(store.db))
     runner = web.AppRunner(make_app(ctx))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
