@@ -6,9 +6,10 @@
 # rounding rule.
 #
 # The code lives in modules under billing/, one per concept (accounts, tariffs, pricing,
-# readings, prepaid, invoices, settlement, closing, conversion, staff, corrections, rebill, exceptions,
-# faults, plans, views), compiled into this contract; this file names every entry point the contract has
-# (docs/contract-language.md, "Modules").
+# readings, prepaid, invoices, settlement, closing, conversion, staff, corrections, rebill,
+# period_readings, period_replay, exceptions, faults, plans, views), compiled into this
+# contract; this file names every entry point the contract has (docs/contract-language.md,
+# "Modules").
 #
 # The model in one paragraph. Each meter has one cumulative billing register. A reading's
 # consumption (index delta, with register roll-over, times the CT multiplier) covers the
@@ -39,7 +40,8 @@
 #
 # Storage (keys of this contract's namespace):
 #   ms/<meter>                 the meter's billing state: last reading, open span, history,
-#                              the subscription being billed
+#                              the subscription being billed, and a postpaid span's
+#                              commitment to its readings (billing/period_readings.py)
 #   (no key per reading: a reading's history is its `reading` or `load_profile` event in the
 #   block's receipts, indexed by the node outside the state; docs/state.md, "What the state
 #   holds")
@@ -55,8 +57,9 @@
 #   seg/<utility>#<segment>    running totals per customer segment
 #   um/<utility>/<meter>       the meters billing knows, for run_billing
 #   alloc/<payment id>         what a payment paid, to revert it exactly
-#   cor/<meter>/C<seq>         a correction: credit note, rebill, manual charge or credit, or
-#                              arrears carried to prepaid debt (conversion.py)
+#   cor/<meter>/C<seq>         a correction: credit note, rebill, manual charge or credit,
+#                              reading corrected or confirmed, or arrears carried to
+#                              prepaid debt (conversion.py)
 #   corn/<meter>               the number of corrections made on the meter
 #   rx/<meter>/<time>          a reading exception: why the meter was not read on a visit
 #   flt/<meter>/F<seq>         a fault or tamper record; fln/<meter> their number
@@ -87,7 +90,7 @@ from billing.plans import (
     payment_plans,
 )
 from billing.readings import submit_load_profile, submit_reading, submit_readings
-from billing.rebill import rebill
+from billing.rebill import confirm_reading, correct_readings, rebill, rebill_readings
 from billing.settlement import apply_invoice_payment, apply_payment, revert_payment
 from billing.tariffs import assign_tariff, set_billing_config, set_tariff
 from billing.views import (

@@ -6,6 +6,7 @@ A contract module (docs/contract-language.md, "Modules"): compiled into the bill
 never imported as Python.
 """
 
+from billing.period_readings import start_period_readings, stop_period_readings
 from common.keys import storage_key
 
 TIME_PAD = 12
@@ -86,6 +87,10 @@ def adopt(st: dict, sub: dict) -> bool:
     st["est_start"] = start
     st["acc"] = {}
     st["estimates"] = []
+    if sub["mode"] == "postpaid":
+        start_period_readings(st)
+    else:
+        stop_period_readings(st)
     emit("billing_started", {"meter": st["meter"], "subscription": sub["id"], "consumer": sub["consumer"],
                              "period_start": start, "last_reading_at": st["ts"], "last_index": st["index"],
                              "by": caller(), "at": block_time()})

@@ -14,6 +14,7 @@ from billing.accounts import (
 )
 from billing.final_bill import settle_account
 from billing.invoices import estimated_units
+from billing.period_readings import stop_period_readings
 from billing.readings import consumption_of, record
 from billing.tariffs import has_tariff
 from common.keys import storage_key
@@ -117,6 +118,7 @@ def meter_replaced(old: str, new: str, old_final_index: int, new_initial_index: 
                               "seq": st["seq"], "sub": "", "opened": 0, "unbilled": st["unbilled"],
                               "replaced_by": new})
     st["meter"] = new
+    stop_period_readings(st)
     st["index"] = new_initial_index
     st["ts"] = now
     st["register"] = ""

@@ -17,6 +17,7 @@ from billing.accounts import (
     sub_account,
 )
 from billing.exceptions import exception_lines
+from billing.period_readings import open_commitment, start_period_readings
 from billing.plans import in_kept_plan
 from billing.pricing import acc_add, line, price_acc, split_span
 from billing.tariffs import BP, tariff_in, versions
@@ -158,9 +159,11 @@ def issue(st: dict, sub: dict, period_start: int, period_end: int, units: int, l
         "by": caller(),
     }
     if period_end > period_start and not estimated and not unpriced:
-        # What an actual invoice priced, for a rebill (rebill.py): the period's accumulator
-        # and the index of its last reading.
+        # What an actual invoice priced, for a rebill (rebill.py): the period's accumulator,
+        # the index of its last reading and the commitment to its readings.
         inv["basis"] = {"acc": st["acc"], "index": st["index"]}
+        if "rn" in st:
+            inv["basis"]["readings"] = open_commitment(st)
     storage_set(storage_key("inv/", [inv_id]), inv)
     add_totals(inv, {"invoices": 1, "consumption": units, "billed": total, "tax": tax,
                      "estimated": 1 if estimated else 0}, total)
@@ -227,6 +230,7 @@ def close_actual(st: dict, sub: dict, cfg: dict, period_end: int) -> dict:
     st["est_start"] = st["ts"]
     st["acc"] = {}
     st["estimates"] = []
+    start_period_readings(st)
     save_state(st)
     return inv
 

@@ -13,6 +13,43 @@ from common.text import pad
 from common.time import SECONDS_PER_DAY
 
 
+def billed_share(t0: int, start: int, ts: int, units: int) -> int:
+    # The units of a reading's span [t0, ts] billed from `start` (a subscription's opening):
+    # pro rata by time when the span straddles it, floor for the earlier share (as
+    # split_span does), so no unit is lost.
+    if start >= ts:
+        return 0
+    if start > t0:
+        return units - div_floor(units * (start - t0), ts - t0)
+    return units
+
+
+def window_at(vs: list, t: int) -> int:
+    # The time-of-use window of the tariff version in force at `t` that `t` falls in, or -1
+    # for a version without windows: an interval of a load profile is priced in the window of
+    # its start.
+    spec = vs[version_at(vs, t)]["spec"]
+    tou = spec.get("tou", None)
+    window = -1
+    if tou is not None:
+        minute = div_floor((t + spec.get("utc_offset", 0)) % SECONDS_PER_DAY, 60)
+        for wi in range(len(tou)):
+            if tou[wi][0] <= minute and minute < tou[wi][1]:
+                window = wi
+    return window
+
+
+def add_span(acc: dict, tariff_id: str, vs: list, start: int, ts: int, units: int, window: int) -> None:
+    # A reading's billed units from `start` to `ts` into the accumulator: split at the
+    # tariff's effective dates, or for an interval priced by window, all in the version in
+    # force at its start.
+    if window < 0:
+        for version, seconds, share in split_span(vs, start, ts, units):
+            acc_add(acc, tariff_id, vs, version, seconds, share, window=-1)
+    else:
+        acc_add(acc, tariff_id, vs, version_at(vs, start), ts - start, units, window)
+
+
 def split_span(vs: list, t0: int, t1: int, units: int) -> list:
     # [[version index, seconds, units]] for the span [t0, t1], split at effective dates.
     # Units go pro rata by time: floor for each part but the last, which takes the rest.

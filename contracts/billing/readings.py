@@ -9,9 +9,10 @@ never imported as Python.
 from billing.accounts import TIME_PAD, adopt, load_state, meter_info, save_state
 from billing.figures import add_prepaid_figures
 from billing.final_bill import settle_awaited_final
+from billing.period_readings import note_reading
 from billing.prepaid import charge_acc, charge_prepaid
-from billing.pricing import acc_add, split_span
-from billing.tariffs import has_tariff, tariff_in, tariff_of, version_at, versions
+from billing.pricing import add_span, billed_share, window_at
+from billing.tariffs import has_tariff, tariff_in, tariff_of, versions
 from common.keys import storage_key
 from common.text import pad
 from common.time import SECONDS_PER_DAY
@@ -130,27 +131,23 @@ def take_reading(meter_id: str, register: str, ts: int, index: int, trust: str, 
 
 
 def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, units: int,
-           flag: str, window: int, pending: dict, priced: bool) -> int:
+           flag: str, window: int, pending: dict, priced: bool, interval: int = 0) -> int:
     # Record an accepted reading and account for its consumption: into the open span
     # (postpaid), charged at once (prepaid), or, for the intervals of a prepaid load profile,
     # into `pending`, charged once for the whole day. Only the share read while the current
     # subscription is open is billed; the rest is unbilled consumption, recorded with an
     # event for the utility to review. `priced` is False for a final reading on a meter
     # without a tariff: its billed share is returned for the caller to report, not priced.
-    # Returns the billed units.
+    # `interval` is a load profile's interval length (0 for a plain reading), for the
+    # commitment to the period's readings (period_readings.py). Returns the billed units.
     meter_id = st["meter"]
     t0 = st["ts"]
     start = ts
     if sub is not None and sub["status"] == "active":
         adopt(st, sub)
         start = max(t0, st["opened"])
-    billed = units
-    if start >= ts:
-        billed = 0
-    elif start > t0:
-        # The span straddles the opening: pro rata by time, floor for the earlier share (as
-        # split_span does), so no unit is lost.
-        billed = units - div_floor(units * (start - t0), ts - t0)
+        note_reading(st, interval)
+    billed = billed_share(t0, start, ts, units)
     unbilled = units - billed
     # A token meter holds its credit itself (payments/tokens.py): recorded, never priced,
     # counted in the consumption figures.
@@ -163,11 +160,7 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
             tid = tariff_in(st)
             vs = versions(st["utility"], tid)
             acc = st["acc"] if pending is None else pending
-            if window < 0:
-                for version, seconds, share in split_span(vs, start, ts, billed):
-                    acc_add(acc, tid, vs, version, seconds, share, window=-1)
-            else:
-                acc_add(acc, tid, vs, version_at(vs, start), ts - start, billed, window)
+            add_span(acc, tid, vs, start, ts, billed, window)
             if pending is None:
                 st["acc"] = acc
     st["hist_units"] = st["hist_units"] + units
@@ -264,15 +257,9 @@ def submit_load_profile(meter_id: str, register: str, day_start: int, interval_s
             flag = "anomalous"
             emit("anomaly", {"meter": meter_id, "timestamp": t, "index": indexes[k], "consumption": consumed,
                              "reason": why, "trust": trust, "by": caller(), "at": block_time()})
-        window = -1
-        spec = vs[version_at(vs, t - interval_seconds)]["spec"]
-        tou = spec.get("tou", None)
-        if tou is not None:
-            minute = div_floor((t - interval_seconds + spec.get("utc_offset", 0)) % SECONDS_PER_DAY, 60)
-            for wi in range(len(tou)):
-                if tou[wi][0] <= minute and minute < tou[wi][1]:
-                    window = wi
-        record(st, sub, info, register, t, indexes[k], consumed, flag, window, pending, priced=True)
+        window = window_at(vs, t - interval_seconds)
+        record(st, sub, info, register, t, indexes[k], consumed, flag, window, pending, priced=True,
+               interval=interval_seconds)
         total += consumed
     if pending is not None:
         charge_acc(storage_get(storage_key("ms/", [meter_id])), pending, day_start, last_ts,

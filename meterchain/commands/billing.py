@@ -539,7 +539,7 @@ def simulate_command(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     corrections: Path | None = typer.Option(
         None, "--corrections", help="CSV with header meter,timestamp,action,value,reason (exception, credit_note, "
-                                    "rebill, manual_charge, manual_credit)"),
+                                    "rebill, rebill_reading, confirm_reading, manual_charge, manual_credit)"),
 ) -> None:
     """Bill a CSV of readings with the chain's billing contract and print the invoices."""
     try:

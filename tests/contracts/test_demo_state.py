@@ -13,7 +13,7 @@ from chain.state import MemoryBackend, State
 from meterchain.demo import Demo
 
 # Demo(households=8, days=33): root of the final state without the k/ code records.
-STATE_WITHOUT_CODE = "660f17157ff3ea6a630318e8041c07f72eeafe4e493da05ea64a6d1ee20dfa20"
+STATE_WITHOUT_CODE = "91b02766c17831c7405e88ce939a8a2b08c922d9d972bd088e489c9cf704ee0a"
 
 
 def state_without_code(state: State) -> dict[bytes, bytes]:

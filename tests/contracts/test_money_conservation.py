@@ -15,7 +15,9 @@ credit account) and reissues of their tokens (which move no money), payments tak
 (uploaded within the utility's window and beyond it) and agents' remittances (within and
 beyond the cash they hold: paid - reversed == remitted + cash still held), grants to the
 whole utility applied in batches (the utility's money in, credited once per subscription), corrections by the operator (credit notes within and
-beyond what an invoice bills, rebills of an invoice from a corrected last reading, manual
+beyond what an invoice bills, rebills of an invoice from a corrected last reading, rebills
+from any corrected reading of its period (checked against the invoice's commitment to its
+readings, taken as the node's history has them: never refused for not matching it), manual
 charges and credits: they change what invoices ask for, never where money went), payment
 plans opened, kept, missed and completed, a postpaid subscription converted to prepaid (its
 arrears carried to the new account's debt), and the
@@ -149,6 +151,9 @@ class Observed:
     corrections: list[str] = field(default_factory=list)  # kinds of the corrections made
     vouchers_left: list[str] = field(default_factory=lambda: list(VOUCHER_CODES))
     models: dict[str, AccountModel] = field(default_factory=dict)  # by subscription id
+    # alice's meter's readings as the node's history has them: time -> [index, interval],
+    # corrections applied (billing's reading and reading_corrected events).
+    history: dict[int, list[int]] = field(default_factory=dict)
 
     def model(self, subscription: str) -> AccountModel:
         return self.models.setdefault(subscription, AccountModel())
@@ -156,6 +161,8 @@ class Observed:
     def take(self, receipt: Any) -> None:
         for e in receipt.events:
             f = e.field_map()
+            if e.contract == "billing" and e.name in ("reading", "reading_corrected") and f["meter"] == "MTR-A":
+                self.history[f["timestamp"]] = [f["index"], 0]
             if e.contract == "payments" and e.name == "payment":
                 self.paid += f["amount"]
                 assert f["applied"] + f["remainder"] == f["amount"]
@@ -235,6 +242,7 @@ operation = st.one_of(
     st.tuples(st.just("settle"), st.integers(1, 150)),
     st.tuples(st.just("credit_note"), st.integers(0, 10), st.integers(1, 120)),
     st.tuples(st.just("rebill"), st.integers(0, 3_000)),
+    st.tuples(st.just("rebill_readings"), st.integers(0, 10), st.integers(-3_000, 3_000)),
     st.tuples(st.just("manual"), st.sampled_from(["manual_charge", "manual_credit"]), st.integers(1, 5_000)),
     st.tuples(st.just("plan"), st.integers(1, 4)),
     st.tuples(st.just("check_plan"),),
@@ -410,6 +418,30 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
                 seen.corrections.append(kind)
                 if last["timestamp"] == inv["period_end"]:
                     index["alice"] = corrected
+        elif kind == "rebill_readings":
+            # An invoice of alice's meter in force, one reading of its period (op[1]) corrected
+            # by op[2], from its readings as the history has them.
+            mine = [inv for inv in w.view("billing", "invoices", [w.meters["alice"]])
+                    if inv["status"] != "void" and "readings" in inv.get("basis", {})]
+            if not mine:
+                continue
+            inv = mine[op[1] % len(mine)]
+            base = inv["basis"]["readings"]["base"][0]
+            readings = [[ts, *seen.history[ts]] for ts in sorted(seen.history) if base < ts <= inv["period_end"]]
+            ts, original, _ = readings[op[1] % len(readings)]
+            last = w.view("billing", "last_reading", [w.meters["alice"]])
+            receipt = w.chain.call(w.operator, "billing", "rebill_readings",
+                                   [inv["id"], readings, [[ts, original - op[2]]], f"H-{n}"], at=t)
+            # Refused only for what the correction does (an index off the register or the
+            # same, consumption below 0, a last reading a later invoice billed from), never
+            # for readings that do not match the invoice's commitment.
+            assert receipt.ok or any(why in str(receipt.error) for why in (
+                "index in [0,", "an index other than the one read", "at least 0 expected",
+                "no invoice after")), receipt.error
+            if receipt.ok:
+                seen.corrections.append(kind)
+                if last["timestamp"] == ts:
+                    index["alice"] = original - op[2]
         elif kind == "manual":
             receipt = w.chain.call(w.operator, "billing", op[1], [w.meters["alice"], op[2], f"A-{n}"], at=t)
             assert receipt.ok, receipt.error
@@ -705,7 +737,8 @@ def test_money_is_conserved_across_purchase_reversals_and_commission_settlements
 def test_money_is_conserved_across_corrections() -> None:
     """Credit notes (in part, beyond what is unpaid so carried, beyond what the invoice bills
     so refused), a rebill of a part-paid invoice whose payment is then reversed (its
-    replacement asks for it again), manual charges and credits, and a move-in between them."""
+    replacement asks for it again), rebills of interior readings (one refused: consumption
+    below 0), manual charges and credits, and a move-in between them."""
     ops: list[tuple[Any, ...]] = [
         ("read", "alice", 2_500), ("invoice",), ("pay", "alice", 1_000, False), ("rebill", 500),
         ("reverse", 0, False), ("credit_note", 1, 50), ("credit_note", 1, 120), ("manual", "manual_charge", 700),
@@ -713,11 +746,14 @@ def test_money_is_conserved_across_corrections() -> None:
         ("credit_note", 3, 100), ("rebill", 200), ("move", "alice", 400), ("credit_note", 4, 30),
         ("pay_invoice", 0, 100), ("manual", "manual_charge", 300), ("later", 25), ("apply_credit",),
         ("read", "alice", 900), ("invoice",), ("rebill", 100), ("plan", 3), ("plan", 2), ("pay", "alice", 300, False),
+        ("read", "alice", 700), ("read", "alice", 800), ("invoice",), ("rebill_readings", 4, 300),
+        ("rebill_readings", 4, -1_200), ("pay", "alice", 500, False), ("rebill_readings", 9, 100),
         ("later", 30), ("check_plan",), ("plan", 2), ("credit_note", 5, 40), ("later", 30), ("check_plan",),
     ]
     w = base_world()
     seen = run(w, ops)
-    assert {"credit_note", "rebill", "manual_charge", "manual_credit", "plan"} <= set(seen.corrections)
+    assert {"credit_note", "rebill", "rebill_readings", "manual_charge", "manual_credit", "plan"} <= set(seen.corrections)
+    assert any(kind == "rebill_readings" for kind, _ in seen.refused)  # consumption below 0
     assert any(kind == "plan" for kind, _ in seen.refused)  # a second plan while one is kept
     assert any(inv.get("reopened", 0) > 0 for inv in all_invoices(w))
     assert any(kind == "credit_note" for kind, _ in seen.refused)

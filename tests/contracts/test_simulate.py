@@ -172,4 +172,61 @@ def test_invalid_correction_at_a_reading_time_or_of_no_invoice(tmp_path: Path) -
     assert "corrections line 2: an invoice of meter MTR-0001 before" in result.output
     corrections.write_text("meter,timestamp,action,value,reason\nMTR-0001,2025-01-09T00:00:00Z,refund,5,x\n")
     result = run("--tariff", str(tariff), "--readings", str(readings), "--corrections", str(corrections))
-    assert "an action among exception, credit_note, rebill, manual_charge, manual_credit expected" in result.output
+    assert ("an action among exception, credit_note, rebill, rebill_reading, confirm_reading, manual_charge, "
+            "manual_credit expected") in result.output
+
+
+def test_a_year_with_interior_readings_corrected(tmp_path: Path) -> None:
+    """An interior reading of MTR-0001's July invoice (2 July, the day after the price change)
+    read 10,000 Wh high is rebilled from the invoice's readings: the units move out of the span
+    that straddles 1 July (6 of its 7 days at the old price) into the next week's, all at the
+    new price; a reading of the open August period is corrected before it is billed; a July
+    reading is confirmed."""
+    readings = EXAMPLES / "readings_2025_weekly.csv"
+    tariff = EXAMPLES / "tariff_residential_2025.json"
+    corrections = tmp_path / "c.csv"
+    corrections.write_text(
+        "meter,timestamp,action,value,reason\n"
+        "MTR-0001,2025-08-03T12:00:00Z,rebill_reading,1471789@2025-07-02T00:00:00Z,misread on 2 July\n"
+        "MTR-0001,2025-08-03T12:00:00Z,confirm_reading,2025-07-16T00:00:00Z,checked on site\n"
+        "MTR-0001,2025-08-14T12:00:00Z,rebill_reading,1850000@2025-08-13T00:00:00Z,misread on 13 August\n"
+    )
+    base = simulate_json(tariff, readings)
+    out = simulate_json(tariff, readings, "--corrections", str(corrections))
+    assert [c["event"] for c in out["corrections"]] == ["rebill", "reading_confirmed", "reading_correction"]
+    rebill, confirmed, open_fix = out["corrections"]
+    july_2, july_16, august_13 = 1_751_414_400, 1_752_624_000, 1_755_043_200
+    assert rebill["readings"] == [[july_2, 1_471_789, 1_481_789]]
+    assert (confirmed["timestamp"], confirmed["index"], confirmed["invoice"]) == (july_16, 1_614_068, rebill["replacement"])
+    assert open_fix["readings"] == [[august_13, 1_850_000, 1_854_657]]
+    before = {i["id"]: i for i in base["invoices"]}
+    after = {i["id"]: i for i in out["invoices"]}
+    july, replacement = before[rebill["invoice"]], after[rebill["replacement"]]
+    old_price = 1_735_689_600  # the version of 1 January
+
+    def old_price_units(inv: dict[str, Any]) -> int:
+        return sum(ln["units"] for ln in inv["lines"] if ln["kind"] == "energy" and ln["effective_from"] == old_price)
+
+    # 25 June -> 2 July: 43,736 Wh read, 33,736 corrected; 6 of 7 days at the old price (floor).
+    assert (old_price_units(july), old_price_units(replacement)) == (43_736 * 6 // 7, 33_736 * 6 // 7)
+    assert replacement["consumption"] == july["consumption"]
+    assert replacement["total"] > july["total"]  # the units moved to the dearer price
+    # The August invoice bills the corrected reading: its consumption is unchanged (interior).
+    august = [i for i in out["invoices"] if i["meter"] == "MTR-0001" and i["period_end"] == 1_756_252_800]
+    assert [i["consumption"] for i in august] == [
+        i["consumption"] for i in base["invoices"] if i["meter"] == "MTR-0001" and i["period_end"] == 1_756_252_800]
+
+
+def test_invalid_interior_correction_of_a_reading_the_meter_does_not_have(tmp_path: Path) -> None:
+    readings = EXAMPLES / "readings_2025_weekly.csv"
+    tariff = EXAMPLES / "tariff_residential_2025.json"
+    corrections = tmp_path / "c.csv"
+    corrections.write_text("meter,timestamp,action,value,reason\n"
+                           "MTR-0001,2025-08-03T12:00:00Z,rebill_reading,1471789@2025-07-03T00:00:00Z,x\n")
+    result = run("--tariff", str(tariff), "--readings", str(readings), "--corrections", str(corrections))
+    assert result.exit_code == 2
+    assert "corrections line 2: a reading of meter MTR-0001 at 2025-07-03T00:00:00Z expected, found none" in result.output
+    corrections.write_text("meter,timestamp,action,value,reason\n"
+                           "MTR-0001,2025-08-03T12:00:00Z,rebill_reading,1471789,x\n")
+    result = run("--tariff", str(tariff), "--readings", str(readings), "--corrections", str(corrections))
+    assert "corrections line 2: INDEX@READING-TIME for rebill_reading expected, found '1471789'" in result.output
