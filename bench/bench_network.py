@@ -43,6 +43,8 @@ import aiohttp
 ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the multi-process test harness lives in tests/, not a package
 
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
 from chain.transition import BlockEnv, apply_block  # noqa: E402
 from chain.types import Block, Height, Nonce, Transaction  # noqa: E402
 from meter_adapters.simulator import advance  # noqa: E402
@@ -90,6 +92,58 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- the chain as validator-1 finalizes it ---------------------------------------------------
+
+
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+
+TOTAL: Final = "total"
+OTHER: Final = "other"
+
+
+class NodeCPU:
+    """CPU seconds (user + system, every thread) each node process has used so far, read
+    from ``/proc/<pid>/stat`` (a figure that does not depend on what else shares the
+    machine, unlike the wall-clock rate), and how the node split them among the parts of
+    its work (``meterchain_cpu_seconds_total{part}`` in its ``/metrics``)."""
+
+    def __init__(self, pids: dict[str, int], apis: dict[str, str]) -> None:
+        self.pids = pids
+        self.apis = apis
+
+    @staticmethod
+    def spent(
+        first: dict[str, dict[str, float]], last: dict[str, dict[str, float]]
+    ) -> dict[str, dict[str, float]]:
+        """Per node, the seconds from sample ``first`` to sample ``last``: ``total``, each
+        part's, and ``other`` (what no part holds)."""
+        spent: dict[str, dict[str, float]] = {}
+        for name in last.keys() & first.keys():
+            parts = {part: last[name][part] - first[name].get(part, 0.0) for part in last[name]}
+            parts[OTHER] = parts[TOTAL] - sum(s for part, s in parts.items() if part != TOTAL)
+            spent[name] = parts
+        return spent
+
+    async def sample(self, http: aiohttp.ClientSession) -> dict[str, dict[str, float]]:
+        """Per node: ``total`` and each part's seconds so far."""
+        used: dict[str, dict[str, float]] = {}
+        for name, pid in self.pids.items():
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    # The command name (field 2) may hold spaces: fields after its ')'.
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                async with http.get(f"{self.apis[name]}/metrics") as response:
+                    exposition = await response.text()
+            except (OSError, aiohttp.ClientError, TimeoutError):
+                continue
+            parts = {TOTAL: (int(fields[11]) + int(fields[12])) / CLOCK_TICKS}  # utime, stime
+            for family in text_string_to_metric_families(exposition):
+                if family.name == "meterchain_cpu_seconds":
+                    for sample in family.samples:
+                        if sample.name.endswith("_total"):
+                            parts[sample.labels["part"]] = sample.value
+            used[name] = parts
+        return used
 
 
 @dataclass
@@ -278,7 +332,8 @@ async def saturate(
     while time.monotonic() < end:
         await asyncio.sleep(POLL)
     exhausted = any(cursors[lane] >= len(lanes[lane]) for lane in range(len(lanes)))
-    rate, count = finality.rate_between(start + seconds / 4, time.monotonic())
+    window_end = time.monotonic()
+    rate, count = finality.rate_between(start + seconds / 4, window_end)
     if count == 0:
         # Fewer than two blocks after the warm-up (large blocks on a busy machine): every
         # reading of the phase, over the time from the phase's start to its last one's block.
@@ -336,6 +391,18 @@ async def steady(
         await asyncio.sleep(POLL)
     latencies = [finality.seen[h] - t for h, t in measured.items() if h in finality.seen]
     return latencies, len(measured) - len(latencies), submissions
+
+
+async def network_caught_up(
+    http: aiohttp.ClientSession, apis: list[str], height: int, deadline: float = 60.0
+) -> None:
+    end = time.monotonic() + deadline
+    for api in apis:
+        while time.monotonic() < end:
+            async with http.get(f"{api}/v1/status") as response:
+                if int((await response.json())["height"]) >= height:
+                    break
+            await asyncio.sleep(POLL)
 
 
 async def wait_drained(
@@ -422,6 +489,27 @@ def replay_cost(source_home: Path, workdir: Path) -> Replay:
 # --- the run --------------------------------------------------------------------------------------
 
 
+def print_cpu(cpu: dict[str, dict[str, float]], count: int, cost: float) -> None:
+    """CPU per finalized reading per node beside c, and each node's split by part."""
+    per_node = sum(parts[TOTAL] for parts in cpu.values()) / len(cpu) / count
+    print(
+        f"CPU per finalized reading per node     {per_node * 1e6:,.0f} µs = {per_node / cost:.2f} c "
+        f"(over the {count} readings of the saturation phase, from its start until they were final)"
+    )
+    print("  (a regulator's block sync is its 'other'; parts nest, each second counted once)")
+    names = sorted(cpu)
+    parts = sorted(
+        {part for spent in cpu.values() for part in spent if part not in (TOTAL, OTHER)},
+        key=lambda part: -sum(spent.get(part, 0.0) for spent in cpu.values()),
+    )
+    print("  µs per reading by part  " + "".join(f"{name:>13}" for name in names))
+    for part in [*parts, OTHER, TOTAL]:
+        print(
+            f"  {part:<23}"
+            + "".join(f"{cpu[name].get(part, 0.0) / count * 1e6:>13,.0f}" for name in names)
+        )
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
@@ -433,6 +521,11 @@ async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> di
     households = NetworkHouseholds(
         apis, chain_id, seed, args.meters, say=lambda text: say("  " + text)
     )
+    pids = {
+        name: network.processes.processes[home.home].pid for name, home in network.homes.items()
+    }
+    apis_by_name = {name: home.api_url for name, home in network.homes.items()}
+    node_cpu = NodeCPU(pids, apis_by_name)
     finality = Finality(validators[0].api_url)
     stop = asyncio.Event()
     results: dict[str, Any] = {}
@@ -466,6 +559,8 @@ async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> di
             say(
                 f"saturation: {args.saturate:.0f} s, batches of {args.batch}, {args.concurrency} per validator"
             )
+            cpu_before = await node_cpu.sample(http)
+            client_before = time.process_time()
             rate, count, sent, unsent = await saturate(
                 http,
                 apis,
@@ -487,6 +582,19 @@ async def drive(network: Network, chain_id: str, args: argparse.Namespace) -> di
             if sent.refused:
                 say(f"  refused at admission: {sent.refused} (e.g. {sent.reasons[:2]})")
             await wait_drained(http, apis)
+            # The nodes' CPU over the whole phase, its fill and drain included: from its start
+            # to the sighting of its last reading's block (idle nodes spend next to nothing),
+            # over every reading of the phase, so no block boundary skews the figure.
+            final = [finality.seen[h] for h in sent.sent if h in finality.seen]
+            while len(final) < len(sent.sent) and time.monotonic() < max(final, default=0) + 10:
+                await asyncio.sleep(POLL)
+                final = [finality.seen[h] for h in sent.sent if h in finality.seen]
+            # The regulator follows by block sync, a block or two behind: its work on the
+            # phase's last blocks belongs to the phase.
+            await network_caught_up(http, list(apis_by_name.values()), finality.height)
+            results["cpu"] = NodeCPU.spent(cpu_before, await node_cpu.sample(http))
+            results["cpu_readings"] = len(final)
+            results["client_cpu"] = time.process_time() - client_before
 
             target = args.rate or 0.8 * rate
             if target <= 0:
@@ -598,6 +706,14 @@ def main() -> None:
         f"L = cores / (nodes x c)                {cores} / ({nodes} x {cost * 1e6:,.0f} µs) = {limit:,.0f} readings/s"
     )
     print(f"measured / L                           {rate / limit:.2f}")
+    cpu: dict[str, dict[str, float]] = results.get("cpu", {})
+    count = results.get("cpu_readings", 0)
+    if cpu and count:
+        print_cpu(cpu, count, cost)
+        print(
+            f"  and this client (submissions, head polls; it shares the cores): "
+            f"{results['client_cpu'] / count * 1e6:,.0f} µs per reading"
+        )
     print(f"goal >= {GOAL_RATE:,.0f} finalized readings/s:     {verdict(rate >= GOAL_RATE)}")
     at_goal_rate = results["latency_rate"] >= GOAL_LATENCY_RATE
     print(

@@ -169,11 +169,16 @@ class Node:
         return self._peer_roles.get(node_key)
 
     def _admit(self, raws: list[bytes]) -> list[Admission]:
-        return admit_batch(self.api, list(raws))
+        with self.metrics.cpu.part("admission_gossip"):
+            return admit_batch(self.api, list(raws))
 
     def block_committed(self, height: int) -> None:
         """After block ``height`` is final and stored: recheck the mempool, update the
         metrics, stream the block's events."""
+        with self.metrics.cpu.part("after_commit"):
+            self._block_committed(height)
+
+    def _block_committed(self, height: int) -> None:
         self.view.blocks_added()
         finalized = self.view.block(height)
         if finalized is None:

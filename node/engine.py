@@ -399,7 +399,8 @@ class ConsensusEngine:
         if (st.height, st.round, st.step) != (height, round, Step.PROPOSE) or st.value_requested != round:
             return
         assert self.me is not None
-        block_hash, block_time = self.blocks.build(round, self.me)
+        with self.metrics.cpu.part("build"):
+            block_hash, block_time = self.blocks.build(round, self.me)
         self._feed(ValueReady(height, round, block_hash, block_time))
 
     def _rebroadcast(self) -> None:
@@ -434,9 +435,10 @@ class ConsensusEngine:
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
         assert self._wal is not None
         height = block.header.height
-        post, receipts = self.blocks.result(block)
-        certificate_bytes = certificate.encode()
-        self.store.commit_block(block, receipts, certificate_bytes, post)
+        with self.metrics.cpu.part("commit"):
+            post, receipts = self.blocks.result(block)
+            certificate_bytes = certificate.encode()
+            self.store.commit_block(block, receipts, certificate_bytes, post)
         self._wal.end_height(height)
         self._head = block.header
         self._cancel_timers()
@@ -561,7 +563,8 @@ class ConsensusEngine:
         if seen in self._seen_proposals:
             return
         self._seen_proposals.add(seen)
-        valid = self.blocks.judge(block, proposal.block_time)
+        with self.metrics.cpu.part("execute"):
+            valid = self.blocks.judge(block, proposal.block_time)
         self.blocks.remember(block, raw)
         self._feed(ClockTick(int(self.timers.now())), ProposalReceived(proposal, valid))
 
@@ -602,7 +605,9 @@ class ConsensusEngine:
         if entry is None:
             self._request_commit(sender, working)
             return None
-        if not self.blocks.judge(entry[0], None):
+        with self.metrics.cpu.part("execute"):
+            valid = self.blocks.judge(entry[0], None)
+        if not valid:
             return DropReason.INVALID_BLOCK
         if undelivered is not None:
             if undelivered.block_hash == certificate.block_hash:
@@ -689,16 +694,18 @@ def serve_consensus(network: P2PNetwork, engine: ConsensusEngine) -> None:
     signature); a commit proves itself by its certificate and a request asks for nothing
     secret, so any linked peer (a regulator too) may send those."""
 
-    def handler(receive: Callable[[bytes, bytes], str | None]) -> Handler:
+    def handler(kind: str, receive: Callable[[bytes, bytes], str | None]) -> Handler:
         async def handle(link: PeerLink, payload: bytes) -> str | None:
-            return receive(link.node_key, payload)
+            with engine.metrics.cpu.part(kind):
+                return receive(link.node_key, payload)
 
         return handle
 
-    network.on(PROPOSAL, MAX_PROPOSAL_MESSAGE, consensus=True, handler=handler(engine.receive_proposal))
-    network.on(VOTE, MAX_VOTE_SIZE, consensus=True, handler=handler(engine.receive_vote))
-    network.on(COMMIT, MAX_COMMIT_MESSAGE, consensus=False, handler=handler(engine.receive_commit))
-    network.on(COMMIT_REQUEST, MAX_COMMIT_REQUEST, consensus=False, handler=handler(engine.receive_commit_request))
+    network.on(PROPOSAL, MAX_PROPOSAL_MESSAGE, consensus=True, handler=handler(PROPOSAL, engine.receive_proposal))
+    network.on(VOTE, MAX_VOTE_SIZE, consensus=True, handler=handler(VOTE, engine.receive_vote))
+    network.on(COMMIT, MAX_COMMIT_MESSAGE, consensus=False, handler=handler(COMMIT, engine.receive_commit))
+    network.on(COMMIT_REQUEST, MAX_COMMIT_REQUEST, consensus=False,
+               handler=handler(COMMIT_REQUEST, engine.receive_commit_request))  # fmt: skip
 
 
 def ignore_consensus(network: P2PNetwork) -> None:

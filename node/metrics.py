@@ -6,14 +6,52 @@ process global; several nodes in one test process would then share counters).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from types import TracebackType
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE_LATEST", "NodeMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "CpuParts", "NodeMetrics"]
 
 # Finality latency: from admission to the block that finalized the transaction. The goal is
 # p99 under 2 s at load, so the buckets are fine below 2 s and coarse above.
 FINALITY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+class CpuParts:
+    """CPU seconds this process spends on each part of its work (``meterchain_cpu_seconds
+    {part}``), so the cost of a finalized transaction can be split into its execution and
+    what the network adds around it (admission, consensus messages, gossip, commits).
+
+    ``with parts.part("commit"): ...`` credits the CPU time of the block to ``commit``, less
+    that of the parts nested in it (each second is counted once). A part must not span an
+    ``await``: another task's parts would nest in it. CPU time, not elapsed time, so the
+    figures do not depend on what else runs on the machine."""
+
+    def __init__(self, counter: Counter, clock: Callable[[], float] = time.process_time) -> None:
+        self._counter = counter
+        self._clock = clock
+        self._stack: list[list[float]] = []  # [start, CPU of the parts nested so far]
+        self._names: list[str] = []
+
+    def part(self, name: str) -> CpuParts:
+        self._names.append(name)
+        return self
+
+    def __enter__(self) -> None:
+        self._stack.append([self._clock(), 0.0])
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        start, nested = self._stack.pop()
+        name = self._names.pop()
+        spent = self._clock() - start
+        self._counter.labels(name).inc(spent - nested)
+        if self._stack:
+            self._stack[-1][1] += spent
 
 
 class NodeMetrics:
@@ -50,6 +88,12 @@ class NodeMetrics:
         self.api_errors = Counter(
             "meterchain_api_client_errors", "API requests answered with a 4xx, by status", ["status"], registry=r
         )
+
+        self.cpu_seconds = Counter(
+            "meterchain_cpu_seconds", "CPU seconds of this process by part of its work (nested parts apart)",
+            ["part"], registry=r,
+        )
+        self.cpu = CpuParts(self.cpu_seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -251,6 +251,10 @@ class P2PNetwork:
             self._tx_flush = loop.call_later(self.config.tx_batch_interval, self._flush_transactions)
 
     def _flush_transactions(self) -> None:
+        with self.metrics.cpu.part("gossip"):
+            self._flush_outbox()
+
+    def _flush_outbox(self) -> None:
         self._tx_flush = None
         outbox, self._tx_outbox = self._tx_outbox, []
         for link in self._links.values():

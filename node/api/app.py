@@ -273,7 +273,14 @@ async def post_transactions(request: web.Request) -> web.Response:
     for start in range(0, len(submitted), ADMIT_CHUNK):
         if start:
             await asyncio.sleep(0)  # consensus messages waiting go first (see ADMIT_CHUNK)
-        answers.extend(admit_batch(ctx, submitted[start : start + ADMIT_CHUNK], start))
+        with ctx.metrics.cpu.part("admission_api"):
+            answers.extend(admit_batch(ctx, submitted[start : start + ADMIT_CHUNK], start))
+    with ctx.metrics.cpu.part("api_answer"):
+        return _admission_answer(ctx, answers)
+
+
+def _admission_answer(ctx: ApiContext, answers: list[Admission]) -> web.Response:
+    """Gossip what was admitted; the answer to a batch, one result per transaction."""
     admitted = [ctx.mempool.get(a.tx_hash) for a in answers if a.accepted and a.tx_hash is not None]
     if ctx.on_admitted is not None and admitted:
         ctx.on_admitted([(tx.hash, tx.encode()) for tx in admitted if tx is not None])
