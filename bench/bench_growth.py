@@ -8,18 +8,22 @@ block per simulated hour, for --days days (365). Every block goes through ``prop
 (the VM, the billing contract, the Merkle state) and ``BlockStore.commit_block`` (one
 synced LevelDB batch with the block, receipts, indexes and the history index).
 
-Two stores take the same blocks: an archive (every tree node of every root kept) and a
-pruned validator (``[storage] keep_heights``, --keep, default 168: a week of hourly blocks;
-node.pruning). Printed at the start of the year (after set-up and the first day of readings)
-and at the end of each month, for both: tree nodes, the state's bytes (its live LevelDB
-entries: values, nodes, journals) and the whole store's (blocks, receipts, indexes too),
-per meter and per reading so far; state keys and history index entries (the same in both); and the cost
-of a write in that month: milliseconds of transition + commit per reading (the pruned
-store's commit includes its pruning) and new tree nodes per reading. Both stores keep every
-block and receipt, so their whole disk grows with the chain; the state's part is what
-pruning bounds.
+Two stores take the same blocks: an archive (every tree node of every root, every block
+kept) and a pruned validator (``[storage] keep_heights``, --keep, default 168: a week of
+hourly blocks; node.pruning; and ``keep_blocks``, --keep-blocks, default 336: the bodies and
+receipts of two weeks, node.bodies). The archive store beside it is the pruned one's
+archive: it holds every block as soon as it is committed, so the pruned store is told so
+(``confirm_archived``) before each commit, as ``node.archives`` would after asking it.
+Printed at the start of the year (after set-up and the first day of readings) and at the
+end of each month, for both: tree nodes, the state's bytes (its live LevelDB entries:
+values, nodes, journals) and the whole store's, per meter and per reading so far, split into
+state, bodies (blocks and receipts), headers and certificates (kept for every height) and
+indexes (transactions, history); state keys; and the cost of a write in that month:
+milliseconds of transition + commit per reading (the pruned store's commit includes its
+pruning and drops) and new tree nodes per reading. The certificate stored with each block
+is a placeholder of a four-validator certificate's size (442 bytes): no consensus runs here.
 
-    .venv/bin/python bench/bench_growth.py [--scale 0.02] [--days 365] [--hourly 0.1] [--keep 168] [--dir DIR]
+    .venv/bin/python bench/bench_growth.py [--scale 0.02] [--days 365] [--hourly 0.1] [--keep 168] [--keep-blocks 336] [--dir DIR]
 
 The time of a write depends on the machine's load; the new tree nodes per reading do not.
 """
@@ -54,6 +58,10 @@ UTILITY, FIELD = "ELEC", "ELEC/B1/F1"
 TARIFF = {"standing_charge_per_day": 100, "tiers": [[10_000, 200_000], [None, 300_000]], "tax_bp": 2000}
 PER_TX = 100  # readings per collector transaction
 SETUP_PER_BLOCK = 400
+CERTIFICATE = bytes(442)  # the size of a commit certificate signed by four validators
+# Where the whole store's bytes go, by key prefix (docs/storage.md, "LevelDB key layout").
+PARTS = {"state": (b"s:",), "bodies": (b"b:blk:", b"b:rcpt:"), "headers": (b"b:hdr:", b"b:cert:", b"b:hash:"),
+         "indexes": (b"t:", b"h:")}
 
 
 @dataclass
@@ -70,13 +78,13 @@ class Actor:
 class Chain:
     """Blocks through the real transition into a LevelDB ``BlockStore``."""
 
-    def __init__(self, path: Path, governance: Actor, keep_heights: int) -> None:
+    def __init__(self, path: Path, governance: Actor, keep_heights: int, keep_blocks: int) -> None:
         self.doc = GenesisDocument(
             chain_id="meterchain-growth", time=START, governance=governance.public_key.hex(),
             validators=[GenesisValidator(name="v1", public_key=Actor.named("validator-1").public_key.hex(), power=1)],
         )
         self.store: BlockStore = open_store(path / "archive", self.doc)
-        self.pruned: BlockStore = open_store(path / "pruned", self.doc, keep_heights=keep_heights)
+        self.pruned: BlockStore = open_store(path / "pruned", self.doc, keep_heights=keep_heights, keep_blocks=keep_blocks)
         self.validators = self.doc.validator_set()
         self.runtime = VMRuntime()
         self.nonces: dict[bytes, int] = {}
@@ -104,7 +112,7 @@ class Chain:
         changes = state.changes()
         transition = time.perf_counter() - began
         # No consensus here: the certificate is a placeholder; its bytes are not read back.
-        self.store.commit_block(block, receipts, b"bench", state)
+        self.store.commit_block(block, receipts, CERTIFICATE, state)
         self.seconds += time.perf_counter() - began
         self.new_nodes += len(changes.nodes)
         # The same writes on the pruned store: its root is recomputed over its own nodes
@@ -112,8 +120,9 @@ class Chain:
         view = State.at(self.pruned.state_backend).with_writes(state.pending())
         if view.root != block.header.state_root:
             raise RuntimeError(f"the pruned store's root {view.root.hex()} differs from the block's")
+        self.pruned.confirm_archived(self.store.head().height)  # its archive holds every block
         began = time.perf_counter()
-        self.pruned.commit_block(block, receipts, b"bench", view)
+        self.pruned.commit_block(block, receipts, CERTIFICATE, view)
         self.pruned_seconds += transition + time.perf_counter() - began
         if len(block.transactions) != len(txs) or not all(r.ok for r in receipts):
             failed = [r.error for r in receipts if not r.ok][:3]
@@ -140,11 +149,30 @@ def live_bytes(db: Any, prefix: bytes = b"") -> int:
     return total
 
 
+def parts(db: Any) -> dict[str, int]:
+    """The live bytes of each part of the store (``PARTS``) and of all of it (``whole``)."""
+    out = dict.fromkeys([*PARTS, "whole"], 0)
+    owner = {prefix: part for part, prefixes in PARTS.items() for prefix in prefixes}
+    with db.iterator() as entries:
+        for key, value in entries:
+            size = len(key) + len(value)
+            out["whole"] += size
+            for prefix, part in owner.items():
+                if key.startswith(prefix):
+                    out[part] += size
+                    break
+    return out
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.1f}"
+
+
 def set_up(chain: Chain, gov: Actor, admin: Actor, collector: Actor, meters: list[str], consumers: list[Actor]) -> int:
     t = START + 60
     chain.block([chain.tx(gov, "registry", "register_utility",
                           [UTILITY, "Electric", "electricity", "EUR", "auto", admin.public_key])], t)
-    calls = [("registry", "register_branch", ["ELEC/B1", "Centre", "here"]),
+    calls: list[tuple[str, str, list[Any]]] = [("registry", "register_branch", ["ELEC/B1", "Centre", "here"]),
              ("registry", "register_field", [FIELD, "Old town", "there"]),
              ("registry", "grant_role", [collector.public_key, UTILITY, "collector"]),
              ("registry", "grant_role", [admin.public_key, UTILITY, "operator"]),
@@ -171,6 +199,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--hourly", type=float, default=0.1, help="share of meters read hourly")
     parser.add_argument("--keep", type=int, default=168, help="the pruned store's window in heights (168: a week)")
+    parser.add_argument("--keep-blocks", type=int, default=336, help="the pruned store's bodies window (336: two weeks)")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the store (default: a temp dir)")
     args = parser.parse_args()
     n_meters = max(2, round(10_000 * args.scale))
@@ -184,8 +213,9 @@ def main() -> None:
     meters = [f"M{i:07d}" for i in range(n_meters)]
     consumers = [Actor.named(f"consumer-{i}") for i in range(n_meters)]
     print(f"{n_meters} meters: {n_hourly} read hourly, {n_meters - n_hourly} daily; {args.days} days; "
-          f"stores in {path}: an archive and a store pruned to {args.keep} heights")
-    chain = Chain(path, gov, args.keep)
+          f"stores in {path}: an archive and a store pruned to {args.keep} heights' state and {args.keep_blocks} "
+          "heights' bodies")
+    chain = Chain(path, gov, args.keep, args.keep_blocks)
     began = time.perf_counter()
     t0 = set_up(chain, gov, admin, collector, meters, consumers)
     print(f"set-up: {chain.store.head().height} blocks in {time.perf_counter() - began:.1f} s")
@@ -196,22 +226,23 @@ def main() -> None:
     def checkpoint(label: str, month_readings: int) -> None:
         figures = []
         for store in (chain.store, chain.pruned):
-            db = store.db
-            figures.append((count(db, NODE_PREFIX), live_bytes(db, b"s:"), live_bytes(db)))
+            figures.append((count(store.db, NODE_PREFIX), parts(store.db)))
         db = chain.store.db
         keys, history = count(db, VALUE_PREFIX), count(db, READING_PREFIX)
         ms = 1000 * chain.seconds / max(1, month_readings)
         pruned_ms = 1000 * chain.pruned_seconds / max(1, month_readings)
         per_node = chain.new_nodes / max(1, month_readings)
-        rows.append((label, readings, keys, figures, history, ms, pruned_ms, per_node))
+        rows.append((label, readings, keys, figures, history, ms, pruned_ms, per_node, chain.store.head().height))
         per = max(1, readings)
-        print(f"{label:>9} {readings:>10,} readings | state keys {keys:>7,} ({keys / n_meters:5.2f}/meter) | "
-              f"history {history:>9,} | write {ms:6.3f} ms archive, {pruned_ms:6.3f} ms pruned, "
-              f"{per_node:5.2f} new nodes/reading", flush=True)
-        for name, (nodes, state, disk) in zip(("archive", "pruned"), figures, strict=True):
+        print(f"{label:>9} {readings:>10,} readings, height {chain.store.head().height:,} | state keys {keys:>7,} "
+              f"({keys / n_meters:5.2f}/meter) | history {history:>9,} | write {ms:6.3f} ms archive, {pruned_ms:6.3f} "
+              f"ms pruned, {per_node:5.2f} new nodes/reading", flush=True)
+        for name, (nodes, sizes) in zip(("archive", "pruned"), figures, strict=True):
+            state, disk = sizes["state"], sizes["whole"]
             print(f"{'':>9} {name:>8}: tree nodes {nodes:>10,} ({nodes / per:5.2f}/reading) | state "
-                  f"{state / 2**20:8.1f} MiB ({state / n_meters / 1024:7.1f} KiB/meter, {state / per:6.0f} B/reading) | "
-                  f"store {disk / 2**20:8.1f} MiB ({disk / per:6.0f} B/reading)", flush=True)
+                  f"{mib(state):>7} MiB ({state / n_meters / 1024:7.1f} KiB/meter, {state / per:6.0f} B/reading) | "
+                  f"whole store {mib(disk):>7} MiB ({disk / per:6.0f} B/reading): bodies {mib(sizes['bodies'])}, "
+                  f"headers+certificates {mib(sizes['headers'])}, indexes {mib(sizes['indexes'])} MiB", flush=True)
         chain.seconds, chain.pruned_seconds, chain.new_nodes = 0.0, 0.0, 0
 
     hour0 = (t0 // DAY + 1) * DAY  # the first midnight after the set-up
@@ -252,11 +283,14 @@ def main() -> None:
           f"{month1[6]:.3f} ms, last month {last[6]:.3f} ms ({last[6] / month1[6]:.2f}x); new nodes per reading: "
           f"{first[7]:.2f}, {month1[7]:.2f}, {last[7]:.2f}")
     for i, name in enumerate(("archive", "pruned")):
-        nodes, state, disk = last[3][i]
-        _, state1, _ = month1[3][i]
-        print(f"{name}: state {state / 2**20:.1f} MiB at the end ({state1 / 2**20:.1f} MiB after the first month), "
+        nodes, sizes = last[3][i]
+        state, disk = sizes["state"], sizes["whole"]
+        state1, disk1 = month1[3][i][1]["state"], month1[3][i][1]["whole"]
+        print(f"{name}: state {mib(state)} MiB at the end ({mib(state1)} MiB after the first month), "
               f"{state / n_meters / 1024:.1f} KiB per meter, {state / readings:.0f} B per reading; {nodes:,} tree nodes; "
-              f"whole store {disk / 2**20:.1f} MiB ({disk / readings:.0f} B per reading)")
+              f"whole store {mib(disk)} MiB at the end ({mib(disk1)} MiB after the first month, {disk / readings:.0f} B "
+              f"per reading): bodies {mib(sizes['bodies'])}, headers+certificates {mib(sizes['headers'])} "
+              f"({sizes['headers'] / last[8]:.0f} B per height), indexes {mib(sizes['indexes'])} MiB")
     chain.store.close()
     chain.pruned.close()
     if args.dir is None:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from chain.state import MemoryBackend, State
 from consensus.certificate import CommitCertificate
 from node.genesis import GenesisDocument
-from node.sync import BadBlock, PeerApi, PeerUnavailable, verify_block
+from node.sync import BadBlock, PeerApi, PeerLacks, PeerUnavailable, verify_block
 from node.validator_sets import ValidatorSets
 from vm.runtime import VMRuntime
 
@@ -141,6 +141,10 @@ async def audit_chain(url: str, genesis: GenesisDocument | None = None, timeout:
                     report.certificates += 1
         except BadBlock as exc:
             report.failure, report.failed_height = str(exc), exc.height
+        except PeerLacks as exc:  # a pruned node's dropped bodies (node.bodies): nothing wrong, only not here
+            report.failure, report.failed_height = (
+                f"block {height + 1} from the node expected, found it no longer kept there (a pruned node): "
+                f"audit an archive node (a regulator's) for the whole chain; {exc}", height + 1)
         except PeerUnavailable as exc:
             report.failure, report.failed_height = f"the node stopped answering: {exc}", height + 1
         report.signatures_by_validator = dict(signers)

@@ -38,6 +38,7 @@ mode = "pruned"                # or "archive"; default: pruned for a validator, 
 keep_heights = 1000            # a pruned node keeps the state of its last 1000 heights
 keep_blocks = 100000           # and the bodies and receipts of its last 100000 heights, once archived
 archives = ["http://127.0.0.1:8550"]  # the APIs of the archive nodes that must hold a block before it goes
+archive_poll_ms = 10000        # how often they are asked what they hold
 
 [state_sync]                   # a new node starts from a peer's snapshot (node.state_sync)
 enabled = true
@@ -180,6 +181,7 @@ class StorageSection(_Section):
         default_factory=list, description="HTTP APIs (http://host:port) of the archive nodes that must hold a block "
         "before a pruned node drops its body; none: bodies are never dropped"
     )
+    archive_poll_ms: int = Field(default=10_000, gt=0, description="how often the archives are asked what they hold")
 
     @field_validator("archives")
     @classmethod

@@ -114,7 +114,7 @@ class Node:
         # closed last, after everything that reads it.
         self.sync_service = SyncService(self.sync, follow=config.role == "regulator")
         services: list[Service] = [StoreService(self.store), self.sync_service, P2PService(self.p2p),
-                                   ArchiveWatch(self.store, config.archives)]
+                                   ArchiveWatch(self.store, config.archives, config.file.storage.archive_poll_ms / 1000)]
         if self.engine is not None:
             services.append(self.engine)
         self.runner = ServiceRunner([*services, self.api_service])

@@ -23,6 +23,7 @@ from chain import codec
 from chain.state import State
 from chain.types import Block, BlockHeader, Receipt
 from node.archives import ArchiveWatch
+from node.audit import AuditReport, audit_chain
 from node.blockstore import BlockStore, DroppedBody, StoreError
 from node.bodies import MAX_DROPS_PER_BLOCK
 from node.config import CONFIG_FILE, DEFAULT_KEEP_BLOCKS, ConfigError, load_config, parse_config
@@ -333,6 +334,21 @@ def test_state_sync_checks_a_pruned_peers_headers_from_the_genesis(tmp_path: Pat
         asyncio.run(scenario())
     finally:
         source.close()
+
+
+def test_an_audit_of_a_pruned_node_says_to_audit_an_archive(tmp_path: Path) -> None:
+    pruned_peer = pruned_certified(tmp_path / "pruned", 10)
+
+    async def scenario() -> AuditReport:
+        async with serving(pruned_peer) as url:
+            return await audit_chain(url, GENESIS)
+
+    try:
+        report = asyncio.run(scenario())
+    finally:
+        pruned_peer.close()
+    assert report.audited_height == 0 and report.failed_height == 1
+    assert report.failure is not None and "audit an archive node" in report.failure and "heights 9 to 11" in report.failure
 
 
 def test_an_archive_confirms_its_height_and_a_pruned_node_or_another_chain_nothing(tmp_path: Path) -> None:
