@@ -229,6 +229,9 @@ class Peer:
     api: PeerApi
     height: int = 0  # the head it reported last
     refused: str | None = None  # why its blocks are not taken any more
+    # The lowest height it answered it no longer keeps (410, a pruned peer): it never will
+    # again, so it is not asked for that height or a lower one.
+    lacks: int = 0
 
 
 class BlockSync:
@@ -309,7 +312,8 @@ class BlockSync:
             for peer in sorted(self.peers, key=lambda p: -p.height):
                 if self.store.head().height >= goal:
                     break
-                if peer.refused is None and peer.height > self.store.head().height:
+                head = self.store.head().height
+                if peer.refused is None and peer.height > head and peer.lacks <= head:
                     await self._sync_from(peer, goal)
             return self.store.head().height
 
@@ -325,6 +329,7 @@ class BlockSync:
             except PeerLacks as exc:  # a pruned peer: not refused, only of no use below its kept blocks
                 log.info("sync: peer %s no longer keeps block %d; asking another peer (an archive): %s",
                          peer.name, head + 1, exc)
+                peer.lacks = max(peer.lacks, head + 1)
                 return
             except PeerUnavailable as exc:
                 log.warning("sync: peer %s unavailable at block %d: %s", peer.name, head + 1, exc)

@@ -8,6 +8,7 @@ peer from the genesis."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,7 +289,7 @@ def pruned_certified(path: Path, blocks: int) -> BlockStore:
     return store
 
 
-def test_block_sync_asks_an_archive_for_what_a_pruned_peer_dropped(tmp_path: Path) -> None:
+def test_block_sync_asks_an_archive_for_what_a_pruned_peer_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     pruned_peer = pruned_certified(tmp_path / "pruned", 10)
     archive = certified_store(tmp_path / "archive", 11)  # the same chain: the same certified blocks
     assert archive.header(11) == pruned_peer.header(11)
@@ -298,7 +299,9 @@ def test_block_sync_asks_an_archive_for_what_a_pruned_peer_dropped(tmp_path: Pat
             alone, sync, _ = new_sync(tmp_path / "alone", {"pruned": pruned_url})
             try:  # the pruned peer alone: refused cleanly, nothing committed, the peer not banned
                 assert await sync.catch_up() == 0
-                assert sync.peers[0].refused is None
+                assert sync.peers[0].refused is None and sync.peers[0].lacks == 1  # not asked for block 1 again
+                assert await sync.catch_up() == 0
+                assert sum("no longer keeps block 1" in r.getMessage() for r in caplog.records) == 1
             finally:
                 await sync.close()
                 alone.close()
@@ -311,7 +314,8 @@ def test_block_sync_asks_an_archive_for_what_a_pruned_peer_dropped(tmp_path: Pat
                 store.close()
 
     try:
-        asyncio.run(scenario())
+        with caplog.at_level(logging.INFO, logger="meterchain.sync"):
+            asyncio.run(scenario())
     finally:
         pruned_peer.close()
         archive.close()
