@@ -61,7 +61,7 @@ from payments.policy import policy, set_policy
 from payments.prepaid import charge_prepaid, grant_emergency_credit
 from payments.reconciliation import reconciliation, reconciliation_ids, reconciliation_items
 from payments.sales import buy_credit, purchase, reverse_purchase
-from payments.tokens import reissue_token, sell_token, token_account, token_sale
+from payments.tokens import reissue_token, reverse_token_sale, sell_token, token_account, token_sale
 from payments.vouchers import issue_vouchers, redeem_voucher, voucher
 
 

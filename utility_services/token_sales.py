@@ -44,6 +44,10 @@ class TokenRequest:
         token = sale.get("token")
         if not isinstance(token, Mapping):
             raise InvalidStsInput(f"expected a token sale record with a token request, found {sorted(sale)}")
+        cancelled = sale.get("cancelled")
+        if cancelled is not None:  # payments.reverse_token_sale: its TID must never be vended
+            raise InvalidStsInput(f"expected a sale not reversed, found {sale.get('id')} reversed (TID "
+                                  f"{cancelled.get('tid') if isinstance(cancelled, Mapping) else cancelled} cancelled)")
         if token.get("tid_base") != "2014-01-01":
             raise InvalidStsInput(f"expected TIDs counted from 2014-01-01, found {token.get('tid_base')!r}")
         tid, tenths, subclass = token.get("tid"), token.get("tenths"), token.get("subclass")

@@ -28,6 +28,15 @@ TID: minutes since 2014-01-01 00:00 UTC (``TID_BASE``, the base date meters in s
 use now, docs/sts.md), and always after the meter's previous token's: two sales within a
 minute take the next minutes, as a vending point does.
 
+Reversal (``reverse_token_sale``): an operator reverses a sale whose token was never entered
+(a wrong meter or amount noticed at once, a token the consumer hands back unused). Only the
+meter's latest token: the token account is put back as the sale found it, and a keypad meter
+takes tokens in TID order, so a later token would make an earlier one's fate unknowable. The
+money goes back to the vendor's float, the commission out of what the vendor has accrued,
+the ledger's token totals lose the sale's parts (they stay net of reversals); the sale record
+keeps the token's TID as cancelled, so a reissue cannot vend it again, and the meter's next
+token takes a later TID (``tid:<meter>`` does not go back).
+
 Storage: ``tok:<id>`` sale record, ``tacct:<subscription id>`` the token account
 {paid_until, carried, rooms, last_at, sold, sales}, ``tid:<meter>`` the meter's last TID.
 
@@ -37,7 +46,7 @@ never imported as Python.
 
 from common.activity import add_activities, bump_activity
 from common.keys import storage_key
-from common.roles import has_role
+from common.roles import has_role, require_role
 from common.text import shape
 from common.time import SECONDS_PER_DAY
 from payments.checks import (
@@ -46,7 +55,7 @@ from payments.checks import (
     next_id,
     subscription_record,
 )
-from payments.commission import commission_key, commission_load, float_key
+from payments.commission import commission_key, commission_load, commission_owed, float_key
 from payments.ledger import ledger_add
 from payments.policy import BASIS_POINTS, policy_of
 from payments.sales import take_vendor_sale
@@ -59,6 +68,7 @@ MAX_BANKED_DAYS = 31
 MANTISSA_MAX = 16383  # the STS amount field: 14-bit mantissa, 2-bit exponent
 SUBCLASSES = {"electricity": 0, "water": 1, "gas": 2}
 MAX_REISSUE_REASON = 256
+REVERSERS = ["operator", "admin"]  # in the order their roles are checked
 
 
 def token_subscription(meter_id: str) -> dict:
@@ -265,6 +275,9 @@ def reissue_token(sale_id: str, reason: str) -> dict:
     require(s is not None, f"a recorded token sale expected, found no sale {sale_id}")
     require(isinstance(reason, str) and 0 < len(reason) and len(reason) <= MAX_REISSUE_REASON,
             f"a reason of 1 to {MAX_REISSUE_REASON} characters expected, found {shape(reason)}")
+    cancelled = s.get("cancelled", None)
+    if cancelled is not None:
+        revert(f"a sale not reversed expected for a reissue, found {sale_id} reversed at {cancelled['at']} (TID {cancelled['tid']} cancelled)")
     who = caller()
     if who != s["consumer"] and who != s["vendor"]:
         require(has_role(who, s["utility"], "operator"),
@@ -277,6 +290,78 @@ def reissue_token(sale_id: str, reason: str) -> dict:
                             "tenths": t["tenths"], "subclass": t["subclass"], "sts_ref": s["sts_ref"],
                             "reissue": s["reissues"], "reason": reason, "by": who, "at": block_time()})
     return t
+
+
+def paid_seconds_of(s: dict) -> int:
+    # The seconds of standing charge the sale paid (sell_token: floor, the rest waits).
+    if s["standing_per_day"] > 0:
+        return div_floor(s["standing"] * SECONDS_PER_DAY, s["standing_per_day"])
+    return s["standing_seconds"]
+
+
+@public
+def reverse_token_sale(sale_id: str, reason: str) -> dict:
+    """An operator reverses a token sale whose token was never entered: the meter's latest
+    token only, its commission still accrued. The token account goes back as the sale found
+    it, the money to the vendor's float, and the token's TID is recorded as cancelled.
+    Returns the sale record."""
+    require(isinstance(sale_id, str), f"sale id of type str expected, found {shape(sale_id)}")
+    key = storage_key("tok:", [sale_id])
+    s = storage_get(key)
+    require(s is not None, f"a recorded token sale expected, found no sale {sale_id}")
+    who = require_role(s["utility"], REVERSERS)
+    require(isinstance(reason, str) and 0 < len(reason) and len(reason) <= MAX_REISSUE_REASON,
+            f"a reason of 1 to {MAX_REISSUE_REASON} characters expected, found {shape(reason)}")
+    cancelled = s.get("cancelled", None)
+    if cancelled is not None:
+        revert(f"a token sale not yet reversed expected, found {sale_id} reversed at {cancelled['at']}")
+    meter_id = s["meter"]
+    tid = s["token"]["tid"]
+    latest = storage_get(storage_key("tid:", [meter_id]), -1)
+    if tid != latest:
+        revert(f"the latest token of meter {meter_id} expected for a reversal, found {sale_id} with TID {tid} before TID {latest}")
+    vendor = s["vendor"]
+    utility_id = s["utility"]
+    c = commission_load(utility_id, vendor)
+    owed = commission_owed(c)
+    if owed < s["commission"]:
+        revert(f"accrued commission of at least {s['commission']} to reverse {sale_id} expected, found {owed} (settled already)")
+
+    # The token account as the sale found it (its allowance accrued up to the sale stays).
+    akey = storage_key("tacct:", [s["subscription"]])
+    acct = storage_get(akey)
+    rooms = acct["rooms"]
+    for i, q, price in s["lines"]:
+        if rooms[i] is not None:
+            rooms[i] = rooms[i] + q
+    acct["rooms"] = rooms
+    acct["paid_until"] = acct["paid_until"] - paid_seconds_of(s)
+    acct["carried"] = s["carried_before"]
+    acct["sold"] = acct["sold"] - s["units"]
+    acct["sales"] = acct["sales"] - 1
+    storage_set(akey, acct)
+
+    amount = s["amount"]
+    fkey = float_key(utility_id, vendor)
+    storage_set(fkey, storage_get(fkey, 0) + amount)
+    c["reversed"] = c["reversed"] + s["commission"]
+    storage_set(commission_key(utility_id, vendor), c)
+    change = s["carried"] - s["carried_before"]
+    ledger_add(utility_id, {"float_balance": amount, "commission_reversed": s["commission"], "token_sold": 0 - amount,
+                            "token_tax": 0 - s["tax"], "token_standing": 0 - s["standing"],
+                            "token_energy": 0 - s["energy"], "token_carried": 0 - change})
+    # Operator figures: the sale's money and units come off (on the UTC day of the reversal).
+    add_activities(meter_record(meter_id), {"token_sold": 0 - amount, "token_units": 0 - s["units"],
+                                            "token_sales_reversed": 1})
+    now = block_time()
+    s["cancelled"] = {"tid": tid, "reason": reason, "by": who, "at": now}
+    storage_set(key, s)
+    emit("token_sale_reversed", {"id": sale_id, "meter": meter_id, "subscription": s["subscription"],
+                                 "amount": amount, "commission": s["commission"], "tax": s["tax"],
+                                 "standing": s["standing"], "energy": s["energy"], "carried": s["carried"],
+                                 "carried_before": s["carried_before"], "units": s["units"], "tid": tid,
+                                 "sts_ref": s["sts_ref"], "vendor": vendor, "reason": reason, "by": who, "at": now})
+    return s
 
 
 @view

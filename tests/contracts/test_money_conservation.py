@@ -11,7 +11,9 @@ policy and beyond it: over the limit, twice in a period, while still extended), 
 recorded on a prepaid account or rescheduled from its negative balance and recovered as a
 share of each payment in (and given back to the debt when a sale is reversed), token-meter
 sales (their money split into tax, standing charge, energy and change carried, never on a
-credit account) and reissues of their tokens (which move no money), payments taken offline
+credit account), reissues of their tokens (which move no money) and their reversal by an
+operator (the latest token only, while its commission is accrued; a reversed token is never
+reissued), payments taken offline
 (uploaded within the utility's window and beyond it) and agents' remittances (within and
 beyond the cash they hold: paid - reversed == remitted + cash still held), grants to the
 whole utility applied in batches (the utility's money in, credited once per subscription), corrections by the operator (credit notes within and
@@ -145,6 +147,7 @@ class Observed:
     remitted: int = 0  # agents' cash handed to the utility
     granted: int = 0  # the utility's grants credited to accounts
     token_sales: list[str] = field(default_factory=list)
+    tokens_reversed: list[str] = field(default_factory=list)
     payments: list[tuple[str, Any, int]] = field(default_factory=list)  # (id, agent, day) not reversed
     purchases: list[dict[str, Any]] = field(default_factory=list)  # credit_purchase events not reversed
     refused: list[tuple[str, str]] = field(default_factory=list)  # (operation, error) of failed calls
@@ -208,6 +211,11 @@ class Observed:
                 self.commission += f["commission"]
                 self.token_parts += f["tax"] + f["standing"] + f["energy"]
                 self.token_sales.append(f["id"])
+            elif e.contract == "payments" and e.name == "token_sale_reversed":
+                self.token_sold -= f["amount"]
+                self.commission_reversed += f["commission"]
+                self.token_parts -= f["tax"] + f["standing"] + f["energy"]
+                self.tokens_reversed.append(f["id"])
             elif e.contract == "payments" and e.name == "prepaid_debt_recorded":
                 self.debt_recorded += f["amount"]
                 model = self.model(f["subscription"])
@@ -251,6 +259,7 @@ operation = st.one_of(
     st.tuples(st.just("reschedule"), st.integers(1, 10_000)),
     st.tuples(st.just("token"), st.integers(1, 20_000)),
     st.tuples(st.just("reissue"), st.integers(0, 10)),
+    st.tuples(st.just("reverse_token"), st.integers(0, 10)),
     st.tuples(st.just("pay_offline"), st.sampled_from(["alice", "bob"]), st.integers(1, 6_000), st.integers(0, 200)),
     st.tuples(st.just("remit"), st.booleans(), st.integers(1, 150)),
     st.tuples(st.just("grant"), st.integers(1, 3_000), st.integers(1, 3)),
@@ -490,7 +499,19 @@ def run(w: Any, ops: list[tuple[Any, ...]]) -> Observed:
                 continue
             sale_id = seen.token_sales[op[1] % len(seen.token_sales)]
             receipt = w.chain.call(w.consumers["tara"], "payments", "reissue_token", [sale_id, "lost"], at=t)
-            assert receipt.ok, receipt.error
+            assert receipt.ok is (sale_id not in seen.tokens_reversed), receipt.error
+        elif kind == "reverse_token":
+            if not seen.token_sales:
+                continue
+            sale_id = seen.token_sales[op[1] % len(seen.token_sales)]
+            sale = w.view("payments", "token_sale", [sale_id])
+            owed = w.view("payments", "commission_statement", [w.utility, w.vendor.public_key])["owed"]
+            latest = max(w.view("payments", "token_sale", [i])["token"]["tid"] for i in seen.token_sales)
+            receipt = w.chain.call(w.operator, "payments", "reverse_token_sale", [sale_id, f"unused {n}"], at=t)
+            # Only the meter's latest token, once, while its commission is still accrued.
+            expected = (sale_id not in seen.tokens_reversed and sale["token"]["tid"] == latest
+                        and owed >= sale["commission"])
+            assert receipt.ok is expected, receipt.error
         elif kind == "pay_offline":
             # Collected op[3] hours before the upload: refused beyond the week's window.
             collected = t - op[3] * 3600
@@ -824,12 +845,15 @@ def test_money_is_conserved_across_a_conversion_to_prepaid() -> None:
 def test_money_is_conserved_across_token_meter_sales() -> None:
     """Token sales small (refused: less than 0.1 kWh), within the first tier, across both and
     in quick succession (the change carried from one to the next), reissued tokens (no money
-    moves), beside prepaid sales drawing on the same vendor float and commission."""
+    moves), reversed tokens (an earlier one refused, the latest one twice: once), beside
+    prepaid sales drawing on the same vendor float and commission."""
     ops: list[tuple[Any, ...]] = [
         ("token", 150), ("token", 2_000), ("reissue", 0), ("buy", 1_000), ("token", 19_999), ("token", 777),
-        ("later", 30), ("token", 5_000), ("reissue", 1), ("reissue", 2), ("settle", 100), ("token", 12_345),
+        ("reverse_token", 0), ("reverse_token", 2), ("reverse_token", 2), ("reissue", 2), ("token", 900),
+        ("later", 30), ("token", 5_000), ("reissue", 1), ("reissue", 3), ("settle", 100), ("token", 12_345),
     ]
     w = base_world()
     seen = run(w, ops)
-    assert len(seen.token_sales) == 5 and [kind for kind, _ in seen.refused] == ["token"]
+    assert len(seen.token_sales) == 6 and len(seen.tokens_reversed) == 1
+    assert [kind for kind, _ in seen.refused] == ["token", "reverse_token", "reverse_token", "reissue"]
     check_conservation(w, seen)
