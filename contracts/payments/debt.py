@@ -66,14 +66,20 @@ def record_prepaid_debt(meter_id: str, amount: int, share_bp: int, reason: str) 
     carried over from its postpaid past or another system), to be recovered as ``share_bp``
     of each payment in; the share applies to all the debt outstanding. Returns the debt."""
     utility_id, sub, acct = debt_account(meter_id)
+    check_reason(reason)
+    return book_debt(utility_id, sub, acct, amount, share_bp, reason)
+
+
+def book_debt(utility_id: str, sub: dict, acct: dict, amount: int, share_bp: int, reason: str) -> int:
+    # A debt from outside the account (recorded by an operator, or carried over by a
+    # conversion to prepaid): on the account, in the ledger and on record.
     check_amount(amount, "debt")
     check_share(share_bp)
-    check_reason(reason)
     add_debt(acct, "debt_recorded", amount, share_bp)
     save_account(sub, acct, position_of(acct), acct["emergency_used"])
     ledger_add(utility_id, {"debt_recorded": amount, "debt_outstanding": amount})
     emit("prepaid_debt_recorded",
-         {"meter": meter_id, "subscription": sub["id"], "amount": amount, "share_bp": share_bp,
+         {"meter": acct["meter"], "subscription": sub["id"], "amount": amount, "share_bp": share_bp,
           "debt": acct["debt"], "reason": reason, "by": caller(), "at": block_time()})
     return acct["debt"]
 
@@ -89,16 +95,8 @@ def carry_postpaid_arrears(meter_id: str, from_subscription: str, amount: int, s
     sub = prepaid_subscription(meter_id)
     utility_id = sub["utility"]
     acct = load_account(sub, meter_id, utility_id)
-    check_amount(amount, "debt")
-    check_share(share_bp)
-    add_debt(acct, "debt_recorded", amount, share_bp)
-    save_account(sub, acct, position_of(acct), acct["emergency_used"])
-    ledger_add(utility_id, {"debt_recorded": amount, "debt_outstanding": amount})
-    emit("prepaid_debt_recorded",
-         {"meter": meter_id, "subscription": sub["id"], "amount": amount, "share_bp": share_bp,
-          "debt": acct["debt"], "reason": "arrears of postpaid subscription " + from_subscription + " carried over",
-          "by": caller(), "at": block_time()})
-    return acct["debt"]
+    return book_debt(utility_id, sub, acct, amount, share_bp,
+                     "arrears of postpaid subscription " + from_subscription + " carried over")
 
 
 @public
