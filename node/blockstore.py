@@ -325,6 +325,14 @@ class BlockStore:
         stored = self._get(BLOCK_PREFIX + height_key(height)) if height >= 1 else None
         return Block.decode(stored) if stored is not None else None
 
+    def block_bytes(self, height: int) -> bytes | None:
+        """The canonical bytes of the block at ``height`` as stored, not decoded (what a
+        block batch serves: decoding it cost the server more than the reader's apply)."""
+        last = self._last_commit
+        if last is not None and last[0] == height:
+            return last[1].encode()
+        return self._get(BLOCK_PREFIX + height_key(height)) if height >= 1 else None
+
     def certificate(self, height: int) -> bytes | None:
         return self._get(CERTIFICATE_PREFIX + height_key(height)) if height >= 1 else None
 

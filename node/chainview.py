@@ -52,6 +52,11 @@ class ChainView(Protocol):
         """The finalized block at ``height`` (1 and up), or ``None`` beyond the head."""
         ...
 
+    def block_bytes(self, height: int) -> tuple[bytes, bytes | None] | None:
+        """The canonical bytes of the finalized block at ``height`` and of its certificate,
+        not decoded (block batches for sync), or ``None`` beyond the head."""
+        ...
+
     def find_transaction(self, tx_hash: bytes) -> TxLocation | None: ...
 
     def state(self, height: int | None = None) -> State:

@@ -105,6 +105,15 @@ class StoredChainView:
     def block(self, height: int) -> FinalizedBlock | None:
         return self.store.finalized_block(height)
 
+    def block_bytes(self, height: int) -> tuple[bytes, bytes | None] | None:
+        raw = self.store.block_bytes(height)
+        if raw is None:
+            # No body: beyond the head, or one a pruned node dropped, which ``block``
+            # answers as it answers every read of it.
+            self.block(height)
+            return None
+        return raw, self.store.certificate(height)
+
     def find_transaction(self, tx_hash: bytes) -> TxLocation | None:
         return self.store.find_transaction(tx_hash)
 

@@ -396,15 +396,19 @@ async def get_block_batch(request: web.Request) -> web.Response:
     blocks: list[RawBlockModel] = []
     size = 0
     for height in range(start, min(head, start + count - 1) + 1):
-        finalized = ctx.view.block(height)
-        if finalized is None:
+        # The stored bytes as they are: decoding the block and its receipts to encode the
+        # block again cost the serving validator ~70 µs a transaction, more than the syncing
+        # node's own work on it.
+        stored = ctx.view.block_bytes(height)
+        if stored is None:
             break
-        raw = finalized.block.encode()
+        raw, certificate = stored
         size += len(raw)
         if blocks and size > MAX_BLOCK_BATCH_BYTES:
             break
-        certificate = None if finalized.certificate is None else finalized.certificate.hex()
-        blocks.append(RawBlockModel(height=height, block=raw.hex(), certificate=certificate))
+        blocks.append(
+            RawBlockModel(height=height, block=raw.hex(), certificate=None if certificate is None else certificate.hex())
+        )
     return _json(BlockBatchResponse(head=head, blocks=blocks))
 
 

@@ -47,6 +47,10 @@ class LocalChainView:
             return None
         return FinalizedBlock(blocks[height - 1], self.local.receipts[height - 1], None)
 
+    def block_bytes(self, height: int) -> tuple[bytes, bytes | None] | None:
+        finalized = self.block(height)
+        return None if finalized is None else (finalized.block.encode(), finalized.certificate)
+
     def find_transaction(self, tx_hash: bytes) -> TxLocation | None:
         self.blocks_added()
         where = self._tx_index.get(tx_hash)
