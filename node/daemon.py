@@ -188,13 +188,13 @@ class Node:
         def nonce_of(account: bytes) -> int:
             return get_nonce(state, account)
 
-        hashes = [tx.hash for tx in finalized.block.transactions]
-        result = self.mempool.recheck(hashes, height + 1, nonce_of)
+        transactions = finalized.block.transactions
+        result = self.mempool.recheck(transactions, height + 1, nonce_of)
         now = time.monotonic()
         for admitted_at in result.committed_admitted_at:
             self.metrics.finality_seconds.observe(now - admitted_at)
         self.metrics.height.set(height)
-        self.metrics.finalized_transactions.inc(len(hashes))
+        self.metrics.finalized_transactions.inc(len(transactions))
         self.metrics.mempool_size.set(len(self.mempool))
         publish_block(self.api, finalized)
 

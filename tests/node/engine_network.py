@@ -153,7 +153,7 @@ class FakeNetwork:
             state = store.state()
             block = store.block(height)
             assert block is not None
-            mempool.recheck([tx.hash for tx in block.transactions], height + 1, lambda a: get_nonce(state, a))
+            mempool.recheck(block.transactions, height + 1, lambda a: get_nonce(state, a))
 
         engine.on_committed = committed
         self.nodes[node.key] = node

@@ -58,7 +58,7 @@ class Node:
         txs = pool.ready(lambda a: get_nonce(self.chain.state, a), 1000)
         self.chain.submit(txs)
         self.view.blocks_added()
-        pool.recheck([tx.hash for tx in txs], self.chain.height + 1, lambda a: get_nonce(self.chain.state, a))
+        pool.recheck(txs, self.chain.height + 1, lambda a: get_nonce(self.chain.state, a))
         finalized = self.view.block(self.chain.height)
         assert finalized is not None
         publish_block(self.ctx, finalized)

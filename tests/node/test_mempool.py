@@ -242,7 +242,7 @@ def test_recheck_removes_committed_and_stale_and_expired_and_promotes_the_rest(c
     block_txs = pool.ready(nonces, 2)
     assert block_txs == [a0, a1]
     chain.submit([*block_txs, b0_other])
-    result = pool.recheck([tx.hash for tx in block_txs], chain.height + 1, nonces)
+    result = pool.recheck([*block_txs, b0_other], chain.height + 1, nonces)
     # b0's nonce is now below Bob's; c0 expired at height 1; a2 is what remains, now ready.
     assert result.evicted == 2 and pool.stats.evicted_on_recheck == 2
     assert result.committed_admitted_at == (1.0, 2.0)  # the test clock's admission times
@@ -252,6 +252,28 @@ def test_recheck_removes_committed_and_stale_and_expired_and_promotes_the_rest(c
     assert [pool.get(h) for h in pool.verified_hashes()] == [a2]
     assert pool.ready(nonces, 10) == [a2]
     assert pool.size_bytes == len(a2.encode())
+
+
+def test_recheck_keeps_the_other_senders_transactions_and_forgets_the_committed_ones(chain: LocalChain) -> None:
+    """A block moves only its senders' nonces: Bob's future transaction (nonce 1, his 0 not
+    pooled) stays; the expiry index does not keep every transaction ever committed."""
+    pool = Mempool(chain.chain_id)
+    nonces = nonces_of(chain)
+    alice = [tx_of(chain, ALICE, n) for n in range(40)]
+    bob_future = tx_of(chain, BOB, 1)
+    for tx in (*alice, bob_future):
+        assert admit(pool, chain, tx).accepted
+    for start in range(0, 40, 10):
+        block_txs = pool.ready(nonces, 10)
+        assert block_txs == alice[start : start + 10]
+        chain.submit(block_txs)
+        pool.recheck(block_txs, chain.height + 1, nonces)
+    assert list(pool.verified_hashes()) == [bob_future.hash] and pool.stats.evicted_on_recheck == 0
+    assert len(pool._expiries) <= 2 * len(pool) + 1024
+    for _ in range(3000):  # committed far from their expiry: the index is rebuilt, not grown
+        pool._expiries.append((2**40, 0, bob_future.hash))
+    pool.recheck([], chain.height + 1, nonces)
+    assert len(pool._expiries) == 1
 
 
 # --- verified once per node ----------------------------------------------------------------
