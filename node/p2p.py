@@ -516,9 +516,12 @@ def serve_transaction_gossip(network: P2PNetwork, admit: Callable[[list[bytes]],
     """Admit the transactions peers send (``admit``: the node's mempool admission of raw
     bytes) and forward the newly admitted ones to the other peers."""
 
+    cpu = network.metrics.cpu
+
     async def on_transactions(link: PeerLink, payload: bytes) -> str | None:
         try:
-            raws = decode_transaction_batch(payload)
+            with cpu.part("gossip"):
+                raws = decode_transaction_batch(payload)
         except DecodeError:
             return DropReason.MALFORMED
         answers: list[Admission] = []
@@ -526,16 +529,17 @@ def serve_transaction_gossip(network: P2PNetwork, admit: Callable[[list[bytes]],
             if start:
                 await asyncio.sleep(0)  # votes and proposals waiting on other links go first
             answers.extend(admit(raws[start : start + ADMIT_CHUNK]))
-        fresh: list[tuple[bytes, bytes]] = []
-        bad = 0
-        for raw, answer in zip(raws, answers, strict=True):
-            if answer.tx_hash is not None:
-                link.remember(answer.tx_hash)
-            if answer.accepted and answer.tx_hash is not None:
-                fresh.append((answer.tx_hash, raw))
-            elif answer.reason in _BAD_TRANSACTION_REASONS:
-                bad += 1
-        network.gossip_transactions(fresh, source=link.node_key)
+        with cpu.part("gossip"):
+            fresh: list[tuple[bytes, bytes]] = []
+            bad = 0
+            for raw, answer in zip(raws, answers, strict=True):
+                if answer.tx_hash is not None:
+                    link.remember(answer.tx_hash)
+                if answer.accepted and answer.tx_hash is not None:
+                    fresh.append((answer.tx_hash, raw))
+                elif answer.reason in _BAD_TRANSACTION_REASONS:
+                    bad += 1
+            network.gossip_transactions(fresh, source=link.node_key)
         return "bad_transaction" if bad else None
 
     network.on(TXS, MAX_TXS_FRAME_BYTES, consensus=False, handler=on_transactions)
