@@ -26,7 +26,7 @@ from meterchain.commands import (
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="meterchain: metering and billing on a BFT chain")
 
 app.add_typer(contract.app, name="contract", help="Compile and inspect contracts")
-app.add_typer(billing.app, name="billing", help="Run the billing contract off chain (what-if billing)")
+app.add_typer(billing.app, name="billing", help="Run the billing contract off chain (what-if billing); rebill an invoice on a node")
 app.command("read", help="Read real meter protocols into normalized readings")(read.main)
 app.add_typer(sts.app, name="sts", help="STS (IEC 62055-41) tokens for keypad meters")
 app.command("demo", help="Run the local demonstration (one process, no network)")(demo.main)

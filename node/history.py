@@ -125,6 +125,18 @@ def load_profile_times(fields: dict[Any, Any]) -> list[tuple[int, int]] | None:
     return out if all(t <= MAX_TIME for _, t in out) else None
 
 
+def reading_interval_seconds(name: str, fields: dict[Any, Any], interval: int | None) -> int:
+    """The length of the interval a reading closes, as billing's commitment to a period's
+    readings links it (contracts/billing/period_readings.py): a ``load_profile``'s
+    ``interval_seconds`` for its interval ``k >= 1``; 0 for a plain ``reading`` and for a
+    profile's first index (``k = 0``, a new reading). A ``reading_corrected`` changes only
+    the index of the reading it follows, so it says 0 here and keeps that reading's length."""
+    if name != "load_profile" or not interval:
+        return 0
+    step = _time(fields.get("interval_seconds"))
+    return 0 if step is None else step
+
+
 def index_block(height: int, block: Block, receipts: tuple[Receipt, ...]) -> dict[bytes, bytes]:
     """The index records of one finalized block (and the ``h:height`` marker). Events of a
     failed transaction never happened and are skipped; so is any event not of the expected

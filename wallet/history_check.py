@@ -40,6 +40,7 @@ from node.api.history import (
     ReadingsResponse,
     SubscriptionHistoryResponse,
 )
+from node.history import reading_interval_seconds
 
 ValidatorsAt = Callable[[int], ValidatorSet]
 
@@ -71,6 +72,7 @@ class VerifiedReading:
     index: int
     previous: int | None  # the time of the meter's reading before this one, when the event says
     interval: int | None
+    interval_seconds: int  # the length of the interval it closes, as a rebill's readings give it
 
 
 def _bytes(text: str | None, what: str) -> bytes:
@@ -180,6 +182,12 @@ def verify_readings(
             raise HistoryCheckError(
                 f"the event's reading at {timestamp} of index {index} expected, found {item.timestamp} of {item.index}"
             )
+        seconds = reading_interval_seconds(event.name, fields, item.interval)
+        if item.interval_seconds != seconds:
+            raise HistoryCheckError(
+                f"the reading at {timestamp} closing an interval of {seconds} s expected (as its event says), "
+                f"found {item.interval_seconds} s"
+            )
         if not answer.start <= timestamp < answer.end:
             raise HistoryCheckError(f"a reading in [{answer.start}, {answer.end}) expected, found one at {timestamp}")
         position = (timestamp, item.height, item.tx_index, item.event_index, -1 if item.interval is None else item.interval)
@@ -187,7 +195,7 @@ def verify_readings(
             raise HistoryCheckError(f"readings in time order expected, found {timestamp} after {last[0]}")
         last = position
         out.append(VerifiedReading(event, timestamp, index, previous if isinstance(previous, int) else None,
-                                   item.interval))
+                                   item.interval, seconds))
     return out
 
 

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from chain import codec, keys
 from chain.signatures import sign_transaction
 from chain.types import KIND_CALL, Gas, Height, Nonce, PublicKey, Signature, Transaction
+from node.api.history import ReadingsResponse
 from node.api.models import (
     BlockResponse,
     CallResponse,
@@ -82,13 +84,24 @@ class NodeClient:
             return None
         return codec.decode(bytes.fromhex(answer.return_value_hex))
 
+    async def meter_readings(
+        self, meter: str, start: int, end: int, after: str | None = None, limit: int = 100, proof: bool = False
+    ) -> ReadingsResponse:
+        """One page of a meter's finalized readings with ``start <= time < end`` (``after``:
+        the previous page's ``next``); with ``proof`` what ``wallet.history_check`` checks."""
+        query = f"from={start}&to={end}&limit={limit}&proof={'true' if proof else 'false'}"
+        if after is not None:
+            query += f"&after={after}"
+        return await self._get(f"/v1/meters/{quote(meter, safe='')}/readings?{query}", ReadingsResponse)
+
     async def transaction(self, tx_hash: str) -> TransactionStatusResponse:
         return await self._get(f"/v1/transactions/{tx_hash}", TransactionStatusResponse)
 
     # --- writing ------------------------------------------------------------------------
 
     async def sign_calls(
-        self, seed: bytes, sender: PublicKey, calls: Sequence[tuple[str, str, Sequence[Any]]], chain_id: str
+        self, seed: bytes, sender: PublicKey, calls: Sequence[tuple[str, str, Sequence[Any]]], chain_id: str,
+        gas: Gas = DEFAULT_GAS,
     ) -> list[Transaction]:
         """Signed call transactions from one account, with consecutive nonces from the
         chain's next one and an expiry ``EXPIRY_WINDOW`` blocks past the head."""
@@ -97,7 +110,7 @@ class NodeClient:
         expiry = Height(status.height + EXPIRY_WINDOW)
         unsigned = [
             Transaction(
-                chain_id, sender, Nonce(first + i), expiry, DEFAULT_GAS, KIND_CALL,
+                chain_id, sender, Nonce(first + i), expiry, gas, KIND_CALL,
                 [contract, function, list(args)], Signature(bytes(64)),
             )
             for i, (contract, function, args) in enumerate(calls)

@@ -525,7 +525,7 @@ def _fmt_money(minor: MinorUnits) -> str:
 
 @app.callback()
 def billing_group() -> None:
-    """What-if billing with the chain's billing contract."""
+    """What-if billing with the chain's billing contract, and rebills on a node."""
     # A callback keeps `simulate` a named subcommand (typer would otherwise collapse a group
     # of one command into the group itself).
 
@@ -567,3 +567,21 @@ def simulate_command(
     typer.echo(f"{t['invoices']} invoices, {t['consumption']} units, total {_fmt_money(t['total'])} "
                f"(tax {_fmt_money(t['tax'])}); {len(result.rejected)} readings rejected, "
                f"{len(result.anomalies)} anomalies, {len(result.corrections)} corrections; {result.blocks} blocks in {result.seconds:.1f} s")
+
+
+@app.command("rebill")
+def rebill_command(
+    invoice_id: str = typer.Argument(..., help="the invoice in force to void and replace"),
+    correct: list[str] = typer.Option(..., "--correct", help="TIME=INDEX: a reading of the invoice's period (its own "
+                                      "time, ISO 8601 UTC or Unix seconds) and its corrected index; repeatable"),
+    reason: str = typer.Option(..., "--reason", help="why (1 to 256 characters, kept on record)"),
+    key: Path = typer.Option(..., "--key", help="the key file of an operator or admin of the invoice's utility"),
+    node: str = typer.Option(..., "--node", envvar="METERCHAIN_NODE", help="a node's API, e.g. http://127.0.0.1:26657"),
+    genesis: Path | None = typer.Option(None, "--genesis", help="check the node's history against this genesis's "
+                                        "validator set (proofs), instead of trusting the node"),
+) -> None:
+    """Rebill an invoice on a node from its period's readings with some corrected (billing.rebill_readings)."""
+    from meterchain.commands.rebill import parse_correction, rebill
+
+    for line in rebill(invoice_id, [parse_correction(c) for c in correct], reason, key, node, genesis):
+        typer.echo(line)

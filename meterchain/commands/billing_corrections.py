@@ -108,12 +108,13 @@ def _latest_in_force(chain: Any, c: Correction, actual: bool) -> str:
 
 def meter_readings(chain: Any, meter: str) -> dict[int, list[int]]:
     """``{time: [index, interval seconds]}`` of a meter's readings in the chain's receipts, as
-    a node's history serves them (node/history.py): ``reading`` events (interval 0), the
-    intervals of ``load_profile`` events (its first index, when it was a new reading, is a
-    plain one), each ``reading_corrected`` applied."""
-    from node.history import load_profile_times
+    a node's history serves them (node/history.py): ``reading`` events, the intervals of
+    ``load_profile`` events, each ``reading_corrected`` applied (``wallet.period_readings``,
+    the one fold of a history into a rebill's readings)."""
+    from node.history import load_profile_times, reading_interval_seconds
+    from wallet.period_readings import HistoryReading, fold_history
 
-    out: dict[int, list[int]] = {}
+    items: list[HistoryReading] = []
     for receipts in chain.receipts:
         for receipt in receipts:
             if not receipt.ok:
@@ -124,20 +125,19 @@ def meter_readings(chain: Any, meter: str) -> dict[int, list[int]]:
                 f = e.field_map()
                 if f.get("meter") != meter:
                     continue
-                if e.name == "reading":
-                    out[f["timestamp"]] = [f["index"], 0]
-                elif e.name == "reading_corrected":
-                    out[f["timestamp"]][0] = f["index"]
-                else:
-                    for k, ts in load_profile_times(f) or []:
-                        out[ts] = [f["indexes"][k], 0 if k == 0 else f["interval_seconds"]]
-    return out
+                if e.name != "load_profile":
+                    items.append(HistoryReading(e.name, f["timestamp"], f["index"], 0))
+                    continue
+                for k, ts in load_profile_times(f) or []:
+                    items.append(HistoryReading(e.name, ts, f["indexes"][k], reading_interval_seconds(e.name, f, k)))
+    return fold_history(items)
 
 
 def _period_of_reading(chain: Any, c: Correction, at: int) -> tuple[str, list[list[int]]]:
     """The invoice in force whose period holds the reading at ``at`` ("" for the meter's open
     period) and that period's readings after its start."""
     from meterchain.commands.billing import SimulationError, _utc
+    from wallet.period_readings import period_readings
 
     history = meter_readings(chain, c.meter)
     if at not in history:
@@ -146,14 +146,13 @@ def _period_of_reading(chain: Any, c: Correction, at: int) -> tuple[str, list[li
     for inv in chain.view("billing", "invoices", [c.meter]):
         held = inv.get("basis", {}).get("readings")
         if inv["status"] != "void" and held is not None and held["base"][0] < at <= inv["period_end"]:
-            return (str(inv["id"]), [[t, *history[t]] for t in sorted(history)
-                                     if held["base"][0] < t <= inv["period_end"]])
+            return (str(inv["id"]), period_readings(history, held["base"][0], inv["period_end"]))
     state = chain.view("billing", "billing_state", [c.meter])
     base = state.get("base") if state else None
     if base is None or not base[0] < at <= state["ts"]:
         raise SimulationError(f"corrections line {c.line}: an invoice or the open period of meter {c.meter} holding "
                               f"its reading at {_utc(Timestamp(at))} expected, found none")
-    return ("", [[t, *history[t]] for t in sorted(history) if base[0] < t <= state["ts"]])
+    return ("", period_readings(history, base[0], state["ts"]))
 
 
 def correction_call(chain: Any, c: Correction, operator: Any, collector: Any) -> tuple[Any, str, str, list[Any]]:

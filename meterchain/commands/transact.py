@@ -10,10 +10,10 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 
-from chain.types import PublicKey, Transaction
+from chain.types import Gas, PublicKey, Transaction
 from meterchain.failure import fail
 from node.api.models import TransactionStatusResponse
-from wallet.node_client import NodeClient, NodeError
+from wallet.node_client import DEFAULT_GAS, NodeClient, NodeError
 
 FINAL_DEADLINE: Final = 60.0  # seconds to wait for a transaction to be final
 
@@ -34,11 +34,12 @@ def run_against(node: str, work: Callable[[NodeClient], Awaitable[T]]) -> T:
 
 
 async def send_calls(
-    client: NodeClient, seed: bytes, account: PublicKey, calls: Sequence[tuple[str, str, Sequence[Any]]]
+    client: NodeClient, seed: bytes, account: PublicKey, calls: Sequence[tuple[str, str, Sequence[Any]]],
+    gas: Gas = DEFAULT_GAS,
 ) -> list[TransactionStatusResponse]:
     """Sign, submit and wait until final; a refusal or a failure exits with its reason."""
     status = await client.status()
-    txs = await client.sign_calls(seed, account, calls, status.chain_id)
+    txs = await client.sign_calls(seed, account, calls, status.chain_id, gas)
     return await submit_and_wait(client, txs)
 
 

@@ -42,6 +42,7 @@ from node.history import (
     Entry,
     HistoryIndex,
     Location,
+    reading_interval_seconds,
 )
 
 MAX_PAGE: Final = 500
@@ -71,6 +72,11 @@ class ReadingItem(HistoryItem):
     timestamp: int
     index: int
     interval: int | None = Field(None, description="for a load profile: the interval k of this reading")
+    interval_seconds: int = Field(
+        0, description="the length of the interval this reading closes, as a rebill's readings give it: a load "
+        "profile's interval_seconds for its intervals k >= 1, 0 for a plain reading, a profile's first index and a "
+        "reading_corrected (which keeps the length of the reading it corrects)",
+    )
 
 
 class BlockProof(_Model):
@@ -295,7 +301,8 @@ async def get_meter_readings(request: web.Request) -> web.Response:
             fields = event.field_map()
             assert entry.time is not None
             items.append(ReadingItem(**_item_fields(entry, receipt, event), timestamp=entry.time,
-                                     index=reading_index(fields, entry.where.interval), interval=entry.where.interval))
+                                     index=reading_index(fields, entry.where.interval), interval=entry.where.interval,
+                                     interval_seconds=reading_interval_seconds(event.name, fields, entry.where.interval)))
             if page.full() and len(items) < len(entries):
                 next_cursor = entry.cursor.hex()
                 break

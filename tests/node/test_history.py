@@ -83,6 +83,8 @@ def test_a_meters_readings_come_back_in_time_order_with_block_and_transaction(hi
         assert block is not None and block.transactions[item.tx_index].hash.hex() == item.tx_hash
     # One reading of a collector's batch, one interval of a load profile.
     assert {(r.name, r.interval is None) for r in answer.items} == {("reading", True), ("load_profile", False)}
+    # Each interval's length, as a rebill's readings give it (a plain reading's is 0).
+    assert {(r.name, r.interval_seconds) for r in answer.items} == {("reading", 0), ("load_profile", 6 * 3600)}
     other = get(history, "/v1/meters/MTR-B/readings")[1]
     assert [(r["timestamp"], r["index"]) for r in other["items"]] == history.readings["MTR-B"]
 
@@ -184,6 +186,11 @@ def _forged_index(body: dict[str, Any]) -> None:
     body["items"][0]["index"] += 1
 
 
+def _forged_interval_length(body: dict[str, Any]) -> None:
+    # A load profile's interval passed off as a plain reading (a rebill's commitment tells them apart).
+    next(i for i in body["items"] if i["interval"] is not None)["interval_seconds"] = 0
+
+
 def _forged_fields(body: dict[str, Any]) -> None:
     item = body["items"][0]
     fields = codec.decode(bytes.fromhex(item["fields_hex"]))
@@ -227,6 +234,7 @@ def _weak_certificate(body: dict[str, Any]) -> None:
     [
         (_other_header, "final expected"),
         (_forged_index, "expected, found"),
+        (_forged_interval_length, "closing an interval of 21600 s expected"),
         (_forged_fields, "with its fields expected"),
         (_forged_receipt, "Merkle proof to the receipts root"),
         (_wrong_position, "Merkle proof to the receipts root"),
