@@ -56,7 +56,7 @@ _sha256 = hashlib.sha256
 NodeGetter = Callable[[bytes], bytes | None]
 # One change for ``apply_updates``: (path, leaf hash, stored leaf) for a put, and
 # (path, None, None) for a delete.
-Update = tuple[bytes, Hash32 | None, bytes | None]
+Update = tuple[bytes, bytes | None, bytes | None]
 
 
 class StateError(ChainError):
@@ -132,10 +132,12 @@ def decode_leaf(data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     return data[1:33], data[33:65], data[_LEAF_HEADER:end], data[end:]
 
 
-# ``key_path`` of recently written keys: a chain writes the same keys block after block (a
-# meter's state, a sender's nonce), and the path is a hash of the key alone. Bounded: cleared
-# when full, so it costs at most this many entries (about 200 bytes each).
-_paths: dict[bytes, bytes] = {}
+# What a leaf of a recently written key needs besides its value: the key's path, the leaf
+# hash's preimage up to the value hash (tag and path) and the stored leaf from the value hash
+# on up to the value (key length and key). A chain writes the same keys block after block (a
+# meter's state, a sender's nonce), and all three depend on the key alone. Bounded: cleared
+# when full, so it costs at most this many entries (about 350 bytes each).
+_paths: dict[bytes, tuple[bytes, bytes, bytes]] = {}
 _PATHS_MAX: Final = 1 << 15
 
 
@@ -150,15 +152,16 @@ def make_updates(writes: Mapping[bytes, bytes | None]) -> list[Update]:
     if len(paths) + len(writes) > _PATHS_MAX:
         paths.clear()
     for key, value in writes.items():
-        path = paths.get(key)
-        if path is None:
-            path = paths[key] = _sha256(key_tag + key).digest()
+        known = paths.get(key)
+        if known is None:
+            path = _sha256(key_tag + key).digest()
+            known = paths[key] = (path, leaf_tag + path, len(key).to_bytes(2, "big") + key)
         if value is None:
-            append((path, None, None))
+            append((known[0], None, None))
         else:
+            path, tagged_path, key_part = known
             digest = _sha256(leaf_tag + value).digest()
-            data = b"".join((_LEAF, path, digest, len(key).to_bytes(2, "big"), key, value))
-            append((path, Hash32(_sha256(leaf_tag + path + digest).digest()), data))
+            append((path, _sha256(tagged_path + digest).digest(), b"".join((_LEAF, path, digest, key_part, value))))
     updates.sort(key=_first)
     return updates
 
@@ -190,7 +193,6 @@ def apply_updates(
     this is the bulk build: the sorted leaves are assembled bottom-up in one pass.
     """
     new: dict[bytes, bytes] = {}
-    new_get = new.get
 
     def fetch(node: bytes) -> bytes:
         data = new.get(node)
@@ -200,7 +202,7 @@ def apply_updates(
                 raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
         return data
 
-    def build(leaves: list[Update], lo: int, hi: int, depth: int) -> Hash32:
+    def build(leaves: list[Update], lo: int, hi: int, depth: int) -> bytes:
         # ``leaves`` holds puts only; a subtree of two leaves or more is never collapsed.
         if hi - lo == 1:
             _, h, data = leaves[lo]
@@ -211,11 +213,11 @@ def apply_updates(
         mid = _split(leaves, lo, hi, depth)
         left = build(leaves, lo, mid, depth + 1) if mid > lo else EMPTY_HASH
         right = build(leaves, mid, hi, depth + 1) if hi > mid else EMPTY_HASH
-        h = Hash32(_sha256(_NODE_TAG + left + right).digest())
+        h = _sha256(_NODE_TAG + left + right).digest()
         new[h] = _INNER + left + right
         return h
 
-    def rebuild(lo: int, hi: int, depth: int, existing: Update | None) -> Hash32:
+    def rebuild(lo: int, hi: int, depth: int, existing: Update | None) -> bytes:
         # The subtree was empty or one leaf (``existing``); rebuild it from what remains.
         leaves = [u for u in updates[lo:hi] if u[1] is not None]
         if existing is not None and not any(u[0] == existing[0] for u in updates[lo:hi]):
@@ -228,7 +230,7 @@ def apply_updates(
     def is_leaf(node: bytes) -> bool:
         return fetch(node)[0] == NODE_LEAF
 
-    def update_one(top: Hash32, i: int, depth: int) -> Hash32:
+    def update_one(top: bytes, i: int, depth: int) -> bytes:
         # One change left in this subtree (the common case below the top levels): walk down
         # its path, then rehash back up, without recursion or splitting.
         path, h, data = updates[i]
@@ -237,7 +239,10 @@ def apply_updates(
         below = depth
         stored = b""
         while node != EMPTY_HASH:
-            stored = new_get(node) or fetch(node)  # the common case without a call
+            found = get_node(node)  # a node of the tree at ``root``: in the store, never in ``new``
+            if found is None:
+                raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
+            stored = found
             if stored[0] == NODE_LEAF:
                 break
             if (path[below >> 3] >> (7 - (below & 7))) & 1:
@@ -257,7 +262,7 @@ def apply_updates(
         elif h is None:
             return top  # deleting a key that is not there
         else:
-            other: Update = (stored[1:33], Hash32(node), None)
+            other: Update = (stored[1:33], node, None)
             pair = [other, updates[i]] if other[0] < path else [updates[i], other]
             sub, sub_is_leaf = build(pair, 0, 2, below), False
         if sub == node:
@@ -274,26 +279,37 @@ def apply_updates(
             elif sibling == EMPTY_HASH and sub_is_leaf:
                 continue
             if (path[(depth + level) >> 3] >> (7 - ((depth + level) & 7))) & 1:
-                data_inner = _INNER + sibling + sub
+                body = sibling + sub
             else:
-                data_inner = _INNER + sub + sibling
-            sub = _sha256(_NODE_TAG + data_inner[1:]).digest()
-            new[sub] = data_inner
+                body = sub + sibling
+            sub = _sha256(_NODE_TAG + body).digest()
+            new[sub] = _INNER + body
             sub_is_leaf = False
-        return Hash32(sub)
+        return sub
 
-    def update(node: Hash32, lo: int, hi: int, depth: int) -> Hash32:
-        if hi - lo <= 1:
-            return update_one(node, lo, depth) if hi > lo else node
+    # The paths as integers, for the splits below: one ``bisect`` in C on ints instead of a
+    # split key built as bytes and compared through a key function, at every inner node.
+    ints = [int.from_bytes(u[0], "big") for u in updates]
+
+    def update(node: bytes, lo: int, hi: int, depth: int) -> bytes:
+        # Two changes or more in this subtree (one goes to ``update_one``, none leaves the
+        # child as it is: decided here, not in a call).
         if node == EMPTY_HASH:
             return rebuild(lo, hi, depth, None)
-        data = new_get(node) or fetch(node)  # the common case without a call
+        data = get_node(node)  # a node of the tree at ``root``: in the store, never in ``new``
+        if data is None:
+            raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
         if data[0] == NODE_LEAF:
             return rebuild(lo, hi, depth, (data[1:33], node, None))
-        left, right = Hash32(data[1:33]), Hash32(data[33:65])
-        mid = _split(updates, lo, hi, depth)
-        new_left = update(left, lo, mid, depth + 1)
-        new_right = update(right, mid, hi, depth + 1)
+        left, right = data[1:33], data[33:65]
+        # The first path whose bit ``depth`` is 1: the shared prefix, then 1, then zeros.
+        shift = 255 - depth
+        mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
+        below = depth + 1
+        count = mid - lo
+        new_left = left if count == 0 else update_one(left, lo, below) if count == 1 else update(left, lo, mid, below)
+        count = hi - mid
+        new_right = right if count == 0 else update_one(right, mid, below) if count == 1 else update(right, mid, hi, below)
         if new_left == left and new_right == right:
             return node
         # Keep the tree compact: a lone leaf moves up to replace its parent.
@@ -301,12 +317,14 @@ def apply_updates(
             return new_right
         if new_right == EMPTY_HASH and is_leaf(new_left):
             return new_left
-        h = Hash32(_sha256(_NODE_TAG + new_left + new_right).digest())
-        new[h] = _INNER + new_left + new_right
+        body = new_left + new_right
+        h = _sha256(_NODE_TAG + body).digest()
+        new[h] = _INNER + body
         return h
 
-    new_root = update(root, 0, len(updates), 0)
-    return new_root, new
+    count = len(updates)
+    new_root = root if count == 0 else update_one(root, 0, 0) if count == 1 else update(root, 0, count, 0)
+    return Hash32(new_root), new
 
 
 def lookup(get_node: NodeGetter, root: Hash32, key: bytes) -> bytes | None:
