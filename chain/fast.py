@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar, overload
 
 import msgpack
 
@@ -381,3 +381,37 @@ def frozen_slots_init(cls: Record) -> Record:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     setattr(cls, "__init__", init)  # noqa: B010 (mypy refuses assigning a method)
     return cls
+
+
+Computed = TypeVar("Computed")
+
+
+class computed_once(Generic[Computed]):  # noqa: N801 (used as a decorator, like cached_property)
+    """``functools.cached_property`` without its lock: the value is computed on first access
+    and kept in the instance dict, where every later access finds it without a call.
+
+    Python 3.11's ``cached_property`` takes a lock on each first access (3.12 dropped it);
+    every transaction a node builds or receives has its encoding and hash computed once,
+    on the core path. Two threads computing the same value at once both get it: the records
+    that use this are immutable, so the value is the same either way.
+    """
+
+    def __init__(self, compute: Callable[[Any], Computed]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> computed_once[Computed]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> Computed: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value

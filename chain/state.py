@@ -175,11 +175,9 @@ class WriteBuffer:
     ``state()`` makes the immutable view at the end.
 
     Its written keys are also kept in order, so a prefix scan costs O(log n) plus the keys
-    it visits, never a sort of every key written so far. Keys written with ``apply`` (a
-    transaction's writes into the block's buffer) are indexed there and then, by the
-    transaction that wrote them; keys written with ``set`` (a call's own writes) at the
-    next scan, by the same call. Either way no scan does work for keys someone else wrote
-    and it does not visit.
+    it visits, never a sort of every key written so far. Keys are indexed at the first scan
+    after they were written, all of them at once: a block whose transactions never scan (a
+    meter reading's billing step) never sorts a key, and one that does sorts each key once.
 
     What a scan visits is counted in its ``budget`` where it is the same on every node: the
     entries of write buffers (this call's, this block's: the same transactions wrote them)
@@ -207,16 +205,12 @@ class WriteBuffer:
         self.writes[key] = value
 
     def apply(self, writes: Writes) -> None:
-        """Write a whole map (a transaction's writes) and index its new keys now."""
+        """Write a whole map (a transaction's writes); its new keys are indexed at the next scan."""
         own = self.writes
         # The new keys. Not ``writes.keys() - own.keys()``: that walks every key of ``own``,
         # the whole block's so far, once per transaction.
-        added = [key for key in writes if key not in own]
-        indexed = len(own) - len(self._unindexed)
+        self._unindexed.extend([key for key in writes if key not in own])
         own.update(writes)
-        if added:
-            added.sort()
-            self._index.update(added, set(), indexed)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
         if self._unindexed:

@@ -8,7 +8,6 @@ raise ``DecodeError`` with what was expected and what was found.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Final, NewType
 
 from chain import codec, fast, keys
@@ -126,8 +125,9 @@ class Transaction:
         return self._encoded
 
     # The record is immutable, so its encoding and hash are computed at most once
-    # (cached_property writes to the instance dict, which a frozen dataclass permits).
-    @cached_property
+    # (``computed_once`` writes to the instance dict, which a frozen dataclass permits).
+    # FAST PATH: ``functools.cached_property`` without its lock (chain/fast.py).
+    @fast.computed_once
     def _encoded(self) -> bytes:
         fields = self.fields()
         # FAST PATH: a call with scalar arguments packs as it is, nesting 3 (chain/fast.py).
@@ -137,11 +137,11 @@ class Transaction:
         self.__dict__["nesting"] = 3
         return encoded
 
-    @cached_property
+    @fast.computed_once
     def hash(self) -> Hash32:
         return hash_domain(Domain.TRANSACTION, self.encode())
 
-    @cached_property
+    @fast.computed_once
     def nesting(self) -> int:
         """Levels of arrays and maps in the transaction, its own array included (at most
         ``codec.MAX_DEPTH``: deeper has no encoding, and ``encode`` raises first)."""
@@ -165,7 +165,7 @@ class Transaction:
         # FAST PATH: the strict decode proved ``data`` is the canonical encoding of these
         # fields, i.e. exactly what ``_encoded`` would compute: keep it instead of encoding
         # again. Every decoded transaction is hashed (mempool, block, receipt), so hash it
-        # here too: the same value, without cached_property's lock on first access.
+        # here too: the same value, without a call on first access.
         attributes = tx.__dict__
         attributes["_encoded"] = data
         attributes["hash"] = hash_domain(Domain.TRANSACTION, data)

@@ -474,3 +474,31 @@ def test_fast_receipt_encode_equals_the_plain_encode(
 def test_fast_receipt_encode_takes_every_well_typed_receipt() -> None:
     receipt = Receipt(bytes(32), 1, 1_234, (Event("billing", "reading", codec.encode({"a": 1})),), "", b"\x05")
     assert fast.encode_receipt(*(getattr(receipt, f) for f in receipt.__slots__)) == codec.encode(receipt.to_value())
+
+
+def test_basic_computed_once_is_cached_property_without_the_lock() -> None:
+    import functools
+
+    calls: list[str] = []
+
+    class Plain:
+        @functools.cached_property
+        def value(self) -> list[str]:
+            calls.append("plain")
+            return ["v"]
+
+    class Fast:
+        @fast.computed_once
+        def value(self) -> list[str]:
+            """The docstring stays."""
+            calls.append("fast")
+            return ["v"]
+
+    plain, quick = Plain(), Fast()
+    first = quick.value
+    assert first == plain.value and quick.value is first  # computed once, then the same object
+    assert calls == ["fast", "plain"]
+    assert vars(quick) == vars(plain) == {"value": ["v"]}  # kept where cached_property keeps it
+    assert isinstance(Fast.value, fast.computed_once) and Fast.value.__doc__ == "The docstring stays."
+    quick.__dict__["value"] = ["set"]  # a value put there first (a decode does) is used as it is
+    assert quick.value == ["set"] and calls == ["fast", "plain"]
