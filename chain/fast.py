@@ -386,7 +386,7 @@ def frozen_slots_init(cls: Record) -> Record:
 Computed = TypeVar("Computed")
 
 
-class computed_once(Generic[Computed]):  # noqa: N801 (used as a decorator, like cached_property)
+class computed_once(Generic[Computed]):  # lower case: a decorator, like cached_property
     """``functools.cached_property`` without its lock: the value is computed on first access
     and kept in the instance dict, where every later access finds it without a call.
 
