@@ -15,7 +15,7 @@ is no longer the backend's head, to the tree at that root, so old roots stay rea
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -100,15 +100,17 @@ class MemoryBackend:
         self._keys = KeyIndex()  # the same keys as ``_values``, ascending
         self._nodes: dict[bytes, bytes] = {}
         self._root: Hash32 = EMPTY_HASH
-        # ``get_value`` and ``get_node`` are the dicts' own ``get``: called without a Python
-        # frame on every read and on every node a root computation visits.
-        self.get_value: Callable[[bytes], bytes | None] = self._values.get
-        self.get_node: Callable[[bytes], bytes | None] = self._nodes.get
+
+    def get_value(self, key: bytes) -> bytes | None:
+        return self._values.get(key)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
         if limit <= 0:
             return []
         return self._keys.scan(prefix, start_after, limit)
+
+    def get_node(self, node_hash: bytes) -> bytes | None:
+        return self._nodes.get(node_hash)
 
     def root(self) -> Hash32:
         return self._root
