@@ -193,7 +193,9 @@ class WriteBuffer:
     def __init__(self, base: StateReads) -> None:
         self.base = base
         self.writes: dict[bytes, bytes | None] = {}
-        self._index = KeyIndex()  # the keys of ``writes`` that are indexed, ascending
+        # The keys of ``writes`` that are indexed, ascending; made by the first scan (most
+        # buffers, one per contract call, are never scanned).
+        self._index: KeyIndex | None = None
         self._unindexed: list[bytes] = []  # keys of ``writes`` not yet in ``_index``
 
     def get(self, key: bytes) -> bytes | None:
@@ -215,11 +217,14 @@ class WriteBuffer:
         own.update(writes)
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
+        index = self._index
+        if index is None:
+            index = self._index = KeyIndex()
         if self._unindexed:
             # Each key is indexed once; a batch larger than an eighth of the index merges in
             # one linear pass, so indexing costs O(log n) amortized per written key.
             added = sorted(self._unindexed)
-            self._index.update(added, set(), len(self.writes) - len(added))
+            index.update(added, set(), len(self.writes) - len(added))
             self._unindexed.clear()
         writes = self.writes
         base = self.base
@@ -236,7 +241,7 @@ class WriteBuffer:
             count_fetched = True
         return merge_scan(
             fetch,
-            self._index.iter_from(prefix, start_after),
+            index.iter_from(prefix, start_after),
             lambda k: writes[k] is not None,
             start_after,
             limit,

@@ -103,8 +103,13 @@ def _contract_prefix(contract: str) -> bytes:
     return prefix
 
 def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
+    return storage_get(ex, a[0], a[1])
+
+
+def storage_get(ex: Execution, name: Any, default: Any) -> Any:
+    """``storage_get(name, default)``; translated code calls it with its arguments as they
+    are (``HOST_POSITIONAL``), without a list."""
     # ``ex.storage_key`` and ``ex.read`` inlined: the hottest host call.
-    name = a[0]
     if type(name) is not str:
         raise VMError(f"str storage key expected, found {type_name(name)}")
     suffix = name.encode()
@@ -118,18 +123,22 @@ def _h_storage_get(ex: Execution, a: list[Any]) -> Any:
     if ex.gas < 0:
         raise OutOfGas("")
     if raw is None:
-        return a[1]
+        return default
     try:
         return codec.decode_stored(raw)
     except DecodeError as exc:
-        raise VMError(f"canonical stored value expected under {short(a[0])}: {exc}"[:300]) from None
+        raise VMError(f"canonical stored value expected under {short(name)}: {exc}"[:300]) from None
 
 
 def _h_storage_set(ex: Execution, a: list[Any]) -> Any:
+    return storage_set(ex, a[0], a[1])
+
+
+def storage_set(ex: Execution, name: Any, value: Any) -> Any:
+    """``storage_set(name, value)``, called by translated code without a list."""
     if ex.read_only:
         ex.check_writable("storage_set")
-    key = ex.storage_key(a[0])
-    value = a[1]
+    key = ex.storage_key(name)
     # An int weighs 1 (``weight``'s own answer, without the call): the common stored value.
     # ``ex.charge`` inlined below: every stored value passes here.
     ex.gas -= (1 if type(value) is int else weight(value, ex.gas + 1)) * g.PER_ITEM
@@ -264,6 +273,13 @@ def _h_sha256(ex: Execution, a: list[Any]) -> Any:
     ex.charge(g.SHA256 + g.size_gas(len(data)))
     return hashlib.sha256(data).digest()
 
+
+# The host functions translated code calls with their arguments as they are (by id: the
+# function and its arity), one list less per call than ``HOST``'s form.
+HOST_POSITIONAL: Final[dict[int, tuple[Callable[..., Any], int]]] = {
+    32: (storage_get, 2),
+    33: (storage_set, 2),
+}
 
 HOST: Final[dict[int, Callable[[Execution, list[Any]], Any]]] = {
     32: _h_storage_get,

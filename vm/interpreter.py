@@ -34,7 +34,7 @@ from vm.builtins import message as builtin_message
 from vm.bytecode import InvalidBytecode, LoadedFunction, Program, verify_code
 from vm.errors import OutOfGas, Revert, VMError
 from vm.frame import DONE, UNBOUND
-from vm.host import Execution
+from vm.host import HOST_POSITIONAL, Execution
 from vm.instructions.arithmetic import add_values, int_operands, power
 from vm.instructions.calls import BUILTIN_IMPL, MAX_DEPTH
 from vm.instructions.comparison import ISINSTANCE_BITS
@@ -258,6 +258,7 @@ RUNTIME: Final[dict[str, Any]] = {
     "ISINSTANCE_BITS": ISINSTANCE_BITS,
     "next": next,
     **{f"builtin_{bid}": impl for bid, impl in BUILTIN_IMPL.items()},
+    **{f"host_{bid}": impl for bid, (impl, _) in HOST_POSITIONAL.items()},
 }
 
 
@@ -277,7 +278,7 @@ def _returnable(value: Any, depth: int) -> bool:
     return False
 
 
-def charge_return(ex: Execution, value: Any, where: str) -> bytes:
+def charge_return(ex: Execution, value: Any, contract: str, function: str) -> bytes:
     """GAS for what the called function returns, and its encoding: the walk over it (before
     encoding it), then RETURN_PER_BYTE per encoded byte, which the receipt holds (priced
     like an event's fields). At most MAX_RETURN_VALUE_SIZE bytes, as a receipt holds."""
@@ -291,7 +292,7 @@ def charge_return(ex: Execution, value: Any, where: str) -> bytes:
         if not _returnable(value, 0):
             raise VMError(
                 f"a returnable value (ints in [{codec.INT_MIN}, {codec.INT_MAX}], nesting at most "
-                f"{codec.MAX_DEPTH}) expected from {where}, found {type_name(value)}"
+                f"{codec.MAX_DEPTH}) expected from {contract}.{function}, found {type_name(value)}"
             )
         encoded = codec.encode(value)
         if len(encoded) > MAX_RETURN_VALUE_SIZE:
@@ -333,7 +334,7 @@ def execute(
         ex.read_only = read_only or fn.source.kind == "view"
         value = functions[fn.index](ex, 0, False, *args)
         try:
-            encoded = charge_return(ex, value, f"{contract}.{function}")
+            encoded = charge_return(ex, value, contract, function)  # names, not a text made per call
         except OutOfGas as exc:
             raise Failure(exc, f"{contract}.{function} return") from None
     except Failure as f:

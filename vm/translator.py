@@ -38,6 +38,7 @@ from vm import gas as g
 from vm import opcodes as o
 from vm.builtins import BUILTINS, CALL_ID
 from vm.bytecode import LoadedFunction, Program, stack_pops, stack_pushes
+from vm.host import HOST_POSITIONAL
 from vm.instructions.calls import MAX_DEPTH
 from vm.values import INT_LIMIT, INT_MIN, MAX_LEN
 
@@ -62,6 +63,9 @@ _CONTEXT_READS: Final = {
     BUILTINS["block_time"].id: "ex.ctx.block_time",
 }
 _REQUIRE: Final = BUILTINS["require"].id
+# ``min`` and ``max`` of two ints (tiers, caps): ``vm.builtins._min``'s and ``_max``'s own fast
+# path, which charges nothing, written in place; anything else still calls the builtin.
+_MIN_MAX: Final = {BUILTINS["min"].id: "<=", BUILTINS["max"].id: ">="}
 
 
 def _depths(fn: LoadedFunction, program: Program) -> list[int]:
@@ -286,6 +290,14 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         elif bid == _REQUIRE:
             w(ind, f"if not s{first}: raise Revert(message(s{first + 1}, 'require'))")
             w(ind, f"s{first} = None")
+        elif bid in _MIN_MAX and argc == 2:
+            x, y = f"s{first}", f"s{first + 1}"
+            w(ind, f"if type({x}) is int and type({y}) is int:")
+            w(ind + 1, f"{x} = {x} if {x} {_MIN_MAX[bid]} {y} else {y}")
+            w(ind, "else:")
+            w(ind + 1, f"ex.gas = gas; {x} = builtin_{bid}(ex, [{x}, {y}]); gas = ex.gas")
+        elif bid in HOST_POSITIONAL and argc == HOST_POSITIONAL[bid][1]:
+            w(ind, f"ex.gas = gas; s{first} = host_{bid}(ex, {_slots(first, argc)}); gas = ex.gas")
         else:
             w(ind, f"ex.gas = gas; s{first} = builtin_{bid}(ex, [{_slots(first, argc)}]); gas = ex.gas")
     elif op == o.CALL_METHOD:
