@@ -238,17 +238,22 @@ def emit_reading_corrections(meter_id: str, info: dict, changes: list, cid: str,
                                    "correction": cid, "by": who, "at": now})
 
 
-@public
-def rebill(invoice_id: str, index: int, reason: str) -> dict:
-    # Void an actual invoice and issue its replacement with its last reading's index
-    # corrected to `index`, by the utility's staff.
+def rebill_target(invoice_id: str, reason: str) -> list:
+    # [invoice, staff signer, meter info, meter state] of a rebill, once the signer's role,
+    # the reason and the invoice's being in force are checked.
     inv = invoice_record(invoice_id)
     who = require_role(inv["utility"], STAFF)
     check_reason(reason)
     require_in_force(inv)
-    meter_id = inv["meter"]
-    info = meter_info(meter_id)
-    st = storage_get(storage_key("ms/", [meter_id]))
+    info = meter_info(inv["meter"])
+    return [inv, who, info, storage_get(storage_key("ms/", [inv["meter"]]))]
+
+
+@public
+def rebill(invoice_id: str, index: int, reason: str) -> dict:
+    # Void an actual invoice and issue its replacement with its last reading's index
+    # corrected to `index`, by the utility's staff.
+    inv, who, info, st = rebill_target(invoice_id, reason)
     check_rebillable(inv, st, info, index)
     basis = inv["basis"]
     delta = (index - basis["index"]) * info["multiplier"]
@@ -268,13 +273,8 @@ def rebill_readings(invoice_id: str, readings: list, corrections: list, reason: 
     # `readings` ([[time, index, interval seconds]], every reading after the period's start,
     # from the node's history) with `corrections` ([[time, index]]) applied, by the
     # utility's staff.
-    inv = invoice_record(invoice_id)
-    who = require_role(inv["utility"], STAFF)
-    check_reason(reason)
-    require_in_force(inv)
+    inv, who, info, st = rebill_target(invoice_id, reason)
     meter_id = inv["meter"]
-    info = meter_info(meter_id)
-    st = storage_get(storage_key("ms/", [meter_id]))
     check_replaceable(inv, st)
     basis = inv["basis"]
     c = basis.get("readings", None)
