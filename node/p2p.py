@@ -34,7 +34,7 @@ import contextlib
 import logging
 import os
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -512,24 +512,67 @@ _BAD_TRANSACTION_REASONS: Final = frozenset(
 MAX_TXS_FRAME_BYTES: Final = 8 * 1024 * 1024
 
 
-def serve_transaction_gossip(network: P2PNetwork, admit: Callable[[list[bytes]], list[Admission]]) -> None:
-    """Admit the transactions peers send (``admit``: the node's mempool admission of raw
-    bytes) and forward the newly admitted ones to the other peers."""
+# Gossiped transaction bytes waiting for admission, at most: past this a link's reader waits
+# (back-pressure on that peer) instead of the node buffering without bound.
+MAX_PENDING_GOSSIP_BYTES: Final = 2 * MAX_TXS_FRAME_BYTES
 
-    cpu = network.metrics.cpu
 
-    async def on_transactions(link: PeerLink, payload: bytes) -> str | None:
+class GossipAdmission:
+    """The transactions peers send, admitted one frame after the other by one task, apart
+    from the links' readers. A reader that admitted a frame itself held every later frame of
+    its peer behind it, the peer's votes and proposal too: after a node had judged a block
+    (its event loop busy for a second), the gossip that piled up meanwhile delayed each vote
+    step by as long again. Now a reader queues the frame and reads on, so a vote is handled
+    as it arrives; the task admits ADMIT_CHUNK transactions at a time and lets the loop run
+    between chunks. Frames are admitted in the order they arrived (a sender's nonces in
+    order); pending bytes are bounded (``MAX_PENDING_GOSSIP_BYTES``)."""
+
+    def __init__(self, network: P2PNetwork, admit: Callable[[list[bytes]], list[Admission]]) -> None:
+        self.network = network
+        self.admit = admit
+        self._frames: deque[tuple[PeerLink, list[bytes], int]] = deque()
+        self._bytes = 0
+        self._space = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Frames queued and not yet wholly admitted."""
+        return len(self._frames)
+
+    async def receive(self, link: PeerLink, payload: bytes) -> str | None:
         try:
-            with cpu.part("gossip"):
+            with self.network.metrics.cpu.part("gossip"):
                 raws = decode_transaction_batch(payload)
         except DecodeError:
             return DropReason.MALFORMED
-        answers: list[Admission] = []
-        for start in range(0, len(raws), ADMIT_CHUNK):
-            if start:
-                await asyncio.sleep(0)  # votes and proposals waiting on other links go first
-            answers.extend(admit(raws[start : start + ADMIT_CHUNK]))
-        with cpu.part("gossip"):
+        size = len(payload)
+        while self._bytes and self._bytes + size > MAX_PENDING_GOSSIP_BYTES:
+            self._space.clear()
+            await self._space.wait()
+        self._frames.append((link, raws, size))
+        self._bytes += size
+        if self._worker is None:
+            self._worker = self.network._spawn(self._admit_queued())
+        return None
+
+    async def _admit_queued(self) -> None:
+        try:
+            while self._frames:
+                link, raws, size = self._frames[0]
+                answers: list[Admission] = []
+                for start in range(0, len(raws), ADMIT_CHUNK):
+                    await asyncio.sleep(0)  # consensus messages read meanwhile go first
+                    answers.extend(self.admit(raws[start : start + ADMIT_CHUNK]))
+                self._frames.popleft()
+                self._bytes -= size
+                self._space.set()
+                self._forward(link, raws, answers)
+        finally:
+            self._worker = None
+
+    def _forward(self, link: PeerLink, raws: list[bytes], answers: list[Admission]) -> None:
+        with self.network.metrics.cpu.part("gossip"):
             fresh: list[tuple[bytes, bytes]] = []
             bad = 0
             for raw, answer in zip(raws, answers, strict=True):
@@ -539,7 +582,15 @@ def serve_transaction_gossip(network: P2PNetwork, admit: Callable[[list[bytes]],
                     fresh.append((answer.tx_hash, raw))
                 elif answer.reason in _BAD_TRANSACTION_REASONS:
                     bad += 1
-            network.gossip_transactions(fresh, source=link.node_key)
-        return "bad_transaction" if bad else None
+            if fresh:
+                self.network.gossip_transactions(fresh, source=link.node_key)
+            if bad:
+                self.network._drop("bad_transaction")
 
-    network.on(TXS, MAX_TXS_FRAME_BYTES, consensus=False, handler=on_transactions)
+
+def serve_transaction_gossip(network: P2PNetwork, admit: Callable[[list[bytes]], list[Admission]]) -> GossipAdmission:
+    """Admit the transactions peers send (``admit``: the node's mempool admission of raw
+    bytes; ``GossipAdmission``) and forward the newly admitted ones to the other peers."""
+    admission = GossipAdmission(network, admit)
+    network.on(TXS, MAX_TXS_FRAME_BYTES, consensus=False, handler=admission.receive)
+    return admission

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -21,11 +22,13 @@ from chain.transition import get_nonce
 from chain.types import PublicKey, Signature
 from consensus.messages import Vote, VoteType, sign_vote
 from node.localchain import Actor, LocalChain
-from node.mempool import Mempool
+from node.mempool import Admission, Mempool, Reason
 from node.metrics import NodeMetrics
 from node.p2p import (
     AUTH,
     HELLO,
+    MAX_PENDING_GOSSIP_BYTES,
+    MAX_TXS_PER_FRAME,
     P2P_PATH,
     TXS,
     P2PConfig,
@@ -335,6 +338,58 @@ def test_transactions_are_gossiped_along_the_links_once_and_never_back() -> None
             await wait_for(lambda: carol.dropped("malformed") == 1)
 
     run(scenario())
+
+
+def test_a_peers_vote_is_handled_while_the_transactions_it_sent_before_wait_for_admission() -> None:
+    """A frame of transactions is admitted apart from the link's reader: the vote bob sends
+    right after 1,024 slow-to-admit transactions reaches carol's handler before they are
+    all admitted (it used to wait behind them), and they are all admitted in the end."""
+    admitted: list[int] = []
+    vote_seen_after: list[int] = []
+
+    def slow_admit(raws: list[bytes]) -> list[Any]:
+        time.sleep(0.01)  # a chunk's signature checks
+        admitted.append(len(raws))
+        return [Admission.refused(None, Reason.DUPLICATE, "already pending") for _ in raws]
+
+    async def scenario() -> None:
+        async with started("carol") as carol, started("bob", (carol.address(),)) as bob:
+            serve_transaction_gossip(carol.network, slow_admit)
+            await wait_for(lambda: key_of("bob") in carol.network.links)
+            bob.network.broadcast(TXS, codec.encode([bytes([i % 256]) * 40 for i in range(1024)]))
+            bob.network.broadcast("vote", a_vote("bob").encode())
+            await wait_for(lambda: len(carol.votes) == 1)
+            vote_seen_after.append(sum(admitted))
+            await wait_for(lambda: sum(admitted) == 1024)
+
+    run(scenario())
+    assert vote_seen_after[0] < 1024
+
+
+def test_invalid_gossip_admission_holds_a_frame_in_order_when_its_queue_is_full() -> None:
+    """Twin: the queue is bounded. Frames past MAX_PENDING_GOSSIP_BYTES wait at their
+    link's reader (back-pressure) and are still admitted, every one, in arrival order."""
+    order: list[bytes] = []
+
+    def admit(raws: list[bytes]) -> list[Any]:
+        time.sleep(0.002)
+        order.extend(r[:1] for r in raws)
+        return [Admission.refused(None, Reason.DUPLICATE, "already pending") for _ in raws]
+
+    frames = 6
+    tx_size = MAX_PENDING_GOSSIP_BYTES // 2 // MAX_TXS_PER_FRAME  # two frames fill the queue
+
+    async def scenario() -> None:
+        async with started("carol") as carol, started("bob", (carol.address(),)) as bob:
+            admission = serve_transaction_gossip(carol.network, admit)
+            await wait_for(lambda: key_of("bob") in carol.network.links)
+            for frame in range(frames):
+                bob.network.broadcast(TXS, codec.encode([bytes([frame]) * (tx_size - 16)] * MAX_TXS_PER_FRAME))
+            await wait_for(lambda: len(order) == frames * MAX_TXS_PER_FRAME, deadline=30.0)
+            assert admission.pending == 0
+
+    run(scenario())
+    assert order == [bytes([frame]) for frame in range(frames) for _ in range(MAX_TXS_PER_FRAME)]
 
 
 @pytest.mark.parametrize("kind", [HELLO, AUTH, "x" * 33])
