@@ -472,12 +472,16 @@ class ConsensusEngine:
         if not self._idle():
             return
         now = self.timers.now()
-        if now >= self._head.time + 1 and (
-            len(self.mempool) > 0 or now - self._idle_since >= self.settings.empty_block_interval
-        ):
+        waiting = len(self.mempool) > 0
+        if now >= self._head.time + 1 and (waiting or now - self._idle_since >= self.settings.empty_block_interval):
             self._start_height()
-        else:
-            self._poll = self.timers.call_later(self.settings.poll_interval, lambda: self._guarded(self._poll_start))
+            return
+        # Transactions waiting for the parent's second to pass: look again right then, not
+        # up to a poll interval later (under load most heights wait so).
+        delay = self.settings.poll_interval
+        if waiting:
+            delay = min(delay, max(0.0, self._head.time + 1 - now))
+        self._poll = self.timers.call_later(delay, lambda: self._guarded(self._poll_start))
 
     def _start_height(self) -> None:
         if not self._idle():
