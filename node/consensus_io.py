@@ -149,6 +149,10 @@ class EngineSettings:
     # Judging it does not count: a node judges a proposal as it arrives, before its timer
     # can fire.
     build_share: float = 1 / 3
+    # A proposer builds no earlier than this after its last commit (``[consensus]
+    # build_wait_ms``): the transactions that arrived while it executed the last block are
+    # admitted first and make it into this one.
+    build_wait: float = 0.0
 
     def build_seconds(self, round: int) -> float:
         """Seconds a proposer may spend adding transactions to its block of ``round``."""
@@ -173,6 +177,7 @@ def settings_from_config(chain_id: str, section: ConsensusSection) -> EngineSett
         empty_block_interval=section.empty_block_interval_ms / 1000,
         rebroadcast_interval=section.rebroadcast_interval_ms / 1000,
         max_block_transactions=section.max_block_transactions,
+        build_wait=section.build_wait_ms / 1000,
     )
 
 

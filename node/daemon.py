@@ -105,7 +105,7 @@ class Node:
             genesis=self.genesis,
             history=HistoryIndex(self.store.db),
         )
-        serve_transaction_gossip(self.p2p, self._admit)
+        self.gossip_admission = serve_transaction_gossip(self.p2p, self._admit)
         self.engine = self._consensus_engine()
         host, port = config.api_address()
         self.api_service = ApiService(self.api, host, port)
@@ -153,6 +153,7 @@ class Node:
             on_fatal=lambda reason: self.runner.request_stop(reason),
             catch_up=self.sync.catch_up if config.peer_apis() else None,
             on_evidence=self._evidence_reporter(config.validator_seed).report,
+            before_build=self.gossip_admission.admit_pending,
         )
         serve_consensus(self.p2p, engine)
         return engine

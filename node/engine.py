@@ -155,6 +155,7 @@ class ConsensusEngine:
         timers: Timers | None = None,
         catch_up: Callable[[int], Awaitable[int]] | None = None,
         on_evidence: Callable[[DuplicateVoteEvidence], object] | None = None,
+        before_build: Callable[[], object] | None = None,
     ) -> None:
         self.chain_id = chain_id
         self.store = store
@@ -170,6 +171,10 @@ class ConsensusEngine:
         self.on_committed = on_committed
         self.on_fatal = on_fatal
         self.on_evidence = on_evidence
+        # Right before this node builds a block: admit the transactions peers sent that wait
+        # (``node.p2p.GossipAdmission.admit_pending``), so they are in it.
+        self.before_build = before_build
+        self._committed_at = float("-inf")  # when this node last committed a block
         self.timers: Timers = timers or LoopTimers()
         # Block sync (``node.sync.BlockSync.catch_up``): commits blocks to the store up to a
         # height while the engine pauses, then the engine starts again from the new head.
@@ -333,7 +338,10 @@ class ConsensusEngine:
         elif isinstance(action, SignProposal):
             self._sign_proposal(action.proposal)
         elif isinstance(action, RequestValue):
-            delay = self._head.time + 1 - self.timers.now()  # block time: after the parent's
+            now = self.timers.now()
+            # Block time after the parent's; and the transactions that arrived while the last
+            # block was executed admitted first (``EngineSettings.build_wait``).
+            delay = max(self._head.time + 1 - now, self._committed_at + self.settings.build_wait - now)
             self._later(max(0.0, delay), lambda: self._build_value(action.height, action.round))
         elif isinstance(action, ScheduleTimeout):
             timeout = TimeoutElapsed(action.height, action.round, action.kind)
@@ -399,6 +407,8 @@ class ConsensusEngine:
         if (st.height, st.round, st.step) != (height, round, Step.PROPOSE) or st.value_requested != round:
             return
         assert self.me is not None
+        if self.before_build is not None:
+            self.before_build()
         with self.metrics.cpu.part("build"):
             block_hash, block_time = self.blocks.build(round, self.me)
         self._feed(ValueReady(height, round, block_hash, block_time))
@@ -440,6 +450,7 @@ class ConsensusEngine:
             certificate_bytes = certificate.encode()
             self.store.commit_block(block, receipts, certificate_bytes, post)
         self._wal.end_height(height)
+        self._committed_at = self.timers.now()
         self._head = block.header
         self._cancel_timers()
         self.blocks.clear()

@@ -531,6 +531,8 @@ class GossipAdmission:
         self.network = network
         self.admit = admit
         self._frames: deque[tuple[PeerLink, list[bytes], int]] = deque()
+        self._position = 0  # transactions of the first frame admitted so far
+        self._answers: list[Admission] = []  # and their answers
         self._bytes = 0
         self._space = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -559,17 +561,33 @@ class GossipAdmission:
     async def _admit_queued(self) -> None:
         try:
             while self._frames:
-                link, raws, size = self._frames[0]
-                answers: list[Admission] = []
-                for start in range(0, len(raws), ADMIT_CHUNK):
-                    await asyncio.sleep(0)  # consensus messages read meanwhile go first
-                    answers.extend(self.admit(raws[start : start + ADMIT_CHUNK]))
-                self._frames.popleft()
-                self._bytes -= size
-                self._space.set()
-                self._forward(link, raws, answers)
+                await asyncio.sleep(0)  # consensus messages read meanwhile go first
+                self._admit_chunk()
         finally:
             self._worker = None
+
+    def admit_pending(self) -> int:
+        """Admit every queued transaction now (a proposer about to build its block: what
+        arrived while it executed the last one belongs in this one); how many."""
+        count = 0
+        while self._frames:
+            count += self._admit_chunk()
+        return count
+
+    def _admit_chunk(self) -> int:
+        """Admit the next ADMIT_CHUNK transactions of the first queued frame; once the frame
+        is done, forward what it brought that was new. How many were admitted or refused."""
+        link, raws, size = self._frames[0]
+        chunk = raws[self._position : self._position + ADMIT_CHUNK]
+        self._answers.extend(self.admit(chunk))
+        self._position += len(chunk)
+        if self._position >= len(raws):
+            self._frames.popleft()
+            self._bytes -= size
+            self._space.set()
+            answers, self._answers, self._position = self._answers, [], 0
+            self._forward(link, raws, answers)
+        return len(chunk)
 
     def _forward(self, link: PeerLink, raws: list[bytes], answers: list[Admission]) -> None:
         with self.network.metrics.cpu.part("gossip"):

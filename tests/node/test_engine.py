@@ -473,3 +473,44 @@ def test_the_build_time_is_a_share_of_the_rounds_propose_timeout() -> None:
     assert settings.build_seconds(0) == pytest.approx(1.0)
     assert settings.build_seconds(2) == pytest.approx(4 / 3)  # the timeout grows with the round
     assert replace(settings, build_share=0.2).build_seconds(0) == pytest.approx(0.6)
+
+
+def test_a_proposer_builds_a_wait_after_its_commit_with_the_gossip_that_waits_admitted(tmp_path: Path) -> None:
+    """``build_wait``: the next block is built no earlier than that after the last commit,
+    and right before it the engine's ``before_build`` (the node's pending gossip admission)
+    runs, so what it admits is in the block rather than in the one after."""
+    base = FakeNetwork(tmp_path / "base", ("v1",)).settings
+    net = FakeNetwork(tmp_path / "net", ("v1",), settings=replace(base, build_wait=1.5))
+    v1 = net.start("v1")
+    try:
+        net.run_until_height(2)
+        committed_at: dict[int, float] = {}
+        recheck = v1.engine.on_committed
+        assert recheck is not None
+
+        def on_committed(height: int) -> None:
+            committed_at[height] = net.clock.now()
+            recheck(height)
+
+        first = net.transaction()
+        gossiped = [net.transaction(nonce=first.nonce + 1)]  # arrived, not admitted yet
+        built_at: list[float] = []
+
+        def admit_pending() -> None:
+            built_at.append(net.clock.now())
+            if gossiped:
+                submit(net, [v1], gossiped.pop())
+
+        v1.engine.on_committed = on_committed
+        v1.engine.before_build = admit_pending
+        net.run_until_height(3)  # an empty block, after the interval
+        submit(net, [v1], first)  # right after its commit a transaction arrives
+        net.run_until_height(4)
+        block = v1.store.block(4)
+        assert block is not None
+    finally:
+        net.stop_all()
+    # The block after the submission holds both: the one submitted and the gossiped one
+    # admitted right before it was built, a wait after the last commit.
+    assert len(block.transactions) == 2
+    assert built_at[-1] >= committed_at[3] + 1.5  # longer than the wait for the next second

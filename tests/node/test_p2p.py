@@ -392,6 +392,31 @@ def test_invalid_gossip_admission_holds_a_frame_in_order_when_its_queue_is_full(
     assert order == [bytes([frame]) for frame in range(frames) for _ in range(MAX_TXS_PER_FRAME)]
 
 
+def test_a_proposer_admits_the_waiting_gossip_at_once_in_order() -> None:
+    """``admit_pending`` (a proposer about to build) admits every queued transaction there and
+    then, the frame the task had begun included, in arrival order, each once."""
+    order: list[bytes] = []
+
+    def admit(raws: list[bytes]) -> list[Any]:
+        time.sleep(0.005)
+        order.extend(r[:1] for r in raws)
+        return [Admission.refused(None, Reason.DUPLICATE, "already pending") for _ in raws]
+
+    async def scenario() -> None:
+        async with started("carol") as carol, started("bob", (carol.address(),)) as bob:
+            admission = serve_transaction_gossip(carol.network, admit)
+            await wait_for(lambda: key_of("bob") in carol.network.links)
+            for frame in range(3):
+                bob.network.broadcast(TXS, codec.encode([bytes([frame]) * 40] * MAX_TXS_PER_FRAME))
+            await wait_for(lambda: admission.pending == 3)
+            assert 0 < admission.admit_pending() < 3 * MAX_TXS_PER_FRAME  # the task had begun
+            assert admission.pending == 0
+            await asyncio.sleep(0.05)  # the task wakes up to an empty queue
+
+    run(scenario())
+    assert order == [bytes([frame]) for frame in range(3) for _ in range(MAX_TXS_PER_FRAME)]
+
+
 @pytest.mark.parametrize("kind", [HELLO, AUTH, "x" * 33])
 def test_invalid_kind_names_cannot_be_registered(kind: str) -> None:
     network = P2PNetwork(P2PConfig(CHAIN, seed_of("alice")), role_of, NodeMetrics())
