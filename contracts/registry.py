@@ -35,6 +35,7 @@ from registry.meters import (
     activate_meter,
     deactivate_meter,
     meter,
+    meter_for_reading,
     meters_in,
     register_meter,
     replace_meter,

@@ -82,14 +82,13 @@ def take_reading(meter_id: str, register: str, ts: int, index: int, trust: str, 
             and isinstance(index, int) and isinstance(trust, str) and isinstance(raw_hash, bytes)
             and isinstance(signature, bytes)):
         return "a reading [meter str, register str, timestamp int, index int, trust str, raw_hash bytes, signature bytes] expected"
-    info = call("registry", "meter", [meter_id])
+    info, sub = call("registry", "meter_for_reading", [meter_id, trust])
     if info is None:
         return f"a registered meter expected, found no meter {meter_id}"
     if info["status"] != "active":
         return f"an active meter expected, found meter {meter_id} {info['status']}"
-    # Without an active subscription the reading is still validated and recorded (the index
-    # history must not break), but its consumption is billed to nobody (see record).
-    sub = call("registry", "subscription", [meter_id])
+    # Without an active subscription (`sub`) the reading is still validated and recorded
+    # (the index history must not break), but its consumption is billed to nobody (see record).
     problem = check_signer(meter_id, info, sub, trust, register, ts, index, signature)
     if problem != "":
         return problem

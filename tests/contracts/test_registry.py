@@ -192,6 +192,26 @@ def test_revoked_collector_no_longer_speaks_for_its_meters(world):
     assert "the data collector of meter MTR-A expected" in err
 
 
+def test_meter_for_reading_is_the_meter_and_its_subscription(world):
+    # Billing reads both with one call per reading: the same records as the two views, and
+    # None for what is missing. The collector's authority is read for a collector's reading.
+    def both(meter_id):
+        return [world.view("registry", "meter", [meter_id]), world.view("registry", "subscription", [meter_id])]
+
+    for trust in ["collector", "meter", "consumer"]:
+        assert world.view("registry", "meter_for_reading", ["MTR-A", trust]) == both("MTR-A")
+    assert both("MTR-A")[1] is not None
+    registered = world.view("registry", "meter", ["MTR-A"])["collector"]
+    world.ok(world.admin, "registry", "revoke_role",
+             [world.collector.public_key, UTILITY, "collector", "contract ended"])
+    after = world.view("registry", "meter_for_reading", ["MTR-A", "collector"])
+    assert after == both("MTR-A") and after[0]["collector"] == b"" and after[0]["collector_revoked"] is True
+    # A reading of another trust does not depend on the collector: its authority is not read.
+    unread = world.view("registry", "meter_for_reading", ["MTR-A", "meter"])[0]
+    assert unread["collector"] == registered and "collector_revoked" not in unread
+    assert world.view("registry", "meter_for_reading", ["NO-SUCH-METER", "meter"]) == [None, None]
+
+
 def test_invalid_revoke_of_missing_role(world):
     err = world.fail(world.admin, "registry", "revoke_role", [world.alice.public_key, UTILITY, "agent", "x"])
     assert "with role agent expected, found no such grant" in err

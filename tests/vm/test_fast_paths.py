@@ -34,8 +34,15 @@ _VALUES = st.recursive(
 )
 
 
-@given(st.one_of(st.dictionaries(_KEYS, _SCALARS, max_size=12), _VALUES), st.integers(min_value=0, max_value=60))
-def test_weight_of_a_flat_dict_is_the_walk_s_count(value: Any, limit: int) -> None:
+@given(
+    st.one_of(
+        st.dictionaries(_KEYS, _SCALARS, max_size=12),
+        st.lists(st.one_of(st.none(), st.dictionaries(_KEYS, _SCALARS, max_size=8)), max_size=4),
+        _VALUES,
+    ),
+    st.integers(min_value=0, max_value=60),
+)
+def test_weight_of_a_flat_dict_or_a_list_is_the_walk_s_count(value: Any, limit: int) -> None:
     fast = weight(value, limit)
     plain = weight_walk(value, limit)
     if plain <= limit:
