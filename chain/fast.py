@@ -292,16 +292,29 @@ def encode_block(header_value: list[Any], transactions: Any, last_commit: bytes)
         # Two levels down (the block, its transactions), as ``codec.encode`` counts them.
         if tx.nesting > codec.MAX_DEPTH - 2:
             return None
-    if count <= 15:
-        array_header = bytes([0x90 | count])
-    elif count <= 0xFFFF:
-        array_header = b"\xdc" + count.to_bytes(2, "big")
-    else:
-        array_header = b"\xdd" + count.to_bytes(4, "big")
     pack = codec.pack_ready
     return b"".join([
-        b"\x93", pack(header_value), array_header, *[tx.encode() for tx in transactions], pack(last_commit)
+        b"\x93", pack(header_value), array_header(count), *[tx.encode() for tx in transactions], pack(last_commit)
     ])  # fmt: skip
+
+
+def array_header(count: int) -> bytes:
+    """The msgpack header of an array of ``count`` items (at most ``codec.MAX_CONTAINER_LEN``)."""
+    if count <= 15:
+        return bytes([0x90 | count])
+    if count <= 0xFFFF:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
+def encode_array_of_encoded(items: list[bytes]) -> bytes | None:
+    """``codec.encode`` of a list whose items' canonical encodings are ``items`` (a block's
+    receipts, each encoded by its own fast path), or None beyond ``codec.MAX_CONTAINER_LEN``
+    items (the caller encodes, and says so). A msgpack array is its header followed by its
+    items' encodings; nesting is the caller's to know (a receipt's is fixed and shallow)."""
+    if len(items) > codec.MAX_CONTAINER_LEN:
+        return None
+    return array_header(len(items)) + b"".join(items)
 
 
 # Every byte that is not the header of a msgpack array or map (fixmap 0x80-0x8f, fixarray

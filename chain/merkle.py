@@ -230,19 +230,23 @@ def apply_updates(
     def is_leaf(node: bytes) -> bool:
         return fetch(node)[0] == NODE_LEAF
 
-    def update_one(top: bytes, i: int, depth: int) -> bytes:
+    def update_one(top: bytes, i: int, depth: int, top_stored: bytes | None = None) -> bytes:
         # One change left in this subtree (the common case below the top levels): walk down
-        # its path, then rehash back up, without recursion or splitting.
+        # its path, then rehash back up, without recursion or splitting. ``top_stored``:
+        # the stored ``top`` when the caller already read it.
         path, h, data = updates[i]
         trail: list[bytes] = []  # the sibling at each level, from ``depth`` down
         node: bytes = top
         below = depth
         stored = b""
+        found = top_stored
         while node != EMPTY_HASH:
-            found = get_node(node)  # a node of the tree at ``root``: in the store, never in ``new``
             if found is None:
-                raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
+                found = get_node(node)  # a node of the tree at ``root``: in the store, never in ``new``
+                if found is None:
+                    raise MissingNode(f"node {node.hex()} expected in the node store, found nothing")
             stored = found
+            found = None
             if stored[0] == NODE_LEAF:
                 break
             if (path[below >> 3] >> (7 - (below & 7))) & 1:
@@ -306,10 +310,37 @@ def apply_updates(
         shift = 255 - depth
         mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
         below = depth + 1
+        # A child with one change that is that key's own leaf (a key written again, the
+        # common case of a block that writes most of the tree's keys) is replaced here,
+        # without a call to ``update_one``: the new leaf, stored unless it is the same.
         count = mid - lo
-        new_left = left if count == 0 else update_one(left, lo, below) if count == 1 else update(left, lo, mid, below)
+        if count == 0:
+            new_left = left
+        elif count == 1:
+            path, h, leaf = updates[lo]
+            child = get_node(left) if left != EMPTY_HASH else None
+            if h is not None and child is not None and child[0] == NODE_LEAF and child[1:33] == path:
+                if h != left:
+                    new[h] = leaf  # type: ignore[assignment]
+                new_left = h
+            else:
+                new_left = update_one(left, lo, below, child)
+        else:
+            new_left = update(left, lo, mid, below)
         count = hi - mid
-        new_right = right if count == 0 else update_one(right, mid, below) if count == 1 else update(right, mid, hi, below)
+        if count == 0:
+            new_right = right
+        elif count == 1:
+            path, h, leaf = updates[mid]
+            child = get_node(right) if right != EMPTY_HASH else None
+            if h is not None and child is not None and child[0] == NODE_LEAF and child[1:33] == path:
+                if h != right:
+                    new[h] = leaf  # type: ignore[assignment]
+                new_right = h
+            else:
+                new_right = update_one(right, mid, below, child)
+        else:
+            new_right = update(right, mid, hi, below)
         if new_left == left and new_right == right:
             return node
         # Keep the tree compact: a lone leaf moves up to replace its parent.
@@ -519,13 +550,18 @@ def changed_nodes(
     """
     targets = sorted(set(paths))
     wanted = set(targets)
+    # The paths as integers, for the splits below: one ``bisect`` in C on ints per inner node
+    # instead of a split key built as bytes (as in ``apply_updates``).
+    ints = [int.from_bytes(path, "big") for path in targets]
 
     def walk(get_node: NodeGetter, root: Hash32) -> dict[bytes, bytes]:
         found: dict[bytes, bytes] = {}
+        # (node, the range of ``targets`` under it, its depth); only non-empty ranges.
         stack: list[tuple[bytes, int, int, int]] = [(root, 0, len(targets), 0)]
+        pop, push = stack.pop, stack.append
         while stack:
-            node, lo, hi, depth = stack.pop()
-            if node == EMPTY_HASH or lo >= hi:
+            node, lo, hi, depth = pop()
+            if node == EMPTY_HASH:
                 continue
             data = get_node(node)
             if data is None:
@@ -535,14 +571,13 @@ def changed_nodes(
                     found[node] = data
                 continue
             found[node] = data
-            whole, rest = depth >> 3, depth & 7
-            first_right = b"".join(
-                (targets[lo][:whole], bytes(((targets[lo][whole] & ((0xFF << (8 - rest)) & 0xFF)) | (0x80 >> rest),)),
-                 bytes(31 - whole))
-            )
-            mid = bisect_left(targets, first_right, lo, hi)
-            stack.append((data[33:65], mid, hi, depth + 1))
-            stack.append((data[1:33], lo, mid, depth + 1))
+            # The first path whose bit ``depth`` is 1: the shared prefix, then 1, then zeros.
+            shift = 255 - depth
+            mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
+            if hi > mid:
+                push((data[33:65], mid, hi, depth + 1))
+            if mid > lo:
+                push((data[1:33], lo, mid, depth + 1))
         return found
 
     if old_root == new_root or not targets:

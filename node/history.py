@@ -92,8 +92,11 @@ def reading_key(meter: str, time: int, where: Location) -> bytes:
 
 
 def _fields(event: Event) -> dict[Any, Any] | None:
+    # The receipts indexed are the ones this node's own execution made (or that a
+    # certified receipts root covers), their fields written by ``codec.encode``: read
+    # back like stored state, without ``decode``'s canonical re-encoding (most of a commit).
     try:
-        value = codec.decode(event.fields)
+        value = codec.decode_stored(event.fields)
     except DecodeError:
         return None
     return value if isinstance(value, dict) else None

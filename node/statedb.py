@@ -60,6 +60,11 @@ class _Kept:
         current[key] = value
 
     def put_all(self, items: Any) -> None:
+        """``put`` of every (key, value) of ``items`` (a sized collection of pairs), in order."""
+        current = self.current
+        if len(current) + len(items) <= CACHE_GENERATION:
+            current.update(items)  # the same as one put after another: none of them rotates
+            return
         for key, value in items:
             self.put(key, value)
 
@@ -211,7 +216,7 @@ class LevelDBBackend:
         """The batch holding ``changes`` is written: the root in memory follows it, and so
         do the kept values; its nodes are kept (the next block reads many of them)."""
         self._root = changes.root
-        self._values.put_all((key, None) for key in changes.deletes)
+        self._values.put_all([(key, None) for key in changes.deletes])
         self._values.put_all(changes.puts.items())
         self._nodes.put_all(changes.nodes.items())
         for node_hash in self._deleted:  # a pruned node is not served from memory either

@@ -476,6 +476,18 @@ def test_fast_receipt_encode_takes_every_well_typed_receipt() -> None:
     assert fast.encode_receipt(*(getattr(receipt, f) for f in receipt.__slots__)) == codec.encode(receipt.to_value())
 
 
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 0xFFFF, 0x10000])
+def test_fast_array_of_encoded_items_equals_the_plain_encode(count: int) -> None:
+    # Each array header size (fixarray, array16, array32) and the edges between them.
+    items = [i % 300 for i in range(count)]
+    assert fast.encode_array_of_encoded([codec.encode(i) for i in items]) == codec.encode(items)
+
+
+def test_fast_array_of_encoded_items_leaves_too_long_a_list_to_the_plain_encode() -> None:
+    too_many = [b"\x01"] * (codec.MAX_CONTAINER_LEN + 1)
+    assert fast.encode_array_of_encoded(too_many) is None
+
+
 def test_basic_computed_once_is_cached_property_without_the_lock() -> None:
     import functools
 

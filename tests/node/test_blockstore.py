@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from chain import codec
 from chain.state import MemoryBackend, State
-from chain.types import Block, Receipt
-from node.blockstore import BLOCK_PREFIX, TX_PREFIX, BlockStore, StoreError, height_key
+from chain.types import STATUS_FAILED, STATUS_SUCCESS, Block, Event, Receipt
+from node.blockstore import (
+    BLOCK_PREFIX,
+    TX_PREFIX,
+    BlockStore,
+    StoreError,
+    decode_receipts,
+    encode_receipts,
+    height_key,
+)
 from tests.node.chain_builder import certificate_for, genesis, next_block
 
 
@@ -149,3 +158,15 @@ def test_the_block_just_committed_reads_back_as_a_reopened_store_reads_it(tmp_pa
     store = BlockStore.open(path)
     assert kept == (store.block(height), store.receipts(height), store.finalized_block(height), store.head_header())
     store.close()
+
+
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 300])
+def test_basic_stored_receipts_are_the_canonical_encoding_of_the_list(count: int) -> None:
+    receipts = tuple(
+        Receipt(bytes([i % 256]) * 32, STATUS_SUCCESS, 1_000 + i, (Event("billing", "reading", codec.encode({"i": i})),), "")
+        if i % 3 else Receipt(bytes(32), STATUS_FAILED, i, (), f"failed {i}")
+        for i in range(count)
+    )
+    stored = encode_receipts(receipts)
+    assert stored == codec.encode([r.to_value() for r in receipts])
+    assert decode_receipts(stored) == receipts
