@@ -268,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("chain %s at height %d (genesis %s)", config.chain_id, node.store.head().height,
              node.store.genesis_header().hash.hex())
     settle_heap()
+    gc.callbacks.append(node.metrics.cpu.collecting)  # one node per process: its collections
     pidfile.write(args.home)
     try:
         reason = asyncio.run(node.run())

@@ -35,6 +35,7 @@ class CpuParts:
         self._clock = clock
         self._stack: list[list[float]] = []  # [start, CPU of the parts nested so far]
         self._names: list[str] = []
+        self._collecting = False
 
     def part(self, name: str) -> CpuParts:
         self._names.append(name)
@@ -52,6 +53,17 @@ class CpuParts:
         self._counter.labels(name).inc(spent - nested)
         if self._stack:
             self._stack[-1][1] += spent
+
+    def collecting(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` entry: the cyclic garbage collector's pauses as their own part,
+        ``gc``, out of whatever part they interrupted (a full collection walks every object
+        the process holds, and strikes wherever an allocation tips it over)."""
+        if phase == "start":
+            self._collecting = True
+            self.part("gc").__enter__()
+        elif self._collecting:  # not a collection that began before this was installed
+            self._collecting = False
+            self.__exit__(None, None, None)
 
 
 class NodeMetrics:

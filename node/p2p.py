@@ -562,7 +562,9 @@ class GossipAdmission:
         try:
             while self._frames:
                 await asyncio.sleep(0)  # consensus messages read meanwhile go first
-                self._admit_chunk()
+                # A proposer's admit_pending may have emptied the queue meanwhile.
+                if self._frames:
+                    self._admit_chunk()
         finally:
             self._worker = None
 

@@ -68,3 +68,48 @@ def test_node_metrics_expose_the_parts() -> None:
     with metrics.cpu.part("execute"):
         sum(range(1000))
     assert b'meterchain_cpu_seconds_total{part="execute"}' in metrics.exposition()
+
+
+def test_a_garbage_collection_is_its_own_part_out_of_the_part_it_interrupted() -> None:
+    parts, counter, clock = parts_with_clock()
+    with parts.part("execute"):
+        clock.now += 2.0
+        parts.collecting("start", {"generation": 2})
+        clock.now += 0.75
+        parts.collecting("stop", {"generation": 2, "collected": 0, "uncollectable": 0})
+        clock.now += 1.0
+    assert spent(counter, "execute") == pytest.approx(3.0)
+    assert spent(counter, "gc") == pytest.approx(0.75)
+
+
+def test_invalid_a_collection_already_running_when_installed_is_not_credited() -> None:
+    """Twin: the ``stop`` of a collection whose ``start`` came before the callback was
+    installed closes nothing (the part it would pop is someone else's)."""
+    parts, counter, clock = parts_with_clock()
+    with parts.part("execute"):
+        clock.now += 2.0
+        parts.collecting("stop", {"generation": 0, "collected": 0, "uncollectable": 0})
+        clock.now += 1.0
+    assert spent(counter, "execute") == pytest.approx(3.0)
+    assert spent(counter, "gc") == 0.0
+
+
+def test_the_collectors_callbacks_reach_the_parts() -> None:
+    import gc
+
+    parts, counter, clock = parts_with_clock()
+
+    def collection_takes_half_a_second(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            clock.now += 0.5
+
+    gc.callbacks.extend([collection_takes_half_a_second, parts.collecting])
+    try:
+        with parts.part("execute"):
+            clock.now += 1.0
+            gc.collect()
+    finally:
+        gc.callbacks.remove(collection_takes_half_a_second)
+        gc.callbacks.remove(parts.collecting)
+    assert spent(counter, "execute") == pytest.approx(1.0)
+    assert spent(counter, "gc") == pytest.approx(0.5)

@@ -409,9 +409,11 @@ def test_a_proposer_admits_the_waiting_gossip_at_once_in_order() -> None:
             for frame in range(3):
                 bob.network.broadcast(TXS, codec.encode([bytes([frame]) * 40] * MAX_TXS_PER_FRAME))
             await wait_for(lambda: admission.pending == 3)
+            worker = admission._worker
+            assert worker is not None
             assert 0 < admission.admit_pending() < 3 * MAX_TXS_PER_FRAME  # the task had begun
             assert admission.pending == 0
-            await asyncio.sleep(0.05)  # the task wakes up to an empty queue
+            await asyncio.wait_for(worker, 5.0)  # it wakes up to an empty queue and ends cleanly
 
     run(scenario())
     assert order == [bytes([frame]) for frame in range(3) for _ in range(MAX_TXS_PER_FRAME)]
