@@ -52,15 +52,33 @@ class Execution:
         self.ctx = ctx
         self.limit = limit
         self.gas = limit
-        # This call's writes over the state (the block's buffer): ``writes`` is the buffer's
-        # own dict, read directly on the hot paths; writes go through ``buffer.set`` so that
-        # the buffer keeps their keys in order for ``storage_keys``.
-        self.buffer = WriteBuffer(state)
-        self.writes: dict[bytes, bytes | None] = self.buffer.writes
+        # This call's writes over the state (the block's buffer), read directly on the hot
+        # paths and written through ``write``. A scan (``storage_keys``) needs them in key
+        # order: ``buffer`` is the ``WriteBuffer`` over the same dict that keeps that order,
+        # made by the first scan, since most calls never scan.
+        self.writes: dict[bytes, bytes | None] = {}
+        self.buffer: WriteBuffer | None = None
         self.events: list[Event] = []
         self.contract = ""
         self.caller = b""
         self.read_only = read_only
+
+    def write(self, key: bytes, data: bytes | None) -> None:
+        """Write ``data`` (None deletes) under ``key``, seen by this call's later reads and scans."""
+        buffer = self.buffer
+        if buffer is None:
+            self.writes[key] = data
+        else:
+            buffer.set(key, data)  # indexed at the buffer's next scan
+
+    def scan_buffer(self) -> WriteBuffer:
+        """The writes as a ``WriteBuffer`` over the state, for scans in key order."""
+        buffer = self.buffer
+        if buffer is None:
+            buffer = self.buffer = WriteBuffer(self.state)
+            buffer.apply(self.writes)  # the keys written so far, indexed at its first scan
+            self.writes = buffer.writes  # one dict from here on: the hot paths read it
+        return buffer
 
     def charge(self, amount: int) -> None:
         self.gas -= amount
@@ -138,14 +156,25 @@ def storage_set(ex: Execution, name: Any, value: Any) -> Any:
     """``storage_set(name, value)``, called by translated code without a list."""
     if ex.read_only:
         ex.check_writable("storage_set")
-    key = ex.storage_key(name)
+    # ``ex.storage_key``, ``ex.charge`` and ``ex.write`` inlined, as in ``storage_get``:
+    # every stored value passes here.
+    if type(name) is not str:
+        raise VMError(f"str storage key expected, found {type_name(name)}")
+    suffix = name.encode()
+    if len(suffix) > MAX_CONTRACT_KEY:
+        raise VMError(f"storage key of at most {MAX_CONTRACT_KEY} bytes expected, found {len(suffix)}")
+    prefix = _prefixes.get(ex.contract)
+    key = (prefix if prefix is not None else _contract_prefix(ex.contract)) + suffix
     # An int weighs 1 (``weight``'s own answer, without the call): the common stored value.
-    # ``ex.charge`` inlined below: every stored value passes here.
     ex.gas -= (1 if type(value) is int else weight(value, ex.gas + 1)) * g.PER_ITEM
     if ex.gas < 0:
         raise OutOfGas("")
     try:
-        data = codec.encode(value)
+        # An int in the codec's range packs as it is (``codec.encode``'s own first case).
+        if type(value) is int and codec.INT_MIN <= value <= codec.INT_MAX:
+            data = codec.pack_ready(value)
+        else:
+            data = codec.encode(value)
     except DecodeError as exc:
         raise VMError(f"storable value expected: {exc}"[:300]) from None
     except RecursionError:
@@ -155,7 +184,10 @@ def storage_set(ex: Execution, name: Any, value: Any) -> Any:
     ex.gas -= g.STORAGE_WRITE + (len(key) + len(data)) * g.STORAGE_WRITE_PER_BYTE
     if ex.gas < 0:
         raise OutOfGas("")
-    ex.buffer.set(key, data)
+    if ex.buffer is None:
+        ex.writes[key] = data
+    else:
+        ex.buffer.set(key, data)
     return None
 
 
@@ -163,7 +195,7 @@ def _h_storage_delete(ex: Execution, a: list[Any]) -> Any:
     ex.check_writable("storage_delete")
     key = ex.storage_key(a[0])
     ex.charge(g.STORAGE_DELETE)
-    ex.buffer.set(key, None)
+    ex.write(key, None)
     return None
 
 
@@ -187,7 +219,7 @@ def _h_storage_keys(ex: Execution, a: list[Any]) -> Any:
     budget = ScanBudget(ex.gas // g.STORAGE_SCAN_PER_KEY)
     after = ns + start_after.encode() if start_after else b""
     try:
-        keys = ex.buffer.scan(ns + prefix.encode(), after, limit, budget)
+        keys = ex.scan_buffer().scan(ns + prefix.encode(), after, limit, budget)
     except ScanBudgetExceeded:
         raise OutOfGas("") from None
     ex.charge(budget.visited * g.STORAGE_SCAN_PER_KEY + g.size_gas(sum(len(k) for k in keys)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -129,3 +130,13 @@ _MIN_MAX_ARGS = st.one_of(st.integers(), st.booleans(), st.none(), st.text(max_s
 def test_min_and_max_of_two_ints_equal_the_general_definition(args: list[Any]) -> None:
     assert _outcome(_min, args) == _outcome(lambda m, a: _min_max(m, a, "min"), args)
     assert _outcome(_max, args) == _outcome(lambda m, a: _min_max(m, a, "max"), args)
+
+
+def test_a_successful_result_made_by_tuple_new_is_the_constructor_s_record(run: Any) -> None:
+    from vm.interpreter import ExecutionResult
+
+    result = run("@public\ndef f(x: int) -> int:\n    storage_set('k', x)\n    return x + 1\n", "f", 4)
+    assert result.success and type(result) is ExecutionResult
+    assert result == ExecutionResult(*result) and result.return_encoding == b"\x05"
+    with pytest.raises(AttributeError):
+        result.success = False  # type: ignore[misc]

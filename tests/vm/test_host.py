@@ -69,6 +69,17 @@ def buffered_paging(limit: int) -> list:
     return pages
 
 @public
+def scan_write_scan() -> list:
+    # Writes before the call's first scan, then writes and a delete after it: each scan
+    # sees every write made before it.
+    storage_set("m/1015", "new")
+    first = storage_keys("m/", "", 100)
+    storage_set("m/099", "after the first scan")
+    storage_delete("m/102")
+    storage_set("m/1015", "again")
+    return [first, storage_keys("m/", "", 100), storage_get("m/099")]
+
+@public
 def put_then_fail(k: str) -> None:
     storage_set(k, 1)
     emit("before", {"k": k})
@@ -142,6 +153,21 @@ def test_storage_keys_merges_buffered_writes(call: Any, limit: int) -> None:
     flat = [k for page in pages for k in page]
     assert flat == ["m/100", "m/1015", "m/102", "m/103", "m/104"]
     assert all(len(p) <= limit for p in pages)
+
+
+def test_storage_keys_sees_writes_made_after_an_earlier_scan(run: Any) -> None:
+    run(STORE, "put_many", "m/", 3)
+    result = run(STORE, "scan_write_scan", commit=False)
+    assert result.success, result.error
+    first, second, value = result.return_value
+    assert first == ["m/100", "m/101", "m/1015", "m/102"]
+    assert second == ["m/099", "m/100", "m/101", "m/1015"]
+    assert value == "after the first scan"
+    assert result.writes == {
+        storage_key("c", "m/1015"): codec.encode("again"),
+        storage_key("c", "m/099"): codec.encode("after the first scan"),
+        storage_key("c", "m/102"): None,
+    }
 
 
 def test_invalid_storage_keys_limit(fails: Any) -> None:
