@@ -206,6 +206,10 @@ class ConsensusEngine:
         self._own_proposal: tuple[Proposal, bytes] | None = None
         self._undelivered: Decide | None = None  # decided, but the block body is missing
         self._idle_since = 0.0
+        # When this height reached each step here (seconds after its start), for the commit's
+        # log line: where a slow height spent its time (building, judging, the votes).
+        self._timeline: dict[str, float] = {}
+        self._height_started = 0.0
         self.peers = PeerHeights(self.timers.now)  # their heights; spacing of requests to them
 
     # --- service ---------------------------------------------------------------------------
@@ -371,6 +375,7 @@ class ConsensusEngine:
         self._wal.write_sync(encode_event(event))
         self._queue.append((event, False))
         self.transport.broadcast(VOTE, signed.encode())
+        self._mark(vote.type.name.lower())
 
     def _sign_proposal(self, proposal: Proposal) -> None:
         assert self.signer is not None and self._wal is not None, "only a validator is asked to propose"
@@ -409,8 +414,10 @@ class ConsensusEngine:
         assert self.me is not None
         if self.before_build is not None:
             self.before_build()
+        self._mark("build")
         with self.metrics.cpu.part("build"):
             block_hash, block_time = self.blocks.build(round, self.me)
+        self._mark("built")
         self._feed(ValueReady(height, round, block_hash, block_time))
 
     def _rebroadcast(self) -> None:
@@ -458,8 +465,10 @@ class ConsensusEngine:
         self._own_proposal = None
         self._undelivered = None
         self.peers.committed(height)
-        log.info("committed block %d (%s, round %d, %d transactions)", height, block.header.hash.hex()[:16],
-                 certificate.round, len(block.transactions))  # fmt: skip
+        self._mark("committed")
+        steps = ", ".join(f"{step} {at:.2f}" for step, at in self._timeline.items())
+        log.info("committed block %d (%s, round %d, %d transactions; s after the height's start: %s)",
+                 height, block.header.hash.hex()[:16], certificate.round, len(block.transactions), steps)  # fmt: skip
         self.transport.broadcast(COMMIT, CommitMessage(height, b"", certificate_bytes).encode())
         if self.on_committed is not None:
             self.on_committed(height)
@@ -470,6 +479,10 @@ class ConsensusEngine:
             self._saw_height(peer, peer_height)
 
     # --- starting a height -----------------------------------------------------------------
+
+    def _mark(self, step: str) -> None:
+        """The first time this height reached ``step`` (a later round's keeps the first)."""
+        self._timeline.setdefault(step, self.timers.now() - self._height_started)
 
     def _idle(self) -> bool:
         """The working height has not started (the last one is committed, or nothing yet)."""
@@ -499,6 +512,8 @@ class ConsensusEngine:
             return
         height = self.working_height
         self._cancel_timers()
+        self._timeline = {}
+        self._height_started = self.timers.now()
         self._feed(StartHeight(height, self.validators_at(height)))
         early, self._early_proposals = self._early_proposals, []
         for proposal, block, raw in early:
@@ -578,8 +593,10 @@ class ConsensusEngine:
         if seen in self._seen_proposals:
             return
         self._seen_proposals.add(seen)
+        self._mark("proposal")
         with self.metrics.cpu.part("execute"):
             valid = self.blocks.judge(block, proposal.block_time)
+        self._mark("judged")
         self.blocks.remember(block, raw)
         self._feed(ClockTick(int(self.timers.now())), ProposalReceived(proposal, valid))
 
