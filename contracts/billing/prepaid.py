@@ -31,7 +31,6 @@ from billing.accounts import TIME_PAD
 from billing.figures import add_prepaid_figures
 from billing.pricing import acc_add, tier_parts
 from billing.tariffs import BP, MICRO, tariff_in, version_at, versions
-from common.keys import storage_key
 from common.text import pad
 from common.time import SECONDS_PER_DAY
 
@@ -95,7 +94,7 @@ def charge_prepaid(st: dict, t0: int, t1: int, units: int, window: int) -> None:
             acc = {}
             acc_add(acc, tid, vs, vi, seconds, share, window)
             days.append([day, count, acc])
-    charge_days(st, days, t0, t1, units, st["meter"] + "@" + pad(t1, TIME_PAD))
+    charge_days(st, days, t0, t1, units, st["meter"] + "@" + pad(t1, TIME_PAD), {tid: vs})
 
 
 def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
@@ -103,9 +102,10 @@ def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
     # a day): each tariff share goes to the local days it covers, pro rata by time.
     days = []
     units = 0
+    known = {}
     for key in sorted(list(acc.keys())):
         e = acc[key]
-        vs = versions(st["utility"], e["tariff"])
+        vs = tariff_versions(known, st["utility"], e["tariff"])
         offset = vs[e["version"]]["spec"].get("utc_offset", 0)
         d0 = local_day(vs, e["version"], t0)
         d1 = local_day(vs, e["version"], max(t1 - 1, t0))
@@ -124,7 +124,7 @@ def charge_acc(st: dict, acc: dict, t0: int, t1: int, ref: str) -> None:
             if at == len(days) or days[at][0] != day:
                 days.insert(at, [day, 1, {}])
             merge_into(days[at][2], {key: part})
-    charge_days(st, days, t0, t1, units, ref)
+    charge_days(st, days, t0, t1, units, ref, known)
 
 
 def split_entry(e: dict, seconds: int, total: int) -> list:
@@ -157,14 +157,24 @@ def merge_into(acc: dict, more: dict) -> None:
         acc[key] = e
 
 
-def exact_day(utility_id: str, acc: dict) -> list:
+def tariff_versions(known: dict, utility_id: str, tariff_id: str) -> list:
+    # The versions of a tariff, read once per reading: `known` holds those already read
+    # (a tariff record is read and decoded for every key of a day's accumulator otherwise).
+    vs = known.get(tariff_id, None)
+    if vs is None:
+        vs = versions(utility_id, tariff_id)
+        known[tariff_id] = vs
+    return vs
+
+
+def exact_day(utility_id: str, acc: dict, known: dict) -> list:
     # [taxable, total] of one day's accumulator, exact: taxable in 1/EXACT of a minor unit,
-    # the total (tax included) in 1/(EXACT * BP).
+    # the total (tax included) in 1/(EXACT * BP). `known`: tariff versions already read.
     taxable = 0
     total = 0
     for key in acc.keys():
         e = acc[key]
-        spec = versions(utility_id, e["tariff"])[e["version"]]["spec"]
+        spec = tariff_versions(known, utility_id, e["tariff"])[e["version"]]["spec"]
         share = spec["standing_charge_per_day"] * e["seconds"] * MICRO
         for _ti, q, price in tier_parts(spec, e["seconds"], e["units"]):
             share += q * price * SECONDS_PER_DAY
@@ -176,14 +186,14 @@ def exact_day(utility_id: str, acc: dict) -> list:
     return [taxable, total]
 
 
-def charge_days(st: dict, days: list, t0: int, t1: int, units: int, ref: str) -> None:
+def charge_days(st: dict, days: list, t0: int, t1: int, units: int, ref: str, known: dict) -> None:
     # Add the days [[day, count, acc]] (in time order) to the subscription's: the open day
     # re-priced with its new consumption, a later day priced and opened, whole days alike
     # priced once and counted; then charge the rounded sum minus what was charged. A day
     # before the open one (the last reading of a replaced meter, settled after the new
-    # meter's first) is priced on its own.
+    # meter's first) is priced on its own. `known`: tariff versions already read.
     utility_id = st["utility"]
-    key = storage_key("pp/", [st["sub"]])
+    key = "pp/" + st["sub"]  # storage_key("pp/", [sub]) (common/keys.py), written out: every prepaid reading
     pp = storage_get(key)
     if pp is None:
         pp = {"day": -1, "acc": {}, "open": ["0", "0"], "sum": ["0", "0"], "charged": 0, "charged_taxable": 0}
@@ -194,13 +204,13 @@ def charge_days(st: dict, days: list, t0: int, t1: int, units: int, ref: str) ->
     for day, count, acc in days:
         if day == pp["day"]:
             merge_into(pp["acc"], acc)
-            day_taxable, day_total = exact_day(utility_id, pp["acc"])
+            day_taxable, day_total = exact_day(utility_id, pp["acc"], known)
             sum_taxable += day_taxable - open_taxable
             sum_total += day_total - open_total
             open_taxable = day_taxable
             open_total = day_total
         else:
-            day_taxable, day_total = exact_day(utility_id, acc)
+            day_taxable, day_total = exact_day(utility_id, acc, known)
             sum_taxable += day_taxable * count
             sum_total += day_total * count
             if count == 1 and day > pp["day"]:

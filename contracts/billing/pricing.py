@@ -44,6 +44,13 @@ def add_span(acc: dict, tariff_id: str, vs: list, start: int, ts: int, units: in
     # tariff's effective dates, or for an interval priced by window, all in the version in
     # force at its start.
     if window < 0:
+        # FAST PATH: a span within one version's time (most readings) is that version's
+        # alone, the one part split_span would give ([version, ts - start, units]; versions
+        # are in strictly increasing effective order, set_tariff).
+        vi = version_at(vs, start)
+        if start < ts and (vi == len(vs) - 1 or ts <= vs[vi + 1]["effective_from"]):
+            acc_add(acc, tariff_id, vs, vi, ts - start, units, -1)
+            return
         for version, seconds, share in split_span(vs, start, ts, units):
             acc_add(acc, tariff_id, vs, version, seconds, share, window=-1)
     else:

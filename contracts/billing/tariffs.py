@@ -38,7 +38,9 @@ def tariff_in(st: dict) -> str:
 
 
 def versions(utility_id: str, tariff_id: str) -> list:
-    vs = storage_get(storage_key("tariff/", [utility_id, tariff_id]))
+    # storage_key("tariff/", [utility_id, tariff_id]) (common/keys.py) written out: read for
+    # every reading, where a call to build the key costs more than the key.
+    vs = storage_get("tariff/" + utility_id + "/" + tariff_id)
     if vs is None:
         revert(f"tariff {tariff_id} of utility {utility_id} expected, found none")
     return vs

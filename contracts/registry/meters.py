@@ -198,11 +198,13 @@ def meter_for_reading(meter_id: str, trust: str) -> list:
     # records (a frame, the arguments and the returned value weighed and copied). The
     # collector's authority decides only a collector's reading (trust "collector"): it is
     # read for that one alone; for another, `collector` is the meter's as registered.
-    return [current_meter(meter_id, trust == "collector"), storage_get(storage_key("s/", [meter_id]))]
+    # The keys are storage_key("m/", [meter_id]) and ("s/", [meter_id]) (common/keys.py),
+    # written out here and in current_meter: a call to build a key costs more than the key.
+    return [current_meter(meter_id, trust == "collector"), storage_get("s/" + meter_id)]
 
 
 def current_meter(meter_id: str, authority: bool = True):
-    m = storage_get(storage_key("m/", [meter_id]))
+    m = storage_get("m/" + meter_id)  # storage_key("m/", [meter_id]), see meter_for_reading
     # Authority is read at the moment of use: a collector whose role was revoked no longer
     # speaks for the meter (billing accepts collector readings from `collector` only).
     if authority and m is not None and len(m["collector"]) == 32 and not holds(m["collector"], m["utility"], "collector"):
