@@ -441,6 +441,7 @@ class ConsensusEngine:
         self._wal.write(encode_block_record(raw))
 
     def _decide(self, decide: Decide) -> None:
+        self._mark("decided")
         entry = self.blocks.get(decide.block_hash)
         if entry is None:
             log.warning("decided block %s of height %d, whose body is missing: asking peers", decide.block_hash.hex(), decide.height)
@@ -456,6 +457,7 @@ class ConsensusEngine:
             post, receipts = self.blocks.result(block)
             certificate_bytes = certificate.encode()
             self.store.commit_block(block, receipts, certificate_bytes, post)
+        self._mark("stored")
         self._wal.end_height(height)
         self._committed_at = self.timers.now()
         self._head = block.header
