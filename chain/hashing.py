@@ -47,18 +47,32 @@ class Domain(Enum):
         # The padded tag as a plain attribute of the member: looking a member up in a dict
         # calls Enum's Python-level __hash__, which costs more than hashing 200 bytes.
         self.tag: Final = value.ljust(TAG_SIZE, b"\x00")
+        # A hasher that has taken in the tag: ``prefixed(domain)`` copies it.
+        self.prefixed: Final = hashlib.sha256(self.tag)
 
 EMPTY_HASH: Final = Hash32(bytes(HASH_SIZE))
 
 
+# Every hash is SHA-256 over ``tag || data``. It is taken by copying a hasher that already
+# took in the tag (``Domain.prefixed``) and adding the data: ``hashlib.sha256(...)`` looks
+# its algorithm up in OpenSSL on every call (OpenSSL 3's fetch), a copy does not; about a
+# fifth of the time of hashing a Merkle node (0.47 against 0.59 us) and 0.5k instructions.
+# A block hashes about fifteen times per transaction (its hash, the two list roots, the
+# state tree's leaves and nodes). ``hashlib`` objects are safe to copy from many threads.
+
+
 def hash_domain(domain: Domain, data: bytes) -> Hash32:
     """The chain's hash of ``data`` as an object of kind ``domain``."""
-    return Hash32(hashlib.sha256(domain.tag + data).digest())
+    hasher = domain.prefixed.copy()
+    hasher.update(data)
+    return Hash32(hasher.digest())
 
 
 def hash_pair(domain: Domain, left: bytes, right: bytes) -> Hash32:
     """Hash of two 32-byte children, for Merkle trees."""
-    return Hash32(hashlib.sha256(domain.tag + left + right).digest())
+    hasher = domain.prefixed.copy()
+    hasher.update(left + right)
+    return Hash32(hasher.digest())
 
 
 def merkle_list_root(items: list[bytes]) -> Hash32:
@@ -71,11 +85,18 @@ def merkle_list_root(items: list[bytes]) -> Hash32:
         return EMPTY_HASH
     # ``hash_domain`` and ``hash_pair`` inlined (one call less per item and per pair): every
     # block hashes its transactions and receipts this way.
-    sha256 = hashlib.sha256
-    leaf_tag, node_tag = Domain.LIST_LEAF.tag, Domain.LIST_NODE.tag
-    level = [sha256(leaf_tag + item).digest() for item in items]
+    leaf_copy, node_copy = Domain.LIST_LEAF.prefixed.copy, Domain.LIST_NODE.prefixed.copy
+    level = []
+    for item in items:
+        hasher = leaf_copy()
+        hasher.update(item)
+        level.append(hasher.digest())
     while len(level) > 1:
-        nxt = [sha256(node_tag + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            hasher = node_copy()
+            hasher.update(level[i] + level[i + 1])
+            nxt.append(hasher.digest())
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt

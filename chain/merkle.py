@@ -52,6 +52,10 @@ _LEAF_TAG: Final = Domain.MERKLE_LEAF.tag
 _NODE_TAG: Final = Domain.MERKLE_NODE.tag
 _KEY_TAG: Final = Domain.STATE_KEY.tag
 _sha256 = hashlib.sha256
+# Hashers that took in the leaf and node tags, copied for each hash on the update paths
+# (``chain.hashing``: a copy is cheaper than ``hashlib.sha256`` looking its algorithm up).
+_LEAF_HASHER: Final = Domain.MERKLE_LEAF.prefixed
+_NODE_HASHER: Final = Domain.MERKLE_NODE.prefixed
 
 NodeGetter = Callable[[bytes], bytes | None]
 # One change for ``apply_updates``: (path, leaf hash, stored leaf) for a put, and
@@ -132,12 +136,11 @@ def decode_leaf(data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     return data[1:33], data[33:65], data[_LEAF_HEADER:end], data[end:]
 
 
-# What a leaf of a recently written key needs besides its value: the key's path, the leaf
-# hash's preimage up to the value hash (tag and path) and the stored leaf from the value hash
-# on up to the value (key length and key). A chain writes the same keys block after block (a
-# meter's state, a sender's nonce), and all three depend on the key alone. Bounded: cleared
-# when full, so it costs at most this many entries (about 350 bytes each).
-_paths: dict[bytes, tuple[bytes, bytes, bytes]] = {}
+# What a leaf of a recently written key needs besides its value: the key's path and the
+# stored leaf from the value hash on up to the value (key length and key). A chain writes the
+# same keys block after block (a meter's state, a sender's nonce), and both depend on the key
+# alone. Bounded: cleared when full, so it costs at most this many entries (about 300 bytes each).
+_paths: dict[bytes, tuple[bytes, bytes]] = {}
 _PATHS_MAX: Final = 1 << 15
 
 
@@ -147,7 +150,8 @@ def make_updates(writes: Mapping[bytes, bytes | None]) -> list[Update]:
     # once per written key and dominates a bulk build.
     updates: list[Update] = []
     append = updates.append
-    key_tag, leaf_tag = _KEY_TAG, _LEAF_TAG
+    key_tag = _KEY_TAG
+    leaf_copy = _LEAF_HASHER.copy
     paths = _paths
     if len(paths) + len(writes) > _PATHS_MAX:
         paths.clear()
@@ -155,13 +159,17 @@ def make_updates(writes: Mapping[bytes, bytes | None]) -> list[Update]:
         known = paths.get(key)
         if known is None:
             path = _sha256(key_tag + key).digest()
-            known = paths[key] = (path, leaf_tag + path, len(key).to_bytes(2, "big") + key)
+            known = paths[key] = (path, len(key).to_bytes(2, "big") + key)
         if value is None:
             append((known[0], None, None))
         else:
-            path, tagged_path, key_part = known
-            digest = _sha256(leaf_tag + value).digest()
-            append((path, _sha256(tagged_path + digest).digest(), b"".join((_LEAF, path, digest, key_part, value))))
+            path, key_part = known
+            hasher = leaf_copy()
+            hasher.update(value)
+            digest = hasher.digest()
+            hasher = leaf_copy()
+            hasher.update(path + digest)
+            append((path, hasher.digest(), b"".join((_LEAF, path, digest, key_part, value))))
     updates.sort(key=_first)
     return updates
 
@@ -286,7 +294,9 @@ def apply_updates(
                 body = sibling + sub
             else:
                 body = sub + sibling
-            sub = _sha256(_NODE_TAG + body).digest()
+            hasher = _NODE_HASHER.copy()
+            hasher.update(body)
+            sub = hasher.digest()
             new[sub] = _INNER + body
             sub_is_leaf = False
         return sub
@@ -349,7 +359,9 @@ def apply_updates(
         if new_right == EMPTY_HASH and is_leaf(new_left):
             return new_left
         body = new_left + new_right
-        h = _sha256(_NODE_TAG + body).digest()
+        hasher = _NODE_HASHER.copy()
+        hasher.update(body)
+        h = hasher.digest()
         new[h] = _INNER + body
         return h
 

@@ -15,8 +15,9 @@ is no longer the backend's head, to the tree at that root, so old roots stay rea
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from types import MappingProxyType
 from typing import Final, Protocol
 
@@ -100,17 +101,15 @@ class MemoryBackend:
         self._keys = KeyIndex()  # the same keys as ``_values``, ascending
         self._nodes: dict[bytes, bytes] = {}
         self._root: Hash32 = EMPTY_HASH
-
-    def get_value(self, key: bytes) -> bytes | None:
-        return self._values.get(key)
+        # ``get_value`` and ``get_node`` are the dicts' own ``get``, not methods calling it:
+        # every state read and every tree node an update walks goes through one of them.
+        self.get_value: Callable[[bytes], bytes | None] = self._values.get
+        self.get_node: Callable[[bytes], bytes | None] = self._nodes.get
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
         if limit <= 0:
             return []
         return self._keys.scan(prefix, start_after, limit)
-
-    def get_node(self, node_hash: bytes) -> bytes | None:
-        return self._nodes.get(node_hash)
 
     def root(self) -> Hash32:
         return self._root
@@ -211,10 +210,13 @@ class WriteBuffer:
     def apply(self, writes: Writes) -> None:
         """Write a whole map (a transaction's writes); its new keys are indexed at the next scan."""
         own = self.writes
-        # The new keys. Not ``writes.keys() - own.keys()``: that walks every key of ``own``,
-        # the whole block's so far, once per transaction.
-        self._unindexed.extend([key for key in writes if key not in own])
+        before = len(own)
         own.update(writes)
+        # The new keys are the last ones in the dict's insertion order, taken from its end:
+        # no walk over the block's keys so far, no Python loop per key.
+        added = len(own) - before
+        if added:
+            self._unindexed.extend(islice(reversed(own), added))
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int, budget: ScanBudget | None = None) -> list[bytes]:
         index = self._index
@@ -285,10 +287,12 @@ class State:
     # --- reads -------------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
-        for level in reversed(self.levels):
-            value = level.get(key, _ABSENT)  # one lookup per level, not ``in`` then ``[]``
-            if value is not _ABSENT:
-                return value  # type: ignore[return-value]
+        levels = self.levels
+        if levels:  # a block starts from a view without any: no iterator made for none
+            for level in reversed(levels):
+                value = level.get(key, _ABSENT)  # one lookup per level, not ``in`` then ``[]``
+                if value is not _ABSENT:
+                    return value  # type: ignore[return-value]
         backend = self.backend
         if backend.root() == self.base_root:
             return backend.get_value(key)

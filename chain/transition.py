@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
-from chain import codec, fast, keys
+from chain import codec, keys
 from chain.errors import (
     DecodeError,
     Expired,
@@ -78,11 +78,13 @@ MAX_TX_NESTING: Final = codec.MAX_DEPTH - 2  # levels of a transaction's value; 
 # --- the contract runtime, as the transition sees it -------------------------------------
 
 
-@fast.frozen_slots_init  # FAST PATH: one per contract call (chain/fast.py)
-@dataclass(frozen=True, slots=True)
-class CallContext:
+class CallContext(NamedTuple):
     """What a contract may know about the transaction and block it runs in (the VM's one
-    context type; ``StateReads`` is what it may read)."""
+    context type; ``StateReads`` is what it may read).
+
+    Immutable; a ``NamedTuple`` rather than a frozen dataclass because one is made per
+    contract call: a tuple is built in C, where a frozen dataclass's ``__init__`` sets each
+    field through a descriptor call (about 5k instructions for these five)."""
 
     signer: PublicKey  # the transaction's sender (or the caller a view names)
     tx_hash: Hash32
@@ -296,9 +298,10 @@ def process_call(
     # RECEIPT: what a receipt holds is bounded, so every receipt the chain writes decodes.
     events = tuple(outcome.events)
     return_value = outcome.return_encoding
-    overflow = receipt_overflow(events, return_value)
-    if overflow:
-        return {}, failed_receipt(tx, gas, overflow)
+    if events or len(return_value) > MAX_RETURN_VALUE_SIZE:  # else nothing can overflow
+        overflow = receipt_overflow(events, return_value)
+        if overflow:
+            return {}, failed_receipt(tx, gas, overflow)
     return outcome.writes, Receipt(tx.hash, STATUS_SUCCESS, Gas(gas), events, "", return_value)
 
 

@@ -309,9 +309,7 @@ def test_fast_init_equals_the_generated_one(cls: type, data: st.DataObject) -> N
 
 
 def test_fast_init_covers_the_core_path_records() -> None:
-    from chain.transition import CallContext
-
-    assert {Receipt, Event, CallContext} <= set(fast.PLAIN_INITS)
+    assert {Receipt, Event} <= set(fast.PLAIN_INITS)
 
 
 # --- blocks -----------------------------------------------------------------------------------
