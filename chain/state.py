@@ -101,10 +101,24 @@ class MemoryBackend:
         self._keys = KeyIndex()  # the same keys as ``_values``, ascending
         self._nodes: dict[bytes, bytes] = {}
         self._root: Hash32 = EMPTY_HASH
+        self._bind_reads()
+
+    def _bind_reads(self) -> None:
         # ``get_value`` and ``get_node`` are the dicts' own ``get``, not methods calling it:
         # every state read and every tree node an update walks goes through one of them.
         self.get_value: Callable[[bytes], bytes | None] = self._values.get
         self.get_node: Callable[[bytes], bytes | None] = self._nodes.get
+
+    # A copy (``copy.deepcopy`` of a local chain, pickling) binds its reads to its own dicts:
+    # ``copy`` takes bound methods of built-in types as they are, still on the original's.
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(vars(self))
+        del state["get_value"], state["get_node"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        vars(self).update(state)
+        self._bind_reads()
 
     def scan(self, prefix: bytes, start_after: bytes, limit: int) -> list[bytes]:
         if limit <= 0:
