@@ -135,9 +135,11 @@ def _prepare(value: Value, depth: int) -> Value:
 
 # The canonical key order of small maps whose keys are all str (positions in the insertion
 # order), by the keys in insertion order. Bounded (cleared when full, small maps only) so that contracts cannot grow it.
+# Small means up to 32 keys: a meter's billing state (ms/, 23 keys), written by every
+# reading, and the registry's meter and subscription records (about 20) are among them.
 _str_key_orders: dict[tuple[str, ...], tuple[int, ...]] = {}
 _STR_KEY_ORDERS_MAX: Final = 4096
-_ORDERED_MAP_MAX: Final = 16
+_ORDERED_MAP_MAX: Final = 32
 
 # Encoded str keys by key: records and events use a few field names over and over. Bounded
 # (cleared when full) so that keys from contracts cannot grow it without limit.

@@ -197,7 +197,9 @@ def _emit_instruction(w: _Writer, ind: int, pc: int, op: int, arg: int, d: int, 
         w(ind, f"if type({u}) is int and type({t}) is int:")
         w(ind + 1, f"{u} = {u} {py} {t}")
         w(ind, f"elif type({u}) is type({t}) and (type({u}) is str or type({u}) is bytes):")
-        w(ind + 1, f"gas -= min(len({u}), len({t})) // {g.BYTES_PER_GAS}")
+        # ``size_gas(min(len(a), len(b)))`` without the call of ``min`` (a few comparisons of
+        # str a contract call: statuses, modes, trust levels).
+        w(ind + 1, f"len_a = len({u}); len_b = len({t}); gas -= (len_a if len_a < len_b else len_b) // {g.BYTES_PER_GAS}")
         w(ind + 1, over)
         w(ind + 1, f"{u} = {u} {py} {t}")
         w(ind, "else:")

@@ -53,6 +53,13 @@ def day_parts(vs: list, t0: int, t1: int, units: int) -> list:
     if t1 <= t0:
         vi = version_at(vs, t1)
         return [[local_day(vs, vi, t1), vi, 0, units, 1]]
+    # FAST PATH: a span within one version's time and one of its local days (most
+    # readings) is that one cut, with all the units.
+    vi = version_at(vs, t0)
+    if vi == len(vs) - 1 or t1 <= vs[vi + 1]["effective_from"]:
+        day = local_day(vs, vi, t0)
+        if day == local_day(vs, vi, t1 - 1):
+            return [[day, vi, t1 - t0, units, 1]]
     cuts = []
     n = len(vs)
     for i in range(n):

@@ -148,7 +148,9 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
             adopt(st, sub)
         start = max(t0, st["opened"])
         note_reading(st, interval)
-    billed = billed_share(t0, start, ts, units)
+    # billed_share's answer without its call in the common case: a span billed from its own
+    # start (the last reading, in the subscription) is billed whole.
+    billed = units if start == t0 and t0 < ts else billed_share(t0, start, ts, units)
     unbilled = units - billed
     # A token meter holds its credit itself (payments/tokens.py): recorded, never priced,
     # counted in the consumption figures.
@@ -158,7 +160,9 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
         if sub["mode"] == "prepaid" and pending is None:
             charge_prepaid(st, start, ts, billed, window)
         else:
-            tid = tariff_in(st)
+            tid = st.get("tariff", "")  # tariff_in's answer when the state holds it
+            if tid == "":
+                tid = tariff_in(st)
             vs = versions(st["utility"], tid)
             acc = st["acc"] if pending is None else pending
             add_span(acc, tid, vs, start, ts, billed, window)

@@ -11,12 +11,13 @@ ZEROS = "00000000000000000000"
 def pad(n: int, width: int) -> str:
     """Zero-padded decimal, so that keys holding numbers sort by number (keys sort by bytes)."""
     s = str(n)
-    if len(s) < width:
-        # The zeros in one step (keys of every reading are padded), then one at a time for
-        # a width beyond ZEROS.
-        s = ZEROS[: width - len(s)] + s
-        while len(s) < width:
-            s = "0" + s
+    missing = width - len(s)
+    if missing <= 0:
+        return s
+    if missing <= len(ZEROS):
+        return ZEROS[:missing] + s  # in one step: keys of every reading are padded
+    while len(s) < width:
+        s = "0" + s
     return s
 
 
