@@ -412,8 +412,9 @@ class ConsensusEngine:
         if (st.height, st.round, st.step) != (height, round, Step.PROPOSE) or st.value_requested != round:
             return
         assert self.me is not None
+        self._mark("admit")
         if self.before_build is not None:
-            self.before_build()
+            self.before_build()  # the gossip still queued (``GossipAdmission.admit_pending``)
         self._mark("build")
         with self.metrics.cpu.part("build"):
             block_hash, block_time = self.blocks.build(round, self.me)

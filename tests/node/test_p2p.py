@@ -22,15 +22,17 @@ from chain.transition import get_nonce
 from chain.types import PublicKey, Signature
 from consensus.messages import Vote, VoteType, sign_vote
 from node.localchain import Actor, LocalChain
-from node.mempool import Admission, Mempool, Reason
+from node.mempool import ADMIT_CHUNK, Admission, Mempool, Reason
 from node.metrics import NodeMetrics
 from node.p2p import (
     AUTH,
     HELLO,
     MAX_PENDING_GOSSIP_BYTES,
+    MAX_TXS_FRAME_BYTES,
     MAX_TXS_PER_FRAME,
     P2P_PATH,
     TXS,
+    GossipAdmission,
     P2PConfig,
     P2PNetwork,
     PeerAddress,
@@ -411,9 +413,38 @@ def test_a_proposer_admits_the_waiting_gossip_at_once_in_order() -> None:
             await wait_for(lambda: admission.pending == 3)
             worker = admission._worker
             assert worker is not None
-            assert 0 < admission.admit_pending() < 3 * MAX_TXS_PER_FRAME  # the task had begun
+            assert 0 < admission.admit_pending(budget=60.0) < 3 * MAX_TXS_PER_FRAME  # the task had begun
             assert admission.pending == 0
             await asyncio.wait_for(worker, 5.0)  # it wakes up to an empty queue and ends cleanly
+
+    run(scenario())
+    assert order == [bytes([frame]) for frame in range(3) for _ in range(MAX_TXS_PER_FRAME)]
+
+
+def test_invalid_a_proposer_admits_a_backlog_only_for_its_budget_and_the_task_the_rest_in_order() -> None:
+    """Twin: a backlog larger than the budget is not all admitted before the build (the
+    proposal would be late); the task admits the rest afterwards, each once, in order."""
+    order: list[bytes] = []
+    clock = [0.0]
+
+    def admit(raws: list[bytes]) -> list[Any]:
+        clock[0] += 0.1  # each chunk of the backlog takes 0.1 s by the admission's clock
+        time.sleep(0.005)  # and some real time, so that the frames queue up
+        order.extend(r[:1] for r in raws)
+        return [Admission.refused(None, Reason.DUPLICATE, "already pending") for _ in raws]
+
+    async def scenario() -> None:
+        async with started("carol") as carol, started("bob", (carol.address(),)) as bob:
+            admission = GossipAdmission(carol.network, admit, clock=lambda: clock[0])
+            carol.network.on(TXS, MAX_TXS_FRAME_BYTES, consensus=False, handler=admission.receive)
+            await wait_for(lambda: key_of("bob") in carol.network.links)
+            for frame in range(3):
+                bob.network.broadcast(TXS, codec.encode([bytes([frame]) * 40] * MAX_TXS_PER_FRAME))
+            await wait_for(lambda: admission.pending == 3)
+            # 0.1 s a chunk: the chunks begun at 0, 0.1 and 0.2 s into the 0.25 s, no more.
+            assert admission.admit_pending(budget=0.25) == 3 * ADMIT_CHUNK
+            assert admission.pending > 0  # the rest waits for the task
+            await wait_for(lambda: admission.pending == 0, deadline=30.0)
 
     run(scenario())
     assert order == [bytes([frame]) for frame in range(3) for _ in range(MAX_TXS_PER_FRAME)]
