@@ -33,6 +33,7 @@ TX_SIGNING_TAG: Final = Domain.TX_SIGNING.tag
 # msgpack headers: an 8-array, a 7-array, and the bin8 header of a 64-byte signature.
 _ARRAY_8: Final = 0x98
 _ARRAY_7: Final = b"\x97"
+_BIN8_64: Final = b"\xc4\x40"
 
 
 def signing_bytes_from_encoding(encoded: bytes, signature: bytes) -> bytes | None:
@@ -46,6 +47,25 @@ def signing_bytes_from_encoding(encoded: bytes, signature: bytes) -> bytes | Non
     if type(signature) is not bytes or len(signature) != SIGNATURE_SIZE or encoded[0] != _ARRAY_8:
         return None
     return TX_SIGNING_TAG + _ARRAY_7 + encoded[1 : -(SIGNATURE_SIZE + 2)]
+
+
+def encoding_with_signature(encoded: bytes, old_signature: bytes, signature: bytes) -> bytes | None:
+    """The canonical encoding of a transaction whose canonical encoding is ``encoded`` with
+    ``old_signature`` replaced by ``signature``, or None if it cannot be cut (the caller
+    then leaves the encoding to be computed).
+
+    Signing encodes the transaction (``signing_bytes``) before its signature exists; the
+    signed transaction is the same 8-array with other bytes in its trailing bin8 of 64
+    (0xC4 0x40 + 64 bytes): the signer keeps the bytes it sends, as a node keeps the bytes
+    it received (``Transaction.decode``), and nothing encodes the signed transaction again.
+    """
+    if (
+        type(old_signature) is not bytes or type(signature) is not bytes
+        or len(old_signature) != SIGNATURE_SIZE or len(signature) != SIGNATURE_SIZE
+        or encoded[0] != _ARRAY_8 or encoded[-(SIGNATURE_SIZE + 2) :] != _BIN8_64 + old_signature
+    ):  # fmt: skip
+        return None
+    return encoded[:-SIGNATURE_SIZE] + signature
 
 
 def is_common_transaction(

@@ -13,6 +13,7 @@ from typing import Final
 import nacl.signing
 from nacl._sodium import ffi, lib
 
+from chain import fast
 from chain.errors import InvalidSignature
 from chain.hashing import Domain
 from chain.types import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PublicKey, Signature, Transaction
@@ -58,7 +59,15 @@ def sign_transaction(tx: Transaction, seed: bytes) -> Transaction:
     key = nacl.signing.SigningKey(seed)
     if bytes(key.verify_key) != tx.sender:
         raise ValueError("the signing key does not match the transaction's sender")
-    return replace(tx, signature=Signature(key.sign(tx.signing_bytes()).signature))
+    signature = Signature(key.sign(tx.signing_bytes()).signature)
+    signed = replace(tx, signature=signature)
+    # FAST PATH: the signed encoding is the one just made with the new signature in place
+    # (chain/fast.py), kept as ``Transaction.decode`` keeps the bytes it decoded.
+    encoded = fast.encoding_with_signature(tx.encode(), tx.signature, signature)
+    if encoded is not None:
+        signed.__dict__["_encoded"] = encoded
+        signed.__dict__["nesting"] = tx.nesting  # the signature is no container: the same
+    return signed
 
 
 def check_transaction_signature(tx: Transaction) -> None:

@@ -101,7 +101,16 @@ class Transaction:
         check_transaction_fields(self)
 
     def fields(self) -> list[Any]:
-        return [*self.body_fields(), self.signature]
+        return [
+            self.chain_id,
+            self.sender,
+            self.nonce,
+            self.expiry_height,
+            self.gas_limit,
+            self.kind,
+            self.payload,
+            self.signature,
+        ]
 
     def body_fields(self) -> list[Any]:
         return [
@@ -116,7 +125,7 @@ class Transaction:
 
     def signing_bytes(self) -> bytes:
         """What the sender signs: the domain tag (object kind) and the body with the chain id."""
-        cut = fast.signing_bytes_from_encoding(self.encode(), self.signature)
+        cut = fast.signing_bytes_from_encoding(self._encoded, self.signature)
         if cut is not None:
             return cut
         return Domain.TX_SIGNING.tag + codec.encode(self.body_fields())
@@ -139,13 +148,13 @@ class Transaction:
 
     @fast.computed_once
     def hash(self) -> Hash32:
-        return hash_domain(Domain.TRANSACTION, self.encode())
+        return hash_domain(Domain.TRANSACTION, self._encoded)
 
     @fast.computed_once
     def nesting(self) -> int:
         """Levels of arrays and maps in the transaction, its own array included (at most
         ``codec.MAX_DEPTH``: deeper has no encoding, and ``encode`` raises first)."""
-        self.encode()
+        self._encoded  # noqa: B018 (computed for what its fast path learns)
         known: int | None = self.__dict__.get("nesting")  # the encoding's fast path knew it
         return known if known is not None else codec.nesting_levels(self.fields())
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from chain import codec, fast
 from chain.errors import DecodeError
 from chain.hashing import Domain, hash_domain
+from chain.signatures import check_transaction_signature, keypair_from_seed, sign_transaction
 from chain.types import (
     MAX_BLOCK_SIZE,
     MAX_LAST_COMMIT_SIZE,
@@ -22,6 +23,7 @@ from chain.types import (
     BlockHeader,
     Event,
     Receipt,
+    Signature,
     Transaction,
     check_payload_shape,
 )
@@ -106,6 +108,40 @@ def test_signing_bytes_cut_from_the_encoding_equal_the_encoded_body(fields: tupl
     assert tx.signing_bytes() == definition
     if type(tx.signature) is bytes and len(tx.signature) == 64:
         assert cut is not None  # the fast path is taken for every signed transaction
+
+
+@settings(max_examples=200, deadline=None)
+@given(_FIELDS, st.binary(min_size=64, max_size=64), st.one_of(st.binary(max_size=70), _ANY))
+def test_encoding_with_a_new_signature_equals_the_encoded_signed_transaction(
+    fields: tuple[Any, ...], signature: bytes, other: Any
+) -> None:
+    try:
+        tx = Transaction(*fields)
+        encoded = tx.encode()
+    except DecodeError:
+        return
+    for new in (signature, other):
+        cut = fast.encoding_with_signature(encoded, tx.signature, new)
+        try:
+            signed = dataclasses.replace(tx, signature=new)
+            definition: bytes | None = codec.encode(signed.fields())
+        except DecodeError:
+            definition = None
+        assert cut is None or cut == definition
+        if type(tx.signature) is bytes and len(tx.signature) == 64 and type(new) is bytes and len(new) == 64:
+            assert cut is not None  # the fast path is taken for every signed transaction
+
+
+def test_a_signed_transaction_keeps_the_encoding_and_nesting_it_would_compute() -> None:
+    seed = bytes(range(32))
+    _, sender = keypair_from_seed(seed)
+    for args in ([], [1, "x", b"y"], [[1, [2, [3]]], {"k": [1]}]):
+        unsigned = Transaction("c", sender, 1, 10, 1_000, "call", ["a", "b", args], Signature(bytes(64)))
+        signed = sign_transaction(unsigned, seed)
+        plain = Transaction(*signed.fields())  # computes its own
+        assert signed.encode() == plain.encode() == codec.encode(plain.fields())
+        assert signed.nesting == plain.nesting and signed.hash == plain.hash
+        check_transaction_signature(signed)
 
 
 @settings(max_examples=100, deadline=None)
