@@ -18,6 +18,8 @@ is refused. Each engine runs the same seeded readings two ways:
 Every reading's cost and every meter's total must equal the plain Python calculation,
 whose own time per reading is printed as the floor. The machine's own limit, measured in
 the same run: one Ed25519 signature check (a committed reading cannot cost less).
+meterchain's side runs with the node's garbage-collector settings (``node.daemon.settle_heap``,
+as the node and bench_network's replay do); py-evm's process keeps Python's defaults.
 
 py-evm and Vyper live in their own virtual environment, ``bench/peers/.venv``, created on
 the first run from PyPI (vyper 0.4.3, py-evm 0.12.1b1, and coincurve, eth-keys' fast
@@ -43,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from chain import codec, keys  # noqa: E402
 from chain.state import MemoryBackend, State, WriteBuffer  # noqa: E402
+from node.daemon import settle_heap  # noqa: E402
 from node.localchain import LocalChain  # noqa: E402
 from vm import CallContext, compile_source, execute  # noqa: E402
 
@@ -231,6 +234,7 @@ def main() -> None:
     plain_run(readings)
     plain_us = (time.perf_counter() - start) / len(readings) * 1e6
 
+    settle_heap()  # as the node's daemon does once it has loaded its chain (bench_network's replay too)
     mc_costs, mc_call_us = meterchain_calls(readings)
     mc_owed, mc_tx_us = meterchain_transactions(readings, args.block_size)
     evm = evm_run(readings, args.block_size)
