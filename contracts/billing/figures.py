@@ -23,15 +23,16 @@ PREPAID_FIELDS = ["units", "charged", "token_units"]
 def add_prepaid_figures(field_id: str, t: int, changes: dict) -> None:
     """Add ``changes`` (names of PREPAID_FIELDS) to the day of time ``t`` in the field
     ``field_id`` ("U/B/F") and the branch and utility above it."""
-    day = pad(div_floor(t, SECONDS_PER_DAY), DAY_PAD)
+    # scope_key("pd/", level, day) (common/keys.py) written out below: three records a
+    # prepaid reading, where a call to build the key costs more than the key.
+    suffix = "#" + pad(div_floor(t, SECONDS_PER_DAY), DAY_PAD)
+    names = changes.keys()
     level = ""
     for part in field_id.split("/"):
         level = part if level == "" else level + "/" + part
-        # scope_key("pd/", level, day) (common/keys.py) written out: three records a
-        # prepaid reading, where a call to build the key costs more than the key.
-        key = "pd/" + level + "#" + day
+        key = "pd/" + level + suffix
         rec = storage_get(key, {})
-        for name in changes.keys():
+        for name in names:
             rec[name] = rec.get(name, 0) + changes[name]
         storage_set(key, rec)
 

@@ -154,10 +154,11 @@ def record(st: dict, sub: dict, info: dict, register: str, ts: int, index: int, 
     unbilled = units - billed
     # A token meter holds its credit itself (payments/tokens.py): recorded, never priced,
     # counted in the consumption figures.
-    if start < ts and sub["mode"] == "token":
+    mode = sub["mode"] if start < ts else ""  # start < ts: an active subscription (above)
+    if mode == "token":
         add_prepaid_figures(st["scope"], ts, {"token_units": billed})
-    if start < ts and priced and sub["mode"] != "token":
-        if sub["mode"] == "prepaid" and pending is None:
+    elif mode != "" and priced:
+        if mode == "prepaid" and pending is None:
             charge_prepaid(st, start, ts, billed, window)
         else:
             tid = st.get("tariff", "")  # tariff_in's answer when the state holds it
