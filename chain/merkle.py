@@ -303,7 +303,7 @@ def apply_updates(
 
     # The paths as integers, for the splits below: one ``bisect`` in C on ints instead of a
     # split key built as bytes and compared through a key function, at every inner node.
-    ints = [int.from_bytes(u[0], "big") for u in updates]
+    ints = list(map(int.from_bytes, map(_first, updates)))  # big-endian; no Python loop
 
     def update(node: bytes, lo: int, hi: int, depth: int) -> bytes:
         # Two changes or more in this subtree (one goes to ``update_one``, none leaves the

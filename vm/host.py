@@ -47,7 +47,7 @@ class Execution:
         "writes",
     )
 
-    def __init__(self, state: StateReads, ctx: CallContext, limit: int, read_only: bool) -> None:
+    def __init__(self, state: StateReads, ctx: CallContext, limit: int, read_only: bool, contract: str = "") -> None:
         self.state = state
         self.ctx = ctx
         self.limit = limit
@@ -59,8 +59,8 @@ class Execution:
         self.writes: dict[bytes, bytes | None] = {}
         self.buffer: WriteBuffer | None = None
         self.events: list[Event] = []
-        self.contract = ""
-        self.caller = b""
+        self.contract = contract  # the contract running now (a cross-contract call changes it)
+        self.caller: bytes = ctx.signer  # its caller: the signer, or b"contract:" + a contract's name
         self.read_only = read_only
 
     def write(self, key: bytes, data: bytes | None) -> None:

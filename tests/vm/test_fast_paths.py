@@ -140,3 +140,15 @@ def test_a_successful_result_made_by_tuple_new_is_the_constructor_s_record(run: 
     assert result == ExecutionResult(*result) and result.return_encoding == b"\x05"
     with pytest.raises(AttributeError):
         result.success = False  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("value", ["7", "2**62", "-(2**63)", "2**64 - 1", "True", "None"])
+def test_a_returned_scalar_costs_its_bytes_to_the_last_unit_of_gas(run: Any, value: str) -> None:
+    # An int returned with gas to spare is charged without ``charge_return``'s call; with
+    # less, the call charges it. Either way: the gas of its encoded bytes, or out of gas at
+    # the return when one unit short.
+    source = f"@public\ndef f():\n    return {value}\n"
+    used = run(source, "f").gas_used
+    assert run(source, "f", gas=used).success
+    short = run(source, "f", gas=used - 1)
+    assert not short.success and short.error.endswith("at c.f return"), short.error
