@@ -2,7 +2,7 @@
 meterchain's VM and in Vyper 0.4 on py-evm (the Python EVM a Python user would otherwise
 pick), both timed in one run and checked equal to plain Python.
 
-Run: .venv/bin/python bench/peers/bench_peers.py [--readings 2000] [--meters 100] [--block-size 100]
+Run: .venv/bin/python bench/peers/bench_peers.py [--readings 2000] [--meters 100] [--block-size 100] [--repeats 5]
 
 The step (billing_step.vy, and BILLING_STEP below in meterchain's contract language): the
 consumption since the meter's last reading, priced by a three-tier tariff over the
@@ -17,7 +17,12 @@ is refused. Each engine runs the same seeded readings two ways:
 
 Every reading's cost and every meter's total must equal the plain Python calculation,
 whose own time per reading is printed as the floor. The machine's own limit, measured in
-the same run: one Ed25519 signature check (a committed reading cannot cost less).
+the same run: one Ed25519 signature check (a committed reading cannot cost less), the best
+of 5 passes. meterchain's two measurements are made ``--repeats`` times each (5: a fresh
+state or chain each time, the same readings) and printed as the median, with the best and
+the worst beside it; the goals are judged on the median. One pass is only 0.2 s, and the
+first pass of a process on a machine that was idle ran a quarter slower than the next ones
+(112.5 against 88-92 us), where the verify, timed last as the best of five, was not.
 meterchain's side runs with the node's garbage-collector settings (``node.daemon.settle_heap``,
 as the node and bench_network's replay do); py-evm's process keeps Python's defaults.
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +60,7 @@ PEERS_VENV: Final = HERE / ".venv"
 PEER_PACKAGES: Final = ("vyper==0.4.3", "py-evm==0.12.1b1", "coincurve>=20")
 GOAL_CALL_US: Final = 15.0
 GOAL_TX_US: Final = 110.0
+REPEATS: Final = 5
 
 TIERS: Final = ((150_000, 1_250), (250_000, 1_800), (None, 2_400))  # (Wh in the tier, price per kWh)
 
@@ -226,6 +233,7 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=2_000)
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--block-size", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="passes of meterchain's two measurements")
     args = parser.parse_args()
     readings = workload(args.readings, args.meters)
 
@@ -235,14 +243,17 @@ def main() -> None:
     plain_us = (time.perf_counter() - start) / len(readings) * 1e6
 
     settle_heap()  # as the node's daemon does once it has loaded its chain (bench_network's replay too)
-    mc_costs, mc_call_us = meterchain_calls(readings)
-    mc_owed, mc_tx_us = meterchain_transactions(readings, args.block_size)
+    calls = [meterchain_calls(readings) for _ in range(args.repeats)]
+    committed = [meterchain_transactions(readings, args.block_size) for _ in range(args.repeats)]
+    call_times = sorted(us for _, us in calls)
+    tx_times = sorted(us for _, us in committed)
+    mc_call_us, mc_tx_us = statistics.median(call_times), statistics.median(tx_times)
     evm = evm_run(readings, args.block_size)
     ed_us = ed25519_verify_us()
 
     checks = {
-        "meterchain call costs": mc_costs == expected_costs,
-        "meterchain committed totals": mc_owed == expected_owed,
+        "meterchain call costs": all(costs == expected_costs for costs, _ in calls),
+        "meterchain committed totals": all(owed == expected_owed for owed, _ in committed),
         "py-evm call costs": evm["costs"] == expected_costs,
         "py-evm committed totals": evm["owed"] == expected_owed,
     }
@@ -254,6 +265,8 @@ def main() -> None:
     print(f"{'per reading':<34}{'meterchain':>12}{'py-evm':>12}{'ratio':>8}{'goal':>10}")
     print(f"{'bare call (us)':<34}{mc_call_us:>12.1f}{evm_call:>12.1f}{evm_call / mc_call_us:>7.1f}x{GOAL_CALL_US:>10.0f}")
     print(f"{'signed tx, committed block (us)':<34}{mc_tx_us:>12.1f}{evm_tx:>12.1f}{evm_tx / mc_tx_us:>7.1f}x{GOAL_TX_US:>10.0f}")
+    print(f"meterchain: the median of {args.repeats} passes each; best-worst: call {call_times[0]:.1f}-{call_times[-1]:.1f} us, "
+          f"committed tx {tx_times[0]:.1f}-{tx_times[-1]:.1f} us")  # fmt: skip
     print(f"floor: plain Python {plain_us:.2f} us per reading; machine limit: one Ed25519 verify {ed_us:.1f} us "
           f"(a committed reading checks one)")  # fmt: skip
     if not all(checks.values()):
