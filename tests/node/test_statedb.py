@@ -60,3 +60,26 @@ def test_a_fresh_backend_reads_the_same_tree_through_its_nodes(tmp_path: Path) -
             assert [old.get(k) for k in (b"a", b"b", b"c", b"d")] == [b"1", b"2", b"3", None]
     finally:
         backend.close()
+
+
+def test_a_store_written_with_snappy_compression_reads_the_same_without_it(tmp_path: Path) -> None:
+    """Stores of earlier versions were written with LevelDB's default (Snappy) compression;
+    ``open_database`` writes without. Each block names its own compression, so old and new
+    blocks read back alike, also once compaction has mixed them."""
+    import plyvel
+
+    path = str(tmp_path / "db")
+    old = plyvel.DB(path, create_if_missing=True)  # the default: Snappy
+    written = {f"key-{i:05d}".encode(): (f"value {i} " * 20).encode() for i in range(2_000)}
+    for key, value in written.items():
+        old.put(key, value)
+    old.close()
+    db = statedb.open_database(path)
+    try:
+        for i in range(2_000, 4_000):
+            written[f"key-{i:05d}".encode()] = bytes([i % 256]) * 100
+            db.put(f"key-{i:05d}".encode(), bytes([i % 256]) * 100)
+        db.compact_range()
+        assert dict(db.iterator()) == written
+    finally:
+        db.close()
