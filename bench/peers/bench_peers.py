@@ -50,7 +50,9 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from chain import codec, keys  # noqa: E402
+from chain.hashing import Hash32  # noqa: E402
 from chain.state import MemoryBackend, State, WriteBuffer  # noqa: E402
+from chain.types import Height, PublicKey, Timestamp  # noqa: E402
 from node.daemon import settle_heap  # noqa: E402
 from node.localchain import LocalChain  # noqa: E402
 from vm import CallContext, compile_source, execute  # noqa: E402
@@ -144,7 +146,7 @@ def meterchain_calls(readings: list[tuple[str, int]]) -> tuple[list[int], float]
     compiled = compile_source(BILLING_STEP)
     state = WriteBuffer(State.at(MemoryBackend()))
     state.apply({keys.code_key("step"): codec.encode([compiled.code, compiled.source_hash, 1, bytes(32)])})
-    ctx = CallContext(bytes(32), bytes(32), 1, 1_700_000_000, "peers")
+    ctx = CallContext(PublicKey(bytes(32)), Hash32(bytes(32)), Height(1), Timestamp(1_700_000_000), "peers")
     execute(state, ctx, "step", "owed", ["warm-up"], 10**6)  # translation happens once, not timed
     costs = []
     start = time.perf_counter()
