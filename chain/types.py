@@ -101,16 +101,7 @@ class Transaction:
         check_transaction_fields(self)
 
     def fields(self) -> list[Any]:
-        return [
-            self.chain_id,
-            self.sender,
-            self.nonce,
-            self.expiry_height,
-            self.gas_limit,
-            self.kind,
-            self.payload,
-            self.signature,
-        ]
+        return [*self.body_fields(), self.signature]
 
     def body_fields(self) -> list[Any]:
         return [
